@@ -1,0 +1,46 @@
+package dev.tokenpipe.cli;
+
+import picocli.CommandLine;
+
+/**
+ * The one place that decides how the CLI reports errors: bad flags and failed commands print one
+ * line and exit non-zero; stack traces only with {@code TOKENPIPE_DEBUG=1}.
+ */
+public final class Cli {
+  /** Exit code for bad usage (unknown flag, bad value). */
+  public static final int EXIT_USAGE = 64;
+  /** Exit code for a command that could not do its job (port in use, unreachable peer). */
+  public static final int EXIT_FAILURE = 1;
+
+  private Cli() {}
+
+  public static CommandLine newCommandLine(Object command) {
+    CommandLine cl = new CommandLine(command);
+    cl.setCaseInsensitiveEnumValuesAllowed(true);
+    cl.setParameterExceptionHandler(
+        (ex, args) -> {
+          CommandLine cmd = ex.getCommandLine();
+          cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + ex.getMessage());
+          cmd.getErr().println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
+          return EXIT_USAGE;
+        });
+    cl.setExecutionExceptionHandler(
+        (ex, cmd, parseResult) -> {
+          if (System.getenv("TOKENPIPE_DEBUG") != null) {
+            ex.printStackTrace(cmd.getErr());
+          }
+          cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + describe(ex));
+          return ex instanceof CommandFailedException cfe ? cfe.exitCode() : EXIT_FAILURE;
+        });
+    return cl;
+  }
+
+  static String describe(Throwable ex) {
+    Throwable t = ex;
+    while (t.getCause() != null && (t.getMessage() == null || t instanceof java.util.concurrent.ExecutionException)) {
+      t = t.getCause();
+    }
+    String msg = t.getMessage();
+    return msg == null || msg.isBlank() ? t.getClass().getSimpleName() : msg;
+  }
+}

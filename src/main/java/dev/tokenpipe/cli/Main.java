@@ -1,0 +1,34 @@
+package dev.tokenpipe.cli;
+
+import dev.tokenpipe.sim.SimCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point: one picocli command per tool, each with its own {@code --help}. */
+@Command(
+    name = "tokenpipe",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Zero-buffer streaming for LLM APIs: relay every token the moment it arrives, and prove it.",
+      ""
+    },
+    subcommands = {SimCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+
+  /** Runs the CLI and returns its exit code; tests call this instead of {@link #main}. */
+  public static int execute(String... args) {
+    return Cli.newCommandLine(new Main()).execute(args);
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+}
