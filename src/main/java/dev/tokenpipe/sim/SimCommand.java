@@ -1,9 +1,100 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.cli.ByteSizes;
+import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.ShutdownSignal;
+import dev.tokenpipe.net.Transport;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "sim", mixinStandardHelpOptions = true, description = "Simulated OpenAI-compatible model server.")
-public final class SimCommand implements Runnable {
+/** {@code tokenpipe sim}: the simulated model server on its own. */
+@Command(
+    name = "sim",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Simulated OpenAI-compatible model server with controllable timing and faults.",
+      "Every event carries its emission time in the SSE id field (tp.<seq>.<epoch-micros>).",
+      "Any timing flag can be overridden per request with the header",
+      "  X-Tokenpipe-Sim: ttft=500ms/2s itl=30ms tokens=100 burst=8",
+      "or the same string in the request body field \"tokenpipe_sim\"."
+    })
+public final class SimCommand implements Callable<Integer> {
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
+  String host;
+
+  @Option(names = {"-p", "--port"}, defaultValue = "8000", description = "Port (default: ${DEFAULT-VALUE}, like vLLM).")
+  int port;
+
+  @Option(names = "--model", defaultValue = SimConfig.DEFAULT_MODEL, split = ",", description = "Model id(s) served (default: ${DEFAULT-VALUE}).")
+  List<String> models;
+
+  @Option(names = "--ttft", defaultValue = "200ms", description = "Time to first token: fixed (200ms) or p50/p99 (200ms/2s). Default: ${DEFAULT-VALUE}.")
+  String ttft;
+
+  @Option(names = "--itl", defaultValue = "20ms", description = "Interval between tokens: fixed or p50/p99. Default: ${DEFAULT-VALUE}.")
+  String itl;
+
+  @Option(names = "--tokens", defaultValue = "64", description = "Output length in tokens (capped by max_tokens). Default: ${DEFAULT-VALUE}.")
+  int tokens;
+
+  @Option(names = "--burst", defaultValue = "1", description = "Tokens per event after the first, sent every <burst> intervals (a scheduler's stream interval). Default: ${DEFAULT-VALUE}.")
+  int burst;
+
+  @Option(names = "--group-commit", defaultValue = "0", converter = Durations.class, description = "Hold all streams' writes and flush them together every period (0 = off). Default: ${DEFAULT-VALUE}.")
+  Duration groupCommit;
+
+  @Option(names = "--error-rate", defaultValue = "0", description = "Fraction of requests answered with --error-status. Default: ${DEFAULT-VALUE}.")
+  double errorRate;
+
+  @Option(names = "--error-status", defaultValue = "503", description = "Status of injected errors: 429 or 5xx. Default: ${DEFAULT-VALUE}.")
+  int errorStatus;
+
+  @Option(names = "--drop-after", defaultValue = "-1", description = "Cut the connection after N tokens (-1 = never).")
+  int dropAfter;
+
+  @Option(names = "--stall-after", defaultValue = "-1", description = "Pause after N tokens (-1 = never), for --stall.")
+  int stallAfter;
+
+  @Option(names = "--stall", defaultValue = "0", converter = Durations.class, description = "Length of the pause set by --stall-after.")
+  Duration stall;
+
+  @Option(names = "--max-body", defaultValue = "1MiB", converter = ByteSizes.class, description = "Largest request body; larger gets 413. Default: ${DEFAULT-VALUE}.")
+  int maxBody;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Event-loop threads (0 = one per core).")
+  int threads;
+
+  @Option(names = "--seed", description = "Random seed for reproducible token text and sampled latencies.")
+  Long seed;
+
+  SimConfig config() {
+    StreamProfile profile = new StreamProfile(
+        LatencyDistribution.parse(ttft), LatencyDistribution.parse(itl), tokens, burst, groupCommit.toNanos(),
+        errorRate, errorStatus, dropAfter, stallAfter, stall.toNanos());
+    return new SimConfig(models, maxBody, profile, seed, threads);
+  }
+
   @Override
-  public void run() {}
+  public Integer call() throws Exception {
+    SimConfig config = config();
+    SimServer sim;
+    try {
+      sim = SimServer.start(config, host, port);
+    } catch (IllegalStateException e) {
+      throw new CommandFailedException(e.getMessage());
+    }
+    {
+      StreamProfile p = config.defaultProfile();
+      System.err.printf("tokenpipe sim listening on http://%s:%d (%s) model=%s ttft=%s itl=%s tokens=%d burst=%d%s%n",
+          host, sim.port(), Transport.get().name(), String.join(",", config.models()), p.ttft(), p.itl(), p.tokens(), p.burst(),
+          p.groupCommit() ? " group-commit=" + Durations.format(Duration.ofNanos(p.groupCommitNanos())) : "");
+      ShutdownSignal.closeOnSignal(sim);
+    }
+    return 0;
+  }
 }

@@ -1,0 +1,64 @@
+package dev.tokenpipe.cli;
+
+import java.time.Duration;
+import java.util.Locale;
+import picocli.CommandLine;
+
+/**
+ * Parses durations the way users type them: {@code 250ms}, {@code 1.5s}, {@code 2m}, {@code 800us};
+ * a bare number means milliseconds. Used by every command's flags and by per-request overrides.
+ */
+public final class Durations implements CommandLine.ITypeConverter<Duration> {
+
+  @Override
+  public Duration convert(String value) {
+    return parse(value);
+  }
+
+  /** @throws IllegalArgumentException with a one-line message for anything else */
+  public static Duration parse(String value) {
+    String s = value == null ? "" : value.trim().toLowerCase(Locale.ROOT);
+    if (s.isEmpty()) {
+      throw new IllegalArgumentException("empty duration");
+    }
+    int i = 0;
+    while (i < s.length() && (Character.isDigit(s.charAt(i)) || s.charAt(i) == '.')) {
+      i++;
+    }
+    double number;
+    try {
+      number = Double.parseDouble(s.substring(0, i));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("not a duration: '" + value + "' (use e.g. 250ms, 1.5s, 2m)");
+    }
+    double nanosPerUnit =
+        switch (s.substring(i).trim()) {
+          case "", "ms" -> 1e6;
+          case "us", "µs" -> 1e3;
+          case "ns" -> 1;
+          case "s" -> 1e9;
+          case "m", "min" -> 60e9;
+          case "h" -> 3600e9;
+          default -> throw new IllegalArgumentException(
+              "unknown unit in duration '" + value + "' (use ns, us, ms, s, m or h)");
+        };
+    return Duration.ofNanos(Math.round(number * nanosPerUnit));
+  }
+
+  /** Compact human form: 850us, 12.3ms, 2.5s. */
+  public static String format(Duration d) {
+    long nanos = d.toNanos();
+    if (nanos < 1_000_000) {
+      return String.format(Locale.ROOT, "%dus", nanos / 1000);
+    }
+    if (nanos < 10_000_000_000L) {
+      double ms = nanos / 1e6;
+      return ms >= 1000 ? String.format(Locale.ROOT, "%.2fs", ms / 1000) : trim(String.format(Locale.ROOT, "%.1fms", ms));
+    }
+    return String.format(Locale.ROOT, "%.1fs", nanos / 1e9);
+  }
+
+  private static String trim(String s) {
+    return s.replace(".0ms", "ms");
+  }
+}

@@ -1,0 +1,56 @@
+package dev.tokenpipe.http;
+
+import dev.tokenpipe.openai.ApiError;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+
+/** Complete (non-streaming) HTTP responses: JSON bodies, OpenAI-shaped errors, plain text. */
+public final class HttpResponses {
+  private HttpResponses() {}
+
+  public static FullHttpResponse json(ChannelHandlerContext ctx, HttpResponseStatus status, String json) {
+    return body(ctx, status, "application/json", json);
+  }
+
+  public static FullHttpResponse body(ChannelHandlerContext ctx, HttpResponseStatus status, String contentType, String text) {
+    ByteBuf buf = ByteBufUtil.writeUtf8(ctx.alloc(), text);
+    FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, buf);
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+    res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, buf.readableBytes());
+    return res;
+  }
+
+  public static FullHttpResponse error(ChannelHandlerContext ctx, ApiError error) {
+    FullHttpResponse res = json(ctx, error.status(), error.toJson());
+    if (error.status().code() == 405) {
+      res.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
+    }
+    return res;
+  }
+
+  /**
+   * Sends a complete response and keeps the connection open only when the client asked for
+   * keep-alive and {@code keepAlive} allows it (an unread or oversized body forces a close).
+   */
+  public static ChannelFuture send(ChannelHandlerContext ctx, FullHttpResponse res, boolean keepAlive) {
+    HttpUtil.setKeepAlive(res, keepAlive);
+    if (!keepAlive) {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    ChannelFuture f = ctx.writeAndFlush(res);
+    if (!keepAlive) {
+      f.addListener(ChannelFutureListener.CLOSE);
+    }
+    return f;
+  }
+}

@@ -1,0 +1,86 @@
+package dev.tokenpipe.sim;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import org.HdrHistogram.Recorder;
+
+/**
+ * The simulated model's counters, one registry per server so several servers in one JVM (tests,
+ * the gateway's embedded model) keep separate books.
+ */
+public final class SimMetrics {
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  final Counter started = counter("tokenpipe_sim_streams_started", "Streams that began sending a response.");
+  final Counter completed = counter("tokenpipe_sim_streams_completed", "Streams that sent their terminator.");
+  final Counter cancelled = counter("tokenpipe_sim_streams_cancelled", "Streams whose client went away mid-stream.");
+  final Counter failed = counter("tokenpipe_sim_streams_failed", "Streams ended by an injected fault (drop).");
+  final Counter errors = Counter.builder()
+      .name("tokenpipe_sim_error_responses")
+      .help("Requests answered with an HTTP error, by status.")
+      .labelNames("status")
+      .register(registry);
+  final Counter tokens = counter("tokenpipe_sim_tokens_sent", "Generated tokens written to clients.");
+  final Counter events = counter("tokenpipe_sim_events_sent", "SSE events carrying tokens written to clients.");
+  final Gauge active = Gauge.builder()
+      .name("tokenpipe_sim_active_streams")
+      .help("Streams currently open.")
+      .register(registry);
+  final Histogram pacingError = Histogram.builder()
+      .name("tokenpipe_sim_pacing_error_seconds")
+      .help("How late each event was emitted against its schedule.")
+      .classicUpperBounds(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+      .register(registry);
+  /** Same samples at microsecond resolution, for the pacing benchmark's exact percentiles. */
+  private final Recorder pacingErrorMicros = new Recorder(3);
+
+  private Counter counter(String name, String help) {
+    return Counter.builder().name(name).help(help).register(registry);
+  }
+
+  void recordPacingError(long lateNanos) {
+    long nanos = Math.max(0, lateNanos);
+    pacingError.observe(nanos / 1e9);
+    pacingErrorMicros.recordValue(nanos / 1000);
+  }
+
+  /** Pacing error since the previous call (an interval histogram, in microseconds). */
+  public org.HdrHistogram.Histogram pacingErrorMicrosInterval() {
+    return pacingErrorMicros.getIntervalHistogram();
+  }
+
+  public long activeStreams() {
+    return (long) active.get();
+  }
+
+  public long count(String which) {
+    return switch (which) {
+      case "started" -> (long) started.get();
+      case "completed" -> (long) completed.get();
+      case "cancelled" -> (long) cancelled.get();
+      case "failed" -> (long) failed.get();
+      case "tokens" -> (long) tokens.get();
+      default -> throw new IllegalArgumentException(which);
+    };
+  }
+
+  public static String contentType() {
+    return PrometheusTextFormatWriter.CONTENT_TYPE;
+  }
+
+  public String scrape() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(4096);
+    try {
+      PrometheusTextFormatWriter.create().write(out, registry.scrape());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toString(StandardCharsets.UTF_8);
+  }
+}

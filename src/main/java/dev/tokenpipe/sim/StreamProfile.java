@@ -1,0 +1,120 @@
+package dev.tokenpipe.sim;
+
+import dev.tokenpipe.cli.Durations;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * How the simulated model behaves for one stream: timing, length, scheduler bursts, group commit
+ * and faults. The server has a default profile from its flags; a request may override any field
+ * with the {@value #HEADER} header or the {@value #BODY_FIELD} body field, both holding the same
+ * {@code key=value} list, e.g. {@code ttft=200ms/900ms itl=20ms tokens=40 burst=4}.
+ *
+ * @param ttft time to first token
+ * @param itl interval between tokens (one scheduler step)
+ * @param tokens output length in tokens (capped by the request's max_tokens)
+ * @param burst tokens per event: N tokens are emitted together every N intervals, like a model
+ *     server's stream interval; 1 = one event per token
+ * @param groupCommitNanos 0 = flush every event at once; otherwise writes are held and flushed
+ *     together with every other group-committing stream at wall-clock multiples of this period
+ * @param errorRate probability in [0,1] that a request fails before streaming with errorStatus
+ * @param errorStatus HTTP status of injected errors (5xx or 429)
+ * @param dropAfter close the connection without a terminator after this many tokens (-1 = never)
+ * @param stallAfter pause after this many tokens (-1 = never)
+ * @param stallNanos length of that pause
+ */
+public record StreamProfile(
+    LatencyDistribution ttft,
+    LatencyDistribution itl,
+    int tokens,
+    int burst,
+    long groupCommitNanos,
+    double errorRate,
+    int errorStatus,
+    int dropAfter,
+    int stallAfter,
+    long stallNanos) {
+
+  public static final String HEADER = "X-Tokenpipe-Sim";
+  public static final String BODY_FIELD = "tokenpipe_sim";
+
+  public StreamProfile {
+    require(tokens >= 0 && tokens <= 1_000_000, "tokens", "must be between 0 and 1000000");
+    require(burst >= 1 && burst <= 1024, "burst", "must be between 1 and 1024");
+    require(groupCommitNanos >= 0, "group_commit", "must be >= 0");
+    require(errorRate >= 0 && errorRate <= 1, "error_rate", "must be between 0 and 1");
+    require(errorStatus == 429 || (errorStatus >= 500 && errorStatus <= 599), "error_status", "must be 429 or 5xx");
+    require(stallNanos >= 0, "stall", "must be >= 0");
+  }
+
+  private static void require(boolean ok, String key, String rule) {
+    if (!ok) {
+      throw new IllegalArgumentException(key + " " + rule);
+    }
+  }
+
+  /** Parses a {@code key=value} list (separated by spaces, commas or semicolons) into a map. */
+  public static Map<String, String> parseOverrides(String spec) {
+    Map<String, String> out = new LinkedHashMap<>();
+    if (spec == null) {
+      return out;
+    }
+    for (String part : spec.trim().split("[\\s,;]+")) {
+      if (part.isEmpty()) {
+        continue;
+      }
+      int eq = part.indexOf('=');
+      if (eq <= 0) {
+        throw new IllegalArgumentException("expected key=value, got '" + part + "'");
+      }
+      out.put(part.substring(0, eq).toLowerCase(Locale.ROOT).replace('-', '_'), part.substring(eq + 1));
+    }
+    return out;
+  }
+
+  /**
+   * This profile with the given overrides applied.
+   *
+   * @throws IllegalArgumentException naming the bad key, for a 400 response
+   */
+  public StreamProfile with(Map<String, String> overrides) {
+    LatencyDistribution ttft = this.ttft;
+    LatencyDistribution itl = this.itl;
+    int tokens = this.tokens;
+    int burst = this.burst;
+    long groupCommit = this.groupCommitNanos;
+    double errorRate = this.errorRate;
+    int errorStatus = this.errorStatus;
+    int dropAfter = this.dropAfter;
+    int stallAfter = this.stallAfter;
+    long stall = this.stallNanos;
+    for (Map.Entry<String, String> e : overrides.entrySet()) {
+      String v = e.getValue();
+      try {
+        switch (e.getKey()) {
+          case "ttft" -> ttft = LatencyDistribution.parse(v);
+          case "itl" -> itl = LatencyDistribution.parse(v);
+          case "tokens" -> tokens = Integer.parseInt(v);
+          case "burst" -> burst = Integer.parseInt(v);
+          case "group_commit" -> groupCommit = Durations.parse(v).toNanos();
+          case "error_rate" -> errorRate = Double.parseDouble(v);
+          case "error_status" -> errorStatus = Integer.parseInt(v);
+          case "drop_after" -> dropAfter = Integer.parseInt(v);
+          case "stall_after" -> stallAfter = Integer.parseInt(v);
+          case "stall" -> stall = Durations.parse(v).toNanos();
+          default -> throw new IllegalArgumentException(
+              "unknown key '" + e.getKey() + "' (known: ttft, itl, tokens, burst, group_commit,"
+                  + " error_rate, error_status, drop_after, stall_after, stall)");
+        }
+      } catch (NumberFormatException ex) {
+        throw new IllegalArgumentException(e.getKey() + ": not a number: '" + v + "'");
+      }
+    }
+    return new StreamProfile(ttft, itl, tokens, burst, groupCommit, errorRate, errorStatus, dropAfter, stallAfter, stall);
+  }
+
+  public boolean groupCommit() {
+    return groupCommitNanos > 0;
+  }
+}

@@ -1,0 +1,216 @@
+package dev.tokenpipe.sim;
+
+import dev.tokenpipe.sse.EmissionStamp;
+import dev.tokenpipe.sse.SseEncoder;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.random.RandomGenerator;
+
+/**
+ * One simulated generation streamed as server-sent events, driven by timers on its channel's
+ * event loop (never a thread per stream). Event times are absolute targets, so scheduling delays
+ * do not accumulate into drift; how late each event fires is recorded as pacing error.
+ *
+ * <p>Lifecycle: {@code WAITING_FIRST_TOKEN -> STREAMING -> FINISHED}, or {@code CANCELLED} when
+ * the client goes away, or {@code DROPPED} when a fault cuts the connection.
+ *
+ * <p>Shape: the chat API first sends the assistant-role chunk at once (so the first byte comes
+ * before the first token, as with real servers); the first token follows after the TTFT; then
+ * every {@code burst} intervals one event with {@code burst} tokens.
+ */
+final class TokenStream {
+  enum State { WAITING_FIRST_TOKEN, STREAMING, FINISHED, CANCELLED, DROPPED }
+
+  private final ChannelHandlerContext ctx;
+  private final SimRequest request;
+  private final StreamProfile profile;
+  private final ChunkFormat format;
+  private final SimMetrics metrics;
+  private final RandomGenerator random;
+  private final boolean keepAlive;
+  private final Runnable onEnd;
+  private final int totalTokens;
+
+  private State state = State.WAITING_FIRST_TOKEN;
+  private long textPosition;
+  private int tokensSent;
+  private long eventSeq;
+  private long dueNanos;
+  private boolean stalled;
+  private ScheduledFuture<?> timer;
+
+  TokenStream(ChannelHandlerContext ctx, SimRequest request, SimMetrics metrics, RandomGenerator random,
+      boolean keepAlive, Runnable onEnd) {
+    this.ctx = ctx;
+    this.request = request;
+    this.profile = request.profile();
+    this.format = new ChunkFormat(request, System.currentTimeMillis() / 1000);
+    this.metrics = metrics;
+    this.random = random;
+    this.keepAlive = keepAlive;
+    this.onEnd = onEnd;
+    this.totalTokens = request.outputTokens();
+    this.textPosition = random.nextInt(TokenText.get().size());
+  }
+
+  State state() {
+    return state;
+  }
+
+  void start() {
+    metrics.started.inc();
+    metrics.active.inc();
+    ctx.channel().closeFuture().addListener(f -> ctx.executor().execute(this::onClientGone));
+    // Like vLLM and FastAPI: content type only. Anti-buffering headers are the gateway's job,
+    // and their absence here is what doctor and the demo show.
+    HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+    head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    HttpUtil.setTransferEncodingChunked(head, true);
+    HttpUtil.setKeepAlive(head, keepAlive);
+    ctx.write(head);
+    if (request.api() == SimApi.CHAT) {
+      writeEvent(format.roleChunk());
+    }
+    flushOrHold();
+    dueNanos = System.nanoTime() + profile.ttft().sampleNanos(random);
+    schedule();
+  }
+
+  private void schedule() {
+    timer = ctx.executor().schedule(this::emit, Math.max(0, dueNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+  }
+
+  private void emit() {
+    if (isOver()) {
+      return;
+    }
+    metrics.recordPacingError(System.nanoTime() - dueNanos);
+    boolean first = state == State.WAITING_FIRST_TOKEN;
+    state = State.STREAMING;
+    int n = first ? 1 : profile.burst();
+    n = Math.min(n, totalTokens - tokensSent);
+    if (profile.dropAfter() >= 0) {
+      n = Math.min(n, profile.dropAfter() - tokensSent);
+      if (n <= 0) {
+        drop();
+        return;
+      }
+    }
+    if (n > 0) {
+      sendTokens(n);
+    }
+    if (tokensSent >= totalTokens) {
+      finish();
+      return;
+    }
+    long gap = 0;
+    int nextEventTokens = Math.min(profile.burst(), totalTokens - tokensSent);
+    for (int i = 0; i < nextEventTokens; i++) {
+      gap += profile.itl().sampleNanos(random);
+    }
+    if (profile.stallAfter() >= 0 && !stalled && tokensSent >= profile.stallAfter()) {
+      stalled = true;
+      gap += profile.stallNanos();
+    }
+    dueNanos += gap;
+    schedule();
+  }
+
+  private void sendTokens(int n) {
+    TokenText text = TokenText.get();
+    String escaped;
+    String raw;
+    if (n == 1) {
+      escaped = text.jsonToken(textPosition);
+      raw = text.token(textPosition);
+    } else {
+      StringBuilder e = new StringBuilder();
+      StringBuilder r = new StringBuilder();
+      for (int i = 0; i < n; i++) {
+        e.append(text.jsonToken(textPosition + i));
+        r.append(text.token(textPosition + i));
+      }
+      escaped = e.toString();
+      raw = r.toString();
+    }
+    textPosition += n;
+    tokensSent += n;
+    writeEvent(format.contentChunk(escaped, raw));
+    flushOrHold();
+    metrics.tokens.inc(n);
+    metrics.events.inc();
+  }
+
+  private void finish() {
+    String finishChunk = format.finishChunk();
+    if (finishChunk != null) {
+      writeEvent(finishChunk);
+    }
+    if (request.includeUsage() && request.api() != SimApi.TOKENS) {
+      writeEvent(format.usageChunk(tokensSent));
+    }
+    writeEvent(SseEncoder.DONE);
+    end(State.FINISHED);
+    metrics.completed.inc();
+    if (keepAlive) {
+      ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
+      flushOrHold();
+    } else {
+      ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+    }
+    onEnd.run();
+  }
+
+  /** Injected fault: cut the connection without a terminator, as a crashed server would. */
+  private void drop() {
+    end(State.DROPPED);
+    metrics.failed.inc();
+    ctx.flush();
+    ctx.channel().close();
+  }
+
+  private void onClientGone() {
+    if (isOver()) {
+      return;
+    }
+    end(State.CANCELLED);
+    metrics.cancelled.inc();
+  }
+
+  private void end(State terminal) {
+    state = terminal;
+    metrics.active.dec();
+    if (timer != null) {
+      timer.cancel(false);
+    }
+  }
+
+  private boolean isOver() {
+    return state == State.FINISHED || state == State.CANCELLED || state == State.DROPPED;
+  }
+
+  private void writeEvent(String data) {
+    String id = new EmissionStamp(eventSeq++, EmissionStamp.nowMicros()).toId();
+    String event = SseEncoder.event(null, id, data);
+    ctx.write(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), event)));
+  }
+
+  private void flushOrHold() {
+    if (profile.groupCommit()) {
+      GroupCommit.hold(ctx.channel(), profile.groupCommitNanos());
+    } else {
+      ctx.flush();
+    }
+  }
+}
