@@ -32,6 +32,10 @@ public record SimConfig(List<String> models, int maxBodyBytes, StreamProfile def
         0);
   }
 
+  public SimConfig withMaxBodyBytes(int maxBodyBytes) {
+    return new SimConfig(models, maxBodyBytes, defaultProfile, seed, workerThreads);
+  }
+
   public SimConfig withProfile(StreamProfile profile) {
     return new SimConfig(models, maxBodyBytes, profile, seed, workerThreads);
   }

@@ -1,0 +1,105 @@
+package dev.tokenpipe.sim;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.openai.Json;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The bad-input table: every row gets the right status and an OpenAI-style error body, never a hang. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class SimBadInputTest {
+  static SimServer sim;
+  static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() {
+    sim = SimServer.start(SimConfig.defaults().withMaxBodyBytes(4096), "127.0.0.1", 0);
+  }
+
+  @AfterAll
+  static void stop() {
+    sim.close();
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2} -> {3} param={4}")
+  @CsvSource(delimiter = '|', nullValues = "NULL", textBlock = """
+      POST | /v1/chat/completions | {bad json                                                     | 400 | NULL
+      POST | /v1/chat/completions | [1,2]                                                         | 400 | NULL
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim"}                                     | 400 | messages
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","messages":"hi"}                     | 400 | messages
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","messages":[]}                       | 400 | messages
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","messages":[{"content":"x"}]}        | 400 | messages[0].role
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","messages":[{"role":"user","content":5}]} | 400 | messages[0].content
+      POST | /v1/chat/completions | {"messages":[{"role":"user","content":"x"}]}                  | 400 | model
+      POST | /v1/chat/completions | {"model":7,"messages":[{"role":"user","content":"x"}]}        | 400 | model
+      POST | /v1/chat/completions | {"model":"gpt-nope","messages":[{"role":"user","content":"x"}]} | 404 | NULL
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","stream":"yes","messages":[{"role":"user","content":"x"}]} | 400 | stream
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","max_tokens":"10","messages":[{"role":"user","content":"x"}]} | 400 | max_tokens
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","max_tokens":0,"messages":[{"role":"user","content":"x"}]} | 400 | max_tokens
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","n":2,"messages":[{"role":"user","content":"x"}]} | 400 | n
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","stream_options":true,"messages":[{"role":"user","content":"x"}]} | 400 | stream_options
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","tokenpipe_sim":"ttft=fast","messages":[{"role":"user","content":"x"}]} | 400 | tokenpipe_sim
+      POST | /v1/chat/completions | {"model":"tokenpipe-sim","tokenpipe_sim":"burst=0","messages":[{"role":"user","content":"x"}]} | 400 | tokenpipe_sim
+      POST | /v1/completions      | {"model":"tokenpipe-sim"}                                     | 400 | prompt
+      POST | /v1/completions      | {"model":"tokenpipe-sim","prompt":[1,2]}                      | 400 | prompt
+      POST | /v1/stream           | {}                                                            | 400 | prompt
+      POST | /v1/stream           | {"prompt":42}                                                 | 400 | prompt
+      GET  | /v1/chat/completions | NULL                                                          | 405 | NULL
+      DELETE | /v1/models         | NULL                                                          | 405 | NULL
+      POST | /v1/embeddings       | {}                                                            | 404 | NULL
+      GET  | /nope                | NULL                                                          | 404 | NULL
+      """)
+  void badRequestsGetTheRightStatusAndAnOpenAiError(String method, String path, String body, int status, String param)
+      throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sim.port() + path));
+    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(status);
+    assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
+    JsonNode error = Json.MAPPER.readTree(r.body()).get("error");
+    assertThat(error).isNotNull();
+    assertThat(error.get("message").asText()).isNotBlank().doesNotContain("Exception").doesNotContain("\tat ");
+    assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+    assertThat(error.has("param")).isTrue();
+    assertThat(error.has("code")).isTrue();
+    if (param != null) {
+      assertThat(error.get("param").asText()).isEqualTo(param);
+    }
+  }
+
+  @Test
+  void bodyOverTheLimitGets413AndTheConnectionCloses() throws Exception {
+    String big = "{\"model\":\"tokenpipe-sim\",\"prompt\":\"" + "x".repeat(10_000) + "\"}";
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sim.port() + "/v1/completions"))
+        .POST(HttpRequest.BodyPublishers.ofString(big)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(413);
+    assertThat(Json.MAPPER.readTree(r.body()).at("/error/code").asText()).isEqualTo("request_too_large");
+  }
+
+  @Test
+  void malformedHttpGets400NotAHang() throws IOException {
+    try (Socket s = new Socket("127.0.0.1", sim.port())) {
+      s.setSoTimeout(5000);
+      OutputStream out = s.getOutputStream();
+      out.write("POST /v1/stream HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(reply).startsWith("HTTP/1.1 400").contains("\"error\"");
+    }
+  }
+}
