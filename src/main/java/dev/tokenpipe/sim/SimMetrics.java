@@ -34,7 +34,7 @@ public final class SimMetrics {
       .register(registry);
   final Histogram pacingError = Histogram.builder()
       .name("tokenpipe_sim_pacing_error_seconds")
-      .help("How late each event was emitted against its schedule.")
+      .help("How far from its schedule each event was emitted (early or late).")
       .classicUpperBounds(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
       .register(registry);
   /** Same samples at microsecond resolution, for the pacing benchmark's exact percentiles. */
@@ -44,8 +44,8 @@ public final class SimMetrics {
     return Counter.builder().name(name).help(help).register(registry);
   }
 
-  void recordPacingError(long lateNanos) {
-    long nanos = Math.max(0, lateNanos);
+  void recordPacingError(long errorNanos) {
+    long nanos = Math.abs(errorNanos);
     pacingError.observe(nanos / 1e9);
     pacingErrorMicros.recordValue(nanos / 1000);
   }

@@ -13,14 +13,13 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.random.RandomGenerator;
 
 /**
- * One simulated generation streamed as server-sent events, driven by timers on its channel's
- * event loop (never a thread per stream). Event times are absolute targets, so scheduling delays
- * do not accumulate into drift; how late each event fires is recorded as pacing error.
+ * One simulated generation streamed as server-sent events, driven by its event loop's
+ * {@link PacingScheduler} (never a thread per stream). Event times are absolute targets, so
+ * scheduling delays do not accumulate into drift; how far from its target each event fires is
+ * recorded as pacing error.
  *
  * <p>Lifecycle: {@code WAITING_FIRST_TOKEN -> STREAMING -> FINISHED}, or {@code CANCELLED} when
  * the client goes away, or {@code DROPPED} when a fault cuts the connection.
@@ -29,7 +28,7 @@ import java.util.random.RandomGenerator;
  * before the first token, as with real servers); the first token follows after the TTFT; then
  * every {@code burst} intervals one event with {@code burst} tokens.
  */
-final class TokenStream {
+final class TokenStream implements PacingScheduler.Paced {
   enum State { WAITING_FIRST_TOKEN, STREAMING, FINISHED, CANCELLED, DROPPED }
 
   private final ChannelHandlerContext ctx;
@@ -48,7 +47,6 @@ final class TokenStream {
   private long eventSeq;
   private long dueNanos;
   private boolean stalled;
-  private ScheduledFuture<?> timer;
 
   TokenStream(ChannelHandlerContext ctx, SimRequest request, SimMetrics metrics, RandomGenerator random,
       boolean keepAlive, Runnable onEnd) {
@@ -88,14 +86,22 @@ final class TokenStream {
   }
 
   private void schedule() {
-    timer = ctx.executor().schedule(this::emit, Math.max(0, dueNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+    PacingScheduler.of(ctx.executor()).add(this);
   }
 
-  private void emit() {
-    if (isOver()) {
-      return;
-    }
-    metrics.recordPacingError(System.nanoTime() - dueNanos);
+  @Override
+  public long dueNanos() {
+    return dueNanos;
+  }
+
+  @Override
+  public boolean isLive() {
+    return !isOver();
+  }
+
+  @Override
+  public void fire() {
+    metrics.recordPacingError(Math.abs(System.nanoTime() - dueNanos));
     boolean first = state == State.WAITING_FIRST_TOKEN;
     state = State.STREAMING;
     int n = first ? 1 : profile.burst();
@@ -191,9 +197,6 @@ final class TokenStream {
   private void end(State terminal) {
     state = terminal;
     metrics.active.dec();
-    if (timer != null) {
-      timer.cancel(false);
-    }
   }
 
   private boolean isOver() {
