@@ -6,6 +6,8 @@ import dev.tokenpipe.http.HttpResponses;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.openai.Json;
+import dev.tokenpipe.probe.ProbeRequest;
+import dev.tokenpipe.probe.ProbeStream;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -53,6 +55,8 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
             HttpResponses.body(ctx, HttpResponseStatus.OK, SimMetrics.contentType(), server.metrics().scrape()), keepAlive));
         case "/v1/models" -> requireGet(method, path, () -> json(ctx, modelsJson(), keepAlive));
         case "/tokenpipe/pacing" -> requireGet(method, path, () -> json(ctx, pacingJson(), keepAlive));
+        case ProbeRequest.PATH -> requireGet(method, path,
+            () -> ProbeStream.start(ctx, ProbeRequest.parse(req.uri()), keepAlive, () -> resumeReading(ctx)));
         default -> {
           SimApi api = SimApi.forPath(path);
           if (api == null) {
