@@ -25,23 +25,27 @@ public final class SimMetrics {
       .name("tokenpipe_sim_error_responses")
       .help("Requests answered with an HTTP error, by status.")
       .labelNames("status")
+      .withoutExemplars()
       .register(registry);
   final Counter tokens = counter("tokenpipe_sim_tokens_sent", "Generated tokens written to clients.");
   final Counter events = counter("tokenpipe_sim_events_sent", "SSE events carrying tokens written to clients.");
   final Gauge active = Gauge.builder()
       .name("tokenpipe_sim_active_streams")
       .help("Streams currently open.")
+      .withoutExemplars()
       .register(registry);
   final Histogram pacingError = Histogram.builder()
       .name("tokenpipe_sim_pacing_error_seconds")
       .help("How far from its schedule each event was emitted (early or late).")
       .classicUpperBounds(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+      .withoutExemplars()
       .register(registry);
   /** Same samples at microsecond resolution, for the pacing benchmark's exact percentiles. */
   private final Recorder pacingErrorMicros = new Recorder(3);
 
+  // Exemplars are off: sampling them costs on every event and nothing here has trace context.
   private Counter counter(String name, String help) {
-    return Counter.builder().name(name).help(help).register(registry);
+    return Counter.builder().name(name).help(help).withoutExemplars().register(registry);
   }
 
   void recordPacingError(long errorNanos) {
