@@ -35,6 +35,23 @@ public final class Cli {
     return cl;
   }
 
+  /** Server commands whose every flag may also come from the environment or a YAML file. */
+  static final java.util.List<String> SERVER_COMMANDS = java.util.List.of("serve", "sim");
+
+  /**
+   * Installs {@link ConfigDefaults} on the server commands and rejects config-file keys that name
+   * no option of the command being run.
+   */
+  static void configureServerDefaults(CommandLine root, String[] args, java.util.Map<String, String> env) {
+    if (args.length == 0 || !SERVER_COMMANDS.contains(args[0]) || !root.getSubcommands().containsKey(args[0])) {
+      return;
+    }
+    ConfigDefaults defaults = ConfigDefaults.from(args, env);
+    CommandLine sub = root.getSubcommands().get(args[0]);
+    defaults.checkKeys(sub.getCommandSpec());
+    sub.setDefaultValueProvider(defaults);
+  }
+
   static String describe(Throwable ex) {
     Throwable t = ex;
     while (t.getCause() != null && (t.getMessage() == null || t instanceof java.util.concurrent.ExecutionException)) {

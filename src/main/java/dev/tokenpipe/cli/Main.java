@@ -24,7 +24,14 @@ public final class Main implements Runnable {
 
   /** Runs the CLI and returns its exit code; tests call this instead of {@link #main}. */
   public static int execute(String... args) {
-    return Cli.newCommandLine(new Main()).execute(args);
+    CommandLine cl = Cli.newCommandLine(new Main());
+    try {
+      Cli.configureServerDefaults(cl, args, System.getenv());
+    } catch (IllegalArgumentException e) {
+      cl.getErr().println("tokenpipe: " + e.getMessage());
+      return Cli.EXIT_USAGE;
+    }
+    return cl.execute(args);
   }
 
   @Override

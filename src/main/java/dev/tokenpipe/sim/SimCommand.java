@@ -69,10 +69,17 @@ public final class SimCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "0", description = "Event-loop threads (0 = one per core).")
   int threads;
 
+  @Option(names = "--config", paramLabel = "FILE", description = "YAML file of option defaults (keys are long option names); also TOKENPIPE_CONFIG. Every option can also be set as TOKENPIPE_<NAME>.")
+  java.nio.file.Path config;
+
   @Option(names = "--seed", description = "Random seed for reproducible token text and sampled latencies.")
   Long seed;
 
-  SimConfig config() {
+  public int port() {
+    return port;
+  }
+
+  public SimConfig config() {
     StreamProfile profile = new StreamProfile(
         LatencyDistribution.parse(ttft), LatencyDistribution.parse(itl), tokens, burst, groupCommit.toNanos(),
         errorRate, errorStatus, dropAfter, stallAfter, stall.toNanos());

@@ -1,0 +1,85 @@
+package dev.tokenpipe.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tokenpipe.sim.SimCommand;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Flag > environment > YAML file > built-in default, for the server commands. */
+class ConfigDefaultsTest {
+  @TempDir Path dir;
+
+  private SimCommand parse(Map<String, String> env, String... args) {
+    CommandLine cl = Cli.newCommandLine(new Main());
+    Cli.configureServerDefaults(cl, args, env);
+    return (SimCommand) cl.parseArgs(args).subcommand().commandSpec().userObject();
+  }
+
+  @Test
+  void builtInDefaultsApplyWithoutEnvOrFile() {
+    assertThat(parse(Map.of(), "sim").port()).isEqualTo(8000);
+  }
+
+  @Test
+  void environmentVariableSetsAnOptionAndTheFlagWins() {
+    Map<String, String> env = Map.of("TOKENPIPE_PORT", "9100", "TOKENPIPE_ITL", "7ms");
+    assertThat(parse(env, "sim").port()).isEqualTo(9100);
+    assertThat(parse(env, "sim").config().defaultProfile().itl().p50Nanos()).isEqualTo(7_000_000);
+    assertThat(parse(env, "sim", "--port", "9200").port()).isEqualTo(9200);
+  }
+
+  @Test
+  void yamlFileSetsOptionsAndEnvironmentWinsOverIt() throws Exception {
+    Path file = dir.resolve("sim.yaml");
+    Files.writeString(file, "port: 9300\nmodel: [a, b]\ntokens: 12\n");
+    SimCommand fromFile = parse(Map.of(), "sim", "--config", file.toString());
+    assertThat(fromFile.port()).isEqualTo(9300);
+    assertThat(fromFile.config().models()).containsExactly("a", "b");
+    assertThat(fromFile.config().defaultProfile().tokens()).isEqualTo(12);
+    assertThat(parse(Map.of("TOKENPIPE_PORT", "9400", "TOKENPIPE_CONFIG", file.toString()), "sim").port()).isEqualTo(9400);
+  }
+
+  @Test
+  void unknownKeyInTheFileIsAOneLineError() throws Exception {
+    Path file = dir.resolve("bad.yaml");
+    Files.writeString(file, "port: 1\nbogus: 2\n");
+    assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", file.toString()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'bogus' is not an option of tokenpipe sim");
+  }
+
+  @Test
+  void missingOrMalformedFileIsAUsageError() throws Exception {
+    assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", dir.resolve("nope.yaml").toString()))
+        .hasMessageContaining("no such file");
+    Path list = dir.resolve("list.yaml");
+    Files.writeString(list, "- 1\n- 2\n");
+    assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", list.toString()))
+        .hasMessageContaining("expected a mapping");
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream old = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      assertThat(Main.execute("sim", "--config", dir.resolve("nope.yaml").toString())).isEqualTo(Cli.EXIT_USAGE);
+    } finally {
+      System.setErr(old);
+    }
+  }
+
+  @Test
+  void badFlagValueIsOneLineAndUsageExitCode() {
+    assertThat(Main.execute("sim", "--port", "notaport")).isEqualTo(Cli.EXIT_USAGE);
+    assertThat(Main.execute("sim", "--no-such-flag")).isEqualTo(Cli.EXIT_USAGE);
+    assertThat(Main.execute("--version")).isZero();
+    assertThat(Main.execute("sim", "--help")).isZero();
+  }
+}
