@@ -10,6 +10,10 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import java.util.function.Supplier;
@@ -35,7 +39,12 @@ public record Transport(
   }
 
   private static Transport choose() {
-    boolean forceNio = "nio".equalsIgnoreCase(System.getProperty("tokenpipe.transport"));
+    String wanted = System.getProperty("tokenpipe.transport", "auto");
+    if (wanted.equalsIgnoreCase("io_uring") && IoUring.isAvailable()) {
+      return new Transport(
+          "io_uring", IoUringIoHandler::newFactory, IoUringServerSocketChannel.class, IoUringSocketChannel.class);
+    }
+    boolean forceNio = "nio".equalsIgnoreCase(wanted);
     if (!forceNio && Epoll.isAvailable()) {
       return new Transport(
           "epoll", EpollIoHandler::newFactory, EpollServerSocketChannel.class, EpollSocketChannel.class);

@@ -49,7 +49,7 @@ final class TokenText {
 
   /** Token at position {@code i} of the endless text. */
   String token(long i) {
-    return tokens[(int) Math.floorMod(i, tokens.length)];
+    return tokens[Math.floorMod(i, tokens.length)];
   }
 
   /** The same token as JSON string content (without quotes). */
