@@ -1,0 +1,67 @@
+package dev.tokenpipe.gateway;
+
+import dev.tokenpipe.openai.ApiError;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Client authentication with bearer keys ({@code --api-keys-file}, one key per line, {@code #} comments).
+ * Keys are compared in constant time and never logged; an empty set means authentication is off.
+ */
+final class ApiKeys {
+  private final List<byte[]> keys;
+
+  ApiKeys(Set<String> keys) {
+    this.keys = new ArrayList<>();
+    keys.forEach(k -> this.keys.add(k.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  static Set<String> load(Path file) throws IOException {
+    Set<String> out = new java.util.LinkedHashSet<>();
+    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      String k = line.strip();
+      if (!k.isEmpty() && !k.startsWith("#")) {
+        out.add(k);
+      }
+    }
+    if (out.isEmpty()) {
+      throw new IOException("no keys in " + file + " (one bearer key per line)");
+    }
+    return out;
+  }
+
+  boolean enabled() {
+    return !keys.isEmpty();
+  }
+
+  /** Null when the request may pass, else the OpenAI-style 401 to answer with. */
+  ApiError check(HttpHeaders headers) {
+    if (keys.isEmpty()) {
+      return null;
+    }
+    String auth = headers.get(HttpHeaderNames.AUTHORIZATION);
+    if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return unauthorized("You didn't provide an API key. You need to provide your API key in an Authorization header"
+          + " using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+    }
+    byte[] given = auth.substring(7).strip().getBytes(StandardCharsets.UTF_8);
+    boolean ok = false;
+    for (byte[] k : keys) {
+      ok |= MessageDigest.isEqual(k, given); // no early exit: timing does not reveal which key matched
+    }
+    return ok ? null : unauthorized("Incorrect API key provided.");
+  }
+
+  private static ApiError unauthorized(String message) {
+    return new ApiError(HttpResponseStatus.UNAUTHORIZED, message, "invalid_request_error", null, "invalid_api_key");
+  }
+}

@@ -1,0 +1,42 @@
+package dev.tokenpipe.gateway;
+
+import dev.tokenpipe.openai.ApiError;
+import io.netty.handler.codec.http.HttpResponseStatus;
+
+/**
+ * Why a proxied request failed: the one table that decides the HTTP status (before the head went out),
+ * the OpenAI error code (in the JSON body or the in-band {@code event: error}), the message, and the
+ * label of the {@code tokenpipe_gateway_errors} metric and the access log's outcome.
+ */
+enum ErrorKind {
+  NO_UPSTREAM(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream_unavailable", "No healthy upstream is available."),
+  UPSTREAM_REFUSED(HttpResponseStatus.BAD_GATEWAY, "upstream_unavailable", "The upstream refused the connection."),
+  UPSTREAM_CONNECT_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_timeout", "Connecting to the upstream timed out."),
+  UPSTREAM_STATUS(HttpResponseStatus.BAD_GATEWAY, "upstream_error", "The upstream answered with an error."),
+  UPSTREAM_CUT(HttpResponseStatus.BAD_GATEWAY, "upstream_cut", "The upstream closed the stream before it ended."),
+  INVALID_SSE(HttpResponseStatus.BAD_GATEWAY, "upstream_invalid_sse", "The upstream sent an invalid event stream."),
+  FIRST_TOKEN_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "first_token_timeout", "The upstream sent no token in time."),
+  UPSTREAM_IDLE_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_idle_timeout", "The upstream went silent."),
+  SLOW_CLIENT(HttpResponseStatus.SERVICE_UNAVAILABLE, "slow_client", "The client did not read the stream in time."),
+  SHUTDOWN(HttpResponseStatus.SERVICE_UNAVAILABLE, "gateway_shutdown", "The gateway is shutting down."),
+  INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "gateway_error", "Internal error in the gateway.");
+
+  final HttpResponseStatus status;
+  final String code;
+  final String message;
+
+  ErrorKind(HttpResponseStatus status, String code, String message) {
+    this.status = status;
+    this.code = code;
+    this.message = message;
+  }
+
+  ApiError apiError() {
+    return ApiError.server(status, message, code);
+  }
+
+  /** Metric label and access-log outcome suffix, e.g. {@code upstream_cut}. */
+  String label() {
+    return name().toLowerCase(java.util.Locale.ROOT);
+  }
+}

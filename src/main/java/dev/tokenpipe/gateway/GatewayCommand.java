@@ -1,0 +1,151 @@
+package dev.tokenpipe.gateway;
+
+import dev.tokenpipe.cli.ByteSizes;
+import dev.tokenpipe.cli.Cli;
+import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.ShutdownSignal;
+import dev.tokenpipe.net.Transport;
+import dev.tokenpipe.sim.SimConfig;
+import dev.tokenpipe.sim.StreamProfile;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code tokenpipe serve}: the zero-buffer streaming gateway. */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Zero-buffer streaming gateway: an OpenAI-compatible reverse proxy that relays every upstream event",
+      "the moment it arrives (one write+flush per event, no compression, anti-buffering headers),",
+      "with heartbeats, cancellation, backpressure and per-hop timing metrics.",
+      "Without --upstream it serves the built-in simulated model, so it works out of the box.",
+      "Endpoints: /v1/* (proxied), POST /v1/stream {\"prompt\":...} (one data: <token> event per token),",
+      "/healthz, /readyz, /metrics (Prometheus). Secrets come from the environment, never from flags."
+    })
+public final class GatewayCommand implements Callable<Integer> {
+  static final String UPSTREAM_ENV = "TOKENPIPE_UPSTREAM";
+  static final String UPSTREAM_KEY_ENV = "TOKENPIPE_UPSTREAM_KEY";
+
+  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
+  String host;
+
+  @Option(names = {"-p", "--port"}, defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = {"-u", "--upstream"}, paramLabel = "URL", split = ",", description = {
+      "Upstream base URL, e.g. http://10.0.0.5:8000 (repeatable; round-robin over healthy ones).",
+      "Default: env " + UPSTREAM_ENV + " (comma-separated), else the built-in simulated model."})
+  List<String> upstreams = new ArrayList<>();
+
+  @Option(names = "--upstream-key-env", paramLabel = "NAME", defaultValue = UPSTREAM_KEY_ENV, description =
+      "Environment variable holding the upstream's bearer key, sent as Authorization (default: ${DEFAULT-VALUE}).")
+  String upstreamKeyEnv;
+
+  @Option(names = "--api-keys-file", paramLabel = "FILE", description = "Accept only clients with one of these bearer keys (one per line); 401 otherwise.")
+  Path apiKeysFile;
+
+  @Option(names = "--model", description = "Model id for POST /v1/stream (default: the request's \"model\", else the simulated model's).")
+  String model;
+
+  @Option(names = "--heartbeat", defaultValue = "15s", converter = Durations.class, description = "Send ': ping' after this long without an event, between events only (0 = off). Default: ${DEFAULT-VALUE}.")
+  Duration heartbeat;
+
+  @Option(names = "--initial-comment", negatable = true, defaultValue = "true", fallbackValue = "true", description = {
+      "Send the response head and one comment as soon as a stream:true request arrives (default: on).",
+      "Proxies and clients see a live stream at once; but TTFB no longer measures the upstream, and",
+      "upstream HTTP errors then arrive as in-band error events."})
+  boolean initialComment;
+
+  @Option(names = "--first-token-timeout", defaultValue = "120s", converter = Durations.class, description = "End the stream with an error event if no token came this long after the request (0 = off). Default: ${DEFAULT-VALUE}.")
+  Duration firstTokenTimeout;
+
+  @Option(names = "--upstream-idle-timeout", defaultValue = "60s", converter = Durations.class, description = "End the stream with an error event after this long without upstream bytes (0 = off). Default: ${DEFAULT-VALUE}.")
+  Duration upstreamIdleTimeout;
+
+  @Option(names = "--connect-timeout", defaultValue = "5s", converter = Durations.class, description = "Upstream connect limit; 504 after it. Default: ${DEFAULT-VALUE}.")
+  Duration connectTimeout;
+
+  @Option(names = "--slow-client-timeout", defaultValue = "30s", converter = Durations.class, description = "Drop a client that stays unwritable this long (0 = never). Default: ${DEFAULT-VALUE}.")
+  Duration slowClientTimeout;
+
+  @Option(names = "--request-timeout", defaultValue = "30s", converter = Durations.class, description = "Limit to receive a request's head and body (408 after it); also the keep-alive idle limit. Default: ${DEFAULT-VALUE}.")
+  Duration requestTimeout;
+
+  @Option(names = "--drain-timeout", defaultValue = "30s", converter = Durations.class, description = "On SIGTERM, how long running streams may finish before they are ended. Default: ${DEFAULT-VALUE}.")
+  Duration drainTimeout;
+
+  @Option(names = "--max-body", defaultValue = "1MiB", converter = ByteSizes.class, description = "Largest request body; larger gets 413. Default: ${DEFAULT-VALUE}.")
+  int maxBody;
+
+  @Option(names = "--max-streams", defaultValue = "9000", description = "Concurrent proxied requests; more get 429 with Retry-After (0 = unlimited). Default: ${DEFAULT-VALUE}.")
+  int maxStreams;
+
+  @Option(names = "--max-attempts", defaultValue = "2", description = "Upstream attempts per request; a retry goes to another healthy upstream, only while nothing but comments went out. Default: ${DEFAULT-VALUE}.")
+  int maxAttempts;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Event loops shared by clients, upstreams and the built-in model (0 = one per core).")
+  int threads;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "YAML file of option defaults (keys are long option names); also TOKENPIPE_CONFIG. Every option can also be set as TOKENPIPE_<NAME>, e.g. TOKENPIPE_MAX_STREAMS.")
+  java.nio.file.Path configFile;
+
+  @Option(names = "--sim", paramLabel = "SPEC", description = {
+      "Behaviour of the built-in simulated model, as key=value pairs like the sim's flags:",
+      "  --sim \"ttft=200ms/2s itl=20ms tokens=64 burst=1 drop_after=-1 stall_after=-1 stall=0 error_rate=0\""})
+  String sim;
+
+  GatewayConfig config() throws IOException {
+    // TOKENPIPE_UPSTREAM reaches --upstream through ConfigDefaults, like every other option.
+    List<String> ups = upstreams.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+    StreamProfile profile;
+    try {
+      profile = SimConfig.defaults().defaultProfile().with(StreamProfile.parseOverrides(sim));
+    } catch (IllegalArgumentException e) {
+      throw new CommandFailedException("--sim: " + e.getMessage(), Cli.EXIT_USAGE);
+    }
+    String upstreamKey = upstreamKeyEnv == null || upstreamKeyEnv.isBlank() ? null : System.getenv(upstreamKeyEnv);
+    if (upstreamKey != null && upstreamKey.isBlank()) {
+      upstreamKey = null;
+    }
+    Set<String> keys = apiKeysFile == null ? Set.of() : ApiKeys.load(apiKeysFile);
+    return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, initialComment, connectTimeout,
+        firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestTimeout, drainTimeout, maxBody, maxStreams,
+        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    GatewayConfig config;
+    try {
+      config = config();
+    } catch (IOException e) {
+      throw new CommandFailedException("--api-keys-file: " + e.getMessage(), Cli.EXIT_USAGE);
+    } catch (IllegalArgumentException e) {
+      throw new CommandFailedException(e.getMessage(), Cli.EXIT_USAGE);
+    }
+    GatewayServer gateway;
+    try {
+      gateway = GatewayServer.start(config);
+    } catch (IllegalArgumentException e) {
+      throw new CommandFailedException(e.getMessage(), Cli.EXIT_USAGE);
+    } catch (IllegalStateException e) {
+      throw new CommandFailedException(e.getMessage());
+    }
+    System.err.printf("tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s heartbeat=%s%s%n",
+        host, gateway.port(), Transport.get().name(), String.join(",", gateway.upstreamNames()),
+        gateway.sim() != null ? " (built-in simulated model)" : "",
+        heartbeat.isZero() ? "off" : Durations.format(heartbeat),
+        config.apiKeys().isEmpty() ? "" : " auth=" + config.apiKeys().size() + " key(s)");
+    ShutdownSignal.closeOnSignal(gateway);
+    return 0;
+  }
+}

@@ -1,0 +1,62 @@
+package dev.tokenpipe.gateway;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * What all connections of one gateway share: configuration, upstreams and their pool, credentials,
+ * metrics, and the set of running exchanges (for {@code --max-streams} and draining on shutdown).
+ * Everything here is thread-safe; per-stream state lives in {@link ProxyExchange} on its event loop.
+ *
+ * @param defaultModel model used by {@code /v1/stream} when neither {@code --model} nor the request names
+ *     one (the embedded simulated model's id; null with external upstreams)
+ */
+record GatewayContext(
+    GatewayConfig config,
+    UpstreamSet upstreams,
+    UpstreamPool pool,
+    ApiKeys apiKeys,
+    GatewayMetrics metrics,
+    String defaultModel,
+    Set<ProxyExchange> running,
+    AtomicInteger streams,
+    AtomicBoolean drainingFlag) {
+
+  GatewayContext(GatewayConfig config, UpstreamSet upstreams, ApiKeys apiKeys, GatewayMetrics metrics, String defaultModel) {
+    this(config, upstreams, new UpstreamPool((int) config.connectTimeout().toMillis()), apiKeys, metrics, defaultModel,
+        ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean());
+  }
+
+  /** True once shutdown began: {@code /readyz} turns 503 so load balancers stop sending. */
+  boolean draining() {
+    return drainingFlag.get();
+  }
+
+  /** Claims a stream slot; false when {@code --max-streams} are already running. */
+  boolean tryAdmit() {
+    int max = config.maxStreams();
+    while (true) {
+      int n = streams.get();
+      if (max > 0 && n >= max) {
+        return false;
+      }
+      if (streams.compareAndSet(n, n + 1)) {
+        return true;
+      }
+    }
+  }
+
+  void register(ProxyExchange exchange) {
+    running.add(exchange);
+    metrics.active.inc();
+  }
+
+  void unregister(ProxyExchange exchange) {
+    if (running.remove(exchange)) {
+      metrics.active.dec();
+      streams.decrementAndGet();
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package dev.tokenpipe.gateway;
+
+import dev.tokenpipe.http.JsonErrorAggregator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.HttpServerCodec;
+
+/**
+ * The pipeline of a client connection, in the order a request byte passes through it. A response byte
+ * passes, in reverse, only through {@code http} (the HTTP/1.1 encoder, which frames each write as one
+ * chunk) and then the socket: the relay writes and flushes every event itself.
+ */
+@ChannelHandler.Sharable
+final class GatewayInitializer extends ChannelInitializer<Channel> {
+  private final GatewayContext gw;
+
+  GatewayInitializer(GatewayContext gw) {
+    this.gw = gw;
+  }
+
+  @Override
+  protected void initChannel(Channel ch) {
+    ChannelPipeline p = ch.pipeline();
+    p.addLast("request-timeout", new RequestTimeoutHandler(gw.config().requestReadTimeout().toNanos(), gw.metrics()));
+    p.addLast("http", new HttpServerCodec());
+    // Request bodies only (inbound): a chat request is small and must be whole to be routed and retried.
+    // Oversized ones get an OpenAI-style 413. Responses never pass through an aggregator.
+    p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes()));
+    // Deliberately absent:
+    //   HttpContentCompressor     - a compressor holds bytes until its window fills: streams arrive in bursts
+    //   FlushConsolidationHandler - batches flushes across events (group commit, DESIGN.md)
+    //   ChunkedWriteHandler       - not needed: each event is one write
+    p.addLast("gateway", new GatewayHandler(gw));
+  }
+}

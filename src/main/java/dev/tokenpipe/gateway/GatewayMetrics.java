@@ -1,0 +1,140 @@
+package dev.tokenpipe.gateway;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Recorder;
+
+/**
+ * The gateway's numbers, one registry per gateway (tests run several in one JVM). Names follow the
+ * OpenTelemetry GenAI semantic conventions where one exists (as Prometheus translates them: dots become
+ * underscores), {@code tokenpipe_gateway_*} otherwise. All times in seconds, measured with
+ * {@code System.nanoTime()}.
+ *
+ * <ul>
+ *   <li>{@code gen_ai_server_time_to_first_token_seconds}: request received from the client → first
+ *       content event flushed to it (the TTFT the client sees, heartbeats and role chunks excluded);
+ *   <li>{@code tokenpipe_gateway_upstream_ttft_seconds}: request written to the upstream → first content
+ *       event read from it (what the model took);
+ *   <li>{@code tokenpipe_gateway_itl_seconds}: gap between consecutive content events as read from the
+ *       upstream, one sample per gap;
+ *   <li>{@code gen_ai_server_time_per_output_token_seconds}: (E2E − TTFT) / (tokens − 1) per stream;
+ *   <li>{@code gen_ai_server_request_duration_seconds}: request received → response ended (E2E);
+ *   <li>{@code tokenpipe_gateway_added_latency_seconds}: the gateway's own cost per forwarded chunk,
+ *       upstream socket read → write to the client socket completed (the write future), which is the
+ *       number a zero-buffer gateway must keep in microseconds.
+ * </ul>
+ */
+public final class GatewayMetrics {
+  private static final double[] LATENCY_BOUNDS = {
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+  private static final double[] GAP_BOUNDS = {
+      0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1, 2.5};
+  private static final double[] ADDED_BOUNDS = {
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.04, 0.1};
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+
+  final Histogram deliveredTtft = histogram("gen_ai_server_time_to_first_token_seconds",
+      "Request received to first content event flushed to the client.", LATENCY_BOUNDS);
+  final Histogram upstreamTtft = histogram("tokenpipe_gateway_upstream_ttft_seconds",
+      "Request written to the upstream to first content event read from it.", LATENCY_BOUNDS);
+  final Histogram itl = histogram("tokenpipe_gateway_itl_seconds",
+      "Gap between consecutive content events read from the upstream.", GAP_BOUNDS);
+  final Histogram tpot = histogram("gen_ai_server_time_per_output_token_seconds",
+      "(E2E - TTFT) / (output tokens - 1), per stream.", GAP_BOUNDS);
+  final Histogram e2e = histogram("gen_ai_server_request_duration_seconds",
+      "Request received to response ended.", LATENCY_BOUNDS);
+  final Histogram added = histogram("tokenpipe_gateway_added_latency_seconds",
+      "Upstream read to client write completed, per forwarded chunk.", ADDED_BOUNDS);
+  final Gauge active = Gauge.builder().name("tokenpipe_gateway_active_streams")
+      .help("Proxied requests in progress.").register(registry);
+  final Counter requests = Counter.builder().name("tokenpipe_gateway_requests")
+      .help("Proxied requests by outcome (done, cancelled, error).").labelNames("outcome").register(registry);
+  final Counter errors = Counter.builder().name("tokenpipe_gateway_errors")
+      .help("Proxied requests that ended in an error, by kind.").labelNames("kind").register(registry);
+  final Counter rejected = Counter.builder().name("tokenpipe_gateway_rejected")
+      .help("Requests answered by the gateway itself with an error status.").labelNames("status").register(registry);
+  final Counter heartbeats = counter("tokenpipe_gateway_heartbeats", "SSE comment heartbeats sent.");
+  final Counter cancels = counter("tokenpipe_gateway_cancels", "Streams whose client went away; the upstream was closed.");
+  final Counter slowClients = counter("tokenpipe_gateway_slow_clients_dropped", "Clients dropped after staying unwritable too long.");
+  final Counter pauses = counter("tokenpipe_gateway_upstream_pauses", "Times an upstream was paused because its client was not writable.");
+  final Counter retries = counter("tokenpipe_gateway_retries", "Attempts repeated on another upstream before anything but comments went out.");
+  final Counter tokens = counter("tokenpipe_gateway_tokens", "Output tokens relayed (usage when sent, else one per content event).");
+  final Counter events = counter("tokenpipe_gateway_events", "SSE events / NDJSON lines relayed.");
+
+  /** Same samples as {@link #added}, at nanosecond resolution for exact percentiles (benchmarks, tests). */
+  private final Recorder addedNanos = new Recorder(3);
+  /** Largest client-side outbound buffer seen when writing (bytes): bounded by the write-buffer watermark if backpressure works. */
+  private final AtomicLong maxPendingWriteBytes = new AtomicLong();
+
+  private Histogram histogram(String name, String help, double[] bounds) {
+    return Histogram.builder().name(name).help(help).classicUpperBounds(bounds).register(registry);
+  }
+
+  private Counter counter(String name, String help) {
+    return Counter.builder().name(name).help(help).register(registry);
+  }
+
+  void recordAdded(long nanos) {
+    long n = Math.max(0, nanos);
+    added.observe(n / 1e9);
+    addedNanos.recordValue(n);
+  }
+
+  void recordPending(long bytes) {
+    maxPendingWriteBytes.accumulateAndGet(bytes, Math::max);
+  }
+
+  /** Added latency since the previous call, in nanoseconds. */
+  public org.HdrHistogram.Histogram addedLatencyNanosInterval() {
+    return addedNanos.getIntervalHistogram();
+  }
+
+  public long maxPendingWriteBytes() {
+    return maxPendingWriteBytes.get();
+  }
+
+  public long activeStreams() {
+    return (long) active.get();
+  }
+
+  /** Counter value by short name, for tests and the command's summary. */
+  public long count(String which) {
+    return (long) switch (which) {
+      case "heartbeats" -> heartbeats.get();
+      case "cancels" -> cancels.get();
+      case "slow_clients" -> slowClients.get();
+      case "pauses" -> pauses.get();
+      case "retries" -> retries.get();
+      case "tokens" -> tokens.get();
+      case "events" -> events.get();
+      default -> throw new IllegalArgumentException(which);
+    };
+  }
+
+  public long errors(String kind) {
+    return (long) errors.labelValues(kind).get();
+  }
+
+  public static String contentType() {
+    return PrometheusTextFormatWriter.CONTENT_TYPE;
+  }
+
+  public String scrape() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(8192);
+    try {
+      PrometheusTextFormatWriter.create().write(out, registry.scrape());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toString(StandardCharsets.UTF_8);
+  }
+}

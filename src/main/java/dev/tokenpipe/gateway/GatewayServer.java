@@ -1,0 +1,140 @@
+package dev.tokenpipe.gateway;
+
+import dev.tokenpipe.net.RunningServer;
+import dev.tokenpipe.net.Transport;
+import dev.tokenpipe.sim.SimConfig;
+import dev.tokenpipe.sim.SimServer;
+import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running gateway: its listener, its event loops (shared by client connections, upstream connections
+ * and the embedded simulated model), and graceful shutdown. Tests start it in-process on port 0.
+ */
+public final class GatewayServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(GatewayServer.class);
+
+  private final GatewayConfig config;
+  private final EventLoopGroup loops;
+  private final SimServer sim;
+  private final GatewayContext gw;
+  private final RunningServer server;
+  private boolean closed;
+
+  private GatewayServer(GatewayConfig config, EventLoopGroup loops, SimServer sim, GatewayContext gw, RunningServer server) {
+    this.config = config;
+    this.loops = loops;
+    this.sim = sim;
+    this.gw = gw;
+    this.server = server;
+  }
+
+  /**
+   * Starts listening. Without upstreams, a simulated model is started first on an ephemeral loopback
+   * port, on the gateway's own loops, and becomes the only upstream.
+   *
+   * @throws IllegalStateException with a one-line message when the address cannot be bound
+   * @throws IllegalArgumentException for a bad upstream URL
+   */
+  public static GatewayServer start(GatewayConfig config) {
+    List<Upstream> upstreams = new ArrayList<>();
+    config.upstreams().forEach(u -> upstreams.add(Upstream.parse(u)));
+    int threads = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
+    EventLoopGroup loops = Transport.get().newGroup(threads);
+    SimServer sim = null;
+    try {
+      String defaultModel = null;
+      if (upstreams.isEmpty()) {
+        SimConfig simConfig = SimConfig.defaults().withProfile(config.simProfile());
+        sim = SimServer.startOn(simConfig, "127.0.0.1", 0, loops);
+        upstreams.add(Upstream.parse("http://127.0.0.1:" + sim.port()));
+        defaultModel = simConfig.models().getFirst();
+      }
+      GatewayContext gw = new GatewayContext(config,
+          new UpstreamSet(upstreams, config.unhealthyFor().toNanos()), new ApiKeys(config.apiKeys()),
+          new GatewayMetrics(), defaultModel);
+      RunningServer server = RunningServer.startOn(config.host(), config.port(), loops, new GatewayInitializer(gw));
+      return new GatewayServer(config, loops, sim, gw, server);
+    } catch (RuntimeException e) {
+      if (sim != null) {
+        sim.close();
+      }
+      loops.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      throw e;
+    }
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  public InetSocketAddress address() {
+    return server.address();
+  }
+
+  public GatewayMetrics metrics() {
+    return gw.metrics();
+  }
+
+  /** The embedded simulated model, or null when real upstreams are configured. */
+  public SimServer sim() {
+    return sim;
+  }
+
+  public List<String> upstreamNames() {
+    return gw.upstreams().all().stream().map(Upstream::name).toList();
+  }
+
+  public GatewayConfig config() {
+    return config;
+  }
+
+  public void awaitClose() throws InterruptedException {
+    server.awaitClose();
+  }
+
+  /**
+   * Graceful shutdown: stop accepting (and report not-ready), let running streams finish for up to
+   * {@code drainTimeout}, end the rest with an in-band {@code gateway_shutdown} error event, then release
+   * the loops. Safe to call twice.
+   */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    gw.drainingFlag().set(true);
+    server.stopAccepting();
+    long deadline = System.nanoTime() + config.drainTimeout().toNanos();
+    if (!gw.running().isEmpty()) {
+      log.info("draining {} stream(s) for up to {} ms", gw.running().size(), config.drainTimeout().toMillis());
+    }
+    waitForStreams(deadline);
+    for (ProxyExchange ex : List.copyOf(gw.running())) {
+      ex.executor().execute(ex::shutdown);
+    }
+    waitForStreams(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
+    if (sim != null) {
+      sim.close();
+    }
+    server.close();
+    loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  private void waitForStreams(long deadlineNanos) {
+    while (!gw.running().isEmpty() && System.nanoTime() - deadlineNanos < 0) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}

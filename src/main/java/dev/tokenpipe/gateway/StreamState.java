@@ -1,0 +1,49 @@
+package dev.tokenpipe.gateway;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * Lifecycle of one proxied request. {@link ProxyExchange#moveTo} is the only place that changes it, and it
+ * rejects any transition not listed here, so an impossible sequence (a second terminator, relaying after a
+ * cancel) fails loudly in tests instead of corrupting a stream.
+ *
+ * <pre>
+ *   PENDING ──(upstream head 2xx or relayed error)──▶ RELAYING ──▶ DONE | FAILED | CANCELLED
+ *      │  ▲ retry on another upstream while only comments went out (also from RELAYING,
+ *      │  └──┘ when the upstream died after its head but before its first body byte)
+ *      ├──(upstream error status after the head was committed)──▶ ERROR_BODY ──▶ FAILED | CANCELLED
+ *      └──▶ FAILED | CANCELLED
+ * </pre>
+ */
+enum StreamState {
+  /** Choosing, connecting to or waiting for the head of an upstream. Retries happen here. */
+  PENDING,
+  /** Upstream bytes are being forwarded to the client as they arrive. */
+  RELAYING,
+  /** The client already has a 200 event-stream head, the upstream answered an error: collect its body for the in-band error event. */
+  ERROR_BODY,
+  /** The upstream's own terminator was relayed. */
+  DONE,
+  /** Ended with an error response or an in-band error event. */
+  FAILED,
+  /** The client went away (or was dropped as too slow); the upstream was closed. */
+  CANCELLED;
+
+  boolean isTerminal() {
+    return this == DONE || this == FAILED || this == CANCELLED;
+  }
+
+  boolean canMoveTo(StreamState next) {
+    return allowedNext().contains(next);
+  }
+
+  private Set<StreamState> allowedNext() {
+    return switch (this) {
+      case PENDING -> EnumSet.of(PENDING, RELAYING, ERROR_BODY, FAILED, CANCELLED);
+      case RELAYING -> EnumSet.of(PENDING, DONE, FAILED, CANCELLED);
+      case ERROR_BODY -> EnumSet.of(FAILED, CANCELLED);
+      case DONE, FAILED, CANCELLED -> EnumSet.noneOf(StreamState.class);
+    };
+  }
+}

@@ -1,0 +1,29 @@
+package dev.tokenpipe.gateway;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContentDecompressor;
+
+/**
+ * The pipeline of an upstream connection, in the order a response byte passes through it. Reading this
+ * method is reading the upstream half of the architecture.
+ */
+@ChannelHandler.Sharable
+final class UpstreamInitializer extends ChannelInitializer<Channel> {
+  @Override
+  protected void initChannel(Channel ch) {
+    ChannelPipeline p = ch.pipeline();
+    // HTTP/1.1 framing. The decoder hands body bytes on as they are read (a chunk per socket read, split
+    // at 8 KiB), never waiting for a whole HTTP chunk or message.
+    p.addLast("http", new HttpClientCodec());
+    // We ask for Accept-Encoding: identity. If the upstream compresses anyway, inflate each arriving
+    // piece at once (streaming inflate, no aggregation) so events still leave one by one.
+    p.addLast("inflate", new HttpContentDecompressor(0));
+    // Deliberately absent: HttpObjectAggregator (would hold the whole stream until its end) and
+    // FlushConsolidationHandler (would batch flushes across events).
+    p.addLast("relay", new UpstreamHandler());
+  }
+}

@@ -1,0 +1,76 @@
+package dev.tokenpipe.gateway;
+
+import dev.tokenpipe.net.Sockets;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Keep-alive upstream connections, pooled <em>per event loop</em>: a stream's upstream channel is always
+ * registered on the same event loop as its client channel (Netty's HexDumpProxy pattern), so relaying a
+ * token is a method call on one thread, with no hand-off, queue or lock on the token path.
+ *
+ * <p>The idle lists of one loop are only touched from that loop. Idle connections that the upstream closes
+ * leave the list by their close listener.
+ */
+final class UpstreamPool {
+  /** Idle connections kept per loop and upstream; more are closed on release. */
+  static final int MAX_IDLE_PER_LOOP = 512;
+
+  private final UpstreamInitializer initializer = new UpstreamInitializer();
+  private final int connectTimeoutMillis;
+  private final Map<EventLoop, Map<Upstream, ArrayDeque<Channel>>> idle = new ConcurrentHashMap<>();
+
+  UpstreamPool(int connectTimeoutMillis) {
+    this.connectTimeoutMillis = connectTimeoutMillis;
+  }
+
+  /**
+   * A connection to {@code upstream} on {@code loop}: an idle one if there is, else a new one. The future
+   * completes on {@code loop}. {@code reused} tells the caller whether a failure may be a stale keep-alive.
+   */
+  Future<Channel> acquire(EventLoop loop, Upstream upstream) {
+    ArrayDeque<Channel> q = idleList(loop, upstream);
+    Channel ch;
+    while ((ch = q.pollLast()) != null) {
+      if (ch.isActive()) {
+        return loop.newSucceededFuture(ch);
+      }
+    }
+    Promise<Channel> promise = loop.newPromise();
+    ChannelFuture connect = Sockets.client(loop, initializer, connectTimeoutMillis).connect(upstream.host(), upstream.port());
+    connect.addListener(f -> {
+      if (f.isSuccess()) {
+        Channel c = connect.channel();
+        c.closeFuture().addListener(cf -> q.remove(c));
+        promise.setSuccess(c);
+      } else {
+        promise.setFailure(f.cause());
+      }
+    });
+    return promise;
+  }
+
+  /** Returns a connection whose response ended cleanly and that may be kept alive. Call on its loop. */
+  void release(Channel ch, Upstream upstream) {
+    ch.pipeline().get(UpstreamHandler.class).unbind();
+    ch.config().setAutoRead(true); // it may have been paused for a slow client
+    ArrayDeque<Channel> q = idleList((EventLoop) ch.eventLoop(), upstream);
+    if (!ch.isActive() || q.size() >= MAX_IDLE_PER_LOOP) {
+      ch.close();
+      return;
+    }
+    q.addLast(ch);
+  }
+
+  private ArrayDeque<Channel> idleList(EventLoop loop, Upstream upstream) {
+    // Inner maps are loop-confined; only the outer map is shared between loops.
+    return idle.computeIfAbsent(loop, l -> new HashMap<>()).computeIfAbsent(upstream, u -> new ArrayDeque<>());
+  }
+}
