@@ -60,6 +60,25 @@ class GatewayStreamingTest {
   }
 
   @Test
+  void servesTheKnownPacingProbeItselfOneEventPerRead() throws Exception {
+    try (RawClient c = RawClient.get(gateway.port(), "/tokenpipe/probe?interval=40ms&count=6&size=64&headers=safe")) {
+      assertThat(c.readToEnd()).isTrue();
+      assertThat(c.status()).isEqualTo(200);
+      assertThat(c.head()).contains("x-accel-buffering: no");
+      List<RawClient.Read> events = c.eventReads();
+      assertThat(c.all().split("id: tp\\.", -1)).hasSize(7);
+      assertThat(events.subList(0, 5)).allSatisfy(r -> assertThat(r.count("id: tp.")).isEqualTo(1));
+      long spanMillis = (events.get(4).nanos() - events.get(0).nanos()) / 1_000_000;
+      assertThat(spanMillis).isBetween(120L, 400L);
+      assertThat(c.all()).contains("data: [DONE]");
+    }
+    try (RawClient bad = RawClient.get(gateway.port(), "/tokenpipe/probe?interval=0ms")) {
+      bad.readToEnd();
+      assertThat(bad.status()).isEqualTo(400);
+    }
+  }
+
+  @Test
   void streamHeadersDefeatBufferingAndCompression() throws Exception {
     try (RawClient c = RawClient.post(gateway.port(), "/v1/chat/completions", CHAT,
         "X-Tokenpipe-Sim: ttft=10ms itl=5ms tokens=3", "Accept-Encoding: gzip, br")) {
