@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
       "Zero-buffer streaming for LLM APIs: relay every token the moment it arrives, and prove it.",
       ""
     },
-    subcommands = {dev.tokenpipe.gateway.GatewayCommand.class, SimCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {dev.tokenpipe.gateway.GatewayCommand.class, SimCommand.class, dev.tokenpipe.bench.BenchCommand.class, dev.tokenpipe.chat.ChatCommand.class, dev.tokenpipe.doctor.DoctorCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -1,0 +1,406 @@
+package dev.tokenpipe.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tokenpipe.cli.Cli;
+import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.client.ApiKind;
+import dev.tokenpipe.client.HttpTarget;
+import dev.tokenpipe.openai.Json;
+import dev.tokenpipe.report.HtmlReport;
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.AbstractMap;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code tokenpipe bench}: the LLM-aware load generator. */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    subcommands = {BenchCommand.Merge.class, BenchCommand.Compare.class},
+    description = {
+      "Load generator for streaming LLM endpoints: TTFT, ITL, TPOT, E2E to p99.9, closed-loop concurrency or",
+      "open-loop arrival rates (latency from the intended start), live progress, JSON/HTML/HdrHistogram output.",
+      "URL is the full endpoint, e.g. http://127.0.0.1:8000/v1/chat/completions. The API key is read from the",
+      "environment (OPENAI_API_KEY, or --api-key-env NAME), never from a flag.",
+      "",
+      "Exit codes: 0 all requests ok; 2 some requests failed; 3 no request succeeded; 1 could not run or write",
+      "results; 64 bad usage; 130 interrupted (partial results are still printed and written).",
+      ""
+    })
+public final class BenchCommand implements Callable<Integer> {
+  public static final int EXIT_SOME_FAILED = 2;
+  public static final int EXIT_ALL_FAILED = 3;
+  public static final int EXIT_INTERRUPTED = 130;
+  static final String DEFAULT_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle.";
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Parameters(index = "0", arity = "0..1", paramLabel = "URL", description = "Endpoint URL.")
+  String url;
+
+  @Option(names = {"-n", "--requests"}, paramLabel = "N", description = "Measured requests (default: 200, or unlimited with -z).")
+  Long requests;
+
+  @Option(names = {"-c", "--concurrency"}, defaultValue = "50", paramLabel = "N",
+      description = "Streams in flight (closed loop) or the cap on them (open loop). Default: ${DEFAULT-VALUE}.")
+  int concurrency;
+
+  @Option(names = {"-z", "--duration"}, converter = Durations.class, paramLabel = "DURATION",
+      description = "Run for this long (after warm-up), e.g. 30s, 2m.")
+  Duration duration;
+
+  @Option(names = {"-m", "--method"}, defaultValue = "POST", description = "HTTP method. Default: ${DEFAULT-VALUE}.")
+  String method;
+
+  @Option(names = {"-H", "--header"}, paramLabel = "'Name: value'", description = "Extra request header (repeatable).")
+  List<String> headers = new ArrayList<>();
+
+  @Option(names = {"-d", "--data"}, paramLabel = "BODY", description = "Request body (replaces the generated one).")
+  String data;
+
+  @Option(names = {"-D", "--data-file"}, paramLabel = "FILE", description = "Request body from a file.")
+  Path dataFile;
+
+  @Option(names = {"-T", "--content-type"}, paramLabel = "TYPE", description = "Content-Type of the body (default: application/json).")
+  String contentType;
+
+  @Option(names = {"-t", "--timeout"}, defaultValue = "60s", converter = Durations.class, paramLabel = "DURATION",
+      description = "Per-request deadline, send to stream end (0 = none). Default: ${DEFAULT-VALUE}.")
+  Duration timeout;
+
+  @Option(names = "--rate", paramLabel = "R", description = "Open loop: R request arrivals per second, latency measured from each intended start.")
+  Double rate;
+
+  @Option(names = "--arrival", defaultValue = "poisson", paramLabel = "poisson|constant",
+      description = "Open-loop arrival process. Default: ${DEFAULT-VALUE}.")
+  String arrival;
+
+  @Option(names = "--warmup", paramLabel = "N|DURATION", description = "Unmeasured warm-up: a request count (10) or a duration (5s).")
+  String warmup;
+
+  @Option(names = "--api", paramLabel = "openai-chat|openai-completions|stream|raw",
+      description = "Request/response shape (default: from the URL path).")
+  String api;
+
+  @Option(names = "--model", defaultValue = "tokenpipe-sim", description = "Model id. Default: ${DEFAULT-VALUE}.")
+  String model;
+
+  @Option(names = "--prompt", description = "Prompt text (default: a short-story request).")
+  String prompt;
+
+  @Option(names = "--prompts-file", paramLabel = "FILE",
+      description = "JSONL prompts, cycled: a JSON string, or {\"prompt\":...}, or {\"messages\":[...]} per line.")
+  Path promptsFile;
+
+  @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N", description = "max_tokens to ask for (0 = not sent).")
+  int maxTokens;
+
+  @Option(names = "--api-key-env", defaultValue = "OPENAI_API_KEY", paramLabel = "NAME",
+      description = "Environment variable holding the API key, sent as 'Authorization: Bearer'. Default: ${DEFAULT-VALUE}.")
+  String apiKeyEnv;
+
+  @Option(names = "--tokenizer", defaultValue = "cl100k", paramLabel = "cl100k|none",
+      description = "Count output tokens without usage with cl100k_base, or one per event. Default: ${DEFAULT-VALUE}.")
+  String tokenizer;
+
+  @Option(names = "--json", paramLabel = "FILE", description = "Write the result as JSON (schema tokenpipe.bench/v1).")
+  Path jsonFile;
+
+  @Option(names = "--html", paramLabel = "FILE", description = "Write a self-contained HTML report with charts.")
+  Path htmlFile;
+
+  @Option(names = "--hdr", paramLabel = "FILE", description = "Write an HdrHistogram interval log (mergeable with 'bench merge').")
+  Path hdrFile;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Event loops (0 = one per core).")
+  int threads;
+
+  @Option(names = "--connect-batch", defaultValue = "256", paramLabel = "N",
+      description = "Connects in flight while ramping up (keep below the target's somaxconn). Default: ${DEFAULT-VALUE}.")
+  int connectBatch;
+
+  @Option(names = "--connect-timeout", defaultValue = "10s", converter = Durations.class, paramLabel = "DURATION",
+      description = "TCP connect timeout. Default: ${DEFAULT-VALUE}.")
+  Duration connectTimeout;
+
+  @Option(names = "--progress", defaultValue = "auto", paramLabel = "auto|live|plain|none",
+      description = "Progress on stderr: live line on a terminal, periodic lines otherwise. Default: ${DEFAULT-VALUE}.")
+  String progress;
+
+  @Override
+  public Integer call() throws Exception {
+    if (url == null) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "missing URL (e.g. http://127.0.0.1:8000/v1/chat/completions)");
+    }
+    BenchConfig config = config();
+    PrintWriter out = spec.commandLine().getOut();
+    boolean live = switch (progress) {
+      case "live" -> true;
+      case "plain", "none" -> false;
+      default -> isTerminal();
+    };
+    BenchRun run = new BenchRun(config, System.err, live, progress.equals("none"), hdrFile == null ? null : hdrFile.toFile());
+    return BenchRun.runWithSignals(run, result -> finish(result, run.interrupted(), out));
+  }
+
+  private int finish(ObjectNode result, boolean interrupted, PrintWriter out) {
+    Summary.print(result, out);
+    out.flush();
+    List<String> failures = new ArrayList<>();
+    try {
+      if (jsonFile != null) {
+        HtmlReport.writeJson(jsonFile, result);
+      }
+    } catch (IOException e) {
+      failures.add("cannot write " + jsonFile + ": " + e.getMessage());
+    }
+    try {
+      if (htmlFile != null) {
+        HtmlReport.write(htmlFile, result);
+      }
+    } catch (IOException e) {
+      failures.add("cannot write " + htmlFile + ": " + e.getMessage());
+    }
+    if (!failures.isEmpty()) {
+      throw new CommandFailedException(String.join("; ", failures), Cli.EXIT_FAILURE);
+    }
+    if (interrupted) {
+      return EXIT_INTERRUPTED;
+    }
+    long ok = result.path("totals").path("ok").asLong();
+    long errors = result.path("totals").path("errors").asLong();
+    if (errors > 0 && ok == 0) {
+      spec.commandLine().getErr().println("bench: no request succeeded: " + firstError(result));
+      return EXIT_ALL_FAILED;
+    }
+    return errors > 0 ? EXIT_SOME_FAILED : 0;
+  }
+
+  private static String firstError(JsonNode result) {
+    for (Map.Entry<String, JsonNode> e : result.path("error_samples").properties()) {
+      return e.getValue().asText();
+    }
+    return "unknown error";
+  }
+
+  BenchConfig config() throws IOException {
+    HttpTarget target;
+    try {
+      target = HttpTarget.parse(url);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+    ApiKind kind;
+    try {
+      kind = api == null ? ApiKind.forPath(target.path()) : ApiKind.parse(api);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+    if (concurrency < 1) {
+      throw usage("-c must be at least 1");
+    }
+    if (requests != null && requests < 1) {
+      throw usage("-n must be at least 1");
+    }
+    if (rate != null && !(rate > 0)) {
+      throw usage("--rate must be > 0");
+    }
+    if (!arrival.equals("poisson") && !arrival.equals("constant")) {
+      throw usage("--arrival must be poisson or constant");
+    }
+    if (!tokenizer.equals("cl100k") && !tokenizer.equals("none")) {
+      throw usage("--tokenizer must be cl100k or none");
+    }
+    if (!List.of("auto", "live", "plain", "none").contains(progress)) {
+      throw usage("--progress must be auto, live, plain or none");
+    }
+    if (data != null && dataFile != null) {
+      throw usage("use -d or -D, not both");
+    }
+    if (connectBatch < 1) {
+      throw usage("--connect-batch must be at least 1");
+    }
+    long durationNanos = duration == null ? 0 : duration.toNanos();
+    long n = requests != null ? requests : durationNanos > 0 ? 0 : 200;
+    long warmupRequests = 0;
+    long warmupNanos = 0;
+    if (warmup != null) {
+      if (warmup.matches("\\d+")) {
+        warmupRequests = Long.parseLong(warmup);
+      } else {
+        try {
+          warmupNanos = Durations.parse(warmup).toNanos();
+        } catch (IllegalArgumentException e) {
+          throw usage("--warmup: " + e.getMessage());
+        }
+      }
+    }
+    List<Map.Entry<String, String>> hs = new ArrayList<>();
+    for (String h : headers) {
+      int colon = h.indexOf(':');
+      if (colon <= 0) {
+        throw usage("header must look like 'Name: value': '" + h + "'");
+      }
+      hs.add(new AbstractMap.SimpleImmutableEntry<>(h.substring(0, colon).trim(), h.substring(colon + 1).trim()));
+    }
+    if (contentType != null) {
+      hs.add(new AbstractMap.SimpleImmutableEntry<>("Content-Type", contentType));
+    }
+    List<Map.Entry<String, String>> requestHeaders = new ArrayList<>(hs);
+    String key = System.getenv(apiKeyEnv);
+    if (key != null && !key.isBlank() && hs.stream().noneMatch(e -> e.getKey().equalsIgnoreCase("authorization"))) {
+      requestHeaders.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
+    }
+    List<byte[]> bodies = bodies(kind);
+    int loops = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+    long timeoutNanos = timeout.toNanos();
+    int connectMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
+    BenchConfig c = new BenchConfig(url, target, method.toUpperCase(java.util.Locale.ROOT), kind, requestHeaders, bodies,
+        model, maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrival.equals("poisson"),
+        warmupRequests, warmupNanos, timeoutNanos, connectMillis, tokenizer.equals("cl100k"), loops, connectBatch);
+    return c;
+  }
+
+  private List<byte[]> bodies(ApiKind kind) throws IOException {
+    if (data != null) {
+      return List.of(data.getBytes(StandardCharsets.UTF_8));
+    }
+    if (dataFile != null) {
+      try {
+        return List.of(Files.readAllBytes(dataFile));
+      } catch (IOException e) {
+        throw usage("cannot read -D " + dataFile + ": " + e.getMessage());
+      }
+    }
+    if (promptsFile == null) {
+      return List.of(kind.body(model, prompt == null ? DEFAULT_PROMPT : prompt, maxTokens));
+    }
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(promptsFile, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw usage("cannot read --prompts-file " + promptsFile + ": " + e.getMessage());
+    }
+    List<byte[]> out = new ArrayList<>();
+    int lineNo = 0;
+    for (String line : lines) {
+      lineNo++;
+      if (line.isBlank()) {
+        continue;
+      }
+      JsonNode node;
+      try {
+        node = Json.MAPPER.readTree(line);
+      } catch (IOException e) {
+        throw usage(promptsFile + ":" + lineNo + ": not JSON");
+      }
+      if (node.isTextual()) {
+        out.add(kind.body(model, node.asText(), maxTokens));
+      } else if (node.isObject() && node.has("messages") && kind == ApiKind.OPENAI_CHAT) {
+        ObjectNode body = (ObjectNode) Json.MAPPER.readTree(kind.body(model, "", maxTokens));
+        body.set("messages", node.get("messages"));
+        out.add(Json.MAPPER.writeValueAsBytes(body));
+      } else if (node.isObject() && node.path("prompt").isTextual()) {
+        out.add(kind.body(model, node.get("prompt").asText(), maxTokens));
+      } else {
+        throw usage(promptsFile + ":" + lineNo + ": expected a JSON string, {\"prompt\": ...} or {\"messages\": [...]}");
+      }
+    }
+    if (out.isEmpty()) {
+      throw usage("--prompts-file " + promptsFile + " has no prompts");
+    }
+    return out;
+  }
+
+  private CommandLine.ParameterException usage(String message) {
+    return new CommandLine.ParameterException(spec.commandLine(), message);
+  }
+
+  /** True when stdout is a terminal (JDK 22+ Console.isTerminal; on 21 a console means a terminal). */
+  static boolean isTerminal() {
+    java.io.Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException e) {
+      return true;
+    }
+  }
+
+  /** {@code tokenpipe bench merge}: adds HdrHistogram logs of several runs or processes. */
+  @Command(name = "merge", mixinStandardHelpOptions = true,
+      description = "Merge HdrHistogram logs written with --hdr (e.g. from several generator processes) per metric.")
+  static final class Merge implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+    @Parameters(arity = "1..*", paramLabel = "FILE.hdr") List<File> files;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the merged log here.")
+    File output;
+
+    @Override
+    public Integer call() throws Exception {
+      for (File f : files) {
+        if (!f.isFile()) {
+          throw new CommandFailedException("no such file: " + f);
+        }
+      }
+      Map<String, org.HdrHistogram.Histogram> merged;
+      try {
+        merged = HdrLog.read(files.toArray(File[]::new));
+      } catch (RuntimeException e) {
+        throw new CommandFailedException("not an HdrHistogram log: " + e.getMessage());
+      }
+      if (merged.isEmpty()) {
+        throw new CommandFailedException("no histograms found in " + files);
+      }
+      HdrLog.print(merged, spec.commandLine().getOut());
+      spec.commandLine().getOut().flush();
+      if (output != null) {
+        HdrLog.write(output, merged);
+      }
+      return 0;
+    }
+  }
+
+  /** {@code tokenpipe bench compare}: two JSON results side by side. */
+  @Command(name = "compare", mixinStandardHelpOptions = true,
+      description = {"Compare two results written with --json: metrics side by side with B/A ratios, and bootstrap",
+          "95% confidence intervals for the difference of the TTFT and ITL medians (over requests)."})
+  static final class Compare implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+    @Parameters(index = "0", paramLabel = "A.json") Path a;
+    @Parameters(index = "1", paramLabel = "B.json") Path b;
+
+    @Option(names = "--resamples", defaultValue = "1000", description = "Bootstrap resamples. Default: ${DEFAULT-VALUE}.")
+    int resamples;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Bootstrap random seed. Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    @Override
+    public Integer call() {
+      JsonNode ra = RunComparison.load(a);
+      JsonNode rb = RunComparison.load(b);
+      RunComparison.print(ra, rb, a.getFileName().toString(), b.getFileName().toString(), resamples, seed, spec.commandLine().getOut());
+      spec.commandLine().getOut().flush();
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+package dev.tokenpipe.bench;
+
+import dev.tokenpipe.client.ApiKind;
+import dev.tokenpipe.client.HttpTarget;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A validated bench run.
+ *
+ * @param requests          measured requests to make; 0 = unlimited (then {@code durationNanos} > 0)
+ * @param concurrency       connections (closed loop: streams in flight; open loop: the cap on streams in flight)
+ * @param durationNanos     measured run time; 0 = until {@code requests} are done
+ * @param ratePerSecond     open-loop arrival rate; 0 = closed loop
+ * @param poisson           open loop: exponential gaps (true) or constant gaps
+ * @param warmupRequests    requests made before measuring (in addition to {@code requests})
+ * @param warmupNanos       time spent before measuring
+ * @param timeoutNanos      deadline of one request from its send; 0 = none
+ * @param bodies            request bodies, cycled (one per prompt)
+ * @param countTokens       count output tokens with the tokenizer when the server sends no usage
+ * @param connectBatch      connects in flight at once while ramping up
+ */
+record BenchConfig(
+    String url,
+    HttpTarget target,
+    String method,
+    ApiKind api,
+    List<Map.Entry<String, String>> headers,
+    List<byte[]> bodies,
+    String model,
+    int maxTokens,
+    long requests,
+    int concurrency,
+    long durationNanos,
+    double ratePerSecond,
+    boolean poisson,
+    long warmupRequests,
+    long warmupNanos,
+    long timeoutNanos,
+    int connectTimeoutMillis,
+    boolean countTokens,
+    int threads,
+    int connectBatch) {
+
+  boolean openLoop() {
+    return ratePerSecond > 0;
+  }
+
+  boolean expectStream() {
+    return api != ApiKind.RAW;
+  }
+}

@@ -1,0 +1,92 @@
+package dev.tokenpipe.bench;
+
+import java.io.File;
+import java.io.FileNotFoundException;
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.HdrHistogram.EncodableHistogram;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.HistogramLogReader;
+import org.HdrHistogram.HistogramLogWriter;
+
+/**
+ * HdrHistogram interval logs ({@code --hdr FILE}): one tagged interval histogram per metric per second, values
+ * in microseconds (tokens for {@code tokens_per_event}/{@code output_tokens}). Any HdrHistogram tool reads them
+ * (HistogramLogProcessor, HdrHistogram's plotter); {@code tokenpipe bench merge} adds logs of several
+ * generator processes into one.
+ */
+final class HdrLog implements AutoCloseable {
+  private final HistogramLogWriter writer;
+
+  HdrLog(File file, long startMillis) throws FileNotFoundException {
+    writer = new HistogramLogWriter(file);
+    writer.outputComment("tokenpipe bench: values in microseconds, tokens for tokens_per_event/output_tokens");
+    writer.outputLogFormatVersion();
+    writer.setBaseTime(startMillis);
+    writer.outputStartTime(startMillis);
+    writer.outputBaseTime(startMillis);
+    writer.outputLegend();
+  }
+
+  synchronized void write(Map<Metric, Histogram> intervals) {
+    for (Map.Entry<Metric, Histogram> e : intervals.entrySet()) {
+      Histogram h = e.getValue();
+      if (h.getTotalCount() > 0) {
+        h.setTag(e.getKey().key);
+        writer.outputIntervalHistogram(h);
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    writer.close();
+  }
+
+  /** All histograms of the given logs added up per tag, in first-seen order. */
+  static Map<String, Histogram> read(File... files) throws FileNotFoundException {
+    Map<String, Histogram> merged = new LinkedHashMap<>();
+    for (File f : files) {
+      HistogramLogReader reader = new HistogramLogReader(f);
+      EncodableHistogram e;
+      while ((e = reader.nextIntervalHistogram()) != null) {
+        if (e instanceof Histogram h) {
+          String tag = h.getTag() == null ? "untagged" : h.getTag();
+          merged.computeIfAbsent(tag, k -> new Histogram(3)).add(h);
+        }
+      }
+    }
+    return merged;
+  }
+
+  /** Writes merged histograms as one interval each, tagged, so the output is itself mergeable. */
+  static void write(File out, Map<String, Histogram> merged) throws FileNotFoundException {
+    HistogramLogWriter w = new HistogramLogWriter(out);
+    w.outputComment("tokenpipe bench merge");
+    w.outputLogFormatVersion();
+    w.outputLegend();
+    for (Map.Entry<String, Histogram> e : merged.entrySet()) {
+      Histogram h = e.getValue();
+      h.setTag(e.getKey());
+      h.setStartTimeStamp(0);
+      h.setEndTimeStamp(0);
+      w.outputIntervalHistogram(0, 0, h);
+    }
+    w.close();
+  }
+
+  static void print(Map<String, Histogram> merged, PrintWriter out) {
+    out.printf(Locale.ROOT, "%-16s %10s %9s %9s %9s %9s %9s %9s%n", "metric (ms)", "count", "p50", "p90", "p99", "p99.9", "max", "mean");
+    for (Map.Entry<String, Histogram> e : merged.entrySet()) {
+      Histogram h = e.getValue();
+      boolean counts = e.getKey().equals("tokens_per_event") || e.getKey().equals("output_tokens");
+      double s = counts ? 1 : 1000.0;
+      out.printf(Locale.ROOT, "%-16s %10d %9s %9s %9s %9s %9s %9s%n", e.getKey(), h.getTotalCount(),
+          Summary.num(h.getValueAtPercentile(50) / s), Summary.num(h.getValueAtPercentile(90) / s),
+          Summary.num(h.getValueAtPercentile(99) / s), Summary.num(h.getValueAtPercentile(99.9) / s),
+          Summary.num(h.getMaxValue() / s), Summary.num(h.getMean() / s));
+    }
+  }
+}

@@ -1,0 +1,149 @@
+package dev.tokenpipe.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.openai.Json;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Two results side by side. Percentiles and ratios come from the saved summaries; the confidence intervals
+ * from a bootstrap over the saved per-request rows: resample each run's requests with replacement, take the
+ * median of each resample, and read the 2.5th and 97.5th percentiles of B's median minus A's. An interval
+ * that excludes 0 is a statement that the medians differ, not a guess. Medians are read from histograms
+ * (microsecond resolution), never by sorting samples.
+ */
+final class RunComparison {
+  private static final String[][] ROWS = {
+    {"ttft", "p50"}, {"ttft", "p90"}, {"ttft", "p99"}, {"ttft", "p99_9"},
+    {"itl", "p50"}, {"itl", "p99"}, {"itl", "p99_9"},
+    {"tpot", "p50"}, {"tpot", "p99"}, {"e2e", "p50"}, {"e2e", "p99"},
+    {"one_way_delay", "p50"}, {"one_way_delay", "p99"}, {"tokens_per_event", "p50"},
+  };
+
+  private RunComparison() {}
+
+  static JsonNode load(Path p) {
+    JsonNode n;
+    try {
+      n = Json.MAPPER.readTree(p.toFile());
+    } catch (IOException e) {
+      String why = e instanceof com.fasterxml.jackson.core.JacksonException je ? je.getOriginalMessage() : e.getMessage();
+      throw new CommandFailedException("cannot read " + p + ": " + String.valueOf(why).lines().findFirst().orElse("") );
+    }
+    if (n == null || !n.path("schema").asText().startsWith("tokenpipe.bench/")) {
+      throw new CommandFailedException(p + " is not a tokenpipe bench result (no \"schema\": \"tokenpipe.bench/v1\")");
+    }
+    return n;
+  }
+
+  static void print(JsonNode a, JsonNode b, String nameA, String nameB, int resamples, long seed, PrintWriter out) {
+    out.printf(Locale.ROOT, "A = %s  (%s)%nB = %s  (%s)%n%n", nameA, a.path("config").path("url").asText(), nameB,
+        b.path("config").path("url").asText());
+    out.printf(Locale.ROOT, "  %-22s %12s %12s %10s%n", "metric", "A", "B", "B/A");
+    for (String[] row : ROWS) {
+      JsonNode ma = a.path("metrics").path(row[0]);
+      JsonNode mb = b.path("metrics").path(row[0]);
+      if (ma.path("count").asLong() == 0 && mb.path("count").asLong() == 0) {
+        continue;
+      }
+      double va = ma.path(row[1]).asDouble();
+      double vb = mb.path(row[1]).asDouble();
+      String unit = ma.path("unit").asText("ms");
+      out.printf(Locale.ROOT, "  %-22s %12s %12s %10s%n", row[0] + " " + row[1].replace('_', '.') + " (" + unit + ")",
+          Summary.num(va), Summary.num(vb), ratio(va, vb));
+    }
+    for (String[] t : new String[][] {{"requests_per_s", "req/s"}, {"output_tokens_per_s", "tokens/s"}, {"error_rate", "error rate"}}) {
+      double va = a.path("totals").path(t[0]).asDouble();
+      double vb = b.path("totals").path(t[0]).asDouble();
+      out.printf(Locale.ROOT, "  %-22s %12s %12s %10s%n", t[1], Summary.num(va), Summary.num(vb), ratio(va, vb));
+    }
+    out.println();
+    SplittableRandom random = new SplittableRandom(seed);
+    bootstrapLine("TTFT p50", values(a, "ttft_ms"), values(b, "ttft_ms"), resamples, random, out);
+    bootstrapLine("ITL p50 (per-request mean ITL)", values(a, "itl_mean_ms"), values(b, "itl_mean_ms"), resamples, random, out);
+  }
+
+  private static String ratio(double a, double b) {
+    return a == 0 ? "-" : String.format(Locale.ROOT, "%.2fx", b / a);
+  }
+
+  /** The non-negative values of {@code field} over successful requests, in microseconds. */
+  static long[] values(JsonNode run, String field) {
+    List<Long> v = new ArrayList<>();
+    for (JsonNode r : run.path("requests")) {
+      double ms = r.path(field).asDouble(-1);
+      if (r.path("outcome").asText().equals("ok") && ms >= 0) {
+        v.add(Math.round(ms * 1000));
+      }
+    }
+    return v.stream().mapToLong(Long::longValue).toArray();
+  }
+
+  private static void bootstrapLine(String what, long[] a, long[] b, int resamples, SplittableRandom random, PrintWriter out) {
+    if (a.length < 2 || b.length < 2) {
+      out.printf(Locale.ROOT, "  %s: not enough per-request samples for a confidence interval%n", what);
+      return;
+    }
+    double[] ci = bootstrapMedianDifference(a, b, resamples, random);
+    String verdict = ci[1] > 0 ? "B is slower" : ci[2] < 0 ? "B is faster" : "no significant difference";
+    out.printf(Locale.ROOT, "  %s difference B-A: %s ms, 95%% CI [%s, %s] ms -> %s%n", what, Summary.num(ci[0]),
+        Summary.num(ci[1]), Summary.num(ci[2]), verdict);
+  }
+
+  /** {observed difference, CI low, CI high} of median(B) - median(A), in ms. */
+  static double[] bootstrapMedianDifference(long[] a, long[] b, int resamples, SplittableRandom random) {
+    Histogram ha = new Histogram(3);
+    Histogram hb = new Histogram(3);
+    Histogram diffs = new Histogram(3);
+    Histogram negDiffs = new Histogram(3);
+    long medianA = median(a, ha);
+    double observed = median(b, hb) - medianA;
+    for (int i = 0; i < resamples; i++) {
+      long ma = resampleMedian(a, ha, random);
+      long mb = resampleMedian(b, hb, random);
+      long d = mb - ma;
+      if (d >= 0) {
+        diffs.recordValue(d);
+      } else {
+        negDiffs.recordValue(-d);
+      }
+    }
+    return new double[] {observed / 1000.0, quantile(diffs, negDiffs, 0.025) / 1000.0, quantile(diffs, negDiffs, 0.975) / 1000.0};
+  }
+
+  private static long median(long[] v, Histogram h) {
+    h.reset();
+    for (long x : v) {
+      h.recordValue(x);
+    }
+    return h.getValueAtPercentile(50);
+  }
+
+  private static long resampleMedian(long[] v, Histogram h, SplittableRandom random) {
+    h.reset();
+    for (int i = 0; i < v.length; i++) {
+      h.recordValue(v[random.nextInt(v.length)]);
+    }
+    return h.getValueAtPercentile(50);
+  }
+
+  /** The q-quantile of a signed distribution kept as a histogram of non-negative and one of negated negative values. */
+  private static double quantile(Histogram pos, Histogram neg, double q) {
+    long total = pos.getTotalCount() + neg.getTotalCount();
+    double negShare = (double) neg.getTotalCount() / total;
+    if (q < negShare) {
+      // among the negatives, ordered from most negative: the (q/negShare) quantile from the top of |neg|
+      double inNeg = 1 - q / negShare;
+      return -neg.getValueAtPercentile(Math.max(0, Math.min(100, inNeg * 100)));
+    }
+    double inPos = (q - negShare) / (1 - negShare);
+    return pos.getValueAtPercentile(Math.max(0, Math.min(100, inPos * 100)));
+  }
+}

@@ -1,0 +1,86 @@
+package dev.tokenpipe.bench;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Watches the generator itself, because a load generator that is the bottleneck measures its own lag: a
+ * 10 ms timer on every event loop records how late it fires (a busy loop delays every read it owns by the
+ * same amount), and the process CPU time is compared with the cores available.
+ */
+final class SelfCheck {
+  static final long PERIOD_NANOS = 10_000_000;
+  /** Loop lag p99 above this means timestamps may be late by as much: the generator is suspect. */
+  static final long LAG_P99_LIMIT_MICROS = 5_000;
+  /** Process CPU above this share of all cores means the generator competes for CPU with what it measures. */
+  static final double CPU_LIMIT = 0.85;
+
+  private final Metrics metrics;
+  private final List<ScheduledFuture<?>> timers = new ArrayList<>();
+  private final long cpuStartNanos;
+  private final long wallStartNanos;
+  private volatile boolean stopped;
+
+  SelfCheck(Metrics metrics) {
+    this.metrics = metrics;
+    this.cpuStartNanos = processCpuNanos();
+    this.wallStartNanos = System.nanoTime();
+  }
+
+  void start(EventLoopGroup group) {
+    for (EventExecutor loop : group) {
+      tick(loop, System.nanoTime() + PERIOD_NANOS);
+    }
+  }
+
+  /** Runs at {@code due}; records the lateness and re-arms for the next multiple of the period. */
+  private void tick(EventExecutor loop, long due) {
+    if (stopped) {
+      return;
+    }
+    long delay = Math.max(0, due - System.nanoTime());
+    synchronized (timers) {
+      timers.add(loop.schedule(() -> {
+        long now = System.nanoTime();
+        metrics.recordNanosAsMicros(Metric.LOOP_LAG, now - due);
+        long next = due + PERIOD_NANOS;
+        while (next <= now) {
+          next += PERIOD_NANOS; // skip missed ticks: one late tick is one sample, not many
+        }
+        tick(loop, next);
+      }, delay, TimeUnit.NANOSECONDS));
+      if (timers.size() > 1024) {
+        timers.removeIf(ScheduledFuture::isDone);
+      }
+    }
+  }
+
+  void stop() {
+    stopped = true;
+    synchronized (timers) {
+      timers.forEach(t -> t.cancel(false));
+    }
+  }
+
+  /** Process CPU used since start as a fraction of all cores' time (1.0 = every core busy). */
+  double cpuShareOfCores() {
+    long cpu = processCpuNanos() - cpuStartNanos;
+    long wall = System.nanoTime() - wallStartNanos;
+    if (cpu < 0 || wall <= 0) {
+      return -1;
+    }
+    return (double) cpu / wall / Runtime.getRuntime().availableProcessors();
+  }
+
+  static long processCpuNanos() {
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+      return os.getProcessCpuTime();
+    }
+    return -1;
+  }
+}

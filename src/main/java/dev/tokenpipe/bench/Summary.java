@@ -1,0 +1,107 @@
+package dev.tokenpipe.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The human summary, printed from the JSON result so a saved run prints the same way. */
+final class Summary {
+  private static final List<String[]> ROWS = List.of(
+      new String[] {"ttfb", "TTFB"},
+      new String[] {"ttft", "TTFT"},
+      new String[] {"ttft_reasoning", "TTFT reasoning"},
+      new String[] {"itl", "ITL (gaps)"},
+      new String[] {"tpot", "TPOT"},
+      new String[] {"e2e", "E2E"},
+      new String[] {"one_way_delay", "delivery delay"},
+      new String[] {"ttft_emitted", "TTFT at server"},
+      new String[] {"itl_emitted", "ITL at server"},
+      new String[] {"dispatch_lag", "dispatch lag"},
+      new String[] {"connect", "connect"});
+
+  private Summary() {}
+
+  static void print(JsonNode r, PrintWriter out) {
+    JsonNode c = r.path("config");
+    JsonNode t = r.path("totals");
+    String mode = c.path("mode").asText().equals("open")
+        ? String.format(Locale.ROOT, "open loop %.1f req/s %s, max %d streams", c.path("rate_per_s").asDouble(),
+            c.path("arrival").asText(), c.path("concurrency").asInt())
+        : "closed loop, " + c.path("concurrency").asInt() + " streams";
+    out.printf(Locale.ROOT, "tokenpipe bench  %s %s  (%s, %s)%s%n", c.path("method").asText(), c.path("url").asText(),
+        mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]" : "");
+    long reqs = t.path("requests").asLong();
+    out.printf(Locale.ROOT, "  requests  %d ok, %d errors (%.1f%%)%s in %.2f s, %.1f req/s%n",
+        t.path("ok").asLong(), t.path("errors").asLong(), reqs == 0 ? 0 : 100.0 * t.path("errors").asLong() / reqs,
+        t.path("cancelled").asLong() > 0 ? ", " + t.path("cancelled").asLong() + " cancelled" : "",
+        t.path("duration_s").asDouble(), t.path("requests_per_s").asDouble());
+    JsonNode tpe = r.path("metrics").path("tokens_per_event");
+    out.printf(Locale.ROOT, "  tokens    %d output tokens (source: %s), %.1f tokens/s, tokens per event p50 %s max %s%n",
+        t.path("output_tokens").asLong(), r.path("output_tokens_source").path("primary").asText(),
+        t.path("output_tokens_per_s").asDouble(), num(tpe.path("p50").asDouble()), num(tpe.path("max").asDouble()));
+    out.println();
+    out.printf(Locale.ROOT, "  %-15s %9s %9s %9s %9s %9s %9s %9s %8s%n", "(ms)", "p50", "p90", "p95", "p99", "p99.9", "max", "mean", "count");
+    for (String[] row : ROWS) {
+      JsonNode m = r.path("metrics").path(row[0]);
+      if (m.path("count").asLong() == 0) {
+        continue;
+      }
+      out.printf(Locale.ROOT, "  %-15s %9s %9s %9s %9s %9s %9s %9s %8d%n", row[1], ms(m, "p50"), ms(m, "p90"), ms(m, "p95"),
+          ms(m, "p99"), ms(m, "p99_9"), ms(m, "max"), ms(m, "mean"), m.path("count").asLong());
+    }
+    JsonNode errors = r.path("errors");
+    if (errors.size() > 0) {
+      out.println();
+      out.println("  errors:");
+      for (Map.Entry<String, JsonNode> e : errors.properties()) {
+        out.printf(Locale.ROOT, "    %-14s %6d  e.g. %s%n", e.getKey(), e.getValue().asLong(),
+            r.path("error_samples").path(e.getKey()).asText());
+      }
+    }
+    out.println();
+    out.println("  same run in other tools' terms (p50 / p99 ms):");
+    for (Map.Entry<String, JsonNode> entry : r.path("equivalents").properties()) {
+      JsonNode e = entry.getValue();
+      if (e.path("p50").asDouble() == 0 && e.path("p99").asDouble() == 0) {
+        continue;
+      }
+      out.printf(Locale.ROOT, "    %-72s %s / %s%n", e.path("meaning").asText(), num(e.path("p50").asDouble()),
+          num(e.path("p99").asDouble()));
+    }
+    JsonNode s = r.path("self_check");
+    out.println();
+    out.printf(Locale.ROOT, "  self-check: event-loop lag p99 %s ms (max %s), CPU %.0f%% of %d cores -> %s%n",
+        num(s.path("loop_lag_p99_ms").asDouble()), num(s.path("loop_lag_max_ms").asDouble()),
+        100 * Math.max(0, s.path("cpu_share_of_cores").asDouble()), s.path("cores").asInt(),
+        s.path("generator_bound").asBoolean()
+            ? "WARNING: the generator may be the bottleneck (" + join(s.path("reasons")) + ")"
+            : "generator not the bottleneck");
+  }
+
+  private static String join(JsonNode arr) {
+    StringBuilder b = new StringBuilder();
+    for (JsonNode n : arr) {
+      b.append(b.isEmpty() ? "" : "; ").append(n.asText());
+    }
+    return b.toString();
+  }
+
+  private static String ms(JsonNode m, String key) {
+    return num(m.path(key).asDouble());
+  }
+
+  static String num(double v) {
+    if (v == Math.rint(v) && Math.abs(v) < 1e6) {
+      return String.valueOf((long) v);
+    }
+    if (Math.abs(v) >= 100) {
+      return String.format(Locale.ROOT, "%.1f", v);
+    }
+    if (Math.abs(v) >= 1) {
+      return String.format(Locale.ROOT, "%.2f", v);
+    }
+    return String.format(Locale.ROOT, "%.3f", v);
+  }
+}

@@ -1,0 +1,203 @@
+package dev.tokenpipe.chat;
+
+import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.client.ApiKind;
+import dev.tokenpipe.client.ChunkContent;
+import dev.tokenpipe.client.ClientRequest;
+import dev.tokenpipe.client.ExchangeListener;
+import dev.tokenpipe.client.ExchangeOutcome;
+import dev.tokenpipe.client.HttpTarget;
+import dev.tokenpipe.client.StreamEvent;
+import dev.tokenpipe.client.StreamingClient;
+import dev.tokenpipe.tokens.Tokenizer;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.AbstractMap;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code tokenpipe chat}: one streaming request, tokens printed the moment they arrive. */
+@Command(
+    name = "chat",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Streaming client in the terminal: prints tokens as they arrive (stdout, flushed per token), then",
+      "TTFT, token count and token rate on stderr. Works with any OpenAI-compatible endpoint; the API key",
+      "comes from the environment (OPENAI_API_KEY, or --api-key-env NAME).",
+      "",
+      "Exit codes: 0 ok; 3 the request failed (connect, HTTP error, error event, truncated, timeout);",
+      "64 bad usage.",
+      ""
+    })
+public final class ChatCommand implements Callable<Integer> {
+  public static final int EXIT_REQUEST_FAILED = 3;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Parameters(arity = "1..*", paramLabel = "PROMPT", description = "The prompt (several words are joined).")
+  List<String> prompt;
+
+  @Option(names = {"-u", "--url"}, defaultValue = "http://127.0.0.1:8080/v1/chat/completions",
+      description = "Endpoint URL. Default: ${DEFAULT-VALUE}.")
+  String url;
+
+  @Option(names = "--model", defaultValue = "tokenpipe-sim", description = "Model id. Default: ${DEFAULT-VALUE}.")
+  String model;
+
+  @Option(names = "--max-tokens", defaultValue = "0", description = "max_tokens (0 = not sent).")
+  int maxTokens;
+
+  @Option(names = "--raw", description = "Show the SSE events (id, event, data lines and comments) instead of the text.")
+  boolean raw;
+
+  @Option(names = {"-H", "--header"}, paramLabel = "'Name: value'", description = "Extra request header (repeatable).")
+  List<String> headers = new ArrayList<>();
+
+  @Option(names = {"-t", "--timeout"}, defaultValue = "5m", converter = Durations.class,
+      description = "Deadline for the whole answer. Default: ${DEFAULT-VALUE}.")
+  Duration timeout;
+
+  @Option(names = "--api-key-env", defaultValue = "OPENAI_API_KEY", paramLabel = "NAME",
+      description = "Environment variable holding the API key. Default: ${DEFAULT-VALUE}.")
+  String apiKeyEnv;
+
+  @Override
+  public Integer call() throws Exception {
+    HttpTarget target;
+    try {
+      target = HttpTarget.parse(url);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    ApiKind api = ApiKind.forPath(target.path());
+    List<Map.Entry<String, String>> hs = new ArrayList<>();
+    for (String h : headers) {
+      int colon = h.indexOf(':');
+      if (colon <= 0) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "header must look like 'Name: value': '" + h + "'");
+      }
+      hs.add(new AbstractMap.SimpleImmutableEntry<>(h.substring(0, colon).trim(), h.substring(colon + 1).trim()));
+    }
+    String key = System.getenv(apiKeyEnv);
+    if (key != null && !key.isBlank()) {
+      hs.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
+    }
+    ClientRequest request = new ClientRequest(target, "POST", hs, api.body(model, String.join(" ", prompt), maxTokens), true);
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    Printer printer = new Printer(out, raw);
+    try (StreamingClient client = StreamingClient.create(1, 10_000)) {
+      client.exchangeOnce(request, printer, timeout.toNanos());
+      ExchangeOutcome outcome = printer.done.get(timeout.toMillis() + 15_000, TimeUnit.MILLISECONDS);
+      if (!raw && printer.printedText) {
+        out.println();
+      }
+      out.flush();
+      if (!outcome.ok()) {
+        throw new CommandFailedException(outcome.error().description() + ": " + outcome.message(), EXIT_REQUEST_FAILED);
+      }
+      err.println(printer.stats(outcome));
+      err.flush();
+      return 0;
+    }
+  }
+
+  /** Prints the stream as it arrives and keeps what the closing statistics need. */
+  static final class Printer implements ExchangeListener {
+    final CompletableFuture<ExchangeOutcome> done = new CompletableFuture<>();
+    private final PrintWriter out;
+    private final boolean raw;
+    private final StringBuilder text = new StringBuilder();
+    private long writtenNanos;
+    private long firstTokenNanos;
+    private long lastTokenNanos;
+    private int events;
+    private int usageTokens = -1;
+    boolean printedText;
+
+    Printer(PrintWriter out, boolean raw) {
+      this.out = out;
+      this.raw = raw;
+    }
+
+    @Override
+    public void onWritten(long nanos, long wallMicros) {
+      writtenNanos = nanos;
+    }
+
+    @Override
+    public void onComment(String comment, long nanos) {
+      if (raw) {
+        out.println(": " + comment);
+        out.flush();
+      }
+    }
+
+    @Override
+    public void onEvent(StreamEvent e) {
+      if (raw) {
+        if (!e.event().lastEventId().isEmpty()) {
+          out.println("id: " + e.event().lastEventId());
+        }
+        if (!e.event().type().equals("message")) {
+          out.println("event: " + e.event().type());
+        }
+        for (String line : e.data().split("\n", -1)) {
+          out.println("data: " + line);
+        }
+        out.println();
+        out.flush();
+      }
+      if (e.isDone()) {
+        return;
+      }
+      ChunkContent c = ChunkContent.of(e.event().type(), e.data());
+      if (c.completionTokens() >= 0) {
+        usageTokens = c.completionTokens();
+      }
+      if (c.hasContent()) {
+        if (firstTokenNanos == 0) {
+          firstTokenNanos = e.readNanos();
+        }
+        lastTokenNanos = e.readNanos();
+        events++;
+        text.append(c.content());
+        if (!raw) {
+          out.print(c.content());
+          out.flush(); // one flush per token: the terminal shows it now, not when a buffer fills
+          printedText = true;
+        }
+      }
+    }
+
+    @Override
+    public void onEnd(ExchangeOutcome outcome) {
+      done.complete(outcome);
+    }
+
+    String stats(ExchangeOutcome outcome) {
+      if (firstTokenNanos == 0) {
+        return "no tokens received";
+      }
+      int tokens = usageTokens >= 0 ? usageTokens : Tokenizer.cl100k().count(text.toString());
+      String source = usageTokens >= 0 ? "usage" : "cl100k";
+      double ttftMs = (firstTokenNanos - writtenNanos) / 1e6;
+      double totalS = (outcome.endNanos() - writtenNanos) / 1e9;
+      double streamS = (lastTokenNanos - firstTokenNanos) / 1e9;
+      String rate = tokens > 1 && streamS > 0 ? String.format(Locale.ROOT, "%.1f tokens/s after the first", (tokens - 1) / streamS) : "";
+      return String.format(Locale.ROOT, "TTFT %.1f ms, %d tokens (%s) in %d events, %.2f s total%s%s", ttftMs, tokens,
+          source, events, totalS, rate.isEmpty() ? "" : ", ", rate);
+    }
+  }
+}

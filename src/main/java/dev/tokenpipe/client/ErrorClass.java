@@ -1,0 +1,41 @@
+package dev.tokenpipe.client;
+
+/**
+ * Why an exchange failed, in the classes a user acts on differently. The one place that names them: bench
+ * counts by {@link #key}, chat and doctor print {@link #description}.
+ */
+public enum ErrorClass {
+  /** No TCP (or TLS) connection: refused, unreachable, DNS, connect timeout. */
+  CONNECT("connect", "could not connect"),
+  /** The per-request deadline passed before the response ended (a stalled stream, a slow server). */
+  TIMEOUT("timeout", "timed out"),
+  /** The server answered with a status >= 400; counted per code as {@code http_<code>}. */
+  HTTP_STATUS("http", "HTTP error status"),
+  /** The stream carried an error event ({@code event: error} or a JSON {@code "error"} object). */
+  STREAM_ERROR("stream_error", "error event in the stream"),
+  /** The stream ended (connection closed or body ended) without its terminator {@code data: [DONE]}. */
+  TRUNCATED("truncated", "stream ended without [DONE]"),
+  /** A stream was asked for, but the response was not {@code text/event-stream} or NDJSON. */
+  NOT_STREAM("not_stream", "response is not a stream"),
+  /** The body claimed to be SSE but could not be parsed (e.g. an over-long line). */
+  INVALID_SSE("invalid_sse", "invalid SSE"),
+  /** The connection failed after it was established but before a response head arrived (reset, closed). */
+  IO("io", "connection failed");
+
+  private final String key;
+  private final String description;
+
+  ErrorClass(String key, String description) {
+    this.key = key;
+    this.description = description;
+  }
+
+  /** Stable machine name used in JSON reports; HTTP errors add their code, see {@link ExchangeOutcome#errorKey()}. */
+  public String key() {
+    return key;
+  }
+
+  public String description() {
+    return description;
+  }
+}

@@ -1,0 +1,500 @@
+package dev.tokenpipe.doctor;
+
+import dev.tokenpipe.doctor.Deliveries.Delivery;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Turns a {@link Trace} into a {@link Diagnosis}: no sockets, no clocks, so every rule is tested byte by byte
+ * with synthetic traces. Each {@code detect*} method looks for one timing or header signature and documents its
+ * thresholds; they are loose on purpose, because real streams cross noisy machines.
+ */
+public final class Analyzer {
+  /** Page sizes that output buffers flush at (Go 4 KB, NGINX 4/8 KB pages, servlet 8-32 KB). */
+  static final long[] PAGE_BYTES = {2048, 4096, 8192, 16384, 32768, 65536};
+
+  private Analyzer() {}
+
+  /** What a detector saw, before attribution names a layer. */
+  record Signal(Problem problem, Severity severity, String summary, List<String> evidence, Map<String, Double> numbers,
+      String signature, Layer prefer) {}
+
+  public static Diagnosis analyze(Trace trace) {
+    List<Trace.Response> usable = trace.responses().stream().filter(Analyzer::usable).toList();
+    List<Trace.Header> headers = trace.responses().isEmpty() ? List.of() : trace.responses().getFirst().headers();
+    List<Attribution.Detected> layers = Attribution.detect(headers);
+    Diagnosis.Stats stats = stats(trace);
+    if (usable.isEmpty()) {
+      Trace.Response first = trace.responses().isEmpty() ? null : trace.responses().getFirst();
+      String why = first == null ? "no response" : first.errorMessage();
+      return new Diagnosis(Diagnosis.Verdict.FAILED, why, List.of(), layers, stats);
+    }
+
+    // Per-stream signatures, merged: the first stream's numbers, with how many streams showed it.
+    Map<Problem, Signal> first = new EnumMap<>(Problem.class);
+    Map<Problem, Integer> seen = new EnumMap<>(Problem.class);
+    for (Trace.Response r : usable) {
+      for (Signal s : perStream(trace, r)) {
+        first.putIfAbsent(s.problem(), s);
+        seen.merge(s.problem(), 1, Integer::sum);
+      }
+    }
+    List<Signal> signals = new ArrayList<>();
+    for (Signal s : first.values()) {
+      if (usable.size() > 1) {
+        List<String> ev = new ArrayList<>(s.evidence());
+        ev.add("seen in " + seen.get(s.problem()) + " of " + usable.size() + " concurrent streams");
+        s = new Signal(s.problem(), s.severity(), s.summary(), ev, s.numbers(), s.signature(), s.prefer());
+      }
+      signals.add(s);
+    }
+    Signal groupCommit = detectGroupCommit(usable);
+    if (groupCommit != null) {
+      // The per-stream clock is explained by the shared flush: report the cause once.
+      signals.removeIf(s -> s.problem() == Problem.CLOCK_BURSTS || s.problem() == Problem.EVENTS_HELD);
+      signals.add(groupCommit);
+    }
+    if (trace.idle() != null) {
+      Signal idle = detectIdle(trace.idle(), trace.idleNanos());
+      if (idle != null) {
+        signals.add(idle);
+      }
+    }
+
+    List<Finding> findings = new ArrayList<>();
+    for (Signal s : signals) {
+      Attribution.Blame blame = Attribution.blame(s.problem(), layers, s.signature(), s.prefer());
+      findings.add(new Finding(s.problem(), s.severity(), s.summary(), s.evidence(), s.numbers(),
+          blame.layer(), blame.basis(), blame.fixes()));
+    }
+    findings.sort(Comparator.comparing(Finding::severity).thenComparing(Finding::problem));
+    boolean buffered = findings.stream().anyMatch(Finding::holdsTokens);
+    String reason = buffered
+        ? findings.stream().filter(Finding::holdsTokens).findFirst().orElseThrow().summary()
+        : "no buffering found: events arrived one per read as they were sent";
+    return new Diagnosis(buffered ? Diagnosis.Verdict.BUFFERED : Diagnosis.Verdict.CLEAN, reason, findings, layers, stats);
+  }
+
+  /**
+   * A response that streamed something we can time: a 2xx stream head and at least one content event. A stream
+   * that was cut or timed out after that is still timed; a body that is not a stream is not.
+   */
+  static boolean usable(Trace.Response r) {
+    boolean notStream = "not_stream".equals(r.error()) || "invalid_sse".equals(r.error());
+    return r.status() >= 200 && r.status() < 300 && !notStream && !r.contentEvents().isEmpty();
+  }
+
+  private static List<Signal> perStream(Trace trace, Trace.Response r) {
+    List<Signal> out = new ArrayList<>();
+    List<Delivery> deliveries = Deliveries.of(r);
+    Signal held = detectHeldUntilEnd(trace, r, deliveries);
+    add(out, held);
+    add(out, detectCompression(r, held != null));
+    if (held == null) {
+      Signal nagle = detectNagle(r);
+      add(out, nagle);
+      Signal bursts = detectBursts(trace, r, deliveries);
+      add(out, bursts);
+      if (nagle == null && bursts == null) {
+        add(out, detectHeld(trace, r));
+      }
+    }
+    if (!trace.probeMode()) {
+      add(out, detectTokenGroups(r));
+      add(out, detectHeadersMissing(r));
+      add(out, detectFirstToken(r, held != null));
+    }
+    return out;
+  }
+
+  private static void add(List<Signal> out, Signal s) {
+    if (s != null) {
+      out.add(s);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+
+  /**
+   * Whole response held: at least 4 content events, a response of at least 250 ms, and at least 80% of the events
+   * read within the last max(20 ms, 5%) of it. With emission stamps, also requires that the server emitted them
+   * spread out (otherwise the source itself was late, not the path).
+   */
+  static Signal detectHeldUntilEnd(Trace trace, Trace.Response r, List<Delivery> deliveries) {
+    List<Trace.Arrival> events = r.contentEvents();
+    int n = events.size();
+    long total = r.endNanos() - r.writtenNanos();
+    if (n < 4 || total < 250_000_000L) {
+      return null;
+    }
+    long last = events.getLast().readNanos();
+    long window = Math.max(20_000_000L, total / 20);
+    long late = events.stream().filter(a -> last - a.readNanos() <= window).count();
+    if (late < 0.8 * n) {
+      return null;
+    }
+    long firstEmit = events.getFirst().emitMicros();
+    long lastEmit = events.getLast().emitMicros();
+    Map<String, Double> nums = new LinkedHashMap<>();
+    List<String> ev = new ArrayList<>();
+    long lateSpan = last - events.get((int) (n - late)).readNanos();
+    ev.add(late + " of " + n + " events arrived " + (lateSpan < 1_000_000 ? "together at the very end" : "in the last " + ms(lateSpan))
+        + " of a " + ms(total) + " response (" + deliveries.size() + (deliveries.size() == 1 ? " delivery)" : " deliveries)"));
+    if (firstEmit >= 0 && lastEmit >= 0) {
+      long emitSpanMicros = lastEmit - firstEmit;
+      long[] holds = Deliveries.holdsMicros(r);
+      if (emitSpanMicros < 0.3 * (total / 1000.0) || Deliveries.median(holds) < 0.25 * emitSpanMicros) {
+        return null; // the source was late, or only the tail was held (other detectors report that)
+      }
+      long firstHold = events.getFirst().readWallMicros() - firstEmit;
+      ev.add("the server emitted them over " + ms(emitSpanMicros * 1000) + "; the first was held " + ms(firstHold * 1000));
+      nums.put("first_event_hold_ms", firstHold / 1000.0);
+    } else {
+      ev.add("first content event read " + ms(r.ttftNanos()) + " after the request (or the server produced everything at the end)");
+    }
+    nums.put("events", (double) n);
+    nums.put("late_events", (double) late);
+    nums.put("response_ms", total / 1e6);
+    if (!r.contentEncoding().isEmpty()) {
+      ev.add("Content-Encoding: " + r.contentEncoding() + " (the compressor held the stream)");
+    }
+    return new Signal(Problem.HELD_UNTIL_END, Severity.HIGH,
+        "The whole response was held until the end: " + late + " of " + n + " events arrived in its last moments ("
+            + ms(total) + " response)",
+        ev, nums, r.contentEncoding().isEmpty() ? "everything arriving at the end" : "a compressed stream arriving at the end",
+        null);
+  }
+
+  /** Any {@code Content-Encoding} on an event stream. HIGH when the stream was held, MEDIUM otherwise. */
+  static Signal detectCompression(Trace.Response r, boolean held) {
+    String enc = r.contentEncoding();
+    if (enc.isEmpty()) {
+      return null;
+    }
+    long wire = r.reads().stream().mapToLong(Trace.Read::bytes).sum();
+    long data = r.events().stream().mapToLong(Trace.Arrival::dataBytes).sum();
+    return new Signal(Problem.COMPRESSED_STREAM, held ? Severity.HIGH : Severity.MEDIUM,
+        "The event stream is compressed (Content-Encoding: " + enc + ")"
+            + (held ? "; the compressor held it" : ": any compressor buffer can hold events"),
+        List.of("Content-Encoding: " + enc + " on " + r.header("content-type"),
+            bytes(wire) + " read from the socket for " + bytes(data) + " of event data"),
+        Map.of("wire_bytes", (double) wire, "event_data_bytes", (double) data),
+        "compression of text/event-stream", null);
+  }
+
+  /**
+   * Nagle + delayed ACK: reads that end inside an event, followed 25-600 ms later by a read completing at most
+   * two events. Needs at least 3 such stalls covering 20% of the events.
+   */
+  static Signal detectNagle(Trace.Response r) {
+    List<Trace.Read> reads = r.reads();
+    List<Long> stalls = new ArrayList<>();
+    for (int i = 1; i < reads.size(); i++) {
+      Trace.Read prev = reads.get(i - 1);
+      Trace.Read cur = reads.get(i);
+      long gap = cur.nanos() - prev.nanos();
+      if (prev.midEvent() && gap >= 25_000_000L && gap <= 600_000_000L && eventsCompletedAt(r, cur.nanos()) <= 2) {
+        stalls.add(gap);
+      }
+    }
+    int n = r.contentEvents().size();
+    if (stalls.size() < 3 || stalls.size() < 0.2 * n) {
+      return null;
+    }
+    long[] s = stalls.stream().mapToLong(Long::longValue).toArray();
+    long median = Deliveries.median(s);
+    String cause = median <= 90_000_000L ? "~40 ms is Linux's minimum delayed-ACK timeout"
+        : median >= 150_000_000L && median <= 260_000_000L ? "~200 ms is the delayed-ACK timeout of other systems (or TCP_CORK)"
+        : "a write waited for the ACK of the previous one";
+    return new Signal(Problem.NAGLE_STALLS, Severity.MEDIUM,
+        stalls.size() + " of " + n + " events arrived split in two reads with a " + ms(median) + " stall (Nagle + delayed ACK)",
+        List.of(stalls.size() + " reads ended inside an event; the rest followed after p50 " + ms(median) + ", max "
+            + ms(Deliveries.percentile(s, 100)), cause + ": the sender writes each event in pieces with TCP_NODELAY off"),
+        Map.of("stalls", (double) stalls.size(), "stall_p50_ms", median / 1e6, "events", (double) n),
+        "events split across reads with ~" + ms(median) + " stalls", Layer.TCP);
+  }
+
+  private static int eventsCompletedAt(Trace.Response r, long readNanos) {
+    int n = 0;
+    for (Trace.Arrival a : r.events()) {
+      if (a.readNanos() == readNanos) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Bursts: at least 3 deliveries of 2+ events holding half the events (with stamps: only deliveries whose
+   * events were held at least 10 ms count, so events the server emitted together are not blamed on the path).
+   * Classified as size-triggered when the bytes per burst sit within 8% of a buffer page, clock-triggered when
+   * the gaps between bursts are regular (60% within 25% of their median), otherwise generic holding.
+   */
+  static Signal detectBursts(Trace trace, Trace.Response r, List<Delivery> deliveries) {
+    int n = r.contentEvents().size();
+    List<Delivery> bursts = deliveries.stream()
+        .filter(d -> d.events() >= 2 && (d.maxHoldMicros() < 0 || d.maxHoldMicros() >= 10_000)).toList();
+    int inBursts = bursts.stream().mapToInt(Delivery::events).sum();
+    if (bursts.size() < 3 || inBursts < 0.5 * n) {
+      return null;
+    }
+    long[] sizes = bursts.subList(0, bursts.size() - 1).stream().mapToLong(Delivery::bytes).toArray();
+    long[] gaps = new long[bursts.size() - 1];
+    for (int i = 1; i < bursts.size(); i++) {
+      gaps[i - 1] = bursts.get(i).startNanos() - bursts.get(i - 1).startNanos();
+    }
+    long medianSize = Deliveries.median(sizes);
+    long medianGap = Deliveries.median(gaps);
+    long perBurst = Math.round(inBursts / (double) bursts.size());
+    long[] holds = Deliveries.holdsMicros(r);
+    List<String> ev = new ArrayList<>();
+    ev.add(inBursts + " of " + n + " events arrived in " + bursts.size() + " bursts of ~" + perBurst + " events");
+    Map<String, Double> nums = new LinkedHashMap<>();
+    nums.put("events", (double) n);
+    nums.put("burst_events", (double) inBursts);
+    nums.put("bursts", (double) bursts.size());
+    nums.put("burst_bytes_p50", (double) medianSize);
+    nums.put("burst_gap_p50_ms", medianGap / 1e6);
+    if (holds.length > 0) {
+      ev.add("hold per event p50 " + ms(Deliveries.median(holds) * 1000) + ", p90 " + ms(Deliveries.percentile(holds, 90) * 1000)
+          + ", max " + ms(Deliveries.percentile(holds, 100) * 1000));
+      nums.put("hold_p90_ms", Deliveries.percentile(holds, 90) / 1000.0);
+    }
+    Severity sev = medianGap >= 1_000_000_000L || (holds.length > 0 && Deliveries.percentile(holds, 90) >= 1_000_000)
+        ? Severity.HIGH : Severity.MEDIUM;
+    for (long page : PAGE_BYTES) {
+      if (sizes.length >= 2 && Math.abs(medianSize - page) <= 0.08 * page && Deliveries.shareNear(sizes, page, 0.1) >= 0.6) {
+        ev.add(0, "bursts carry " + bytes(medianSize) + " (p50) on the wire: a " + bytes(page) + " buffer flushed when full");
+        nums.put("page_bytes", (double) page);
+        return new Signal(Problem.SIZE_BURSTS, sev,
+            "Events released in " + bytes(page) + " bursts: a buffer holds them until it is full", ev, nums,
+            "bursts of " + bytes(page), null);
+      }
+    }
+    boolean slowerThanSource = trace.pacing() == null || medianGap >= 1.5 * trace.pacing().intervalNanos();
+    if (gaps.length >= 2 && slowerThanSource && Deliveries.shareNear(gaps, medianGap, 0.25) >= 0.6) {
+      ev.add(0, "bursts every ~" + ms(medianGap) + " (" + Math.round(100 * Deliveries.shareNear(gaps, medianGap, 0.25))
+          + "% of gaps within 25%), " + bytes(medianSize) + " each: a timer, not a size, releases them");
+      return new Signal(Problem.CLOCK_BURSTS, sev,
+          "Events released in bursts every ~" + ms(medianGap) + " (~" + perBurst + " events each)", ev, nums,
+          "bursts on a ~" + ms(medianGap) + " clock", null);
+    }
+    return new Signal(Problem.EVENTS_HELD, sev,
+        "Events arrive in irregular bursts (~" + perBurst + " events each)", ev, nums, "irregular bursts", null);
+  }
+
+  /**
+   * Generic holding, only with emission stamps and when no pattern matched: hold p90 of at least max(25 ms, half
+   * the probe interval).
+   */
+  static Signal detectHeld(Trace trace, Trace.Response r) {
+    long[] holds = Deliveries.holdsMicros(r);
+    if (holds.length < 4) {
+      return null;
+    }
+    long p90 = Deliveries.percentile(holds, 90);
+    long limit = Math.max(25_000, trace.pacing() == null ? 0 : trace.pacing().intervalNanos() / 2000);
+    if (p90 < limit) {
+      return null;
+    }
+    long p50 = Deliveries.median(holds);
+    return new Signal(Problem.EVENTS_HELD, p90 >= 1_000_000 ? Severity.HIGH : Severity.MEDIUM,
+        "Events held in transit: p90 " + ms(p90 * 1000) + " between emission and arrival",
+        List.of("hold per event p50 " + ms(p50 * 1000) + ", p90 " + ms(p90 * 1000) + ", max " + ms(Deliveries.percentile(holds, 100) * 1000)),
+        Map.of("hold_p50_ms", p50 / 1000.0, "hold_p90_ms", p90 / 1000.0), "events held without a pattern", null);
+  }
+
+  /**
+   * Scheduler token groups: at least 5 content events (first and last excluded), median tokens per event at
+   * least 3, and 70% of events within -25%/+34% of it.
+   */
+  static Signal detectTokenGroups(Trace.Response r) {
+    List<Trace.Arrival> events = r.contentEvents();
+    if (events.size() < 7) {
+      return null;
+    }
+    List<Trace.Arrival> middle = events.subList(1, events.size() - 1);
+    long[] tokens = middle.stream().mapToLong(Trace.Arrival::tokens).toArray();
+    long k = Deliveries.median(tokens);
+    if (k < 3) {
+      return null;
+    }
+    long near = middle.stream().filter(a -> a.tokens() >= 0.75 * k && a.tokens() <= 1.34 * k).count();
+    if (near < 0.7 * middle.size()) {
+      return null;
+    }
+    long[] gaps = new long[middle.size() - 1];
+    for (int i = 1; i < middle.size(); i++) {
+      gaps[i - 1] = middle.get(i).readNanos() - middle.get(i - 1).readNanos();
+    }
+    long gap = Deliveries.median(gaps);
+    return new Signal(Problem.TOKEN_GROUPS, Severity.MEDIUM,
+        "Tokens arrive in groups of ~" + k + " per event, one event every ~" + ms(gap),
+        List.of(near + " of " + middle.size() + " events carry " + k + " tokens (p50, counted with cl100k), one event every "
+            + ms(gap) + " (p50): the model server hands out tokens " + k + " at a time"),
+        Map.of("tokens_per_event_p50", (double) k, "event_gap_p50_ms", gap / 1e6),
+        "a fixed number of tokens per event at a fixed cadence", null);
+  }
+
+  /** No {@code X-Accel-Buffering: no} and no {@code no-transform}: proxies are free to buffer and compress. */
+  static Signal detectHeadersMissing(Trace.Response r) {
+    boolean accel = r.header("x-accel-buffering").trim().equalsIgnoreCase("no");
+    boolean noTransform = r.header("cache-control").toLowerCase(Locale.ROOT).contains("no-transform");
+    if (accel || noTransform) {
+      return null;
+    }
+    List<String> ev = new ArrayList<>();
+    ev.add("the response has neither 'X-Accel-Buffering: no' nor 'Cache-Control: no-transform'"
+        + (r.header("cache-control").isEmpty() ? "" : " (Cache-Control: " + r.header("cache-control") + ")"));
+    if (r.header("server").toLowerCase(Locale.ROOT).startsWith("nginx")) {
+      ev.add("NGINX consumes X-Accel-Buffering from the upstream, so its absence here does not prove the app omits it");
+    }
+    return new Signal(Problem.HEADERS_MISSING, Severity.LOW, "Anti-buffering headers missing", ev, Map.of(),
+        "missing stream headers", Layer.APP);
+  }
+
+  /** TTFB against TTFT, when one of them is slow (> 1 s) and the stream was not simply held. */
+  static Signal detectFirstToken(Trace.Response r, boolean held) {
+    long ttfb = r.ttfbNanos();
+    long ttft = r.ttftNanos();
+    if (held || ttfb < 0 || ttft < 0) {
+      return null;
+    }
+    Map<String, Double> nums = Map.of("ttfb_ms", ttfb / 1e6, "ttft_ms", ttft / 1e6);
+    if (ttft >= 2_000_000_000L && ttfb < ttft / 2) {
+      return new Signal(Problem.SLOW_FIRST_TOKEN, Severity.INFO,
+          "First byte after " + ms(ttfb) + ", first token after " + ms(ttft) + ": the wait is before the model's first token (queue, prefill), not in the plumbing",
+          List.of("TTFB " + ms(ttfb) + ", TTFT " + ms(ttft)), nums, "slow first token", Layer.MODEL_SERVER);
+    }
+    if (ttfb >= 1_000_000_000L && ttfb >= 0.9 * ttft) {
+      return new Signal(Problem.SLOW_FIRST_BYTE, Severity.INFO,
+          "No byte for " + ms(ttfb) + ": headers are only sent with the first token, so clients and proxies see a silent connection",
+          List.of("TTFB " + ms(ttfb) + ", TTFT " + ms(ttft)), nums, "late response headers", Layer.APP);
+    }
+    return null;
+  }
+
+  /**
+   * Group commit: with 2+ streams started at staggered times, the deliveries of different streams that land within
+   * 3 ms of each other. If 60% of the events arrive in instants shared by at least half the streams (and at least
+   * two), and the streams burst (2+ events per delivery on average), one loop is flushing them all together.
+   */
+  static Signal detectGroupCommit(List<Trace.Response> streams) {
+    if (streams.size() < 2) {
+      return null;
+    }
+    record Mark(long nanos, int stream, int events) {}
+    List<Mark> marks = new ArrayList<>();
+    int totalEvents = 0;
+    int totalDeliveries = 0;
+    for (int s = 0; s < streams.size(); s++) {
+      for (Delivery d : Deliveries.of(streams.get(s))) {
+        marks.add(new Mark(d.startNanos(), s, d.events()));
+        totalEvents += d.events();
+        totalDeliveries++;
+      }
+    }
+    if (totalEvents < 8 || totalEvents < 1.8 * totalDeliveries) {
+      return null;
+    }
+    marks.sort(Comparator.comparingLong(Mark::nanos));
+    int need = Math.max(2, (streams.size() + 1) / 2);
+    int synced = 0;
+    List<Long> instants = new ArrayList<>();
+    int i = 0;
+    while (i < marks.size()) {
+      int j = i;
+      while (j + 1 < marks.size() && marks.get(j + 1).nanos() - marks.get(j).nanos() <= 3_000_000L) {
+        j++;
+      }
+      long distinct = marks.subList(i, j + 1).stream().mapToInt(Mark::stream).distinct().count();
+      if (distinct >= need) {
+        synced += marks.subList(i, j + 1).stream().mapToInt(Mark::events).sum();
+        instants.add(marks.get(i).nanos());
+      }
+      i = j + 1;
+    }
+    double share = synced / (double) totalEvents;
+    if (share < 0.6 || instants.size() < 3) {
+      return null;
+    }
+    long[] gaps = new long[instants.size() - 1];
+    for (int k = 1; k < instants.size(); k++) {
+      gaps[k - 1] = instants.get(k) - instants.get(k - 1);
+    }
+    long period = Deliveries.median(gaps);
+    double perDelivery = totalEvents / (double) totalDeliveries;
+    return new Signal(Problem.GROUP_COMMIT, Severity.HIGH,
+        streams.size() + " connections receive their events in the same instants, every ~" + ms(period) + ": one loop flushes them all together",
+        List.of(Math.round(share * 100) + "% of " + totalEvents + " events arrived in " + instants.size()
+                + " instants shared by " + need + "+ of " + streams.size() + " streams (within 3 ms), though the streams were started at staggered times",
+            String.format(Locale.ROOT, "%.1f events per delivery; shared flushes every ~%s (p50)", perDelivery, ms(period))),
+        Map.of("synced_share", share, "flush_period_p50_ms", period / 1e6, "events_per_delivery", perDelivery,
+            "streams", (double) streams.size()),
+        "many connections flushed in the same instants", Layer.APP);
+  }
+
+  /**
+   * The quiet stream of {@code --idle-test}: cut (error, or closed before its end) is IDLE_CUT; survived without a
+   * single heartbeat comment is NO_HEARTBEATS (advice: longer idle timeouts further out will cut it).
+   */
+  static Signal detectIdle(Trace.Response r, long idleNanos) {
+    long lastData = r.events().isEmpty() ? r.headNanos() : r.events().getFirst().readNanos();
+    boolean sawEnd = r.events().stream().anyMatch(Trace.Arrival::done);
+    int heartbeats = r.commentNanos().size();
+    if (!r.ok() || !sawEnd) {
+      long quiet = r.endNanos() - (lastData > 0 ? lastData : r.writtenNanos());
+      return new Signal(Problem.IDLE_CUT, Severity.HIGH,
+          "The stream was cut after " + ms(quiet) + " without data (" + r.errorMessage() + ")",
+          List.of("the probe stayed quiet for " + ms(idleNanos) + " on purpose; the path ended it after " + ms(quiet)
+              + (r.status() >= 400 ? " with HTTP " + r.status() : ""), heartbeats + " heartbeat comments arrived before the cut"),
+          Map.of("cut_after_ms", quiet / 1e6, "idle_test_ms", idleNanos / 1e6, "heartbeats", (double) heartbeats),
+          "a quiet stream cut after " + ms(quiet), null);
+    }
+    if (heartbeats == 0) {
+      return new Signal(Problem.NO_HEARTBEATS, Severity.LOW,
+          "The stream survived " + ms(idleNanos) + " of silence here, but nothing kept it warm: no heartbeat comments",
+          List.of("0 SSE comments in " + ms(idleNanos) + " without events; idle timeouts further out (AWS ALB 60 s, Cloudflare 100 s, NGINX proxy_read_timeout 60 s) cut such streams"),
+          Map.of("idle_test_ms", idleNanos / 1e6, "heartbeats", 0.0), "no heartbeats", Layer.APP);
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+
+  static Diagnosis.Stats stats(Trace trace) {
+    List<Trace.Response> rs = trace.responses();
+    List<Trace.Response> ok = rs.stream().filter(Analyzer::usable).toList();
+    long[] events = ok.stream().mapToLong(r -> r.contentEvents().size()).toArray();
+    long deliveries = ok.stream().mapToLong(r -> Deliveries.of(r).size()).sum();
+    long contentEvents = ok.stream().mapToLong(r -> r.contentEvents().size()).sum();
+    long[] ttfb = ok.stream().mapToLong(Trace.Response::ttfbNanos).filter(v -> v >= 0).toArray();
+    long[] ttft = ok.stream().mapToLong(Trace.Response::ttftNanos).filter(v -> v >= 0).toArray();
+    long[] holds = ok.stream().flatMapToLong(r -> java.util.Arrays.stream(Deliveries.holdsMicros(r))).toArray();
+    Trace.Response first = rs.isEmpty() ? null : rs.getFirst();
+    return new Diagnosis.Stats(rs.size(), (int) rs.stream().filter(Trace.Response::ok).count(),
+        (int) Deliveries.median(events), deliveries == 0 ? 0 : contentEvents / (double) deliveries,
+        ttfb.length == 0 ? -1 : Deliveries.median(ttfb) / 1e6, ttft.length == 0 ? -1 : Deliveries.median(ttft) / 1e6,
+        holds.length == 0 ? -1 : Deliveries.median(holds) / 1e3, holds.length == 0 ? -1 : Deliveries.percentile(holds, 90) / 1e3,
+        holds.length == 0 ? -1 : Deliveries.percentile(holds, 99) / 1e3, holds.length == 0 ? -1 : Deliveries.percentile(holds, 100) / 1e3,
+        first == null ? "" : first.httpVersion(), first == null ? "" : first.header("content-type"),
+        first == null ? "" : first.contentEncoding());
+  }
+
+  /** Milliseconds for humans: 850us, 41ms, 2.05s. */
+  static String ms(long nanos) {
+    return dev.tokenpipe.cli.Durations.format(java.time.Duration.ofNanos(Math.max(0, nanos)));
+  }
+
+  static String bytes(long n) {
+    if (n < 1024) {
+      return n + " B";
+    }
+    return n % 1024 == 0 ? (n / 1024) + " KB" : String.format(Locale.ROOT, "%.1f KB", n / 1024.0);
+  }
+}

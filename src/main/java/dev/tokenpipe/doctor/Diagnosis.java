@@ -1,0 +1,65 @@
+package dev.tokenpipe.doctor;
+
+import java.util.List;
+
+/**
+ * What {@link Analyzer} concluded from a {@link Trace}.
+ *
+ * @param verdict   the one-word answer, which decides the exit code
+ * @param reason    one line: why the probe failed, or the headline finding, or "no buffering found"
+ * @param findings  most severe first
+ * @param layers    layers the response headers name, outermost first
+ * @param stats     the key numbers of the run
+ */
+public record Diagnosis(Verdict verdict, String reason, List<Finding> findings, List<Attribution.Detected> layers, Stats stats) {
+
+  public Diagnosis {
+    findings = List.copyOf(findings);
+    layers = List.copyOf(layers);
+  }
+
+  public enum Verdict {
+    /** Every event arrived when it was sent: exit 0. */
+    CLEAN(0),
+    /** Some layer holds tokens back: exit 1. */
+    BUFFERED(1),
+    /** No stream could be measured: exit 2. */
+    FAILED(2);
+
+    private final int exitCode;
+
+    Verdict(int exitCode) {
+      this.exitCode = exitCode;
+    }
+
+    public int exitCode() {
+      return exitCode;
+    }
+
+    public String key() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /**
+   * Key numbers; times in milliseconds, -1 when not measured.
+   *
+   * @param streams          responses measured
+   * @param okStreams        of which ended normally
+   * @param eventsPerStream  median events per stream
+   * @param eventsPerRead    content events per delivering read, mean over all streams (1.0 = one event per read)
+   * @param ttfbMillis       median time to first byte
+   * @param ttftMillis       median time to first content event
+   * @param holdP50Millis    per-event hold (arrival - emission), only with emission stamps
+   * @param holdP90Millis    ditto
+   * @param holdP99Millis    ditto
+   * @param holdMaxMillis    ditto
+   * @param httpVersion      of the first response
+   * @param contentType      of the first response
+   * @param contentEncoding  of the first response, "" when none
+   */
+  public record Stats(
+      int streams, int okStreams, int eventsPerStream, double eventsPerRead, double ttfbMillis, double ttftMillis,
+      double holdP50Millis, double holdP90Millis, double holdP99Millis, double holdMaxMillis,
+      String httpVersion, String contentType, String contentEncoding) {}
+}

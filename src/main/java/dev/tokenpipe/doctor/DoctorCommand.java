@@ -1,0 +1,220 @@
+package dev.tokenpipe.doctor;
+
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.client.ApiKind;
+import dev.tokenpipe.client.ClientRequest;
+import dev.tokenpipe.client.HttpTarget;
+import dev.tokenpipe.client.StreamingClient;
+import dev.tokenpipe.openai.Json;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.AbstractMap;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code tokenpipe doctor URL}: a traceroute for buffering. Probes a streaming endpoint, names the layer that
+ * holds tokens back and prints the fix. Exit codes: 0 clean, 1 buffering found, 2 the probe failed or the input
+ * was bad. Flag values are parsed here (not by picocli converters) so that every bad input exits with 2.
+ */
+@Command(
+    name = "doctor",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Traceroute for buffering: probe a streaming endpoint, find the layer that holds tokens back, print the fix.",
+      "",
+      "If the origin serves tokenpipe's probe route (GET /tokenpipe/probe), doctor streams events with known pacing",
+      "and measures how long each was held (arrival - emission). Otherwise it streams from the endpoint itself",
+      "(OpenAI chat by default). The API key comes from the environment (OPENAI_API_KEY, or --api-key-env NAME).",
+      "",
+      "Exit codes: 0 no buffering found, 1 buffering found, 2 probe failed or bad input.",
+      ""
+    })
+public final class DoctorCommand implements Callable<Integer> {
+  static final int EXIT_FAILED = 2;
+
+  @Parameters(index = "0", arity = "0..1", paramLabel = "URL", description = "Full endpoint URL, e.g. http://127.0.0.1:8080/v1/chat/completions.")
+  String url;
+
+  @Option(names = "--api", paramLabel = "API", defaultValue = "auto",
+      description = "openai-chat, openai-completions, stream or raw; auto picks by path. Default: ${DEFAULT-VALUE}.")
+  String api;
+
+  @Option(names = {"-H", "--header"}, paramLabel = "'Name: value'", description = "Extra request header (repeatable).")
+  List<String> headers = new ArrayList<>();
+
+  @Option(names = {"-d", "--data"}, paramLabel = "BODY", description = "Request body (replaces the generated one).")
+  String data;
+
+  @Option(names = "--model", defaultValue = "tokenpipe-sim", description = "Model id. Default: ${DEFAULT-VALUE}.")
+  String model;
+
+  @Option(names = "--max-tokens", defaultValue = "64", paramLabel = "N", description = "max_tokens of the generated request. Default: ${DEFAULT-VALUE}.")
+  String maxTokens;
+
+  @Option(names = {"-c", "--concurrency"}, defaultValue = "2", paramLabel = "N",
+      description = "Streams at once, started staggered, to expose batching across connections. Default: ${DEFAULT-VALUE}.")
+  String concurrency;
+
+  @Option(names = "--idle-test", paramLabel = "DURATION",
+      description = "Also hold one probe stream quiet this long (<= 10s, needs the probe route) to find idle timeouts.")
+  String idleTest;
+
+  @Option(names = "--no-probe", description = "Do not use /tokenpipe/probe even if the origin serves it.")
+  boolean noProbe;
+
+  @Option(names = "--probe-interval", defaultValue = "50ms", paramLabel = "DURATION", description = "Probe event interval. Default: ${DEFAULT-VALUE}.")
+  String probeInterval;
+
+  @Option(names = "--probe-count", defaultValue = "60", paramLabel = "N", description = "Probe events per stream. Default: ${DEFAULT-VALUE}.")
+  String probeCount;
+
+  @Option(names = "--probe-size", defaultValue = "256", paramLabel = "BYTES",
+      description = "Probe bytes per event; the default makes a stream span several 4 KB pages. Default: ${DEFAULT-VALUE}.")
+  String probeSize;
+
+  @Option(names = "--probe-headers", defaultValue = "plain", paramLabel = "plain|safe",
+      description = "plain: the probe sends only its content type, like most apps; safe: adds the anti-buffering headers. Default: ${DEFAULT-VALUE}.")
+  String probeHeaders;
+
+  @Option(names = "--accept-encoding", defaultValue = "gzip, deflate", paramLabel = "VALUE",
+      description = "Accept-Encoding to send, as browsers do, so compressing layers show. 'identity' to not. Default: ${DEFAULT-VALUE}.")
+  String acceptEncoding;
+
+  @Option(names = "--timeout", defaultValue = "30s", paramLabel = "DURATION", description = "Deadline per stream. Default: ${DEFAULT-VALUE}.")
+  String timeout;
+
+  @Option(names = "--api-key-env", defaultValue = "OPENAI_API_KEY", paramLabel = "NAME",
+      description = "Environment variable holding the API key, sent as 'Authorization: Bearer'. Default: ${DEFAULT-VALUE}.")
+  String apiKeyEnv;
+
+  @Option(names = "--json", paramLabel = "FILE|-", description = "Write the report as JSON (schema tokenpipe.doctor/v1); '-' = stdout instead of the text report.")
+  String json;
+
+  @CommandLine.Unmatched
+  List<String> unmatched = new ArrayList<>();
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    Prober.Plan plan = plan();
+    Trace trace;
+    try (StreamingClient client = StreamingClient.create(1, 5_000)) {
+      trace = new Prober(client).run(plan);
+    } catch (Prober.ProbeFailed e) {
+      throw new CommandFailedException(e.getMessage(), EXIT_FAILED);
+    }
+    Diagnosis diagnosis = Analyzer.analyze(trace);
+    PrintWriter out = spec.commandLine().getOut();
+    if (!"-".equals(json)) {
+      out.print(TextReport.render(trace, diagnosis));
+    }
+    if (json != null) {
+      String text = Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(JsonReport.render(trace, diagnosis));
+      if (json.equals("-")) {
+        out.println(text);
+      } else {
+        try {
+          Files.writeString(Path.of(json), text + "\n", StandardCharsets.UTF_8);
+        } catch (IOException e) {
+          throw new CommandFailedException("cannot write " + json + ": " + e.getMessage(), EXIT_FAILED);
+        }
+      }
+    }
+    out.flush();
+    if (diagnosis.verdict() == Diagnosis.Verdict.FAILED) {
+      throw new CommandFailedException(diagnosis.reason(), EXIT_FAILED);
+    }
+    return diagnosis.verdict().exitCode();
+  }
+
+  /** Validates every flag; anything wrong is one line and exit 2. */
+  Prober.Plan plan() {
+    if (!unmatched.isEmpty()) {
+      throw bad("unknown option or extra argument: " + String.join(" ", unmatched));
+    }
+    if (url == null || url.isBlank()) {
+      throw bad("missing URL (e.g. tokenpipe doctor http://127.0.0.1:8080/v1/chat/completions)");
+    }
+    HttpTarget target;
+    ApiKind kind;
+    try {
+      target = HttpTarget.parse(url);
+      kind = api.equalsIgnoreCase("auto") ? ApiKind.forPath(target.path()) : ApiKind.parse(api);
+    } catch (IllegalArgumentException e) {
+      throw bad(e.getMessage());
+    }
+    int n = integer("--concurrency", concurrency, 1, 64);
+    int tokens = integer("--max-tokens", maxTokens, 1, 100_000);
+    long interval = duration("--probe-interval", probeInterval, 1_000_000L, 10_000_000_000L);
+    int count = integer("--probe-count", probeCount, 4, 10_000);
+    int size = integer("--probe-size", probeSize, 32, 65_536);
+    long timeoutNanos = duration("--timeout", timeout, 100_000_000L, 3_600_000_000_000L);
+    long idle = idleTest == null ? 0 : duration("--idle-test", idleTest, 100_000_000L, 10_000_000_000L);
+    if (!probeHeaders.equals("plain") && !probeHeaders.equals("safe")) {
+      throw bad("--probe-headers must be plain or safe, not '" + probeHeaders + "'");
+    }
+    List<Map.Entry<String, String>> hs = new ArrayList<>();
+    hs.add(new AbstractMap.SimpleImmutableEntry<>("Accept-Encoding", acceptEncoding));
+    for (String h : headers) {
+      int colon = h.indexOf(':');
+      if (colon <= 0) {
+        throw bad("header must look like 'Name: value', not '" + h + "'");
+      }
+      hs.add(new AbstractMap.SimpleImmutableEntry<>(h.substring(0, colon).trim(), h.substring(colon + 1).trim()));
+    }
+    String key = System.getenv(apiKeyEnv);
+    if (key != null && !key.isBlank() && hs.stream().noneMatch(e -> e.getKey().equalsIgnoreCase("Authorization"))) {
+      hs.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
+    }
+    byte[] body = data != null ? data.getBytes(StandardCharsets.UTF_8)
+        : kind.body(model, "Count from 1 to 100, one number per line.", tokens);
+    ClientRequest endpoint = new ClientRequest(target, "POST", hs, body, kind != ApiKind.RAW);
+    long minTimeout = interval * count + 5_000_000_000L;
+    return new Prober.Plan(endpoint, hs, !noProbe, new Trace.Pacing(interval, count, size), probeHeaders.equals("safe"), n,
+        Math.max(timeoutNanos, Math.min(minTimeout, 3_600_000_000_000L)), idle);
+  }
+
+  private static int integer(String flag, String value, int min, int max) {
+    try {
+      int v = Integer.parseInt(value.trim());
+      if (v < min || v > max) {
+        throw bad(flag + " must be between " + min + " and " + max + ", not " + v);
+      }
+      return v;
+    } catch (NumberFormatException e) {
+      throw bad(flag + " must be a number, not '" + value + "'");
+    }
+  }
+
+  private static long duration(String flag, String value, long minNanos, long maxNanos) {
+    try {
+      long v = Durations.parse(value).toNanos();
+      if (v < minNanos || v > maxNanos) {
+        throw bad(flag + " must be between " + Durations.format(Duration.ofNanos(minNanos)) + " and "
+            + Durations.format(Duration.ofNanos(maxNanos)) + ", not " + value);
+      }
+      return v;
+    } catch (IllegalArgumentException e) {
+      throw bad(flag + ": " + e.getMessage());
+    }
+  }
+
+  private static CommandFailedException bad(String message) {
+    return new CommandFailedException(message, EXIT_FAILED);
+  }
+}

@@ -1,0 +1,119 @@
+package dev.tokenpipe.doctor;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tokenpipe.doctor.KnowledgeBase.Fix;
+import dev.tokenpipe.openai.Json;
+import java.util.Map;
+
+/**
+ * The machine report, schema {@value #SCHEMA} (documented field by field in docs/doctor.md). Times are
+ * milliseconds; stream timelines are relative to that stream's request write.
+ */
+final class JsonReport {
+  static final String SCHEMA = "tokenpipe.doctor/v1";
+
+  private JsonReport() {}
+
+  static ObjectNode render(Trace trace, Diagnosis d) {
+    ObjectNode root = Json.MAPPER.createObjectNode();
+    root.put("schema", SCHEMA);
+    root.put("target", trace.target());
+    root.put("mode", trace.probeMode() ? "probe" : "endpoint");
+    root.put("probe_url", trace.probeUrl());
+    if (trace.pacing() != null) {
+      ObjectNode p = root.putObject("pacing");
+      p.put("interval_ms", trace.pacing().intervalNanos() / 1e6);
+      p.put("count", trace.pacing().count());
+      p.put("size_bytes", trace.pacing().sizeBytes());
+    } else {
+      root.putNull("pacing");
+    }
+    root.put("verdict", d.verdict().key());
+    root.put("exit_code", d.verdict().exitCode());
+    root.put("reason", d.reason());
+    Diagnosis.Stats s = d.stats();
+    ObjectNode st = root.putObject("stats");
+    st.put("streams", s.streams());
+    st.put("ok_streams", s.okStreams());
+    st.put("events_per_stream", s.eventsPerStream());
+    st.put("events_per_read", s.eventsPerRead());
+    st.put("ttfb_ms", s.ttfbMillis());
+    st.put("ttft_ms", s.ttftMillis());
+    st.put("hold_p50_ms", s.holdP50Millis());
+    st.put("hold_p90_ms", s.holdP90Millis());
+    st.put("hold_p99_ms", s.holdP99Millis());
+    st.put("hold_max_ms", s.holdMaxMillis());
+    st.put("http_version", s.httpVersion());
+    st.put("content_type", s.contentType());
+    st.put("content_encoding", s.contentEncoding());
+    ArrayNode layers = root.putArray("layers");
+    for (Attribution.Detected l : d.layers()) {
+      layers.addObject().put("layer", l.layer().key()).put("name", l.layer().displayName()).put("evidence", l.evidence());
+    }
+    ArrayNode findings = root.putArray("findings");
+    for (Finding f : d.findings()) {
+      ObjectNode o = findings.addObject();
+      o.put("id", f.problem().id());
+      o.put("title", f.problem().title());
+      o.put("severity", f.severity().key());
+      o.put("holds_tokens", f.holdsTokens());
+      o.put("summary", f.summary());
+      ArrayNode ev = o.putArray("evidence");
+      f.evidence().forEach(ev::add);
+      ObjectNode nums = o.putObject("numbers");
+      f.numbers().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> nums.put(e.getKey(), e.getValue()));
+      o.put("layer", f.layer().key());
+      o.put("layer_name", f.layer().displayName());
+      o.put("layer_basis", f.layerBasis());
+      ArrayNode fixes = o.putArray("fixes");
+      for (Fix fix : f.fixes()) {
+        fixes.addObject().put("layer", fix.layer().key()).put("advice", fix.advice()).put("snippet", fix.snippet())
+            .put("source", fix.source().key());
+      }
+    }
+    ArrayNode streams = root.putArray("streams");
+    trace.responses().forEach(r -> streams.add(stream(r)));
+    if (trace.idle() != null) {
+      ObjectNode idle = stream(trace.idle());
+      idle.put("quiet_ms", trace.idleNanos() / 1e6);
+      root.set("idle", idle);
+    } else {
+      root.putNull("idle");
+    }
+    return root;
+  }
+
+  private static ObjectNode stream(Trace.Response r) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    long t0 = r.writtenNanos();
+    o.put("status", r.status());
+    o.put("http_version", r.httpVersion());
+    o.put("error", r.error());
+    o.put("message", r.errorMessage());
+    ArrayNode hs = o.putArray("headers");
+    r.headers().forEach(h -> hs.addArray().add(h.name()).add(h.value()));
+    o.put("ttfb_ms", r.ttfbNanos() < 0 ? -1 : r.ttfbNanos() / 1e6);
+    o.put("ttft_ms", r.ttftNanos() < 0 ? -1 : r.ttftNanos() / 1e6);
+    o.put("end_ms", (r.endNanos() - t0) / 1e6);
+    ArrayNode reads = o.putArray("reads");
+    r.reads().forEach(x -> reads.addArray().add(round((x.nanos() - t0) / 1e6)).add(x.bytes()).add(x.midEvent()));
+    ArrayNode events = o.putArray("events");
+    for (Trace.Arrival a : r.events()) {
+      ArrayNode e = events.addArray().add(round((a.readNanos() - t0) / 1e6));
+      if (a.emitMicros() >= 0) {
+        e.add(round((a.readWallMicros() - a.emitMicros()) / 1e3));
+      } else {
+        e.addNull();
+      }
+      e.add(a.tokens()).add(a.dataBytes()).add(a.done());
+    }
+    ArrayNode comments = o.putArray("comments_ms");
+    r.commentNanos().forEach(c -> comments.add(round((c - t0) / 1e6)));
+    return o;
+  }
+
+  private static double round(double ms) {
+    return Math.round(ms * 1000) / 1000.0;
+  }
+}

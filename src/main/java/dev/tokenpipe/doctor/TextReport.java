@@ -1,0 +1,66 @@
+package dev.tokenpipe.doctor;
+
+import dev.tokenpipe.doctor.KnowledgeBase.Fix;
+import java.util.Locale;
+
+/** The human report: what was probed, the verdict, then findings by severity with evidence and fix snippets. */
+final class TextReport {
+  private TextReport() {}
+
+  static String render(Trace trace, Diagnosis d) {
+    StringBuilder out = new StringBuilder();
+    out.append("tokenpipe doctor ").append(trace.target()).append('\n');
+    if (trace.probeMode()) {
+      out.append(String.format(Locale.ROOT, "  probe     %s  (tokenpipe known pacing) x%d streams%n",
+          trace.probeUrl(), trace.responses().size()));
+    } else {
+      out.append(String.format(Locale.ROOT, "  probe     the endpoint itself x%d streams (no /tokenpipe/probe route)%n",
+          trace.responses().size()));
+    }
+    Diagnosis.Stats s = d.stats();
+    if (!trace.responses().isEmpty() && trace.responses().getFirst().status() > 0) {
+      out.append(String.format(Locale.ROOT, "  response  %s %d  %s%s%n", s.httpVersion(), trace.responses().getFirst().status(),
+          s.contentType(), s.contentEncoding().isEmpty() ? "" : "  Content-Encoding: " + s.contentEncoding()));
+    }
+    if (!d.layers().isEmpty()) {
+      out.append("  layers    ");
+      d.layers().forEach(l -> out.append(l.layer().displayName()).append(" (").append(l.evidence()).append(")  "));
+      out.append('\n');
+    }
+    if (s.ttfbMillis() >= 0) {
+      out.append(String.format(Locale.ROOT, "  timing    TTFB %s  TTFT %s  events/stream %d  events per read %.1f%n",
+          millis(s.ttfbMillis()), millis(s.ttftMillis()), s.eventsPerStream(), s.eventsPerRead()));
+    }
+    if (s.holdP50Millis() >= 0) {
+      out.append(String.format(Locale.ROOT, "  hold      p50 %s  p90 %s  p99 %s  max %s  (arrival - emission, per event)%n",
+          millis(s.holdP50Millis()), millis(s.holdP90Millis()), millis(s.holdP99Millis()), millis(s.holdMaxMillis())));
+    }
+    out.append('\n').append("verdict: ").append(d.verdict().name()).append(" - ").append(d.reason()).append('\n');
+    for (Finding f : d.findings()) {
+      out.append('\n').append('[').append(f.severity().name()).append("] ").append(f.problem().title())
+          .append("  (").append(f.problem().id()).append(")\n");
+      out.append("  ").append(f.summary()).append('\n');
+      for (String e : f.evidence()) {
+        out.append("    - ").append(e).append('\n');
+      }
+      out.append("  layer: ").append(f.layer().displayName()).append(" - ").append(f.layerBasis()).append('\n');
+      boolean firstFix = true;
+      for (Fix fix : f.fixes()) {
+        out.append(firstFix ? "  fix " : "  or, at ").append(firstFix ? "(" + fix.layer().displayName() + ")" : fix.layer().displayName())
+            .append(": ").append(fix.advice()).append(fix.source() == KnowledgeBase.Source.MEASURED ? "  [reproduced by tokenpipe]" : "").append('\n');
+        for (String line : fix.snippet().split("\n")) {
+          out.append("      ").append(line).append('\n');
+        }
+        firstFix = false;
+      }
+    }
+    return out.toString();
+  }
+
+  private static String millis(double ms) {
+    if (ms < 0) {
+      return "-";
+    }
+    return Analyzer.ms(Math.round(ms * 1e6));
+  }
+}

@@ -1,0 +1,141 @@
+package dev.tokenpipe.doctor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tokenpipe.sim.SimConfig;
+import dev.tokenpipe.sim.SimServer;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Doctor against tokenpipe's own sim over real sockets: the clean probe, the scheduler's token groups (burst),
+ * group commit across connections, and every way a probe can fail (exit 2, one line).
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class DoctorSimTest {
+  static SimServer sim;
+
+  @BeforeAll
+  static void start() {
+    sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
+  }
+
+  @AfterAll
+  static void stop() {
+    sim.close();
+  }
+
+  String url(String path) {
+    return "http://127.0.0.1:" + sim.port() + path;
+  }
+
+  @Test
+  void simDirectIsCleanWithKnownPacing() throws Exception {
+    DoctorRun run = DoctorRun.run("--probe-count", "30", url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isZero();
+    assertThat(run.json().get("schema").asText()).isEqualTo("tokenpipe.doctor/v1");
+    assertThat(run.json().get("mode").asText()).isEqualTo("probe");
+    assertThat(run.json().get("probe_url").asText()).contains("/tokenpipe/probe?interval=50ms&count=30");
+    assertThat(run.json().get("streams")).hasSize(2);
+    assertThat(run.json().get("streams").get(0).get("events")).hasSize(31);
+    assertThat(run.json().get("stats").get("hold_p50_ms").asDouble()).isBetween(0.0, 25.0);
+    assertThat(run.out()).contains("verdict: CLEAN");
+  }
+
+  @Test
+  void schedulerBurstsAreTokenGroupsFromTheModelServer() throws Exception {
+    DoctorRun run = DoctorRun.run("--no-probe", "--max-tokens", "100", "-H", "X-Tokenpipe-Sim: ttft=50ms itl=15ms tokens=100 burst=8",
+        url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
+    assertThat(run.json().get("mode").asText()).isEqualTo("endpoint");
+    var groups = run.finding("token-groups");
+    assertThat(groups.get("numbers").get("tokens_per_event_p50").asDouble()).isBetween(6.0, 10.0);
+    assertThat(groups.get("layer").asText()).isEqualTo("model-server");
+    assertThat(groups.get("fixes").get(0).get("snippet").asText()).contains("--stream-interval 1");
+    assertThat(run.findingIds()).doesNotContain("group-commit", "held-until-end");
+  }
+
+  @Test
+  void groupCommitShowsAsConnectionsFlushedInTheSameInstants() throws Exception {
+    DoctorRun run = DoctorRun.run("--no-probe", "-c", "3", "-H", "X-Tokenpipe-Sim: ttft=20ms itl=40ms tokens=40 group_commit=200ms",
+        url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
+    var gc = run.finding("group-commit");
+    assertThat(gc.get("severity").asText()).isEqualTo("high");
+    assertThat(gc.get("layer").asText()).isEqualTo("app");
+    assertThat(gc.get("numbers").get("synced_share").asDouble()).isGreaterThan(0.6);
+    assertThat(gc.get("numbers").get("flush_period_p50_ms").asDouble()).isBetween(150.0, 400.0);
+    assertThat(run.findingIds()).doesNotContain("clock-bursts");
+  }
+
+  @Test
+  void staggeredCleanStreamsAreNotGroupCommit() throws Exception {
+    DoctorRun run = DoctorRun.run("--no-probe", "-c", "3", "-H", "X-Tokenpipe-Sim: ttft=20ms itl=40ms tokens=40",
+        url("/v1/chat/completions"));
+
+    assertThat(run.findingIds()).as(run.transcript()).doesNotContain("group-commit", "clock-bursts", "events-held");
+    assertThat(run.findingIds()).contains("headers-missing");
+    assertThat(run.exitCode()).isZero();
+  }
+
+  @Test
+  void unreachableIsOneLineAndExit2() throws Exception {
+    int closed = ProxyProcess.freePort();
+    DoctorRun run = DoctorRun.run("http://127.0.0.1:" + closed + "/v1/chat/completions");
+
+    assertThat(run.exitCode()).isEqualTo(2);
+    assertThat(run.err().strip()).isEqualTo("doctor: connection refused: 127.0.0.1:" + closed);
+    assertThat(run.json()).isNull();
+  }
+
+  @Test
+  void httpErrorIsExit2() throws Exception {
+    DoctorRun run = DoctorRun.run("--no-probe", "--model", "no-such-model", url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(2);
+    assertThat(run.err()).startsWith("doctor: HTTP 4").doesNotContain("Exception");
+    assertThat(run.err().strip().lines()).hasSize(1);
+  }
+
+  @Test
+  void notAStreamIsExit2() throws Exception {
+    DoctorRun run = DoctorRun.run("--no-probe", "-d",
+        "{\"model\":\"tokenpipe-sim\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "-H", "X-Tokenpipe-Sim: ttft=10ms itl=1ms tokens=5", url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(2);
+    assertThat(run.err()).startsWith("doctor: not a stream: expected text/event-stream but got 'application/json");
+    assertThat(run.err().strip().lines()).hasSize(1);
+  }
+
+  @Test
+  void badFlagsAreOneLineAndExit2() throws Exception {
+    for (String[] args : new String[][] {
+        {"--concurrency", "zero", url("/v1/chat/completions")},
+        {"--idle-test", "1h", url("/v1/chat/completions")},
+        {"--bogus", url("/v1/chat/completions")},
+        {"ftp://example.com/"},
+        {},
+        {"-H", "no colon", url("/v1/chat/completions")}}) {
+      DoctorRun run = DoctorRun.run(args);
+      assertThat(run.exitCode()).as(String.join(" ", args) + "\n" + run.transcript()).isEqualTo(2);
+      assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
+      assertThat(run.err()).startsWith("doctor: ");
+    }
+  }
+
+  @Test
+  void idleTestWithoutProbeRouteIsExplained() throws Exception {
+    DoctorRun run = DoctorRun.run("--no-probe", "--idle-test", "2s", "-H", "X-Tokenpipe-Sim: ttft=10ms itl=10ms tokens=10",
+        url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).isEqualTo(2);
+    assertThat(run.err()).contains("--idle-test needs tokenpipe's probe route");
+  }
+}

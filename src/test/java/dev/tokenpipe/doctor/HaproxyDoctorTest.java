@@ -1,0 +1,73 @@
+package dev.tokenpipe.doctor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tokenpipe.sim.SimConfig;
+import dev.tokenpipe.sim.SimServer;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Debian's HAProxy 2.6 in front of the sim: its defaults cork partial HTTP messages, releasing events in bursts
+ * on a ~200 ms clock; {@code option http-no-delay} fixes it. HAProxy adds no identifying header, so doctor must
+ * name it from the timing signature alone.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class HaproxyDoctorTest {
+  static final String HAPROXY = "/usr/sbin/haproxy";
+  static SimServer sim;
+  static ProxyProcess defaults;
+  static ProxyProcess noDelay;
+
+  @BeforeAll
+  static void start() throws Exception {
+    ProxyProcess.requireBinary(HAPROXY, "haproxy");
+    sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
+    defaults = haproxy("defaults", "");
+    noDelay = haproxy("nodelay", "    option http-no-delay");
+  }
+
+  static ProxyProcess haproxy(String name, String extra) throws Exception {
+    return ProxyProcess.start("haproxy-" + name, "haproxy.cfg.template", "haproxy.cfg", sim.port(), Map.of("extra", extra),
+        List.of(HAPROXY, "-db", "-f", "${config}"));
+  }
+
+  @AfterAll
+  static void stop() {
+    for (AutoCloseable c : new AutoCloseable[] {defaults, noDelay, sim}) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception ignored) {
+        // best effort
+      }
+    }
+  }
+
+  @Test
+  void defaultsReleaseEventsOnAClockAndTheFixIsHttpNoDelay() throws Exception {
+    DoctorRun run = DoctorRun.run("--probe-count", "40", defaults.url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
+    assertThat(run.findingIds()).as(run.transcript()).contains("clock-bursts").doesNotContain("group-commit");
+    var bursts = run.finding("clock-bursts");
+    assertThat(bursts.get("layer").asText()).isEqualTo("haproxy");
+    assertThat(bursts.get("numbers").get("burst_gap_p50_ms").asDouble()).isBetween(120.0, 500.0);
+    assertThat(bursts.get("fixes").get(0).get("snippet").asText()).contains("option http-no-delay");
+    assertThat(run.json().get("stats").get("events_per_read").asDouble()).isGreaterThan(2.0);
+  }
+
+  @Test
+  void httpNoDelayPasses() throws Exception {
+    DoctorRun run = DoctorRun.run("--probe-count", "40", noDelay.url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isZero();
+    assertThat(run.json().get("stats").get("events_per_read").asDouble()).isLessThan(1.3);
+  }
+}
