@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.testing.RawClient;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tokenpipe.sse.EmissionStamp;

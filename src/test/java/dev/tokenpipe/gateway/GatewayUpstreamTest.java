@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.testing.RawClient;
 import static dev.tokenpipe.gateway.GatewayStreamingTest.await;
 import static dev.tokenpipe.gateway.GatewayStreamingTest.lastData;
 import static dev.tokenpipe.gateway.GatewayStreamingTest.median;

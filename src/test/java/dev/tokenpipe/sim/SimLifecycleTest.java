@@ -1,5 +1,6 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.testing.RawClient;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.URI;
@@ -32,18 +33,18 @@ class SimLifecycleTest {
   @Test
   void clientsThatDisconnectMidStreamAreCountedAsCancelledAndTheirTimersStop() throws Exception {
     int streams = 200;
-    List<RawStreamClient> clients = new ArrayList<>();
+    List<RawClient> clients = new ArrayList<>();
     for (int i = 0; i < streams; i++) {
-      clients.add(RawStreamClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
+      clients.add(RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
           "X-Tokenpipe-Sim: ttft=20ms itl=10ms tokens=100000"));
     }
-    for (RawStreamClient c : clients) {
+    for (RawClient c : clients) {
       while (c.eventReads().isEmpty()) {
         c.readOnce();
       }
     }
     assertThat(sim.metrics().activeStreams()).isEqualTo(streams);
-    for (RawStreamClient c : clients) {
+    for (RawClient c : clients) {
       c.close();
     }
     awaitActive(0);
@@ -57,7 +58,7 @@ class SimLifecycleTest {
 
   @Test
   void completedStreamsAreCountedAndActiveReturnsToZero() throws Exception {
-    try (RawStreamClient c = RawStreamClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
+    try (RawClient c = RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
         "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3")) {
       assertThat(c.readToEnd()).isTrue();
     }
@@ -69,7 +70,7 @@ class SimLifecycleTest {
 
   @Test
   void dropAfterCutsTheConnectionWithoutTerminator() throws Exception {
-    try (RawStreamClient c = RawStreamClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
+    try (RawClient c = RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
         "X-Tokenpipe-Sim: ttft=5ms itl=2ms tokens=50 drop_after=3")) {
       assertThat(c.readToEnd()).as("body must not end cleanly").isFalse();
       assertThat(c.all().split("id: tp\\.", -1)).hasSize(4);
@@ -81,10 +82,10 @@ class SimLifecycleTest {
 
   @Test
   void stallPausesTheStreamAfterNTokens() throws Exception {
-    try (RawStreamClient c = RawStreamClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
+    try (RawClient c = RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
         "X-Tokenpipe-Sim: ttft=5ms itl=5ms tokens=6 stall_after=3 stall=600ms")) {
       assertThat(c.readToEnd()).isTrue();
-      List<RawStreamClient.Read> ev = c.eventReads();
+      List<RawClient.Read> ev = c.eventReads();
       long maxGap = 0;
       for (int i = 1; i < ev.size(); i++) {
         maxGap = Math.max(maxGap, ev.get(i).nanos() - ev.get(i - 1).nanos());

@@ -1,5 +1,6 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.testing.RawClient;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -37,15 +38,15 @@ class SimStreamingTest {
 
   @Test
   void firstTokenAfterTtftThenOneEventPerReadAtTheInterval() throws Exception {
-    try (RawStreamClient c = RawStreamClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"hi\"}",
+    try (RawClient c = RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"hi\"}",
         "X-Tokenpipe-Sim: ttft=300ms itl=50ms tokens=10")) {
       assertThat(c.readToEnd()).isTrue();
       assertThat(c.status()).isEqualTo(200);
-      List<RawStreamClient.Read> events = c.eventReads();
+      List<RawClient.Read> events = c.eventReads();
       // 10 token events plus [DONE]; the reader may see the last token and [DONE] in one read.
       assertThat(c.all().split("id: tp\\.", -1)).hasSize(12);
       assertThat(events.size()).isBetween(10, 11);
-      for (RawStreamClient.Read r : events.subList(0, 9)) {
+      for (RawClient.Read r : events.subList(0, 9)) {
         assertThat(r.count("id: tp.")).as("events in one read: %s", r.text()).isEqualTo(1);
       }
       long ttftMillis = (events.getFirst().nanos() - c.sentNanos) / 1_000_000;
@@ -61,7 +62,7 @@ class SimStreamingTest {
 
   @Test
   void chatStreamHasRoleChunkContentFinishUsageAndDone() throws Exception {
-    try (RawStreamClient c = RawStreamClient.post(sim.port(), "/v1/chat/completions", CHAT,
+    try (RawClient c = RawClient.post(sim.port(), "/v1/chat/completions", CHAT,
         "X-Tokenpipe-Sim: ttft=20ms itl=5ms tokens=7")) {
       assertThat(c.readToEnd()).isTrue();
       List<JsonNode> chunks = dataJson(c.all());
@@ -83,7 +84,7 @@ class SimStreamingTest {
   @Test
   void everyEventCarriesItsEmissionTime() throws Exception {
     long before = EmissionStamp.nowMicros();
-    try (RawStreamClient c = RawStreamClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"hi\"}",
+    try (RawClient c = RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"hi\"}",
         "X-Tokenpipe-Sim: ttft=10ms itl=5ms tokens=5")) {
       assertThat(c.readToEnd()).isTrue();
       List<EmissionStamp> stamps = c.all().lines().filter(l -> l.startsWith("id: "))
@@ -98,7 +99,7 @@ class SimStreamingTest {
 
   @Test
   void burstModeSendsNTokensPerEventEveryNIntervals() throws Exception {
-    try (RawStreamClient c = RawStreamClient.post(sim.port(), "/v1/chat/completions", CHAT,
+    try (RawClient c = RawClient.post(sim.port(), "/v1/chat/completions", CHAT,
         "X-Tokenpipe-Sim: ttft=50ms itl=20ms tokens=13 burst=4")) {
       assertThat(c.readToEnd()).isTrue();
       List<JsonNode> chunks = dataJson(c.all());
@@ -107,7 +108,7 @@ class SimStreamingTest {
       // Documented shape: the first token alone at TTFT, then events of `burst` tokens.
       assertThat(contents).hasSize(4);
       assertThat(chunks.getLast().at("/usage/completion_tokens").asInt()).isEqualTo(13);
-      List<RawStreamClient.Read> reads = c.reads.stream().filter(r -> r.text().contains("\"content\":\"") && !r.text().contains("\"role\"")).toList();
+      List<RawClient.Read> reads = c.reads.stream().filter(r -> r.text().contains("\"content\":\"") && !r.text().contains("\"role\"")).toList();
       List<Long> gaps = new ArrayList<>();
       for (int i = 1; i < Math.min(reads.size(), 4); i++) {
         gaps.add((reads.get(i).nanos() - reads.get(i - 1).nanos()) / 1_000_000);
@@ -119,8 +120,8 @@ class SimStreamingTest {
   @Test
   void groupCommitFlushesManyEventsTogetherAcrossStreams() throws Exception {
     String header = "X-Tokenpipe-Sim: ttft=10ms itl=10ms tokens=40 group_commit=100ms";
-    try (RawStreamClient a = RawStreamClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"a\"}", header);
-        RawStreamClient b = RawStreamClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"b\"}", header)) {
+    try (RawClient a = RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"a\"}", header);
+        RawClient b = RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"b\"}", header)) {
       // Read both at once: a reader that lags would merge reads by itself.
       var other = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
         try {
@@ -131,7 +132,7 @@ class SimStreamingTest {
       });
       assertThat(a.readToEnd()).isTrue();
       assertThat(other.get(20, TimeUnit.SECONDS)).isTrue();
-      for (RawStreamClient c : List.of(a, b)) {
+      for (RawClient c : List.of(a, b)) {
         assertThat(c.all().split("id: tp\\.", -1)).hasSize(42);
         // 40 tokens over ~400 ms in 100 ms commits: a handful of reads, most holding many events.
         assertThat(c.eventReads().size()).isBetween(3, 12);

@@ -1,4 +1,4 @@
-package dev.tokenpipe.gateway;
+package dev.tokenpipe.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,12 +12,13 @@ import java.util.regex.Pattern;
 
 /**
  * A deliberately dumb HTTP/1.1 client over a raw socket that records every socket read with its arrival
- * time, so tests see exactly how the gateway flushed: one read per event, or batches.
+ * time, so tests see exactly how a server flushed: one read per event, or batches. Shared by the
+ * sim's and the gateway's tests.
  */
-final class RawClient implements AutoCloseable {
+public final class RawClient implements AutoCloseable {
   /** One socket read: when it returned and what it held. */
-  record Read(long nanos, String text) {
-    int count(String needle) {
+  public record Read(long nanos, String text) {
+    public int count(String needle) {
       int n = 0;
       for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length())) {
         n++;
@@ -28,9 +29,9 @@ final class RawClient implements AutoCloseable {
 
   private static final Pattern STATUS = Pattern.compile("^HTTP/1\\.1 (\\d{3})");
 
-  final Socket socket;
-  final long sentNanos;
-  final List<Read> reads = new ArrayList<>();
+  public final Socket socket;
+  public final long sentNanos;
+  public final List<Read> reads = new ArrayList<>();
   private final InputStream in;
 
   private RawClient(Socket socket, long sentNanos) throws IOException {
@@ -39,16 +40,16 @@ final class RawClient implements AutoCloseable {
     this.in = socket.getInputStream();
   }
 
-  static RawClient post(int port, String path, String body, String... headers) throws IOException {
+  public static RawClient post(int port, String path, String body, String... headers) throws IOException {
     return request(port, "POST", path, body, -1, headers);
   }
 
-  static RawClient get(int port, String path, String... headers) throws IOException {
+  public static RawClient get(int port, String path, String... headers) throws IOException {
     return request(port, "GET", path, null, -1, headers);
   }
 
   /** @param receiveBuffer SO_RCVBUF to set before connecting, or -1 */
-  static RawClient request(int port, String method, String path, String body, int receiveBuffer, String... headers)
+  public static RawClient request(int port, String method, String path, String body, int receiveBuffer, String... headers)
       throws IOException {
     Socket s = new Socket();
     if (receiveBuffer > 0) {
@@ -74,7 +75,7 @@ final class RawClient implements AutoCloseable {
   }
 
   /** Reads one socket read's worth; null at end of stream. */
-  Read readOnce() throws IOException {
+  public Read readOnce() throws IOException {
     byte[] buf = new byte[65536];
     int n = in.read(buf);
     if (n < 0) {
@@ -86,7 +87,7 @@ final class RawClient implements AutoCloseable {
   }
 
   /** Reads until the chunked body's last chunk, a complete fixed-length body, or the server closes. */
-  boolean readToEnd() throws IOException {
+  public boolean readToEnd() throws IOException {
     while (true) {
       if (complete()) {
         return true;
@@ -98,7 +99,7 @@ final class RawClient implements AutoCloseable {
   }
 
   /** Reads until the text so far contains {@code needle}; false if the stream ended first. */
-  boolean readUntil(String needle) throws IOException {
+  public boolean readUntil(String needle) throws IOException {
     while (!all().contains(needle)) {
       if (readOnce() == null) {
         return false;
@@ -121,32 +122,32 @@ final class RawClient implements AutoCloseable {
     return all.endsWith("0\r\n\r\n");
   }
 
-  String all() {
+  public String all() {
     StringBuilder sb = new StringBuilder();
     reads.forEach(r -> sb.append(r.text()));
     return sb.toString();
   }
 
-  int status() {
+  public int status() {
     Matcher m = STATUS.matcher(all());
     return m.find() ? Integer.parseInt(m.group(1)) : -1;
   }
 
   /** The response head, lower-cased, without the status line. */
-  String head() {
+  public String head() {
     String all = all();
     int end = all.indexOf("\r\n\r\n");
     return (end < 0 ? all : all.substring(0, end)).toLowerCase();
   }
 
-  String body() {
+  public String body() {
     String all = all();
     int end = all.indexOf("\r\n\r\n");
     return end < 0 ? "" : all.substring(end + 4);
   }
 
   /** Reads that carry at least one upstream event (the response head and comments do not count). */
-  List<Read> eventReads() {
+  public List<Read> eventReads() {
     return reads.stream().filter(r -> r.count("id: tp.") > 0).toList();
   }
 
