@@ -14,9 +14,9 @@ import java.util.stream.StreamSupport;
 import picocli.CommandLine;
 
 /** Runs {@code tokenpipe doctor} in-process like the CLI does, capturing exit code, text, stderr and JSON. */
-record DoctorRun(int exitCode, String out, String err, JsonNode json) {
+public record DoctorRun(int exitCode, String out, String err, JsonNode json) {
 
-  static DoctorRun run(String... args) throws IOException {
+  public static DoctorRun run(String... args) throws IOException {
     Path json = Files.createTempFile("tp-doctor-", ".json");
     Files.delete(json);
     List<String> all = new ArrayList<>(List.of(args));
@@ -38,12 +38,12 @@ record DoctorRun(int exitCode, String out, String err, JsonNode json) {
     return new DoctorRun(code, out.toString(), err.toString(), node);
   }
 
-  List<String> findingIds() {
+  public List<String> findingIds() {
     return json == null ? List.of()
         : StreamSupport.stream(json.get("findings").spliterator(), false).map(f -> f.get("id").asText()).toList();
   }
 
-  JsonNode finding(String id) {
+  public JsonNode finding(String id) {
     for (JsonNode f : json.get("findings")) {
       if (f.get("id").asText().equals(id)) {
         return f;
@@ -53,7 +53,7 @@ record DoctorRun(int exitCode, String out, String err, JsonNode json) {
   }
 
   /** For assertion messages: everything the run printed. */
-  String transcript() {
+  public String transcript() {
     return "exit " + exitCode + "\n" + out + err;
   }
 }

@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Assumptions;
  * A real proxy (nginx, haproxy, caddy, apache2) started by a test as a child process in the foreground, with a
  * config generated from a template in {@code src/test/resources/dev/tokenpipe/doctor/} into its own temp dir
  * (pid file, logs, temp paths), on a free port. {@link #close} stops it and every process it forked.
+ * Public for {@code dev.tokenpipe.deploy.DeployConfigTest}, which runs the shipped deploy/ configs with it.
  */
-final class ProxyProcess implements AutoCloseable {
+public final class ProxyProcess implements AutoCloseable {
   private final String name;
   private final Process process;
   private final int port;
@@ -38,7 +39,7 @@ final class ProxyProcess implements AutoCloseable {
    * Skips the calling test when {@code binary} is missing, unless env {@code CI=true}, where a missing proxy is a
    * failure (CI must install it: see docs/doctor.md).
    */
-  static void requireBinary(String binary, String debianPackage) {
+  public static void requireBinary(String binary, String debianPackage) {
     if (Files.isExecutable(Path.of(binary))) {
       return;
     }
@@ -59,8 +60,6 @@ final class ProxyProcess implements AutoCloseable {
    */
   static ProxyProcess start(String name, String template, String config, int upstreamPort, Map<String, String> vars,
       List<String> command) throws IOException, InterruptedException {
-    Path dir = Files.createTempDirectory("tp-doctor-" + name + "-");
-    int port = freePort();
     String text;
     try (InputStream in = ProxyProcess.class.getResourceAsStream(template)) {
       if (in == null) {
@@ -68,6 +67,14 @@ final class ProxyProcess implements AutoCloseable {
       }
       text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
+    return startWithText(name, text, config, upstreamPort, vars, command);
+  }
+
+  /** As {@link #start}, with the template's text given instead of a resource name. */
+  public static ProxyProcess startWithText(String name, String text, String config, int upstreamPort,
+      Map<String, String> vars, List<String> command) throws IOException, InterruptedException {
+    Path dir = Files.createTempDirectory("tp-doctor-" + name + "-");
+    int port = freePort();
     text = text.replace("${dir}", dir.toString()).replace("${port}", String.valueOf(port))
         .replace("${upstream}", String.valueOf(upstreamPort));
     for (Map.Entry<String, String> v : vars.entrySet()) {
@@ -89,11 +96,11 @@ final class ProxyProcess implements AutoCloseable {
     return p;
   }
 
-  int port() {
+  public int port() {
     return port;
   }
 
-  String url(String path) {
+  public String url(String path) {
     return "http://127.0.0.1:" + port + path;
   }
 
@@ -115,7 +122,7 @@ final class ProxyProcess implements AutoCloseable {
     fail(name + " did not listen on " + port + " within 15 s:\n" + log());
   }
 
-  String log() {
+  public String log() {
     StringBuilder sb = new StringBuilder();
     try (var files = Files.list(dir)) {
       for (Path f : files.filter(f -> f.toString().endsWith(".log")).toList()) {
