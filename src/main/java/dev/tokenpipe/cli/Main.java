@@ -1,5 +1,10 @@
 package dev.tokenpipe.cli;
 
+import dev.tokenpipe.bench.BenchCommand;
+import dev.tokenpipe.chat.ChatCommand;
+import dev.tokenpipe.demo.DemoCommand;
+import dev.tokenpipe.doctor.DoctorCommand;
+import dev.tokenpipe.gateway.GatewayCommand;
 import dev.tokenpipe.sim.SimCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,7 +18,15 @@ import picocli.CommandLine.Command;
       "Zero-buffer streaming for LLM APIs: relay every token the moment it arrives, and prove it.",
       ""
     },
-    subcommands = {dev.tokenpipe.gateway.GatewayCommand.class, SimCommand.class, dev.tokenpipe.bench.BenchCommand.class, dev.tokenpipe.chat.ChatCommand.class, dev.tokenpipe.doctor.DoctorCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      GatewayCommand.class,
+      SimCommand.class,
+      BenchCommand.class,
+      DoctorCommand.class,
+      ChatCommand.class,
+      DemoCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -41,6 +41,26 @@ public final class HtmlReport {
         .replace("__REPORT_JSON__", json);
   }
 
+  /**
+   * Another page built like {@link #render}: the class-path resource {@code templateResource} with the same
+   * placeholders as {@code bench.html} (uPlot's CSS and JS, the title, the JSON data) filled in, so it is
+   * self-contained and opens offline too. {@code tokenpipe demo} uses it for its page of two runs.
+   */
+  public static String renderPage(String templateResource, String title, JsonNode data) {
+    String json;
+    try {
+      json = Json.MAPPER.writeValueAsString(data);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    json = json.replace("</", "<\\/");
+    return resource(templateResource)
+        .replace("/*UPLOT_CSS*/", resource(UPLOT + "uPlot.min.css"))
+        .replace("/*UPLOT_JS*/", resource(UPLOT + "uPlot.iife.min.js").replace("</script", "<\\/script"))
+        .replace("__TITLE__", escape(title))
+        .replace("__REPORT_JSON__", json);
+  }
+
   public static void write(Path file, JsonNode report) throws IOException {
     Files.writeString(file, render(report), StandardCharsets.UTF_8);
   }

@@ -1,0 +1,369 @@
+package dev.tokenpipe.demo;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tokenpipe.bench.BenchCommand;
+import dev.tokenpipe.cli.Cli;
+import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.doctor.DoctorCommand;
+import dev.tokenpipe.gateway.GatewayConfig;
+import dev.tokenpipe.gateway.GatewayServer;
+import dev.tokenpipe.openai.Json;
+import dev.tokenpipe.report.HtmlReport;
+import dev.tokenpipe.sim.SimConfig;
+import dev.tokenpipe.sim.SimServer;
+import dev.tokenpipe.sim.StreamProfile;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tokenpipe demo}: the before/after story in one command, on loopback only. Two paths to the same simulated
+ * model take the same bench load:
+ *
+ * <pre>
+ *   before:  bench → browser hop → NGINX "before" block (gzip on text/event-stream, proxy_buffering on) → sim (group commit)
+ *   after:   bench → browser hop → NGINX "after" block (streaming-safe) → tokenpipe serve → sim (flush per event)
+ * </pre>
+ *
+ * The browser hop ({@link HttpRelay.Role#BROWSER}) asks for gzip and inflates as bytes arrive, as a browser does;
+ * without it bench (which asks for {@code identity}) would never trigger the compressor. Without NGINX, an
+ * in-process emulation ({@link HttpRelay.Role#EMULATED_COMPRESSING_PROXY}) takes its place and says so. Then
+ * doctor probes both NGINX blocks, the table and an HTML page with both runs are written, and everything the demo
+ * started is stopped, also on failure and Ctrl-C.
+ */
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "The whole story on one machine in about 2 minutes: a classic buffered path (NGINX gzip + proxy buffering in",
+      "front of an app that group-commits its writes) against the fixed path (tokenpipe serve behind a streaming-safe",
+      "NGINX, every token flushed), the same bench load on both, a before/after table, doctor's verdict on each path",
+      "and one HTML report with both runs. Loopback (127.0.0.1) only. Uses the real NGINX when it is installed",
+      "(nginx on PATH or /usr/sbin/nginx), else an in-process emulation that is labelled as such.",
+      "",
+      "Exit codes: 0 done; 1 a step failed (the message says which); 64 bad usage; 130 interrupted.",
+      ""
+    })
+public final class DemoCommand implements Callable<Integer> {
+  static final String DEFAULT_TTFT = "300ms/1500ms";
+  static final String DEFAULT_ITL = "25ms/60ms";
+  static final String PATH = "/v1/chat/completions";
+  static final int DOCTOR_PROBE_COUNT = 40;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = {"-n", "--requests"}, defaultValue = "1000", paramLabel = "N",
+      description = "Measured requests on each path. Default: ${DEFAULT-VALUE}.")
+  int requests;
+
+  @Option(names = {"-c", "--concurrency"}, defaultValue = "50", paramLabel = "N",
+      description = "Streams in flight on each path. Default: ${DEFAULT-VALUE}.")
+  int concurrency;
+
+  @Option(names = "--html", defaultValue = "tokenpipe-demo.html", paramLabel = "FILE",
+      description = "The HTML report with both runs. Default: ${DEFAULT-VALUE}.")
+  Path html;
+
+  @Option(names = "--emulate", description = "Use the in-process proxy emulation even when NGINX is installed.")
+  boolean emulate;
+
+  @Option(names = "--nginx", paramLabel = "FILE",
+      description = "The NGINX binary (default: nginx on PATH, else /usr/sbin/nginx).")
+  Path nginxBinary;
+
+  @Option(names = "--ttft", defaultValue = DEFAULT_TTFT, paramLabel = "P50[/P99]",
+      description = "Advanced: the model's time to first token. Default: ${DEFAULT-VALUE}.")
+  String ttft;
+
+  @Option(names = "--itl", defaultValue = DEFAULT_ITL, paramLabel = "P50[/P99]",
+      description = "Advanced: the model's time per token. Default: ${DEFAULT-VALUE}.")
+  String itl;
+
+  @Option(names = "--tokens", defaultValue = "64", paramLabel = "N",
+      description = "Advanced: output tokens per response. Default: ${DEFAULT-VALUE}.")
+  int tokens;
+
+  @Option(names = "--group-commit", defaultValue = "50ms", paramLabel = "DURATION",
+      description = "Advanced: the before app's write-batching period. Default: ${DEFAULT-VALUE}.")
+  String groupCommit;
+
+  @Option(names = {"-v", "--verbose"}, description = "Also print bench's summaries and doctor's full reports.")
+  boolean verbose;
+
+  /** What the last run started, for tests: NGINX's pid (-1 when emulated), every port it listened on, its temp dir. */
+  volatile Started started;
+  /** The last run's table ({@link DemoTable#json}), for tests. */
+  volatile JsonNode table;
+
+  record Started(long nginxPid, List<Integer> ports, boolean emulated, Path tempDir) {}
+
+  @Override
+  public Integer call() throws Exception {
+    StreamProfile before = profile(true);
+    StreamProfile after = profile(false);
+    if (requests < 1) {
+      throw usage("-n must be at least 1");
+    }
+    if (concurrency < 1 || concurrency > 1000) {
+      throw usage("-c must be between 1 and 1000");
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    long t0 = System.nanoTime();
+    Path tmp = Files.createTempDirectory("tokenpipe-demo-");
+    Cleanup cleanup = new Cleanup(tmp);
+    Thread hook = new Thread(cleanup::close, "tokenpipe-demo-cleanup");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      return run(before, after, tmp, cleanup, out, t0);
+    } finally {
+      cleanup.close();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // Ctrl-C: the hook is running and does the same cleanup
+      }
+    }
+  }
+
+  private int run(StreamProfile beforeProfile, StreamProfile afterProfile, Path tmp, Cleanup cleanup, PrintWriter out,
+      long t0) throws Exception {
+    if (!verbose) {
+      cleanup.add(QuietLog.warnOnly("tokenpipe.access"));
+    }
+    SimServer simBefore = cleanup.add(SimServer.start(SimConfig.defaults().withProfile(beforeProfile), "127.0.0.1", 0));
+    SimServer simAfter = cleanup.add(SimServer.start(SimConfig.defaults().withProfile(afterProfile), "127.0.0.1", 0));
+    GatewayServer gateway = cleanup.add(GatewayServer.start(GatewayConfig.defaults().withPort(0)
+        .withUpstreams(List.of("http://127.0.0.1:" + simAfter.port()))));
+
+    // The proxy in front of both apps: the real NGINX when it is there and starts, else the emulation.
+    String note = null;
+    NginxProcess nginx = null;
+    Optional<Path> binary = emulate ? Optional.empty() : nginxBinary != null ? Optional.of(nginxBinary) : NginxProcess.find();
+    if (emulate) {
+      note = "--emulate given";
+    } else if (binary.isEmpty()) {
+      note = "NGINX is not installed (no nginx on PATH or at /usr/sbin/nginx; Debian package 'nginx')";
+    } else {
+      Path dir = Files.createDirectory(tmp.resolve("nginx"));
+      try {
+        nginx = cleanup.add(NginxProcess.start(binary.get(), dir, simBefore.port(), gateway.port()));
+      } catch (NginxProcess.StartFailed | IOException e) {
+        note = "NGINX failed to start (" + e.getMessage() + ")";
+      }
+    }
+    int proxyBefore;
+    int proxyAfter;
+    String proxyName;
+    String beforeProxy;
+    String afterProxy;
+    List<Integer> ports = new ArrayList<>(List.of(simBefore.port(), simAfter.port(), gateway.port()));
+    if (nginx != null) {
+      proxyBefore = nginx.beforePort();
+      proxyAfter = nginx.afterPort();
+      proxyName = NginxProcess.version(binary.get());
+      beforeProxy = proxyName + " (gzip on text/event-stream, proxy_buffering on)";
+      afterProxy = proxyName + " (streaming-safe server block)";
+    } else {
+      proxyBefore = cleanup.add(HttpRelay.start(HttpRelay.Role.EMULATED_COMPRESSING_PROXY, simBefore.port())).port();
+      proxyAfter = cleanup.add(HttpRelay.start(HttpRelay.Role.EMULATED_STREAMING_PROXY, gateway.port())).port();
+      proxyName = "EMULATED NGINX";
+      beforeProxy = proxyName + " (holds each event stream to its end, then gzips it)";
+      afterProxy = proxyName + " (passes every read on)";
+    }
+    int browserBefore = cleanup.add(HttpRelay.start(HttpRelay.Role.BROWSER, proxyBefore)).port();
+    int browserAfter = cleanup.add(HttpRelay.start(HttpRelay.Role.BROWSER, proxyAfter)).port();
+    ports.addAll(List.of(proxyBefore, proxyAfter, browserBefore, browserAfter));
+    started = new Started(nginx == null ? -1 : nginx.pid(), List.copyOf(ports), nginx == null, tmp);
+    String beforePath = "browser -> " + beforeProxy + " -> app with " + groupCommit + " group commit";
+    String afterPath = "browser -> " + afterProxy + " -> tokenpipe serve -> app flushing every token";
+
+    out.printf(Locale.ROOT, "tokenpipe demo: the same load on a buffered path and on the fixed path, on 127.0.0.1%n");
+    out.printf(Locale.ROOT, "  model    tokenpipe sim: TTFT %s, %s per token (p50/p99), %d tokens per answer%n", ttft, itl, tokens);
+    out.printf(Locale.ROOT, "  before   %s%n", beforePath);
+    out.printf(Locale.ROOT, "  after    %s%n", afterPath);
+    out.printf(Locale.ROOT, "  load     %d requests, %d streams in flight, on each path; browser = asks for gzip and inflates"
+        + " each read as it arrives%n", requests, concurrency);
+    if (nginx == null) {
+      out.printf(Locale.ROOT, "  NOTE     %s: using an in-process EMULATION of NGINX (holds event streams to the end and"
+          + " gzips them, like gzip_types text/event-stream)%s%n", note,
+          binary.isEmpty() && !emulate ? ". Install nginx for the real thing." : ".");
+    }
+    out.println();
+    out.flush();
+
+    // Doctor first: it is short and warms up the client, servers and proxies before bench measures them.
+    DoctorResult doctorBefore = doctor("before", proxyBefore, tmp, out, cleanup);
+    DoctorResult doctorAfter = doctor("after", proxyAfter, tmp, out, cleanup);
+    JsonNode benchBefore = bench("before", browserBefore, tmp, out, cleanup);
+    JsonNode benchAfter = bench("after", browserAfter, tmp, out, cleanup);
+
+    ObjectNode table = DemoTable.json(benchBefore, benchAfter);
+    this.table = table;
+    out.println();
+    out.print(DemoTable.render(table));
+    if (table.path("before").path("itl_p99").asDouble() < table.path("after").path("itl_p99").asDouble()) {
+      out.println("  ITL looks better before: a held stream arrives in one read, so its tokens have no gaps between them;");
+      out.println("  the wait moved into TTFT. held = the model's emission of a token -> the client's read of it.");
+    } else {
+      out.println("  held = the model's emission of a token -> the client's read of it.");
+    }
+    out.println();
+    out.println("doctor");
+    out.print(doctorBefore.summary(true));
+    out.print(doctorAfter.summary(false));
+    out.flush();
+
+    ObjectNode page = Json.MAPPER.createObjectNode();
+    page.put("generated_at", Instant.now().toString());
+    ObjectNode setup = page.putObject("setup");
+    setup.put("requests", requests).put("concurrency", concurrency).put("ttft", ttft).put("itl", itl)
+        .put("tokens", tokens).put("group_commit", groupCommit).put("proxy", proxyName).put("emulated", nginx == null)
+        .put("before_path", beforePath).put("after_path", afterPath)
+        .put("note", note);
+    page.set("table", table);
+    page.putObject("doctor").<ObjectNode>set("before", doctorBefore.json).set("after", doctorAfter.json);
+    page.putObject("runs").<ObjectNode>set("before", benchBefore).set("after", benchAfter);
+    try {
+      if (html.toAbsolutePath().getParent() != null) {
+        Files.createDirectories(html.toAbsolutePath().getParent());
+      }
+      Files.writeString(html, HtmlReport.renderPage("dev/tokenpipe/demo/demo.html", "before / after", page),
+          StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new CommandFailedException("cannot write " + html + ": " + e.getMessage());
+    }
+    out.println();
+    out.printf(Locale.ROOT, "report   %s (both runs)%n", html);
+    out.printf(Locale.ROOT, "done in %.0f s; stopping everything the demo started%n", (System.nanoTime() - t0) / 1e9);
+    out.flush();
+    return 0;
+  }
+
+  /** Runs {@code tokenpipe bench} in-process on one path and returns its JSON result. */
+  private JsonNode bench(String label, int port, Path tmp, PrintWriter out, Cleanup cleanup) throws IOException {
+    out.printf(Locale.ROOT, "bench    %-6s %d requests ... ", label, requests);
+    out.flush();
+    Path json = tmp.resolve("bench-" + label + ".json");
+    StringWriter text = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = Cli.newCommandLine(new BenchCommand());
+    cl.setOut(new PrintWriter(text, true));
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute("http://127.0.0.1:" + port + PATH, "-n", String.valueOf(requests),
+        "-c", String.valueOf(concurrency), "--warmup", String.valueOf(Math.min(concurrency, 20)),
+        "--progress", "none", "--json", json.toString());
+    if (code == BenchCommand.EXIT_INTERRUPTED || cleanup.closed()) {
+      throw new CommandFailedException("interrupted: stopped everything the demo started", BenchCommand.EXIT_INTERRUPTED);
+    }
+    if (!Files.exists(json) || (code != 0 && code != BenchCommand.EXIT_SOME_FAILED)) {
+      throw new CommandFailedException("bench on the " + label + " path failed (exit " + code + "): "
+          + firstLine(err.toString()));
+    }
+    JsonNode result = Json.MAPPER.readTree(json.toFile());
+    JsonNode t = result.path("totals");
+    out.printf(Locale.ROOT, "%d ok, %d errors in %.1f s%n", t.path("ok").asLong(), t.path("errors").asLong(),
+        t.path("duration_s").asDouble());
+    if (verbose) {
+      out.println(text.toString().indent(4));
+    }
+    out.flush();
+    return result;
+  }
+
+  /** Doctor's verdict on one path, with its JSON report. */
+  record DoctorResult(String label, int exitCode, JsonNode json, String text) {
+    String summary(boolean withFix) {
+      String verdict = switch (json.path("verdict").asText("failed")) {
+        case "buffered" -> "buffering found";
+        case "clean" -> "clean";
+        default -> "probe failed";
+      };
+      StringBuilder b = new StringBuilder();
+      b.append(String.format(Locale.ROOT, "  %-7s %s - %s%n", label, verdict, json.path("reason").asText()));
+      JsonNode top = json.path("findings").path(0);
+      if (withFix && !top.isMissingNode() && top.path("holds_tokens").asBoolean()) {
+        b.append(String.format(Locale.ROOT, "          top finding: %s (%s) - %s%n", top.path("title").asText(),
+            top.path("layer_name").asText(), top.path("summary").asText()));
+        JsonNode fix = top.path("fixes").path(0);
+        if (!fix.isMissingNode()) {
+          b.append("          fix: ").append(fix.path("advice").asText()).append('\n');
+          for (String line : fix.path("snippet").asText().split("\n")) {
+            if (!line.isBlank()) {
+              b.append("              ").append(line).append('\n');
+            }
+          }
+        }
+      }
+      return b.toString();
+    }
+  }
+
+  /** Runs {@code tokenpipe doctor} in-process on one proxy (not through the browser hop: doctor decodes gzip itself). */
+  private DoctorResult doctor(String label, int port, Path tmp, PrintWriter out, Cleanup cleanup) throws IOException {
+    out.printf(Locale.ROOT, "doctor   %-6s ... ", label);
+    out.flush();
+    Path json = tmp.resolve("doctor-" + label + ".json");
+    StringWriter text = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = Cli.newCommandLine(new DoctorCommand());
+    cl.setOut(new PrintWriter(text, true));
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute("--json", json.toString(), "--probe-count", String.valueOf(DOCTOR_PROBE_COUNT),
+        "http://127.0.0.1:" + port + PATH);
+    if (cleanup.closed()) {
+      throw new CommandFailedException("interrupted", BenchCommand.EXIT_INTERRUPTED);
+    }
+    if (!Files.exists(json)) {
+      throw new CommandFailedException("doctor on the " + label + " path failed (exit " + code + "): "
+          + firstLine(err.toString()));
+    }
+    JsonNode result = Json.MAPPER.readTree(json.toFile());
+    out.println(result.path("verdict").asText());
+    if (verbose) {
+      out.println(text.toString().indent(4));
+    }
+    out.flush();
+    return new DoctorResult(label, code, result, text.toString());
+  }
+
+  private StreamProfile profile(boolean withGroupCommit) {
+    try {
+      Durations.parse(groupCommit);
+      if (tokens < 1 || tokens > 4096) {
+        throw new IllegalArgumentException("--tokens must be between 1 and 4096");
+      }
+      String spec = "ttft=" + ttft + " itl=" + itl + " tokens=" + tokens
+          + (withGroupCommit ? " group_commit=" + groupCommit : "");
+      StreamProfile p = SimConfig.defaults().defaultProfile().with(StreamProfile.parseOverrides(spec));
+      if (withGroupCommit && !p.groupCommit()) {
+        throw new IllegalArgumentException("--group-commit must be more than 0");
+      }
+      return p;
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+  }
+
+  private CommandLine.ParameterException usage(String message) {
+    return new CommandLine.ParameterException(spec.commandLine(), message);
+  }
+
+  private static String firstLine(String s) {
+    return s.lines().filter(l -> !l.isBlank()).findFirst().orElse("no message");
+  }
+}

@@ -1,0 +1,150 @@
+package dev.tokenpipe.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.cli.Cli;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code tokenpipe demo} end to end on real sockets with small numbers: the real NGINX when installed (required
+ * when CI=true), and the emulation that takes its place when NGINX is missing or fails to start.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class DemoCommandTest {
+  /** Small and fast, with a narrow TTFT spread so "before is worse" is structural, not luck. */
+  static final List<String> SMALL = List.of("-n", "40", "-c", "10", "--tokens", "12", "--ttft", "100ms/300ms",
+      "--itl", "20ms/40ms");
+
+  @TempDir Path tmp;
+
+  record Run(int exitCode, String out, String err, DemoCommand command) {
+    String transcript() {
+      return "exit " + exitCode + "\n" + out + err;
+    }
+  }
+
+  static Run run(List<String> args) {
+    DemoCommand command = new DemoCommand();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = Cli.newCommandLine(command);
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute(args.toArray(String[]::new));
+    System.out.println("[demo " + String.join(" ", args) + "] exit " + code + "\n" + out + err);
+    return new Run(code, out.toString(), err.toString(), command);
+  }
+
+  private List<String> args(String... extra) {
+    List<String> a = new ArrayList<>(SMALL);
+    a.addAll(List.of("--html", tmp.resolve("demo.html").toString()));
+    a.addAll(List.of(extra));
+    return a;
+  }
+
+  @Test
+  void realNginxBeforeIsBufferedAfterIsCleanAndEverythingIsStopped() throws Exception {
+    boolean installed = NginxProcess.find().isPresent();
+    if (!installed && "true".equals(System.getenv("CI"))) {
+      fail("nginx is not installed (Debian package 'nginx') - but CI=true, where the demo must run the real NGINX");
+    }
+    Run run = run(args());
+
+    assertThat(run.exitCode()).as(run.transcript()).isZero();
+    assertStory(run);
+    if (installed) {
+      assertThat(run.command().started.emulated()).as(run.transcript()).isFalse();
+      assertThat(run.out()).contains("nginx/").doesNotContain("EMULATION");
+      long pid = run.command().started.nginxPid();
+      assertThat(pid).isPositive();
+      assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("nginx pid " + pid + " still alive").isFalse();
+      assertThat(run.out()).contains("top finding: Whole response held until the end (NGINX)", "gzip");
+    } else {
+      assertThat(run.out()).contains("EMULATION");
+    }
+  }
+
+  @Test
+  void nginxThatFailsToStartFallsBackToTheLabelledEmulation() throws Exception {
+    Run run = run(args("--nginx", "/bin/false"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isZero();
+    assertThat(run.out()).contains("NGINX failed to start (nginx exited with 1 at start", "EMULATION", "EMULATED NGINX");
+    assertThat(run.command().started.emulated()).isTrue();
+    assertStory(run);
+    assertThat(Files.readString(tmp.resolve("demo.html"))).contains("\"emulated\":true");
+  }
+
+  @Test
+  void badFlagsAreOneErrorLineAndExit64() {
+    for (List<String> bad : List.of(List.of("-n", "0"), List.of("--bogus"), List.of("--ttft", "soon"),
+        List.of("-c", "x"), List.of("--group-commit", "0ms"))) {
+      Run run = run(bad);
+      assertThat(run.exitCode()).as(run.transcript()).isEqualTo(64);
+      assertThat(run.err().lines().filter(l -> !l.startsWith("Try ")).count()).as(run.transcript()).isEqualTo(1);
+      assertThat(run.err()).startsWith("demo: ");
+      assertThat(run.out()).isEmpty();
+      assertThat(run.command().started).isNull();
+    }
+  }
+
+  /** The table, doctor's verdicts, the HTML page and the clean-up, the same on either path. */
+  private void assertStory(Run run) throws IOException {
+    String out = run.out();
+    assertThat(out.lines().filter(l -> l.startsWith("  before ")).count()).as(out).isGreaterThanOrEqualTo(1);
+    assertThat(out).containsPattern("(?m)^  before +[\\d.]+ ms +[\\d.]+ ms")
+        .containsPattern("(?m)^  after +[\\d.]+ ms +[\\d.]+ ms")
+        .contains("TTFT p50", "TTFT p99", "p99/p50", "ITL p99", "tokens/event", "errors", "after/before");
+
+    JsonNode table = run.command().table;
+    JsonNode before = table.get("before");
+    JsonNode after = table.get("after");
+    assertThat(before.get("errors").asLong()).isZero();
+    assertThat(after.get("errors").asLong()).isZero();
+    // Held to the end: every first token waits for the last one (12 tokens x 20 ms).
+    assertThat(before.get("ttft_p99").asDouble()).as(out).isGreaterThan(after.get("ttft_p99").asDouble());
+    assertThat(before.get("ttft_p50").asDouble()).as(out).isGreaterThan(after.get("ttft_p50").asDouble() + 150);
+    assertThat(before.get("delivery_p99").asDouble()).as(out).isGreaterThan(150);
+    assertThat(after.get("delivery_p99").asDouble()).as(out).isLessThan(50);
+
+    assertThat(out).containsPattern("(?m)^  before +buffering found - ")
+        .containsPattern("(?m)^  after +clean - ")
+        .contains("top finding: ", "fix: ");
+
+    Path html = tmp.resolve("demo.html");
+    assertThat(html).exists();
+    String page = Files.readString(html);
+    assertThat(page).contains("\"runs\":{\"before\":{\"schema\":\"tokenpipe.bench/v1\"", "\"after\":{\"schema\":\"tokenpipe.bench/v1\"",
+        "\"doctor\":{\"before\":", "uPlot");
+
+    DemoCommand.Started started = run.command().started;
+    for (int port : started.ports()) {
+      assertThat(accepts(port)).as("port " + port + " still open after the demo").isFalse();
+    }
+    assertThat(started.tempDir()).doesNotExist();
+  }
+
+  private static boolean accepts(int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 300);
+      return true;
+    } catch (IOException closed) {
+      return false;
+    }
+  }
+}
