@@ -1,9 +1,9 @@
 package dev.tokenpipe.demo;
 
+import dev.tokenpipe.proc.ChildProcesses;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -165,28 +165,12 @@ final class NginxProcess implements AutoCloseable {
   }
 
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+    return ChildProcesses.freeLoopbackPort();
   }
 
   /** SIGTERM (NGINX's fast shutdown), SIGKILL after 5 s; then any process it forked. */
   @Override
   public void close() {
-    List<ProcessHandle> children = process.descendants().toList();
-    process.destroy();
-    try {
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      process.destroyForcibly();
-      Thread.currentThread().interrupt();
-    }
-    for (ProcessHandle c : children) {
-      if (c.isAlive()) {
-        c.destroyForcibly();
-      }
-    }
+    ChildProcesses.stopTree(process);
   }
 }

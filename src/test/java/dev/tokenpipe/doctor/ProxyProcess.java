@@ -1,11 +1,11 @@
 package dev.tokenpipe.doctor;
 
+import dev.tokenpipe.proc.ChildProcesses;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -135,27 +135,12 @@ public final class ProxyProcess implements AutoCloseable {
   }
 
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+    return ChildProcesses.freeLoopbackPort();
   }
 
   /** Stops the proxy (SIGTERM, then SIGKILL after 5 s) and the worker processes it forked. */
   @Override
   public void close() {
-    List<ProcessHandle> children = process.descendants().toList();
-    process.destroy();
-    try {
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    for (ProcessHandle c : children) {
-      if (c.isAlive()) {
-        c.destroyForcibly();
-      }
-    }
+    ChildProcesses.stopTree(process);
   }
 }
