@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 enum ErrorKind {
   NO_UPSTREAM(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream_unavailable", "No healthy upstream is available."),
   UPSTREAM_REFUSED(HttpResponseStatus.BAD_GATEWAY, "upstream_unavailable", "The upstream refused the connection."),
+  UPSTREAM_TLS(HttpResponseStatus.BAD_GATEWAY, "upstream_tls_error", "The TLS handshake with the upstream failed."),
   UPSTREAM_CONNECT_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_timeout", "Connecting to the upstream timed out."),
   UPSTREAM_STATUS(HttpResponseStatus.BAD_GATEWAY, "upstream_error", "The upstream answered with an error."),
   UPSTREAM_CUT(HttpResponseStatus.BAD_GATEWAY, "upstream_cut", "The upstream closed the stream before it ended."),
@@ -33,6 +34,11 @@ enum ErrorKind {
 
   ApiError apiError() {
     return ApiError.server(status, message, code);
+  }
+
+  /** This kind's error with a more specific message. */
+  ApiError apiError(String specificMessage) {
+    return ApiError.server(status, specificMessage, code);
   }
 
   /** Metric label and access-log outcome suffix, e.g. {@code upstream_cut}. */

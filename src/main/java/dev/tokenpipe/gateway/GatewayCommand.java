@@ -42,9 +42,15 @@ public final class GatewayCommand implements Callable<Integer> {
   int port;
 
   @Option(names = {"-u", "--upstream"}, paramLabel = "URL", split = ",", description = {
-      "Upstream base URL, e.g. http://10.0.0.5:8000 (repeatable; round-robin over healthy ones).",
+      "Upstream base URL, e.g. http://10.0.0.5:8000 or https://api.openai.com/v1 (repeatable;",
+      "round-robin over healthy ones). https:// verifies the certificate and host name.",
       "Default: env " + UPSTREAM_ENV + " (comma-separated), else the built-in simulated model."})
   List<String> upstreams = new ArrayList<>();
+
+  @Option(names = "--upstream-ca", paramLabel = "FILE", description = {
+      "PEM certificate(s) to trust for https:// upstreams in addition to the JDK's default trust store,",
+      "e.g. a private CA. Hostname verification stays on."})
+  Path upstreamCa;
 
   @Option(names = "--upstream-key-env", paramLabel = "NAME", defaultValue = UPSTREAM_KEY_ENV, description =
       "Environment variable holding the upstream's bearer key, sent as Authorization (default: ${DEFAULT-VALUE}).")
@@ -119,7 +125,7 @@ public final class GatewayCommand implements Callable<Integer> {
     Set<String> keys = apiKeysFile == null ? Set.of() : ApiKeys.load(apiKeysFile);
     return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, initialComment, connectTimeout,
         firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestTimeout, drainTimeout, maxBody, maxStreams,
-        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey);
+        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa);
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.sim.StreamProfile;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -33,6 +34,8 @@ import java.util.Set;
  * @param apiKeys bearer keys accepted from clients; empty = no client authentication
  * @param upstreamKey bearer credential injected toward the upstream; null = pass the client's through
  *     (only when client authentication is off). Never logged.
+ * @param upstreamCa PEM file of certificates trusted for {@code https://} upstreams in addition to the
+ *     JDK's default trust store; null = the JDK's only
  */
 public record GatewayConfig(
     String host,
@@ -54,7 +57,8 @@ public record GatewayConfig(
     int maxAttempts,
     Duration unhealthyFor,
     Set<String> apiKeys,
-    String upstreamKey) {
+    String upstreamKey,
+    Path upstreamCa) {
 
   public GatewayConfig {
     upstreams = List.copyOf(upstreams);
@@ -70,55 +74,67 @@ public record GatewayConfig(
         dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0,
         Duration.ofSeconds(15), true, Duration.ofSeconds(5), Duration.ofSeconds(120), Duration.ofSeconds(60),
         Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
-        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null);
+        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null);
   }
 
   public GatewayConfig withPort(int port) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withUpstreams(List<String> upstreams) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withHeartbeat(Duration heartbeat, boolean initialComment) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withTimeouts(Duration firstToken, Duration upstreamIdle, Duration slowClient, Duration requestRead) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstToken, upstreamIdle, slowClient, requestRead, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withLimits(int maxBodyBytes, int maxStreams) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withAuth(Set<String> apiKeys, String upstreamKey) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withThreads(int threads) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withDrainTimeout(Duration drainTimeout) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+  }
+
+  public GatewayConfig withConnectTimeout(Duration connectTimeout) {
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+  }
+
+  public GatewayConfig withUpstreamCa(Path upstreamCa) {
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   /** Hides the upstream credential from logs and exception messages. */

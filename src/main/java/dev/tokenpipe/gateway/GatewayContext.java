@@ -24,8 +24,10 @@ record GatewayContext(
     AtomicInteger streams,
     AtomicBoolean drainingFlag) {
 
-  GatewayContext(GatewayConfig config, UpstreamSet upstreams, ApiKeys apiKeys, GatewayMetrics metrics, String defaultModel) {
-    this(config, upstreams, new UpstreamPool((int) config.connectTimeout().toMillis()), apiKeys, metrics, defaultModel,
+  /** @param tls the TLS client for https:// upstreams, or null when there are none */
+  GatewayContext(GatewayConfig config, UpstreamSet upstreams, UpstreamTls tls, ApiKeys apiKeys, GatewayMetrics metrics,
+      String defaultModel) {
+    this(config, upstreams, new UpstreamPool((int) config.connectTimeout().toMillis(), tls), apiKeys, metrics, defaultModel,
         ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean());
   }
 

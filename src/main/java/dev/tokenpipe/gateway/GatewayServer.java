@@ -39,11 +39,16 @@ public final class GatewayServer implements AutoCloseable {
    * port, on the gateway's own loops, and becomes the only upstream.
    *
    * @throws IllegalStateException with a one-line message when the address cannot be bound
-   * @throws IllegalArgumentException for a bad upstream URL
+   * @throws IllegalArgumentException for a bad upstream URL or a bad {@code --upstream-ca} file
    */
   public static GatewayServer start(GatewayConfig config) {
     List<Upstream> upstreams = new ArrayList<>();
     config.upstreams().forEach(u -> upstreams.add(Upstream.parse(u)));
+    // One TLS client context per gateway, built once. A given --upstream-ca is read (and checked) even
+    // when no upstream is https://, so a bad path fails at start, not on some later request.
+    UpstreamTls tls = upstreams.stream().anyMatch(Upstream::tls) || config.upstreamCa() != null
+        ? UpstreamTls.create(config.upstreamCa(), (int) config.connectTimeout().toMillis())
+        : null;
     int threads = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
     EventLoopGroup loops = Transport.get().newGroup(threads);
     SimServer sim = null;
@@ -56,7 +61,7 @@ public final class GatewayServer implements AutoCloseable {
         defaultModel = simConfig.models().getFirst();
       }
       GatewayContext gw = new GatewayContext(config,
-          new UpstreamSet(upstreams, config.unhealthyFor().toNanos()), new ApiKeys(config.apiKeys()),
+          new UpstreamSet(upstreams, config.unhealthyFor().toNanos()), tls, new ApiKeys(config.apiKeys()),
           new GatewayMetrics(), defaultModel);
       RunningServer server = RunningServer.startOn(config.host(), config.port(), loops, new GatewayInitializer(gw));
       return new GatewayServer(config, loops, sim, gw, server);

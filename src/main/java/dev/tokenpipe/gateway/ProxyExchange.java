@@ -187,8 +187,13 @@ final class ProxyExchange implements StreamScanner.Sink {
     }
     if (!f.isSuccess()) {
       gw.upstreams().markFailed(u);
+      if (f.cause() instanceof UpstreamTls.HandshakeFailedException tls) {
+        // The message names the upstream and the handshake's reason (untrusted certificate, wrong host name, ...).
+        retryOrFail(ErrorKind.UPSTREAM_TLS, ErrorKind.UPSTREAM_TLS.apiError(tls.getMessage()).toJson());
+        return;
+      }
       retryOrFail(f.cause() instanceof ConnectTimeoutException
-          ? ErrorKind.UPSTREAM_CONNECT_TIMEOUT : ErrorKind.UPSTREAM_REFUSED);
+          ? ErrorKind.UPSTREAM_CONNECT_TIMEOUT : ErrorKind.UPSTREAM_REFUSED, null);
       return;
     }
     Channel ch = f.getNow();
@@ -220,8 +225,12 @@ final class ProxyExchange implements StreamScanner.Sink {
     return r;
   }
 
-  /** Retries on another healthy upstream while nothing but comments reached the client, else fails. */
-  private void retryOrFail(ErrorKind kind) {
+  /**
+   * Retries on another healthy upstream while nothing but comments reached the client, else fails.
+   *
+   * @param json the OpenAI error JSON to fail with, or null for the kind's own
+   */
+  private void retryOrFail(ErrorKind kind, String json) {
     if (canRetry()) {
       Upstream next = gw.upstreams().pick(tried);
       if (next != null) {
@@ -230,7 +239,7 @@ final class ProxyExchange implements StreamScanner.Sink {
         return;
       }
     }
-    fail(kind, null);
+    fail(kind, json);
   }
 
   private boolean canRetry() {
@@ -439,7 +448,7 @@ final class ProxyExchange implements StreamScanner.Sink {
     }
     if (beforeHead || canRetry()) {
       gw.upstreams().markFailed(upstream);
-      retryOrFail(ErrorKind.UPSTREAM_CUT);
+      retryOrFail(ErrorKind.UPSTREAM_CUT, null);
       return;
     }
     fail(ErrorKind.UPSTREAM_CUT, null);

@@ -4,18 +4,20 @@ import java.net.URI;
 import java.util.Locale;
 
 /**
- * One upstream model server, from a base URL such as {@code http://10.0.0.5:8000} or
- * {@code http://10.0.0.5:8000/v1}.
+ * One upstream model server, from a base URL such as {@code http://10.0.0.5:8000},
+ * {@code http://10.0.0.5:8000/v1} or {@code https://api.openai.com/v1}.
  *
- * @param name the base URL as given, for logs and metrics labels (never contains credentials)
- * @param host host name or address to connect to
- * @param port TCP port
+ * @param name the base URL, normalized ({@code scheme://host:port/prefix}), for logs, metrics labels and
+ *     error messages (never contains credentials)
+ * @param host host name or address to connect to, as in the URL (an IPv6 literal keeps its brackets)
+ * @param port TCP port (80 for {@code http://}, 443 for {@code https://} when the URL names none)
  * @param pathPrefix prepended to the client's path; a trailing {@code /v1} of the base URL is dropped
  *     because the client path already starts with {@code /v1}
+ * @param tls {@code https://}: the connection starts with a TLS handshake ({@link UpstreamTls})
  */
-public record Upstream(String name, String host, int port, String pathPrefix) {
+public record Upstream(String name, String host, int port, String pathPrefix, boolean tls) {
 
-  /** @throws IllegalArgumentException with a one-line reason for anything but a plain http URL */
+  /** @throws IllegalArgumentException with a one-line reason for anything but an http or https URL */
   public static Upstream parse(String baseUrl) {
     URI uri;
     try {
@@ -24,9 +26,8 @@ public record Upstream(String name, String host, int port, String pathPrefix) {
       throw new IllegalArgumentException("not a URL: '" + baseUrl + "'");
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-    if (!scheme.equals("http")) {
-      throw new IllegalArgumentException("upstream '" + baseUrl + "': only http:// upstreams are supported"
-          + " (terminate TLS in front of the model server or use a sidecar)");
+    if (!scheme.equals("http") && !scheme.equals("https")) {
+      throw new IllegalArgumentException("upstream '" + baseUrl + "': only http:// and https:// upstreams are supported");
     }
     if (uri.getHost() == null) {
       throw new IllegalArgumentException("upstream '" + baseUrl + "' has no host");
@@ -41,13 +42,26 @@ public record Upstream(String name, String host, int port, String pathPrefix) {
     if (path.endsWith("/v1")) {
       path = path.substring(0, path.length() - 3);
     }
-    int port = uri.getPort() > 0 ? uri.getPort() : 80;
-    return new Upstream(scheme + "://" + uri.getHost() + ":" + port + path, uri.getHost(), port, path);
+    boolean tls = scheme.equals("https");
+    int port = uri.getPort() > 0 ? uri.getPort() : defaultPort(tls);
+    return new Upstream(scheme + "://" + uri.getHost() + ":" + port + path, uri.getHost(), port, path, tls);
   }
 
-  /** The Host header value toward this upstream. */
+  private static int defaultPort(boolean tls) {
+    return tls ? 443 : 80;
+  }
+
+  /** The Host header value toward this upstream: host, plus the port unless it is the scheme's default. */
   public String authority() {
-    return port == 80 ? host : host + ":" + port;
+    return port == defaultPort(tls) ? host : host + ":" + port;
+  }
+
+  /**
+   * The host as TLS sees it: without an IPv6 literal's brackets. It is the peer host for hostname
+   * verification and, unless it is an IP address (RFC 6066 forbids those), the SNI server name.
+   */
+  public String tlsHost() {
+    return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
   }
 
   /** The request target for a client path such as {@code /v1/chat/completions?x=1}. */

@@ -9,13 +9,33 @@ import io.netty.handler.codec.http.HttpContentDecompressor;
 
 /**
  * The pipeline of an upstream connection, in the order a response byte passes through it. Reading this
- * method is reading the upstream half of the architecture.
+ * method is reading the upstream half of the architecture. One instance per upstream (the TLS handler
+ * needs its host and port), shared by all of that upstream's connections.
  */
 @ChannelHandler.Sharable
 final class UpstreamInitializer extends ChannelInitializer<Channel> {
+  private final Upstream upstream;
+  /** The gateway's TLS client; null for an {@code http://} upstream. */
+  private final UpstreamTls tls;
+
+  UpstreamInitializer(Upstream upstream, UpstreamTls tls) {
+    if (upstream.tls() && tls == null) {
+      throw new IllegalArgumentException("no TLS client for " + upstream.name());
+    }
+    this.upstream = upstream;
+    this.tls = upstream.tls() ? tls : null;
+  }
+
   @Override
   protected void initChannel(Channel ch) {
     ChannelPipeline p = ch.pipeline();
+    // https:// only: TLS, first, so everything after it sees plaintext. SNI and hostname verification use
+    // the upstream's host (UpstreamTls). Each TLS record is decrypted as soon as it is complete and the
+    // plaintext of a socket read goes on at once; our writes (the request) are wrapped on every flush.
+    // The pool hands the connection out only after the handshake succeeded.
+    if (tls != null) {
+      p.addLast("tls", tls.newHandler(ch.alloc(), upstream));
+    }
     // HTTP/1.1 framing. The decoder hands body bytes on as they are read (a chunk per socket read, split
     // at 8 KiB), never waiting for a whole HTTP chunk or message.
     p.addLast("http", new HttpClientCodec());

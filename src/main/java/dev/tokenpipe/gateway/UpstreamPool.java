@@ -4,6 +4,7 @@ import dev.tokenpipe.net.Sockets;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.util.ArrayDeque;
@@ -18,17 +19,24 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>The idle lists of one loop are only touched from that loop. Idle connections that the upstream closes
  * leave the list by their close listener.
+ *
+ * <p>A connection to an {@code https://} upstream is handed out only once its TLS handshake succeeded; a
+ * failed handshake fails the acquisition with {@link UpstreamTls.HandshakeFailedException}, like a refused
+ * connect. A pooled TLS connection is reused as it is (no new handshake).
  */
 final class UpstreamPool {
   /** Idle connections kept per loop and upstream; more are closed on release. */
   static final int MAX_IDLE_PER_LOOP = 512;
 
-  private final UpstreamInitializer initializer = new UpstreamInitializer();
   private final int connectTimeoutMillis;
+  /** The TLS client for https:// upstreams; null when there are none. */
+  private final UpstreamTls tls;
+  private final Map<Upstream, UpstreamInitializer> initializers = new ConcurrentHashMap<>();
   private final Map<EventLoop, Map<Upstream, ArrayDeque<Channel>>> idle = new ConcurrentHashMap<>();
 
-  UpstreamPool(int connectTimeoutMillis) {
+  UpstreamPool(int connectTimeoutMillis, UpstreamTls tls) {
     this.connectTimeoutMillis = connectTimeoutMillis;
+    this.tls = tls;
   }
 
   /**
@@ -44,17 +52,34 @@ final class UpstreamPool {
       }
     }
     Promise<Channel> promise = loop.newPromise();
+    UpstreamInitializer initializer = initializers.computeIfAbsent(upstream, u -> new UpstreamInitializer(u, tls));
     ChannelFuture connect = Sockets.client(loop, initializer, connectTimeoutMillis).connect(upstream.host(), upstream.port());
     connect.addListener(f -> {
-      if (f.isSuccess()) {
-        Channel c = connect.channel();
-        c.closeFuture().addListener(cf -> q.remove(c));
-        promise.setSuccess(c);
-      } else {
+      if (!f.isSuccess()) {
         promise.setFailure(f.cause());
+        return;
       }
+      Channel c = connect.channel();
+      SslHandler ssl = c.pipeline().get(SslHandler.class);
+      if (ssl == null) {
+        ready(c, q, promise);
+        return;
+      }
+      ssl.handshakeFuture().addListener(h -> {
+        if (h.isSuccess()) {
+          ready(c, q, promise);
+        } else {
+          c.close();
+          promise.setFailure(new UpstreamTls.HandshakeFailedException(upstream, h.cause()));
+        }
+      });
     });
     return promise;
+  }
+
+  private static void ready(Channel c, ArrayDeque<Channel> q, Promise<Channel> promise) {
+    c.closeFuture().addListener(cf -> q.remove(c));
+    promise.setSuccess(c);
   }
 
   /** Returns a connection whose response ended cleanly and that may be kept alive. Call on its loop. */

@@ -108,7 +108,18 @@ class GatewayPoliciesTest {
     Upstream u = Upstream.parse("http://model:8000/v1/");
     assertThat(u.target("/v1/chat/completions")).isEqualTo("/v1/chat/completions");
     assertThat(Upstream.parse("http://model/prefix").target("/v1/models")).isEqualTo("/prefix/v1/models");
-    assertThatThrownBy(() -> Upstream.parse("https://api.example.com")).hasMessageContaining("only http://");
+    assertThat(u.tls()).isFalse();
+    assertThat(u.authority()).isEqualTo("model:8000");
+    assertThat(Upstream.parse("http://model").authority()).isEqualTo("model");
+    Upstream https = Upstream.parse("https://api.example.com/v1");
+    assertThat(https.tls()).isTrue();
+    assertThat(https.port()).isEqualTo(443);
+    assertThat(https.name()).isEqualTo("https://api.example.com:443");
+    assertThat(https.authority()).as("Host header").isEqualTo("api.example.com");
+    assertThat(https.target("/v1/chat/completions")).isEqualTo("/v1/chat/completions");
+    assertThat(Upstream.parse("https://10.0.0.5:8443").authority()).isEqualTo("10.0.0.5:8443");
+    assertThat(Upstream.parse("https://[::1]:8443").tlsHost()).isEqualTo("::1");
+    assertThatThrownBy(() -> Upstream.parse("ftp://model")).hasMessageContaining("only http:// and https://");
     assertThatThrownBy(() -> Upstream.parse("http://user:pw@model:8000")).hasMessageContaining("credentials");
   }
 
