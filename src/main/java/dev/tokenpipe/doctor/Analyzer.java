@@ -381,9 +381,16 @@ public final class Analyzer {
 
   /**
    * Group commit: with 2+ streams started at staggered times, the deliveries of different streams that land within
-   * 3 ms of each other. If 60% of the events arrive in instants shared by at least half the streams (and at least
+   * {@link #SYNC_WINDOW_NANOS} of each other. If 60% of the events arrive in instants shared by at least half the streams (and at least
    * two), and the streams burst (2+ events per delivery on average), one loop is flushing them all together.
    */
+  /**
+   * Deliveries of different streams this close together count as one instant: wide enough for a
+   * busy client reading several sockets, well under the 11 ms by which doctor staggers stream
+   * starts, so streams that merely share a pace do not line up.
+   */
+  static final long SYNC_WINDOW_NANOS = 5_000_000L;
+
   static Signal detectGroupCommit(List<Trace.Response> streams) {
     if (streams.size() < 2) {
       return null;
@@ -409,7 +416,7 @@ public final class Analyzer {
     int i = 0;
     while (i < marks.size()) {
       int j = i;
-      while (j + 1 < marks.size() && marks.get(j + 1).nanos() - marks.get(j).nanos() <= 3_000_000L) {
+      while (j + 1 < marks.size() && marks.get(j + 1).nanos() - marks.get(j).nanos() <= SYNC_WINDOW_NANOS) {
         j++;
       }
       long distinct = marks.subList(i, j + 1).stream().mapToInt(Mark::stream).distinct().count();
@@ -432,7 +439,7 @@ public final class Analyzer {
     return new Signal(Problem.GROUP_COMMIT, Severity.HIGH,
         streams.size() + " connections receive their events in the same instants, every ~" + ms(period) + ": one loop flushes them all together",
         List.of(Math.round(share * 100) + "% of " + totalEvents + " events arrived in " + instants.size()
-                + " instants shared by " + need + "+ of " + streams.size() + " streams (within 3 ms), though the streams were started at staggered times",
+                + " instants shared by " + need + "+ of " + streams.size() + " streams (within " + ms(SYNC_WINDOW_NANOS) + "), though the streams were started at staggered times",
             String.format(Locale.ROOT, "%.1f events per delivery; shared flushes every ~%s (p50)", perDelivery, ms(period))),
         Map.of("synced_share", share, "flush_period_p50_ms", period / 1e6, "events_per_delivery", perDelivery,
             "streams", (double) streams.size()),
