@@ -4,36 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.cli.Cli;
-import dev.tokenpipe.sim.SimConfig;
-import dev.tokenpipe.sim.SimServer;
+import dev.tokenpipe.testing.SimExtension;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Every error class is counted under its own key, results are still written, and exit codes say what happened. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BenchErrorsTest {
-  static SimServer sim;
-  static String chatUrl;
+  @RegisterExtension static final SimExtension sim = new SimExtension();
 
   @TempDir Path dir;
-
-  @BeforeAll
-  static void start() {
-    sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
-    chatUrl = "http://127.0.0.1:" + sim.port() + "/v1/chat/completions";
-  }
-
-  @AfterAll
-  static void stop() {
-    sim.close();
-  }
 
   private JsonNode run(int expectedExit, String... args) throws Exception {
     Path json = dir.resolve("r" + System.nanoTime() + ".json");
@@ -63,14 +49,14 @@ class BenchErrorsTest {
   @Test
   void stalledStreamTimesOut() throws Exception {
     JsonNode r = run(BenchCommand.EXIT_ALL_FAILED, "-n", "2", "-c", "2", "-t", "600ms",
-        "-H", "X-Tokenpipe-Sim: ttft=10ms itl=5ms tokens=10 stall_after=2 stall=5s", chatUrl);
+        "-H", "X-Tokenpipe-Sim: ttft=10ms itl=5ms tokens=10 stall_after=2 stall=5s", sim.chatUrl());
     assertThat(r.path("errors").path("timeout").asLong()).isEqualTo(2);
   }
 
   @Test
   void httpStatusIsCountedByCode() throws Exception {
     JsonNode r = run(BenchCommand.EXIT_ALL_FAILED, "-n", "4", "-c", "2",
-        "-H", "X-Tokenpipe-Sim: error_rate=1 error_status=503", chatUrl);
+        "-H", "X-Tokenpipe-Sim: error_rate=1 error_status=503", sim.chatUrl());
     assertThat(r.path("errors").path("http_503").asLong()).isEqualTo(4);
     assertThat(r.path("error_samples").path("http_503").asText()).contains("Injected fault");
   }
@@ -78,7 +64,7 @@ class BenchErrorsTest {
   @Test
   void droppedStreamIsTruncated() throws Exception {
     JsonNode r = run(BenchCommand.EXIT_ALL_FAILED, "-n", "3", "-c", "3",
-        "-H", "X-Tokenpipe-Sim: ttft=10ms itl=5ms tokens=10 drop_after=3", chatUrl);
+        "-H", "X-Tokenpipe-Sim: ttft=10ms itl=5ms tokens=10 drop_after=3", sim.chatUrl());
     assertThat(r.path("errors").path("truncated").asLong()).isEqualTo(3);
   }
 
@@ -86,7 +72,7 @@ class BenchErrorsTest {
   void nonStreamingResponseIsNotAStream() throws Exception {
     JsonNode r = run(BenchCommand.EXIT_ALL_FAILED, "-n", "2", "-c", "1",
         "-d", "{\"model\":\"tokenpipe-sim\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-        "-H", "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3", chatUrl);
+        "-H", "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3", sim.chatUrl());
     assertThat(r.path("errors").path("not_stream").asLong()).isEqualTo(2);
   }
 
@@ -96,7 +82,7 @@ class BenchErrorsTest {
     Path prompts = dir.resolve("p.jsonl");
     Files.writeString(prompts, "\"ok prompt\"\n\"another\"\n");
     JsonNode r = run(BenchCommand.EXIT_SOME_FAILED, "-n", "20", "-c", "2",
-        "-H", "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=5 error_rate=0.5", "--prompts-file", prompts.toString(), chatUrl);
+        "-H", "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=5 error_rate=0.5", "--prompts-file", prompts.toString(), sim.chatUrl());
     long ok = r.path("totals").path("ok").asLong();
     long errors = r.path("errors").path("http_503").asLong();
     assertThat(ok + errors).isEqualTo(20);
@@ -105,13 +91,13 @@ class BenchErrorsTest {
 
   @Test
   void badFlagsAreOneLineUsageErrors() {
-    BenchCli r = BenchCli.run("bench", "-c", "0", chatUrl);
+    BenchCli r = BenchCli.run("bench", "-c", "0", sim.chatUrl());
     assertThat(r.exitCode()).isEqualTo(Cli.EXIT_USAGE);
     assertThat(r.err()).contains("-c must be at least 1");
     BenchCli r2 = BenchCli.run("bench", "ftp://x/y");
     assertThat(r2.exitCode()).isEqualTo(Cli.EXIT_USAGE);
     assertThat(r2.err()).contains("http://");
-    BenchCli r3 = BenchCli.run("bench", "--rate", "abc", chatUrl);
+    BenchCli r3 = BenchCli.run("bench", "--rate", "abc", sim.chatUrl());
     assertThat(r3.exitCode()).isEqualTo(Cli.EXIT_USAGE);
   }
 }

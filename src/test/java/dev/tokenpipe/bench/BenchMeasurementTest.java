@@ -4,14 +4,12 @@ import static dev.tokenpipe.bench.BenchCli.metric;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tokenpipe.sim.SimConfig;
-import dev.tokenpipe.sim.SimServer;
+import dev.tokenpipe.testing.SimExtension;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -20,27 +18,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BenchMeasurementTest {
-  static SimServer sim;
-  static String chatUrl;
+  @RegisterExtension static final SimExtension sim = new SimExtension();
 
   @TempDir Path dir;
-
-  @BeforeAll
-  static void start() {
-    sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
-    chatUrl = "http://127.0.0.1:" + sim.port() + "/v1/chat/completions";
-  }
-
-  @AfterAll
-  static void stop() {
-    sim.close();
-  }
 
   @Test
   void ttftItlAndTpotMatchTheConfiguredStream() throws Exception {
     Path json = dir.resolve("r.json");
     BenchCli r = BenchCli.run("bench", "-n", "20", "-c", "5", "--warmup", "3", "--progress", "none",
-        "-H", "X-Tokenpipe-Sim: ttft=200ms itl=20ms tokens=20", "--json", json.toString(), chatUrl);
+        "-H", "X-Tokenpipe-Sim: ttft=200ms itl=20ms tokens=20", "--json", json.toString(), sim.chatUrl());
     assertThat(r.exitCode()).as(r.err()).isZero();
     JsonNode res = BenchCli.json(json);
     assertThat(res.path("totals").path("ok").asLong()).isEqualTo(20);
@@ -67,7 +53,7 @@ class BenchMeasurementTest {
   void burstsShowAsTokensPerEventAndWiderGaps() throws Exception {
     Path json = dir.resolve("burst.json");
     BenchCli r = BenchCli.run("bench", "-n", "10", "-c", "5", "--progress", "none",
-        "-H", "X-Tokenpipe-Sim: ttft=50ms itl=10ms tokens=41 burst=4", "--json", json.toString(), chatUrl);
+        "-H", "X-Tokenpipe-Sim: ttft=50ms itl=10ms tokens=41 burst=4", "--json", json.toString(), sim.chatUrl());
     assertThat(r.exitCode()).as(r.err()).isZero();
     JsonNode res = BenchCli.json(json);
     // First token alone, then 10 events of 4 tokens every 4 intervals.
@@ -98,12 +84,12 @@ class BenchMeasurementTest {
     String profile = "X-Tokenpipe-Sim: ttft=100ms itl=5ms tokens=3";
     Path open = dir.resolve("open.json");
     BenchCli r = BenchCli.run("bench", "-n", "16", "-c", "1", "--rate", "20", "--arrival", "constant",
-        "--progress", "none", "-H", profile, "--json", open.toString(), chatUrl);
+        "--progress", "none", "-H", profile, "--json", open.toString(), sim.chatUrl());
     assertThat(r.exitCode()).as(r.err()).isZero();
     JsonNode o = BenchCli.json(open);
     Path closed = dir.resolve("closed.json");
     BenchCli r2 = BenchCli.run("bench", "-n", "8", "-c", "1", "--progress", "none", "-H", profile,
-        "--json", closed.toString(), chatUrl);
+        "--json", closed.toString(), sim.chatUrl());
     assertThat(r2.exitCode()).as(r2.err()).isZero();
     JsonNode c = BenchCli.json(closed);
     // Closed loop hides the queue: every request is measured from its own (late) send.

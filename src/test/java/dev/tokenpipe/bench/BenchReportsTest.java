@@ -4,8 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tokenpipe.sim.SimConfig;
-import dev.tokenpipe.sim.SimServer;
+import dev.tokenpipe.testing.SimExtension;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,38 +15,25 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.HdrHistogram.Histogram;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The outputs: JSON schema, HDR logs and merge, compare, and the HTML report as a real browser draws it. */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class BenchReportsTest {
   static final String CHROMIUM = "/usr/bin/chromium";
-  static SimServer sim;
-  static String chatUrl;
+  @RegisterExtension static final SimExtension sim = new SimExtension();
 
   @TempDir Path dir;
 
-  @BeforeAll
-  static void start() {
-    sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
-    chatUrl = "http://127.0.0.1:" + sim.port() + "/v1/chat/completions";
-  }
-
-  @AfterAll
-  static void stop() {
-    sim.close();
-  }
-
-  private BenchCli bench(String sim, String... extra) {
-    String[] base = {"bench", "-n", "12", "-c", "4", "--progress", "none", "-H", "X-Tokenpipe-Sim: " + sim};
+  private BenchCli bench(String simSpec, String... extra) {
+    String[] base = {"bench", "-n", "12", "-c", "4", "--progress", "none", "-H", "X-Tokenpipe-Sim: " + simSpec};
     String[] all = new String[base.length + extra.length + 1];
     System.arraycopy(base, 0, all, 0, base.length);
     System.arraycopy(extra, 0, all, base.length, extra.length);
-    all[all.length - 1] = chatUrl;
+    all[all.length - 1] = sim.chatUrl();
     BenchCli r = BenchCli.run(all);
     assertThat(r.exitCode()).as(r.err()).isZero();
     return r;

@@ -2,13 +2,11 @@ package dev.tokenpipe.doctor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tokenpipe.sim.SimConfig;
-import dev.tokenpipe.sim.SimServer;
+import dev.tokenpipe.testing.SimExtension;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Doctor against tokenpipe's own sim over real sockets: the clean probe, the scheduler's token groups (burst),
@@ -16,20 +14,10 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class DoctorSimTest {
-  static SimServer sim;
-
-  @BeforeAll
-  static void start() {
-    sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
-  }
-
-  @AfterAll
-  static void stop() {
-    sim.close();
-  }
+  @RegisterExtension static final SimExtension sim = new SimExtension();
 
   String url(String path) {
-    return "http://127.0.0.1:" + sim.port() + path;
+    return sim.url(path);
   }
 
   @Test

@@ -1,18 +1,18 @@
 package dev.tokenpipe.sim;
 
-import dev.tokenpipe.testing.RawClient;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.sse.EmissionStamp;
+import dev.tokenpipe.testing.RawClient;
+import dev.tokenpipe.testing.SimExtension;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The simulated model's stream shapes over real sockets. Structure is asserted strictly (one
@@ -21,17 +21,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SimStreamingTest {
-  static SimServer sim;
-
-  @BeforeAll
-  static void start() {
-    sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
-  }
-
-  @AfterAll
-  static void stop() {
-    sim.close();
-  }
+  @RegisterExtension static final SimExtension sim = new SimExtension();
 
   static final String CHAT = "{\"model\":\"tokenpipe-sim\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
       + "\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story\"}]}";
