@@ -7,6 +7,7 @@ import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.client.ApiKind;
 import dev.tokenpipe.client.HttpTarget;
+import dev.tokenpipe.client.ModelDiscovery;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.report.HtmlReport;
 import java.io.File;
@@ -97,7 +98,8 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Request/response shape (default: from the URL path).")
   String api;
 
-  @Option(names = "--model", defaultValue = "tokenpipe-sim", description = "Model id. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--model",
+      description = "Model id (default: the first id of GET /v1/models on the target, else tokenpipe-sim).")
   String model;
 
   @Option(names = "--prompt", description = "Prompt text (default: a short-story request).")
@@ -266,17 +268,23 @@ public final class BenchCommand implements Callable<Integer> {
     if (key != null && !key.isBlank() && hs.stream().noneMatch(e -> e.getKey().equalsIgnoreCase("authorization"))) {
       requestHeaders.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
     }
-    List<byte[]> bodies = bodies(kind);
+    ModelDiscovery.Choice choice = ModelDiscovery.choose(model,
+        data == null && dataFile == null && ModelDiscovery.namesModel(kind), target, requestHeaders);
+    if (choice.failure() != null) {
+      spec.commandLine().getErr().println("model: " + choice.model() + " (GET /v1/models failed: " + choice.failure() + "; pass --model)");
+      spec.commandLine().getErr().flush();
+    }
+    List<byte[]> bodies = bodies(kind, choice.model());
     int loops = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
     long timeoutNanos = timeout.toNanos();
     int connectMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
     BenchConfig c = new BenchConfig(url, target, method.toUpperCase(java.util.Locale.ROOT), kind, requestHeaders, bodies,
-        model, maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrival.equals("poisson"),
+        choice.model(), choice.source().key(), maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrival.equals("poisson"),
         warmupRequests, warmupNanos, timeoutNanos, connectMillis, tokenizer.equals("cl100k"), loops, connectBatch);
     return c;
   }
 
-  private List<byte[]> bodies(ApiKind kind) throws IOException {
+  private List<byte[]> bodies(ApiKind kind, String model) throws IOException {
     if (data != null) {
       return List.of(data.getBytes(StandardCharsets.UTF_8));
     }

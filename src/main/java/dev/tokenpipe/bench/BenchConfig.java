@@ -19,6 +19,7 @@ import java.util.Map;
  * @param bodies            request bodies, cycled (one per prompt)
  * @param countTokens       count output tokens with the tokenizer when the server sends no usage
  * @param connectBatch      connects in flight at once while ramping up
+ * @param modelSource       how {@code model} was chosen: {@code flag}, {@code discovered} or {@code default}
  */
 record BenchConfig(
     String url,
@@ -28,6 +29,7 @@ record BenchConfig(
     List<Map.Entry<String, String>> headers,
     List<byte[]> bodies,
     String model,
+    String modelSource,
     int maxTokens,
     long requests,
     int concurrency,

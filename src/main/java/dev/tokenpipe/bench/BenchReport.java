@@ -126,6 +126,7 @@ final class BenchReport {
     o.put("method", c.method());
     o.put("api", c.api().flag());
     o.put("model", c.model());
+    o.put("model_source", c.modelSource());
     o.put("max_tokens", c.maxTokens());
     o.put("mode", c.openLoop() ? "open" : "closed");
     o.put("concurrency", c.concurrency());

@@ -32,6 +32,10 @@ final class Summary {
         : "closed loop, " + c.path("concurrency").asInt() + " streams";
     out.printf(Locale.ROOT, "tokenpipe bench  %s %s  (%s, %s)%s%n", c.path("method").asText(), c.path("url").asText(),
         mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]" : "");
+    if (c.hasNonNull("model")) {
+      String source = c.path("model_source").asText("");
+      out.printf(Locale.ROOT, "  model     %s%s%n", c.path("model").asText(), source.isEmpty() ? "" : " (" + source + ")");
+    }
     long reqs = t.path("requests").asLong();
     out.printf(Locale.ROOT, "  requests  %d ok, %d errors (%.1f%%)%s in %.2f s, %.1f req/s%n",
         t.path("ok").asLong(), t.path("errors").asLong(), reqs == 0 ? 0 : 100.0 * t.path("errors").asLong() / reqs,

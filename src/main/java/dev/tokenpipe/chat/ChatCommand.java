@@ -8,6 +8,7 @@ import dev.tokenpipe.client.ClientRequest;
 import dev.tokenpipe.client.ExchangeListener;
 import dev.tokenpipe.client.ExchangeOutcome;
 import dev.tokenpipe.client.HttpTarget;
+import dev.tokenpipe.client.ModelDiscovery;
 import dev.tokenpipe.client.StreamEvent;
 import dev.tokenpipe.client.StreamingClient;
 import dev.tokenpipe.tokens.Tokenizer;
@@ -52,7 +53,8 @@ public final class ChatCommand implements Callable<Integer> {
       description = "Endpoint URL. Default: ${DEFAULT-VALUE}.")
   String url;
 
-  @Option(names = "--model", defaultValue = "tokenpipe-sim", description = "Model id. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--model",
+      description = "Model id (default: the first id of GET /v1/models on the target, else tokenpipe-sim).")
   String model;
 
   @Option(names = "--max-tokens", defaultValue = "0", description = "max_tokens (0 = not sent).")
@@ -93,7 +95,8 @@ public final class ChatCommand implements Callable<Integer> {
     if (key != null && !key.isBlank()) {
       hs.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
     }
-    ClientRequest request = new ClientRequest(target, "POST", hs, api.body(model, String.join(" ", prompt), maxTokens), true);
+    String chosen = ModelDiscovery.choose(model, ModelDiscovery.namesModel(api), target, hs).model();
+    ClientRequest request = new ClientRequest(target, "POST", hs, api.body(chosen, String.join(" ", prompt), maxTokens), true);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     Printer printer = new Printer(out, raw);

@@ -6,6 +6,7 @@ import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.client.ApiKind;
 import dev.tokenpipe.client.ClientRequest;
 import dev.tokenpipe.client.HttpTarget;
+import dev.tokenpipe.client.ModelDiscovery;
 import dev.tokenpipe.client.StreamingClient;
 import dev.tokenpipe.openai.Json;
 import java.io.IOException;
@@ -58,7 +59,8 @@ public final class DoctorCommand implements Callable<Integer> {
   @Option(names = {"-d", "--data"}, paramLabel = "BODY", description = "Request body (replaces the generated one).")
   String data;
 
-  @Option(names = "--model", defaultValue = "tokenpipe-sim", description = "Model id. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--model",
+      description = "Model id (default: the first id of GET /v1/models on the target, else tokenpipe-sim).")
   String model;
 
   @Option(names = "--max-tokens", defaultValue = "64", paramLabel = "N", description = "max_tokens of the generated request. Default: ${DEFAULT-VALUE}.")
@@ -182,7 +184,8 @@ public final class DoctorCommand implements Callable<Integer> {
       hs.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
     }
     byte[] body = data != null ? data.getBytes(StandardCharsets.UTF_8)
-        : kind.body(model, "Count from 1 to 100, one number per line.", tokens);
+        : kind.body(ModelDiscovery.choose(model, ModelDiscovery.namesModel(kind), target, hs).model(),
+            "Count from 1 to 100, one number per line.", tokens);
     ClientRequest endpoint = new ClientRequest(target, "POST", hs, body, kind != ApiKind.RAW);
     long minTimeout = interval * count + 5_000_000_000L;
     return new Prober.Plan(endpoint, hs, !noProbe, new Trace.Pacing(interval, count, size), probeHeaders.equals("safe"), n,

@@ -92,6 +92,19 @@ class DoctorSimTest {
   }
 
   @Test
+  void withoutModelFlagUsesTheModelTheServerLists() throws Exception {
+    try (dev.tokenpipe.sim.SimServer mine = dev.tokenpipe.sim.SimServer.start(new dev.tokenpipe.sim.SimConfig(
+        java.util.List.of("my-model"), 1 << 20, dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0), "127.0.0.1", 0)) {
+      DoctorRun run = DoctorRun.run("--no-probe", "-H", "X-Tokenpipe-Sim: ttft=20ms itl=40ms tokens=40",
+          "http://127.0.0.1:" + mine.port() + "/v1/chat/completions");
+
+      assertThat(run.exitCode()).as(run.transcript()).isIn(0, 1); // not 2: no 404 model_not_found
+      assertThat(run.json().get("mode").asText()).isEqualTo("endpoint");
+      assertThat(run.err()).isEmpty();
+    }
+  }
+
+  @Test
   void notAStreamIsExit2() throws Exception {
     DoctorRun run = DoctorRun.run("--no-probe", "-d",
         "{\"model\":\"tokenpipe-sim\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
