@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.client.RequestHeaders;
 import dev.tokenpipe.client.ApiKind;
 import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.ModelDiscovery;
@@ -17,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -253,21 +253,15 @@ public final class BenchCommand implements Callable<Integer> {
       }
     }
     List<Map.Entry<String, String>> hs = new ArrayList<>();
-    for (String h : headers) {
-      int colon = h.indexOf(':');
-      if (colon <= 0) {
-        throw usage("header must look like 'Name: value': '" + h + "'");
-      }
-      hs.add(new AbstractMap.SimpleImmutableEntry<>(h.substring(0, colon).trim(), h.substring(colon + 1).trim()));
+    try {
+      RequestHeaders.addFlags(hs, headers);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
     }
     if (contentType != null) {
-      hs.add(new AbstractMap.SimpleImmutableEntry<>("Content-Type", contentType));
+      hs.add(Map.entry("Content-Type", contentType));
     }
-    List<Map.Entry<String, String>> requestHeaders = new ArrayList<>(hs);
-    String key = System.getenv(apiKeyEnv);
-    if (key != null && !key.isBlank() && hs.stream().noneMatch(e -> e.getKey().equalsIgnoreCase("authorization"))) {
-      requestHeaders.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
-    }
+    List<Map.Entry<String, String>> requestHeaders = RequestHeaders.withApiKey(hs, apiKeyEnv);
     ModelDiscovery.Choice choice = ModelDiscovery.choose(model,
         data == null && dataFile == null && ModelDiscovery.namesModel(kind), target, requestHeaders);
     if (choice.failure() != null) {

@@ -2,6 +2,7 @@ package dev.tokenpipe.chat;
 
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.client.RequestHeaders;
 import dev.tokenpipe.client.ApiKind;
 import dev.tokenpipe.client.ChunkContent;
 import dev.tokenpipe.client.ClientRequest;
@@ -14,7 +15,6 @@ import dev.tokenpipe.client.StreamingClient;
 import dev.tokenpipe.tokens.Tokenizer;
 import java.io.PrintWriter;
 import java.time.Duration;
-import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -83,18 +83,13 @@ public final class ChatCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
     ApiKind api = ApiKind.forPath(target.path());
-    List<Map.Entry<String, String>> hs = new ArrayList<>();
-    for (String h : headers) {
-      int colon = h.indexOf(':');
-      if (colon <= 0) {
-        throw new CommandLine.ParameterException(spec.commandLine(), "header must look like 'Name: value': '" + h + "'");
-      }
-      hs.add(new AbstractMap.SimpleImmutableEntry<>(h.substring(0, colon).trim(), h.substring(colon + 1).trim()));
+    List<Map.Entry<String, String>> flags = new ArrayList<>();
+    try {
+      RequestHeaders.addFlags(flags, headers);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-    String key = System.getenv(apiKeyEnv);
-    if (key != null && !key.isBlank()) {
-      hs.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
-    }
+    List<Map.Entry<String, String>> hs = RequestHeaders.withApiKey(flags, apiKeyEnv);
     String chosen = ModelDiscovery.choose(model, ModelDiscovery.namesModel(api), target, hs).model();
     ClientRequest request = new ClientRequest(target, "POST", hs, api.body(chosen, String.join(" ", prompt), maxTokens), true);
     PrintWriter out = spec.commandLine().getOut();

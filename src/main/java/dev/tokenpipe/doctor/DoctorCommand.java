@@ -3,6 +3,7 @@ package dev.tokenpipe.doctor;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.client.RequestHeaders;
 import dev.tokenpipe.client.ApiKind;
 import dev.tokenpipe.client.ClientRequest;
 import dev.tokenpipe.client.HttpTarget;
@@ -15,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -170,19 +170,14 @@ public final class DoctorCommand implements Callable<Integer> {
     if (!probeHeaders.equals("plain") && !probeHeaders.equals("safe")) {
       throw bad("--probe-headers must be plain or safe, not '" + probeHeaders + "'");
     }
-    List<Map.Entry<String, String>> hs = new ArrayList<>();
-    hs.add(new AbstractMap.SimpleImmutableEntry<>("Accept-Encoding", acceptEncoding));
-    for (String h : headers) {
-      int colon = h.indexOf(':');
-      if (colon <= 0) {
-        throw bad("header must look like 'Name: value', not '" + h + "'");
-      }
-      hs.add(new AbstractMap.SimpleImmutableEntry<>(h.substring(0, colon).trim(), h.substring(colon + 1).trim()));
+    List<Map.Entry<String, String>> flags = new ArrayList<>();
+    flags.add(Map.entry("Accept-Encoding", acceptEncoding));
+    try {
+      RequestHeaders.addFlags(flags, headers);
+    } catch (IllegalArgumentException e) {
+      throw bad(e.getMessage());
     }
-    String key = System.getenv(apiKeyEnv);
-    if (key != null && !key.isBlank() && hs.stream().noneMatch(e -> e.getKey().equalsIgnoreCase("Authorization"))) {
-      hs.add(new AbstractMap.SimpleImmutableEntry<>("Authorization", "Bearer " + key.trim()));
-    }
+    List<Map.Entry<String, String>> hs = RequestHeaders.withApiKey(flags, apiKeyEnv);
     byte[] body = data != null ? data.getBytes(StandardCharsets.UTF_8)
         : kind.body(ModelDiscovery.choose(model, ModelDiscovery.namesModel(kind), target, hs).model(),
             "Count from 1 to 100, one number per line.", tokens);
