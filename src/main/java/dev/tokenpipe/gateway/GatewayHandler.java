@@ -2,6 +2,7 @@ package dev.tokenpipe.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.http.PrometheusText;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.openai.Json;
@@ -76,7 +77,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         case "/healthz" -> local(req, start, HttpResponses.json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}"), keepAlive);
         case "/readyz" -> local(req, start, readiness(), keepAlive);
         case "/metrics" -> local(req, start,
-            HttpResponses.body(ctx, HttpResponseStatus.OK, GatewayMetrics.contentType(), gw.metrics().scrape()), keepAlive);
+            HttpResponses.body(ctx, HttpResponseStatus.OK, PrometheusText.CONTENT_TYPE, gw.metrics().scrape()), keepAlive);
         case ProbeRequest.PATH -> {
           probe(req, start, keepAlive);
           return;

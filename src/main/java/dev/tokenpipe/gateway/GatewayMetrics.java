@@ -1,14 +1,10 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.http.PrometheusText;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.Recorder;
 
@@ -124,17 +120,7 @@ public final class GatewayMetrics {
     return (long) errors.labelValues(kind).get();
   }
 
-  public static String contentType() {
-    return PrometheusTextFormatWriter.CONTENT_TYPE;
-  }
-
   public String scrape() {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(8192);
-    try {
-      PrometheusTextFormatWriter.create().write(out, registry.scrape());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return out.toString(StandardCharsets.UTF_8);
+    return PrometheusText.format(registry);
   }
 }

@@ -86,7 +86,7 @@ final class UpstreamPool {
   void release(Channel ch, Upstream upstream) {
     ch.pipeline().get(UpstreamHandler.class).unbind();
     ch.config().setAutoRead(true); // it may have been paused for a slow client
-    ArrayDeque<Channel> q = idleList((EventLoop) ch.eventLoop(), upstream);
+    ArrayDeque<Channel> q = idleList(ch.eventLoop(), upstream);
     if (!ch.isActive() || q.size() >= MAX_IDLE_PER_LOOP) {
       ch.close();
       return;

@@ -3,6 +3,7 @@ package dev.tokenpipe.sim;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.http.PrometheusText;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.openai.Json;
@@ -52,7 +53,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       switch (path) {
         case "/healthz" -> requireGet(method, path, () -> json(ctx, "{\"status\":\"ok\"}", keepAlive));
         case "/metrics" -> requireGet(method, path, () -> send(ctx,
-            HttpResponses.body(ctx, HttpResponseStatus.OK, SimMetrics.contentType(), server.metrics().scrape()), keepAlive));
+            HttpResponses.body(ctx, HttpResponseStatus.OK, PrometheusText.CONTENT_TYPE, server.metrics().scrape()), keepAlive));
         case "/v1/models" -> requireGet(method, path, () -> json(ctx, modelsJson(), keepAlive));
         case "/tokenpipe/pacing" -> requireGet(method, path, () -> json(ctx, pacingJson(), keepAlive));
         case ProbeRequest.PATH -> requireGet(method, path,

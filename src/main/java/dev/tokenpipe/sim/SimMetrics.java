@@ -1,14 +1,10 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.http.PrometheusText;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import org.HdrHistogram.Recorder;
 
 /**
@@ -74,17 +70,7 @@ public final class SimMetrics {
     };
   }
 
-  public static String contentType() {
-    return PrometheusTextFormatWriter.CONTENT_TYPE;
-  }
-
   public String scrape() {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(4096);
-    try {
-      PrometheusTextFormatWriter.create().write(out, registry.scrape());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return out.toString(StandardCharsets.UTF_8);
+    return PrometheusText.format(registry);
   }
 }
