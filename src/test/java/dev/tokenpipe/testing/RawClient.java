@@ -98,10 +98,13 @@ public final class RawClient implements AutoCloseable {
     }
   }
 
-  /** Reads until the text so far contains {@code needle}; false if the stream ended first. */
+  /**
+   * Reads until the text so far contains {@code needle}; false if the response ended first (its last
+   * chunk or full length arrived, or the server closed), instead of waiting on a kept-alive connection.
+   */
   public boolean readUntil(String needle) throws IOException {
     while (!all().contains(needle)) {
-      if (readOnce() == null) {
+      if (complete() || readOnce() == null) {
         return false;
       }
     }
