@@ -14,12 +14,14 @@ final class AccessLog {
   /**
    * @param upstream base URL of the upstream that served it, "-" when answered by the gateway
    * @param upstreamTtftNanos request written upstream → first content event read; -1 if none
-   * @param deliveredTtftNanos request received → first content event flushed to the client; -1 if none
+   * @param deliveredTtftNanos request received → first generated event (content, reasoning or tool call)
+   *     flushed to the client; -1 if none
+   * @param contentTtftNanos request received → first visible-text event read; -1 if none
    * @param tokens output tokens (usage when the upstream sent it, else content events)
    * @param outcome {@code done}, {@code cancelled}, {@code error:<kind>} or {@code local}
    */
   record Entry(String method, String path, int status, String upstream, long upstreamTtftNanos,
-      long deliveredTtftNanos, long tokens, long durationNanos, String outcome) {}
+      long deliveredTtftNanos, long contentTtftNanos, long tokens, long durationNanos, String outcome) {}
 
   private AccessLog() {}
 
@@ -28,13 +30,13 @@ final class AccessLog {
       return;
     }
     log.info(String.format(Locale.ROOT,
-        "method=%s path=%s status=%d upstream=%s upstream_ttft_ms=%s ttft_ms=%s tokens=%d duration_ms=%.1f outcome=%s",
+        "method=%s path=%s status=%d upstream=%s upstream_ttft_ms=%s ttft_ms=%s content_ttft_ms=%s tokens=%d duration_ms=%.1f outcome=%s",
         e.method(), e.path(), e.status(), e.upstream(), millis(e.upstreamTtftNanos()), millis(e.deliveredTtftNanos()),
-        e.tokens(), e.durationNanos() / 1e6, e.outcome()));
+        millis(e.contentTtftNanos()), e.tokens(), e.durationNanos() / 1e6, e.outcome()));
   }
 
   static void local(String method, String path, int status, long startNanos) {
-    write(new Entry(method, path, status, "-", -1, -1, 0, System.nanoTime() - startNanos, "local"));
+    write(new Entry(method, path, status, "-", -1, -1, -1, 0, System.nanoTime() - startNanos, "local"));
   }
 
   private static String millis(long nanos) {

@@ -22,6 +22,15 @@ record Chunk(boolean done, String content, long usageTokens, String error) {
     return !content.isEmpty();
   }
 
+  /** Visible text (not reasoning or tool input): the first one is the content TTFT. */
+  boolean isText() {
+    return !content.isEmpty();
+  }
+
+  static Chunk error(String json) {
+    return new Chunk(false, "", -1, json);
+  }
+
   /**
    * @param plainTokens true for the {@code /v1/stream} API, where non-JSON data is the token itself
    */

@@ -15,6 +15,7 @@ enum ErrorKind {
   UPSTREAM_CONNECT_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_timeout", "Connecting to the upstream timed out."),
   UPSTREAM_STATUS(HttpResponseStatus.BAD_GATEWAY, "upstream_error", "The upstream answered with an error."),
   UPSTREAM_CUT(HttpResponseStatus.BAD_GATEWAY, "upstream_cut", "The upstream closed the stream before it ended."),
+  UPSTREAM_PROTOCOL(HttpResponseStatus.BAD_GATEWAY, "upstream_protocol_error", "The upstream's response was not valid HTTP."),
   INVALID_SSE(HttpResponseStatus.BAD_GATEWAY, "upstream_invalid_sse", "The upstream sent an invalid event stream."),
   FIRST_TOKEN_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "first_token_timeout", "The upstream sent no token in time."),
   UPSTREAM_IDLE_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_idle_timeout", "The upstream went silent."),

@@ -65,11 +65,10 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--heartbeat", defaultValue = "15s", converter = Durations.class, description = "Send ': ping' after this long without an event, between events only (0 = off). Default: ${DEFAULT-VALUE}.")
   Duration heartbeat;
 
-  @Option(names = "--initial-comment", negatable = true, defaultValue = "true", fallbackValue = "true", description = {
-      "Send the response head and one comment as soon as a stream:true request arrives (default: on).",
-      "Proxies and clients see a live stream at once; but TTFB no longer measures the upstream, and",
-      "upstream HTTP errors then arrive as in-band error events."})
-  boolean initialComment;
+  @Option(names = "--head-wait", defaultValue = "10s", converter = Durations.class, description = {
+      "How long a stream's response head waits for the upstream's (status and headers relayed as they are).",
+      "After it the gateway sends its own 200 head and ': ok', and errors become in-band (0 = at once). Default: ${DEFAULT-VALUE}."})
+  Duration headWait;
 
   @Option(names = "--first-token-timeout", defaultValue = "120s", converter = Durations.class, description = "End the stream with an error event if no token came this long after the request (0 = off). Default: ${DEFAULT-VALUE}.")
   Duration firstTokenTimeout;
@@ -123,7 +122,7 @@ public final class GatewayCommand implements Callable<Integer> {
       upstreamKey = null;
     }
     Set<String> keys = apiKeysFile == null ? Set.of() : ApiKeys.load(apiKeysFile);
-    return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, initialComment, connectTimeout,
+    return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, headWait, connectTimeout,
         firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestTimeout, drainTimeout, maxBody, maxStreams,
         maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa);
   }

@@ -18,8 +18,9 @@ import java.util.Set;
  *     client's {@code model} field, else the embedded model's id
  * @param threads event loops shared by clients, upstream connections and the embedded model; 0 = one per core
  * @param heartbeat idle time after which a {@code : ping} comment is sent between events; zero disables
- * @param initialComment send a comment (and so the response head) as soon as a streaming request is
- *     accepted, before the upstream answers
+ * @param headWait how long a streaming request's response head waits for the upstream's head; when it
+ *     expires the gateway sends its own 200 head and a {@code : ok} comment, and errors are in-band from
+ *     then on. Zero sends the gateway's head at once
  * @param connectTimeout upstream TCP connect limit
  * @param firstTokenTimeout request accepted to first upstream event; zero disables
  * @param upstreamIdleTimeout longest silence from the upstream once a request was sent; zero disables
@@ -45,7 +46,7 @@ public record GatewayConfig(
     String model,
     int threads,
     Duration heartbeat,
-    boolean initialComment,
+    Duration headWait,
     Duration connectTimeout,
     Duration firstTokenTimeout,
     Duration upstreamIdleTimeout,
@@ -72,67 +73,67 @@ public record GatewayConfig(
   public static GatewayConfig defaults() {
     return new GatewayConfig("127.0.0.1", 8080, List.of(),
         dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0,
-        Duration.ofSeconds(15), true, Duration.ofSeconds(5), Duration.ofSeconds(120), Duration.ofSeconds(60),
+        Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(120), Duration.ofSeconds(60),
         Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
         1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null);
   }
 
   public GatewayConfig withPort(int port) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withUpstreams(List<String> upstreams) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
-  public GatewayConfig withHeartbeat(Duration heartbeat, boolean initialComment) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+  public GatewayConfig withHeartbeat(Duration heartbeat, Duration headWait) {
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withTimeouts(Duration firstToken, Duration upstreamIdle, Duration slowClient, Duration requestRead) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstToken, upstreamIdle, slowClient, requestRead, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withLimits(int maxBodyBytes, int maxStreams) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withAuth(Set<String> apiKeys, String upstreamKey) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withThreads(int threads) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withDrainTimeout(Duration drainTimeout) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withConnectTimeout(Duration connectTimeout) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }
 
   public GatewayConfig withUpstreamCa(Path upstreamCa) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
         maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
   }

@@ -62,6 +62,8 @@ public final class GatewayMetrics {
   final Counter cancels = counter("tokenpipe_gateway_cancels", "Streams whose client went away; the upstream was closed.");
   final Counter slowClients = counter("tokenpipe_gateway_slow_clients_dropped", "Clients dropped after staying unwritable too long.");
   final Counter pauses = counter("tokenpipe_gateway_upstream_pauses", "Times an upstream was paused because its client was not writable.");
+  final Counter earlyHeads = counter("tokenpipe_gateway_early_heads",
+      "Streams whose upstream head came later than --head-wait: the gateway sent its own 200 head, errors went in-band.");
   final Counter retries = counter("tokenpipe_gateway_retries", "Attempts repeated on another upstream before anything but comments went out.");
   final Counter tokens = counter("tokenpipe_gateway_tokens", "Output tokens relayed (usage when sent, else one per content event).");
   final Counter events = counter("tokenpipe_gateway_events", "SSE events / NDJSON lines relayed.");

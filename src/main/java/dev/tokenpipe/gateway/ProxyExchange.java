@@ -1,31 +1,22 @@
 package dev.tokenpipe.gateway;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.tokenpipe.http.HttpResponses;
-import dev.tokenpipe.openai.ApiError;
-import dev.tokenpipe.openai.Json;
-import dev.tokenpipe.sse.SseEncoder;
-import dev.tokenpipe.sse.SseEvent;
 import dev.tokenpipe.sse.SseException;
 import dev.tokenpipe.sse.SseParser;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -36,21 +27,32 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.LoggerFactory;
 
 /**
  * One proxied request, from the client's request to the end of the response, on the client channel's
- * event loop (its upstream channel lives on the same loop, so every method here runs on one thread).
+ * event loop (its upstream channel lives on the same loop, so every method here runs on one thread). It
+ * drives the attempts and the lifecycle; the other jobs have homes of their own:
+ * <ul>
+ *   <li>{@link ClientStream}: what the client is sent (heads, events, heartbeats, in-band errors) and the
+ *       completeness contract;
+ *   <li>{@link EventRelay}: the token path, cutting the upstream body into whole events, bytes unchanged;
+ *   <li>{@link StreamBooks} (fed by {@link StreamScanner}): what each event carries, TTFT, metrics, access log;
+ *   <li>{@link RetryPolicy}: which failures may be tried again on another upstream.
+ * </ul>
  *
- * <p>The token path is {@link #relay}: each upstream read is written and flushed to the client at once,
- * as the same bytes (a retained slice), and only afterwards scanned on the side by {@link StreamScanner}.
+ * <p>Head policy: a streaming request's response head waits for the upstream's head (up to
+ * {@code --head-wait}), so the client gets the upstream's status and end-to-end headers, and an upstream
+ * error before any generated content reaches it as that status. Only when the wait expires does the
+ * gateway send its own 200 head, and from then on errors are in-band.
  *
- * <p>State changes go through {@link #moveTo}; the allowed ones are listed in {@link StreamState}. The
- * completeness contract: a stream whose head went out ends with the upstream's own terminator, or with an
- * in-band {@code event: error} carrying an OpenAI error object followed by the terminating chunk, never
- * with a bare close (except a non-stream body cut mid-way, where closing without the last chunk is how
- * HTTP/1.1 says "incomplete").
+ * <p>Failover: until the first event with generated output went out, events without it (role chunks) are
+ * held, and a failed attempt (connect error, 5xx or 429, a cut, an in-band error event, a stream that ends
+ * without its terminator) is retried on another healthy upstream; the client sees one clean stream.
+ *
+ * <p>State changes go through {@link #moveTo}; the allowed ones are listed in {@link StreamState}.
  */
-final class ProxyExchange implements StreamScanner.Sink {
+final class ProxyExchange {
   /** Which API the client called: relayed bytes, or the translated simple token API. */
   enum Api { PROXY, TOKENS }
 
@@ -58,7 +60,7 @@ final class ProxyExchange implements StreamScanner.Sink {
 
   private final GatewayContext gw;
   private final GatewayMetrics metrics;
-  private final ChannelHandlerContext client;
+  private final ChannelHandlerContext ctx;
   private final GatewayHandler owner;
   private final Api api;
   private final HttpMethod method;
@@ -68,53 +70,44 @@ final class ProxyExchange implements StreamScanner.Sink {
   private final ByteBuf upstreamBody;
   private final boolean expectStream;
   private final boolean keepAlive;
-  private final long startNanos = System.nanoTime();
   private final Set<Upstream> tried = new HashSet<>(4);
-  private final HeartbeatTimer heartbeat;
+  private final ClientStream client;
+  private final StreamBooks books;
 
   private StreamState state = StreamState.PENDING;
+  private ErrorKind errorKind;
+
+  // The current attempt.
   private Upstream upstream;
   private Channel upstreamChannel;
   private boolean reusedConnection;
   private boolean staleRetried;
-  private boolean upstreamKeepAlive;
-  private int upstreamStatus;
-
-  /** The client's response head went out (ours, or the upstream's passed through). */
-  private boolean headSent;
-  /** The head that went out was the upstream's non-stream head: no retry, no in-band errors possible. */
-  private boolean passthrough;
-  private int status;
-  private Framing framing = Framing.RAW;
-  /** Upstream body bytes written to the client (comments and heartbeats are not counted). */
-  private long forwardedBytes;
+  private HttpResponse upstreamHead;
+  /** The upstream's framing lets the connection carry another response after this one. */
+  private boolean upstreamReusable;
+  /** A 1xx head was read: its (empty) end is not the response's. */
+  private boolean inInformational;
+  private EventRelay relay;
   private StreamScanner scanner;
   private SseParser translatorParser;
   private TokenTranslator translator;
   private ByteBuf errorBody;
-  private ErrorKind errorKind;
 
+  private ScheduledFuture<?> headWaitTimer;
   private ScheduledFuture<?> firstTokenTimer;
   private ScheduledFuture<?> idleTimer;
   private ScheduledFuture<?> slowClientTimer;
-  private long upstreamRequestNanos;
   private long lastUpstreamReadNanos;
-  private long upstreamTtftNanos = -1;
-  private long deliveredTtftNanos = -1;
-  private long lastContentNanos;
-  private long contentEvents;
-  private long usageTokens = -1;
-  private boolean sawDone;
 
   /**
    * @param clientRequest the aggregated request; this exchange takes over one reference and releases it
    * @param upstreamBody the body to send upstream (the client's, or the translated one); taken over too
    */
-  ProxyExchange(GatewayContext gw, ChannelHandlerContext client, GatewayHandler owner, Api api,
+  ProxyExchange(GatewayContext gw, ChannelHandlerContext ctx, GatewayHandler owner, Api api,
       FullHttpRequest clientRequest, String upstreamUri, ByteBuf upstreamBody, boolean expectStream) {
     this.gw = gw;
     this.metrics = gw.metrics();
-    this.client = client;
+    this.ctx = ctx;
     this.owner = owner;
     this.api = api;
     this.clientRequest = clientRequest;
@@ -124,23 +117,25 @@ final class ProxyExchange implements StreamScanner.Sink {
     this.upstreamBody = upstreamBody;
     this.expectStream = expectStream;
     this.keepAlive = HttpUtil.isKeepAlive(clientRequest);
-    this.heartbeat = new HeartbeatTimer(client.executor(), gw.config().heartbeat().toNanos(), this::heartbeatNow);
+    this.client = new ClientStream(ctx, metrics, keepAlive, gw.config().heartbeat().toNanos());
+    this.books = new StreamBooks(metrics);
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   void start() {
     gw.register(this);
-    if (expectStream && gw.config().initialComment()) {
-      // Headers leave now, before the upstream answers: proxies and clients see a live stream at once.
-      // Trade-off: the client's TTFB no longer measures the upstream, and upstream HTTP errors can
-      // only be reported in-band from here on.
-      sendStreamHead(null, Framing.SSE);
-      writeText(SseEncoder.comment("ok"));
+    if (expectStream && expectsSse()) {
+      long wait = gw.config().headWait().toNanos();
+      if (wait <= 0) {
+        client.earlyHead(true);
+      } else {
+        headWaitTimer = ctx.executor().schedule(this::onHeadWait, wait, TimeUnit.NANOSECONDS);
+      }
     }
     long ftt = gw.config().firstTokenTimeout().toNanos();
-    if (ftt > 0) {
-      firstTokenTimer = client.executor().schedule(this::onFirstTokenTimeout, ftt, TimeUnit.NANOSECONDS);
+    if (ftt > 0 && expectStream) {
+      firstTokenTimer = ctx.executor().schedule(this::onFirstTokenTimeout, ftt, TimeUnit.NANOSECONDS);
     }
     Upstream first = gw.upstreams().pick(tried);
     if (first == null) {
@@ -148,6 +143,11 @@ final class ProxyExchange implements StreamScanner.Sink {
       return;
     }
     attempt(first);
+  }
+
+  /** Only an SSE response can carry the gateway's own early head (a comment keeps it alive; NDJSON has none). */
+  private boolean expectsSse() {
+    return api == Api.TOKENS || !path.startsWith("/api/");
   }
 
   /** The one place where the state changes. */
@@ -164,7 +164,7 @@ final class ProxyExchange implements StreamScanner.Sink {
 
   /** The event loop this exchange (and its upstream connection) runs on. */
   io.netty.util.concurrent.EventExecutor executor() {
-    return client.executor();
+    return ctx.executor();
   }
 
   private void attempt(Upstream u) {
@@ -173,7 +173,10 @@ final class ProxyExchange implements StreamScanner.Sink {
     }
     tried.add(u);
     upstream = u;
-    Future<Channel> f = gw.pool().acquire(client.channel().eventLoop(), u);
+    upstreamHead = null;
+    upstreamReusable = false;
+    inInformational = false;
+    Future<Channel> f = gw.pool().acquire(ctx.channel().eventLoop(), u);
     reusedConnection = f.isDone(); // an idle pooled connection is handed out already completed
     f.addListener(done -> onAcquired(f, u));
   }
@@ -189,19 +192,20 @@ final class ProxyExchange implements StreamScanner.Sink {
       gw.upstreams().markFailed(u);
       if (f.cause() instanceof UpstreamTls.HandshakeFailedException tls) {
         // The message names the upstream and the handshake's reason (untrusted certificate, wrong host name, ...).
-        retryOrFail(ErrorKind.UPSTREAM_TLS, ErrorKind.UPSTREAM_TLS.apiError(tls.getMessage()).toJson());
+        attemptFailed(ErrorKind.UPSTREAM_TLS, ErrorKind.UPSTREAM_TLS.apiError(tls.getMessage()).toJson(), false);
         return;
       }
-      retryOrFail(f.cause() instanceof ConnectTimeoutException
-          ? ErrorKind.UPSTREAM_CONNECT_TIMEOUT : ErrorKind.UPSTREAM_REFUSED, null);
+      attemptFailed(f.cause() instanceof ConnectTimeoutException
+          ? ErrorKind.UPSTREAM_CONNECT_TIMEOUT : ErrorKind.UPSTREAM_REFUSED, null, false);
       return;
     }
     Channel ch = f.getNow();
     upstreamChannel = ch;
     ch.pipeline().get(UpstreamHandler.class).bind(this);
-    ch.config().setAutoRead(client.channel().isWritable());
-    upstreamRequestNanos = System.nanoTime();
-    lastUpstreamReadNanos = upstreamRequestNanos;
+    ch.config().setAutoRead(ctx.channel().isWritable());
+    long now = System.nanoTime();
+    books.requestSent(now);
+    lastUpstreamReadNanos = now;
     ch.writeAndFlush(upstreamRequest(u)).addListener((ChannelFutureListener) wf -> {
       if (!wf.isSuccess()) {
         wf.channel().close(); // reported through channelInactive -> onUpstreamClosed
@@ -226,24 +230,29 @@ final class ProxyExchange implements StreamScanner.Sink {
   }
 
   /**
-   * Retries on another healthy upstream while nothing but comments reached the client, else fails.
+   * The current attempt failed: try another healthy upstream while the client has seen nothing a fresh
+   * stream could contradict, else end with the error.
    *
    * @param json the OpenAI error JSON to fail with, or null for the kind's own
+   * @param upstreamAtFault whether the failure counts against the upstream's health
    */
-  private void retryOrFail(ErrorKind kind, String json) {
-    if (canRetry()) {
+  private void attemptFailed(ErrorKind kind, String json, boolean upstreamAtFault) {
+    closeUpstream();
+    if (upstreamAtFault && client.canStartOver()) {
+      // Only failures before any output count against health (as the pool's own connect errors do):
+      // one stream cut mid-way is that stream's error, not proof the upstream is down.
+      gw.upstreams().markFailed(upstream);
+    }
+    if (RetryPolicy.mayRetry(client, tried.size(), gw.config().maxAttempts())) {
       Upstream next = gw.upstreams().pick(tried);
       if (next != null) {
+        client.discardHeld();
         moveTo(StreamState.PENDING);
         attempt(next);
         return;
       }
     }
     fail(kind, json);
-  }
-
-  private boolean canRetry() {
-    return forwardedBytes == 0 && !passthrough && tried.size() < gw.config().maxAttempts();
   }
 
   // ---------------------------------------------------------------- upstream events
@@ -256,14 +265,33 @@ final class ProxyExchange implements StreamScanner.Sink {
       }
       long now = System.nanoTime();
       lastUpstreamReadNanos = now;
+      if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
+        // Not HTTP, a cut/oversized/NUL-bearing head, broken chunk framing: the connection is unusable.
+        upstreamReusable = false;
+        if (state == StreamState.ERROR_BODY) {
+          failWithUpstreamError();
+        } else {
+          attemptFailed(ErrorKind.UPSTREAM_PROTOCOL, null, true);
+        }
+        return;
+      }
       if (msg instanceof HttpResponse head) {
+        if (head.status().codeClass() == HttpStatusClass.INFORMATIONAL
+            && head.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+          inInformational = true; // 103 Early Hints, 100 Continue: the final head is still to come
+          return;
+        }
         onUpstreamHead(head);
       }
       if (msg instanceof HttpContent content && !state.isTerminal()) {
+        if (inInformational) {
+          inInformational = !(content instanceof LastHttpContent);
+          return;
+        }
         onUpstreamContent(content, now);
       }
     } catch (RuntimeException e) {
-      org.slf4j.LoggerFactory.getLogger(ProxyExchange.class).warn("relay failed", e);
+      LoggerFactory.getLogger(ProxyExchange.class).warn("relay failed", e);
       fail(ErrorKind.INTERNAL, null);
     } finally {
       ReferenceCountUtil.release(msg);
@@ -271,56 +299,48 @@ final class ProxyExchange implements StreamScanner.Sink {
   }
 
   private void onUpstreamHead(HttpResponse head) {
-    upstreamStatus = head.status().code();
-    upstreamKeepAlive = HttpUtil.isKeepAlive(head);
-    Framing upstreamFraming = Framing.of(head.headers());
-    if (upstreamStatus >= 200 && upstreamStatus < 300) {
+    upstreamHead = head;
+    int status = head.status().code();
+    upstreamReusable = HttpUtil.isKeepAlive(head)
+        && (HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
+    Framing framing = Framing.of(head.headers());
+    if (status >= 200 && status < 300) {
       gw.upstreams().markHealthy(upstream);
+      cancel(headWaitTimer);
       moveTo(StreamState.RELAYING);
       if (api == Api.TOKENS) {
-        if (upstreamFraming != Framing.SSE) {
-          fail(ErrorKind.INVALID_SSE, null);
+        if (framing != Framing.SSE) {
+          attemptFailed(ErrorKind.INVALID_SSE, null, false);
           return;
         }
-        translator = new TokenTranslator(this::writeEvent, this::failWithErrorJson, this);
+        translator = new TokenTranslator(this::writeTranslated, json -> fail(ErrorKind.UPSTREAM_STATUS, json), books);
         translatorParser = new SseParser(translator);
-        sendStreamHead(null, Framing.SSE);
-      } else if (upstreamFraming.isStream()) {
-        sendStreamHead(head.headers(), upstreamFraming);
-        scanner = new StreamScanner(upstreamFraming, false, this);
+        client.streamHead(head, Framing.SSE);
+      } else if (framing.isStream()) {
+        relay = new EventRelay(framing, ctx.alloc());
+        scanner = new StreamScanner(framing, false, books);
+        client.streamHead(head, framing);
+      } else if (client.headSent()) {
+        // The client holds our early event-stream head, and the upstream answered with a whole body.
+        attemptFailed(ErrorKind.INVALID_SSE, ErrorKind.INVALID_SSE.apiError(
+            "The upstream answered a streaming request with a non-stream body.").toJson(), false);
       } else {
-        if (!headSent) {
-          passthrough = true;
-          sendHead(StreamHeaders.passthroughHead(head, keepAlive), Framing.RAW);
-        }
+        client.passthroughHead(head);
         cancel(firstTokenTimer); // a whole answer has no first token to wait for
       }
       return;
     }
-    boolean overloaded = upstreamStatus == 502 || upstreamStatus == 503 || upstreamStatus == 504;
-    if (overloaded) {
+    if (RetryPolicy.unhealthyStatus(status)) {
       gw.upstreams().markFailed(upstream);
-      if (canRetry()) {
-        Upstream next = gw.upstreams().pick(tried);
-        if (next != null) {
-          closeUpstream();
-          moveTo(StreamState.PENDING);
-          attempt(next);
-          return;
-        }
-      }
     }
-    if (headSent) {
-      // The client already holds a 200 event-stream head: collect the error for an in-band event.
-      moveTo(StreamState.ERROR_BODY);
-      errorBody = client.alloc().buffer(256);
+    if (RetryPolicy.retriableStatus(status) && RetryPolicy.mayRetry(client, tried.size(), gw.config().maxAttempts())
+        && gw.upstreams().pick(tried) != null) {
+      attemptFailed(ErrorKind.UPSTREAM_STATUS, null, false);
       return;
     }
-    // Nothing went out yet: the client gets the upstream's own status and body.
-    moveTo(StreamState.RELAYING);
-    passthrough = true;
-    errorKind = ErrorKind.UPSTREAM_STATUS;
-    sendHead(StreamHeaders.passthroughHead(head, keepAlive), Framing.RAW);
+    // Collect the error body: it becomes the client's error response (or the in-band error event).
+    moveTo(StreamState.ERROR_BODY);
+    errorBody = ctx.alloc().buffer(256);
   }
 
   private void onUpstreamContent(HttpContent content, long readNanos) {
@@ -335,95 +355,102 @@ final class ProxyExchange implements StreamScanner.Sink {
       return;
     }
     if (buf.isReadable()) {
-      if (translatorParser != null) {
-        translator.readAt(readNanos);
-        feedChecked(() -> translatorParser.feed(buf));
-      } else {
-        relay(buf, readNanos);
+      try {
+        if (translatorParser != null) {
+          translator.readAt(readNanos);
+          translatorParser.feed(buf);
+        } else if (relay != null) {
+          relayEvents(buf, readNanos);
+        } else {
+          client.forwardBody(buf.retainedSlice(), readNanos);
+        }
+      } catch (SseException e) {
+        attemptFailed(ErrorKind.INVALID_SSE, null, true);
+        return;
       }
     }
     if (last && state == StreamState.RELAYING) {
-      onUpstreamEnd();
+      onUpstreamEnd(readNanos);
     }
   }
 
   /**
-   * The token path: the bytes just read go to the client unchanged, written and flushed at once (one
-   * flush per upstream read, no consolidation), then are scanned for the books.
+   * The token path: the whole events this read completed go to the client as the upstream's bytes, written
+   * and flushed at once, then are scanned for the books. Before the first generated output the events are
+   * scanned first, to hold what carries none and to catch an in-band error worth a retry.
    */
-  private void relay(ByteBuf buf, long readNanos) {
-    int skip = forwardedBytes == 0 && framing == Framing.SSE ? leadingBom(buf) : 0;
-    ByteBuf out = buf.retainedSlice(buf.readerIndex() + skip, buf.readableBytes() - skip);
-    forwardedBytes += out.readableBytes();
-    ChannelFuture written = client.writeAndFlush(new DefaultHttpContent(out));
-    measure(written, readNanos);
-    if (scanner != null) {
-      feedChecked(() -> scanner.feed(buf, readNanos));
+  private void relayEvents(ByteBuf buf, long readNanos) {
+    if (client.wroteOwnBytes()) {
+      relay.stripLeadingBom();
     }
-  }
-
-  /**
-   * A leading UTF-8 BOM is dropped: the client's parser skips one only at the very start of its stream,
-   * and our initial comment or a heartbeat may already have been there.
-   */
-  private static int leadingBom(ByteBuf buf) {
-    int i = buf.readerIndex();
-    return buf.readableBytes() >= 3 && buf.getByte(i) == (byte) 0xEF && buf.getByte(i + 1) == (byte) 0xBB
-        && buf.getByte(i + 2) == (byte) 0xBF ? 3 : 0;
-  }
-
-  private void feedChecked(Runnable feed) {
-    try {
-      feed.run();
-    } catch (SseException e) {
-      fail(ErrorKind.INVALID_SSE, null);
-    }
-  }
-
-  /** Books of one event (from the scanner or the translator), after its bytes went out. */
-  @Override
-  public void onChunk(Chunk chunk, SseEvent event, long readNanos) {
-    metrics.events.inc();
-    if (chunk.usageTokens() >= 0) {
-      usageTokens = chunk.usageTokens();
-    }
-    if (chunk.done()) {
-      sawDone = true;
-    }
-    if (!chunk.isContent()) {
+    ByteBuf out = relay.feed(buf);
+    if (out == null) {
       return;
     }
-    contentEvents++;
-    if (upstreamTtftNanos < 0) {
-      upstreamTtftNanos = readNanos - upstreamRequestNanos;
-      deliveredTtftNanos = System.nanoTime() - startNanos; // its write+flush has returned by now
-      metrics.upstreamTtft.observe(upstreamTtftNanos / 1e9);
-      metrics.deliveredTtft.observe(deliveredTtftNanos / 1e9);
-      cancel(firstTokenTimer);
-    } else {
-      metrics.itl.observe((readNanos - lastContentNanos) / 1e9);
+    boolean midEvent = !relay.atBoundary();
+    if (client.committed()) {
+      out.retain();
+      try {
+        client.forward(out, readNanos, midEvent);
+        scanner.feed(out, readNanos);
+      } finally {
+        out.release();
+      }
+      books.delivered();
+      return;
     }
-    lastContentNanos = readNanos;
+    try {
+      scanner.feed(out, readNanos);
+    } catch (SseException e) {
+      out.release();
+      throw e;
+    }
+    if (books.upstreamError() != null && !books.sawGenerated() && retryPossible()) {
+      out.release();
+      attemptFailed(ErrorKind.UPSTREAM_STATUS, books.upstreamError(), true);
+      return;
+    }
+    if (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null || books.sawOpaque()
+        || midEvent) {
+      client.forward(out, readNanos, midEvent);
+      books.delivered();
+    } else if (!client.hold(out)) {
+      client.forward(null, readNanos, false); // past the hold bound: commit, no failover from here
+    }
   }
 
-  private void onUpstreamEnd() {
+  private boolean retryPossible() {
+    return RetryPolicy.mayRetry(client, tried.size(), gw.config().maxAttempts()) && gw.upstreams().pick(tried) != null;
+  }
+
+  /** A gateway-made event of the translated API. */
+  private void writeTranslated(String event) {
+    client.writeEvent(event);
+    books.delivered();
+  }
+
+  private void onUpstreamEnd(long readNanos) {
     if (scanner != null) {
       scanner.end();
     }
-    if (translator != null && !translator.sawDone()) {
-      writeEvent(SseEncoder.data(SseEncoder.DONE)); // the simple API always ends with [DONE]
+    boolean complete;
+    if (translator != null) {
+      complete = translator.sawDone();
+    } else if (relay != null) {
+      // For a stream the client asked for, the upstream's terminator (or its own error event) is the only
+      // proof of completion: a clean-looking end without it is a cut.
+      complete = (books.sawTerminator() || books.upstreamError() != null);
+    } else {
+      complete = true; // a non-stream body: its length or last chunk is its proof
     }
-    Channel up = upstreamChannel;
-    upstreamChannel = null;
-    if (up != null) {
-      if (upstreamKeepAlive) {
-        gw.pool().release(up, upstream);
-      } else {
-        up.pipeline().get(UpstreamHandler.class).unbind();
-        up.close();
-      }
+    if (!complete) {
+      upstreamReusable = false;
+      attemptFailed(ErrorKind.UPSTREAM_CUT, ErrorKind.UPSTREAM_CUT.apiError(
+          "The upstream ended the stream without its terminator.").toJson(), true);
+      return;
     }
-    writeLast();
+    releaseUpstream();
+    client.end(readNanos);
     moveTo(StreamState.DONE);
     finish(errorKind == null ? "done" : "error:" + errorKind.label());
   }
@@ -438,20 +465,14 @@ final class ProxyExchange implements StreamScanner.Sink {
       failWithUpstreamError();
       return;
     }
-    boolean beforeHead = state == StreamState.PENDING;
-    if (beforeHead && reusedConnection && !staleRetried) {
+    if (state == StreamState.PENDING && upstreamHead == null && reusedConnection && !staleRetried) {
       // A pooled keep-alive connection the upstream had already closed: not the upstream's fault.
       staleRetried = true;
       tried.remove(upstream);
       attempt(upstream);
       return;
     }
-    if (beforeHead || canRetry()) {
-      gw.upstreams().markFailed(upstream);
-      retryOrFail(ErrorKind.UPSTREAM_CUT, null);
-      return;
-    }
-    fail(ErrorKind.UPSTREAM_CUT, null);
+    attemptFailed(ErrorKind.UPSTREAM_CUT, null, true);
   }
 
   // ---------------------------------------------------------------- client events
@@ -461,7 +482,7 @@ final class ProxyExchange implements StreamScanner.Sink {
     if (state.isTerminal()) {
       return;
     }
-    boolean writable = client.channel().isWritable();
+    boolean writable = ctx.channel().isWritable();
     if (upstreamChannel != null) {
       upstreamChannel.config().setAutoRead(writable);
     }
@@ -469,7 +490,7 @@ final class ProxyExchange implements StreamScanner.Sink {
       metrics.pauses.inc();
       long slow = gw.config().slowClientTimeout().toNanos();
       if (slow > 0 && slowClientTimer == null) {
-        slowClientTimer = client.executor().schedule(this::onSlowClient, slow, TimeUnit.NANOSECONDS);
+        slowClientTimer = ctx.executor().schedule(this::onSlowClient, slow, TimeUnit.NANOSECONDS);
       }
     } else {
       lastUpstreamReadNanos = System.nanoTime(); // the pause was the client's, not the upstream's silence
@@ -490,19 +511,26 @@ final class ProxyExchange implements StreamScanner.Sink {
   }
 
   private void onSlowClient() {
-    if (state.isTerminal() || client.channel().isWritable()) {
+    if (state.isTerminal() || ctx.channel().isWritable()) {
       return;
     }
     metrics.slowClients.inc();
     errorKind = ErrorKind.SLOW_CLIENT;
     closeUpstream();
     moveTo(StreamState.CANCELLED);
-    client.close(); // nothing more can be written to it; the close tells it the stream is incomplete
+    ctx.close(); // nothing more can be written to it; the close tells it the stream is incomplete
     finish("error:" + ErrorKind.SLOW_CLIENT.label());
   }
 
+  private void onHeadWait() {
+    if (!state.isTerminal() && !client.headSent()) {
+      metrics.earlyHeads.inc();
+      client.earlyHead(true);
+    }
+  }
+
   private void onFirstTokenTimeout() {
-    if (!state.isTerminal() && upstreamTtftNanos < 0 && !passthrough) {
+    if (!state.isTerminal() && !books.sawGenerated() && !client.passthrough()) {
       fail(ErrorKind.FIRST_TOKEN_TIMEOUT, null);
     }
   }
@@ -510,7 +538,7 @@ final class ProxyExchange implements StreamScanner.Sink {
   private void armIdleTimer(long timeoutNanos) {
     cancel(idleTimer);
     if (timeoutNanos > 0) {
-      idleTimer = client.executor().schedule(this::checkIdle, timeoutNanos, TimeUnit.NANOSECONDS);
+      idleTimer = ctx.executor().schedule(this::checkIdle, timeoutNanos, TimeUnit.NANOSECONDS);
     }
   }
 
@@ -532,100 +560,27 @@ final class ProxyExchange implements StreamScanner.Sink {
     fail(ErrorKind.SHUTDOWN, null);
   }
 
-  // ---------------------------------------------------------------- writing to the client
-
-  private void sendStreamHead(io.netty.handler.codec.http.HttpHeaders upstreamHeaders, Framing f) {
-    if (!headSent) {
-      sendHead(StreamHeaders.streamHead(upstreamHeaders, f, keepAlive), f);
-      heartbeat.start();
-    }
-  }
-
-  private void sendHead(HttpResponse head, Framing f) {
-    headSent = true;
-    framing = f;
-    status = head.status().code();
-    client.writeAndFlush(head);
-  }
-
-  private boolean heartbeatNow() {
-    if (state.isTerminal() || framing != Framing.SSE || !client.channel().isWritable()) {
-      return false;
-    }
-    if (scanner != null && !scanner.atEventBoundary()) {
-      return false; // never inside an event: a comment line there would be harmless, the blank line after it not
-    }
-    writeText(SseEncoder.comment("ping"));
-    metrics.heartbeats.inc();
-    return true;
-  }
-
-  /** A gateway-made event of the translated API, counted as forwarded upstream content. */
-  private void writeEvent(String event) {
-    long readNanos = System.nanoTime();
-    ByteBuf buf = ByteBufUtil.writeUtf8(client.alloc(), event);
-    forwardedBytes += buf.readableBytes();
-    measure(client.writeAndFlush(new DefaultHttpContent(buf)), readNanos);
-  }
-
-  private void writeText(String text) {
-    client.writeAndFlush(new DefaultHttpContent(ByteBufUtil.writeUtf8(client.alloc(), text)));
-    heartbeat.written(System.nanoTime());
-  }
-
-  private void measure(ChannelFuture written, long readNanos) {
-    heartbeat.written(readNanos);
-    written.addListener(f -> {
-      if (f.isSuccess()) {
-        metrics.recordAdded(System.nanoTime() - readNanos);
-      }
-    });
-    ChannelOutboundBuffer out = client.channel().unsafe().outboundBuffer();
-    if (out != null) {
-      metrics.recordPending(out.totalPendingWriteBytes());
-    }
-  }
-
-  private void writeLast() {
-    ChannelFuture f = client.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-    if (!keepAlive) {
-      f.addListener(ChannelFutureListener.CLOSE);
-    }
-  }
-
   // ---------------------------------------------------------------- failing
 
+  /** The upstream's error response is complete (or cut): the client gets its status, or an in-band error. */
   private void failWithUpstreamError() {
+    int status = upstreamHead.status().code();
     String body = errorBody == null ? "" : errorBody.toString(StandardCharsets.UTF_8);
-    String json = openAiError(body);
+    String json = UpstreamErrorBody.toOpenAi(status, body);
+    if (client.headSent()) {
+      fail(ErrorKind.UPSTREAM_STATUS, json);
+      return;
+    }
     errorKind = ErrorKind.UPSTREAM_STATUS;
-    if (json == null) {
-      String snippet = body.length() > 200 ? body.substring(0, 200) + "..." : body;
-      json = ApiError.server(HttpResponseStatus.BAD_GATEWAY,
-          "The upstream answered " + upstreamStatus + (snippet.isBlank() ? "" : ": " + snippet.strip()),
-          ErrorKind.UPSTREAM_STATUS.code).toJson();
-    }
-    fail(ErrorKind.UPSTREAM_STATUS, json);
-  }
-
-  /** An error the upstream itself sent as an event (translated API): pass it on and end. */
-  private void failWithErrorJson(String json) {
-    fail(ErrorKind.UPSTREAM_STATUS, json);
-  }
-
-  /** {@code body} compacted when it is an OpenAI error object, else null. */
-  private static String openAiError(String body) {
-    try {
-      JsonNode n = Json.MAPPER.readTree(body);
-      return n != null && n.path("error").isObject() ? n.toString() : null;
-    } catch (Exception e) {
-      return null;
-    }
+    releaseUpstream();
+    client.errorResponse(upstreamHead.status(), json, upstreamHead.headers());
+    moveTo(StreamState.FAILED);
+    finish("error:" + ErrorKind.UPSTREAM_STATUS.label());
   }
 
   /**
    * Ends the request with an error: a JSON error response if the head has not gone out, else an in-band
-   * error event and the terminating chunk (SSE), an error line (NDJSON), or a close (other bodies).
+   * error in the body's framing ({@link ClientStream#fail}).
    *
    * @param json the OpenAI error JSON to send, or null for the kind's own
    */
@@ -635,30 +590,36 @@ final class ProxyExchange implements StreamScanner.Sink {
     }
     errorKind = kind;
     closeUpstream();
-    String error = json != null ? json : kind.apiError().toJson();
-    if (!headSent) {
-      FullHttpResponse res = HttpResponses.json(client, kind.status, error);
-      status = kind.status.code();
-      headSent = true;
-      HttpResponses.send(client, res, keepAlive);
-    } else if (framing == Framing.SSE) {
-      boolean midEvent = scanner != null && !scanner.atEventBoundary();
-      // Mid-event, the blank line ends the partial event first: the client sees it cut, then the error.
-      writeText((midEvent ? "\n\n" : "") + SseEncoder.event("error", null, error));
-      writeLast();
-    } else if (framing == Framing.NDJSON) {
-      writeText("\n" + error + "\n");
-      writeLast();
-    } else {
-      client.close();
-    }
+    client.fail(kind.status, json != null ? json : kind.apiError().toJson());
     moveTo(StreamState.FAILED);
     finish("error:" + kind.label());
+  }
+
+  /** The response ended cleanly on the upstream connection: pool it if its framing allows, else close it. */
+  private void releaseUpstream() {
+    Channel up = upstreamChannel;
+    upstreamChannel = null;
+    if (up == null) {
+      return;
+    }
+    if (upstreamReusable && up.isActive()) {
+      gw.pool().release(up, upstream);
+    } else {
+      up.pipeline().get(UpstreamHandler.class).unbind();
+      up.close();
+    }
   }
 
   private void closeUpstream() {
     Channel up = upstreamChannel;
     upstreamChannel = null;
+    if (relay != null) {
+      relay.release();
+      relay = null;
+    }
+    scanner = null;
+    translator = null;
+    translatorParser = null;
     if (up != null) {
       up.pipeline().get(UpstreamHandler.class).unbind();
       up.close();
@@ -672,7 +633,7 @@ final class ProxyExchange implements StreamScanner.Sink {
   }
 
   private void finish(String outcome) {
-    heartbeat.stop();
+    cancel(headWaitTimer);
     cancel(firstTokenTimer);
     cancel(idleTimer);
     cancel(slowClientTimer);
@@ -682,6 +643,10 @@ final class ProxyExchange implements StreamScanner.Sink {
     if (translatorParser != null) {
       translatorParser.end();
     }
+    if (relay != null) {
+      relay.release();
+    }
+    client.release();
     ReferenceCountUtil.release(clientRequest);
     ReferenceCountUtil.release(upstreamBody);
     if (errorBody != null) {
@@ -689,20 +654,7 @@ final class ProxyExchange implements StreamScanner.Sink {
       errorBody = null;
     }
     gw.unregister(this);
-    long e2e = System.nanoTime() - startNanos;
-    long tokens = usageTokens >= 0 ? usageTokens : contentEvents;
-    metrics.e2e.observe(e2e / 1e9);
-    if (deliveredTtftNanos >= 0 && tokens > 1) {
-      metrics.tpot.observe((e2e - deliveredTtftNanos) / 1e9 / (tokens - 1));
-    }
-    metrics.tokens.inc(tokens);
-    String kind = outcome.startsWith("error:") ? "error" : outcome;
-    metrics.requests.labelValues(kind).inc();
-    if (errorKind != null) {
-      metrics.errors.labelValues(errorKind.label()).inc();
-    }
-    AccessLog.write(new AccessLog.Entry(method.name(), path, status, upstream == null ? "-" : upstream.name(),
-        upstreamTtftNanos, deliveredTtftNanos, tokens, e2e, outcome));
-    owner.exchangeEnded(this, keepAlive && state != StreamState.CANCELLED && !(passthrough && state == StreamState.FAILED));
+    books.finish(method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome, errorKind);
+    owner.exchangeEnded(this, keepAlive && state != StreamState.CANCELLED && !client.closedConnection());
   }
 }

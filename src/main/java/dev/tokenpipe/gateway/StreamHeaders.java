@@ -46,10 +46,11 @@ final class StreamHeaders {
    * The head of a streamed response.
    *
    * @param upstream the upstream's response headers to carry over (end-to-end ones only), or null when
-   *     the head goes out before the upstream answered ({@code --initial-comment})
+   *     the head goes out before the upstream answered (the head wait expired)
+   * @param status the upstream's status (a 2xx), or 200 for the gateway's own head
    */
-  static HttpResponse streamHead(HttpHeaders upstream, Framing framing, boolean keepAlive) {
-    HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+  static HttpResponse streamHead(HttpHeaders upstream, HttpResponseStatus status, Framing framing, boolean keepAlive) {
+    HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
     HttpHeaders h = head.headers();
     String contentType = SSE_CONTENT_TYPE;
     if (upstream != null) {
@@ -86,6 +87,30 @@ final class StreamHeaders {
     HttpUtil.setKeepAlive(head, keepAlive);
     return head;
   }
+
+  /**
+   * The upstream's end-to-end headers ({@code Retry-After}, {@code x-request-id}, rate limits, CORS, ...)
+   * onto a response whose body the gateway wrote itself: hop-by-hop headers and those that describe the
+   * upstream's body (length, type, encoding) stay behind, and headers already set win.
+   */
+  static void copyEndToEnd(HttpHeaders upstream, HttpHeaders into) {
+    HttpHeaders copy = new io.netty.handler.codec.http.DefaultHttpHeaders().add(upstream);
+    removeHopByHop(copy);
+    for (CharSequence body : BODY_HEADERS) {
+      copy.remove(body);
+    }
+    java.util.Set<String> preset = new java.util.HashSet<>();
+    into.names().forEach(n -> preset.add(n.toLowerCase(Locale.ROOT)));
+    for (java.util.Map.Entry<String, String> e : copy) {
+      if (!preset.contains(e.getKey().toLowerCase(Locale.ROOT))) {
+        into.add(e.getKey(), e.getValue());
+      }
+    }
+  }
+
+  private static final List<CharSequence> BODY_HEADERS = List.of(HttpHeaderNames.CONTENT_LENGTH,
+      HttpHeaderNames.CONTENT_TYPE, HttpHeaderNames.CONTENT_ENCODING, HttpHeaderNames.CONTENT_MD5,
+      HttpHeaderNames.CONTENT_RANGE, HttpHeaderNames.ETAG, HttpHeaderNames.LAST_MODIFIED);
 
   /**
    * Request headers toward the upstream: end-to-end headers of the client, minus hop-by-hop ones, with

@@ -16,7 +16,10 @@ import io.netty.buffer.ByteBuf;
 final class StreamScanner implements SseListener {
   /** Told about each classified event, in stream order, with the time its bytes were read. */
   interface Sink {
-    void onChunk(Chunk chunk, SseEvent event, long readNanos);
+    void onChunk(Chunk chunk, long readNanos);
+
+    /** An event in no dialect the gateway knows (not JSON, not a terminator): it cannot be held back. */
+    default void onOpaqueEvent() {}
   }
 
   private static final int MAX_LINE_BYTES = SseParser.DEFAULT_MAX_EVENT_BYTES;
@@ -66,7 +69,15 @@ final class StreamScanner implements SseListener {
 
   @Override
   public void onEvent(SseEvent event) {
-    sink.onChunk(Chunk.classify(event.data(), plainTokens), event, readNanos);
+    String data = event.data();
+    if (!plainTokens && !data.startsWith("{") && !data.equals(dev.tokenpipe.sse.SseEncoder.DONE)) {
+      sink.onOpaqueEvent();
+    }
+    Chunk chunk = Chunk.classify(data, plainTokens);
+    if ("error".equals(event.type()) && chunk.error() == null) {
+      chunk = Chunk.error(event.data()); // an `event: error` is an error whatever its data looks like
+    }
+    sink.onChunk(chunk, readNanos);
   }
 
   private void feedLines(ByteBuf buf) {
@@ -76,7 +87,7 @@ final class StreamScanner implements SseListener {
         String line = ndjsonLine.toString(java.nio.charset.StandardCharsets.UTF_8).trim();
         ndjsonLine.reset();
         if (!line.isEmpty()) {
-          sink.onChunk(Chunk.classify(line, false), null, readNanos);
+          sink.onChunk(Chunk.classify(line, false), readNanos);
         }
       } else if (ndjsonLine.size() < MAX_LINE_BYTES) {
         ndjsonLine.write(b);

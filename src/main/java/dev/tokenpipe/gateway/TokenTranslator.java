@@ -50,14 +50,17 @@ final class TokenTranslator implements SseListener {
   @Override
   public void onEvent(SseEvent event) {
     Chunk chunk = Chunk.classify(event.data(), false);
+    if ("error".equals(event.type()) && chunk.error() == null) {
+      chunk = Chunk.error(event.data());
+    }
     String id = event.lastEventId().isEmpty() ? null : event.lastEventId();
     if (chunk.done()) {
       done = true;
       emit.accept(SseEncoder.data(SseEncoder.DONE));
-    } else if (chunk.isContent()) {
+    } else if (chunk.isText()) {
       emit.accept(SseEncoder.event(null, id, chunk.content()));
     }
-    books.onChunk(chunk, event, readNanos);
+    books.onChunk(chunk, readNanos);
     if (chunk.error() != null) {
       emitError.accept(chunk.error());
     }

@@ -71,7 +71,7 @@ class GatewayBadInputTest {
   void tooManyStreamsIs429WithRetryAfter() throws Exception {
     try (RawClient a = RawClient.post(gateway.port(), "/v1/chat/completions", CHAT, "X-Tokenpipe-Sim: ttft=5s");
          RawClient b = RawClient.post(gateway.port(), "/v1/chat/completions", CHAT, "X-Tokenpipe-Sim: ttft=5s")) {
-      a.readUntil(": ok");
+      a.readUntil("text/event-stream");
       b.readUntil(": ok");
       try (RawClient c = RawClient.post(gateway.port(), "/v1/chat/completions", CHAT)) {
         JsonNode error = errorOf(c, 429);
@@ -105,7 +105,14 @@ class GatewayBadInputTest {
       JsonNode error = errorOf(RawClient.post(g.port(), "/v1/chat/completions", PLAIN_CHAT), 502);
       assertThat(error.at("/error/code").asText()).isEqualTo("upstream_unavailable");
       GatewayStreamingTest.await(() -> g.metrics().errors("upstream_refused") == 1, Duration.ofSeconds(5));
-      // A stream:true request already holds its head (initial comment): the same error arrives in-band.
+      // A stream:true request's head waits for the upstream's: the same error as an HTTP status.
+      JsonNode streamError = errorOf(RawClient.post(g.port(), "/v1/chat/completions", CHAT), 502);
+      assertThat(streamError.at("/error/code").asText()).isEqualTo("upstream_unavailable");
+    }
+    // With --head-wait 0 the head went out at once: the error can only arrive in-band.
+    try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0)
+        .withHeartbeat(Duration.ofSeconds(15), Duration.ZERO)
+        .withUpstreams(List.of("http://127.0.0.1:" + closedPort)))) {
       try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", CHAT)) {
         assertThat(c.readToEnd()).isTrue();
         assertThat(c.status()).isEqualTo(200);

@@ -28,7 +28,7 @@ class GatewayPoliciesTest {
         .add("Trailer", "X-Checksum")
         .add("Upgrade", "h2c")
         .add("X-Request-Id", "abc");
-    HttpResponse head = StreamHeaders.streamHead(up, Framing.SSE, true);
+    HttpResponse head = StreamHeaders.streamHead(up, io.netty.handler.codec.http.HttpResponseStatus.OK, Framing.SSE, true);
     HttpHeaders h = head.headers();
     assertThat(h.get("Content-Type")).isEqualTo("text/event-stream; charset=utf-8");
     assertThat(h.get("Cache-Control")).isEqualTo("no-cache, no-transform");
@@ -43,7 +43,7 @@ class GatewayPoliciesTest {
   @Test
   void ndjsonKeepsItsContentType() {
     HttpHeaders up = new DefaultHttpHeaders().add("Content-Type", "application/x-ndjson");
-    assertThat(StreamHeaders.streamHead(up, Framing.NDJSON, true).headers().get("Content-Type")).isEqualTo("application/x-ndjson");
+    assertThat(StreamHeaders.streamHead(up, io.netty.handler.codec.http.HttpResponseStatus.OK, Framing.NDJSON, true).headers().get("Content-Type")).isEqualTo("application/x-ndjson");
   }
 
   @Test

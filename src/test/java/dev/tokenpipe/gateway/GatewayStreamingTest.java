@@ -136,7 +136,7 @@ class GatewayStreamingTest {
       assertThat(c.readToEnd()).isTrue();
       assertThat(c.head()).contains("content-type: text/event-stream; charset=utf-8");
       List<String> data = new ArrayList<>();
-      for (String block : c.body().replaceAll("\r\n[0-9a-f]+\r\n", "").split("\n\n")) {
+      for (String block : ("\r\n" + c.body()).replaceAll("\r\n[0-9a-f]+\r\n", "").split("\n\n")) {
         if (block.contains("data:")) {
           data.add(block);
         }

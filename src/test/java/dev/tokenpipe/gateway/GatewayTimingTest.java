@@ -20,7 +20,7 @@ class GatewayTimingTest {
   @Test
   void heartbeatsKeepTheStreamWarmWhileTheFirstTokenIsAwaited() throws Exception {
     try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0)
-        .withHeartbeat(Duration.ofMillis(500), true))) {
+        .withHeartbeat(Duration.ofMillis(500), Duration.ZERO))) {
       try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", CHAT, "X-Tokenpipe-Sim: ttft=3s itl=10ms tokens=3")) {
         assertThat(c.readToEnd()).isTrue();
         String body = c.body();
@@ -38,7 +38,7 @@ class GatewayTimingTest {
 
   @Test
   void noInitialCommentMeansNoBytesBeforeTheUpstreamAnswers() throws Exception {
-    try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withHeartbeat(Duration.ZERO, false))) {
+    try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withHeartbeat(Duration.ZERO, Duration.ofSeconds(10)))) {
       try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", CHAT, "X-Tokenpipe-Sim: ttft=300ms itl=5ms tokens=3")) {
         assertThat(c.readToEnd()).isTrue();
         assertThat(c.body()).doesNotContain(": ok").doesNotContain(": ping").contains("data: [DONE]");

@@ -1,0 +1,299 @@
+package dev.tokenpipe.gateway;
+
+import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.sse.SseEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.LastHttpContent;
+
+/**
+ * Everything the gateway writes to one client for one request, and the completeness contract: a response
+ * whose head went out ends with the upstream's own terminator, or with an in-band error in the body's own
+ * framing (SSE {@code event: error} + the terminating chunk, an NDJSON error line), never with a bare close
+ * — except a non-stream body cut mid-way, where closing without the last chunk is how HTTP/1.1 says
+ * "incomplete".
+ *
+ * <p>Events that carry no generated output yet (role chunks, empty deltas) can be {@link #hold held}, so
+ * that a failed attempt can be retried on another upstream while the client has seen nothing it would have
+ * to unsee; the first event that carries output {@link #forward commits} them. The held bytes are bounded
+ * by {@link #MAX_HELD_BYTES}; past it they are committed and the stream can no longer fail over.
+ *
+ * <p>Writes and flushes each whole-event chunk at once (one flush per upstream read, never consolidated).
+ * On the client channel's event loop only.
+ */
+final class ClientStream {
+  static final int MAX_HELD_BYTES = 64 * 1024;
+
+  private final ChannelHandlerContext ctx;
+  private final GatewayMetrics metrics;
+  private final boolean keepAlive;
+  private final HeartbeatTimer heartbeat;
+
+  private boolean headSent;
+  private int status;
+  private Framing framing = Framing.RAW;
+  /** The head that went out was a non-stream head: the body passes through, no in-band errors exist. */
+  private boolean passthrough;
+  /** A comment or heartbeat went out before any upstream byte (the upstream's BOM must then go). */
+  private boolean wroteOwnBytes;
+  /** Upstream event bytes went out: no retry from here on. */
+  private boolean committed;
+  /** An oversized event is partly out: the client is mid-event. */
+  private boolean midEvent;
+  private ByteBuf held;
+  private boolean ended;
+  private boolean closed;
+
+  ClientStream(ChannelHandlerContext ctx, GatewayMetrics metrics, boolean keepAlive, long heartbeatNanos) {
+    this.ctx = ctx;
+    this.metrics = metrics;
+    this.keepAlive = keepAlive;
+    this.heartbeat = new HeartbeatTimer(ctx.executor(), heartbeatNanos, this::heartbeatNow);
+  }
+
+  boolean headSent() {
+    return headSent;
+  }
+
+  /** HTTP status of the head that went out, 0 before. */
+  int status() {
+    return status;
+  }
+
+  boolean committed() {
+    return committed;
+  }
+
+  boolean passthrough() {
+    return passthrough;
+  }
+
+  /** The connection was closed to say "incomplete": it cannot carry another request. */
+  boolean closedConnection() {
+    return closed;
+  }
+
+  boolean wroteOwnBytes() {
+    return wroteOwnBytes;
+  }
+
+  /** Whether nothing the client saw would contradict a fresh attempt's stream. */
+  boolean canStartOver() {
+    return !committed && !passthrough;
+  }
+
+  // ---------------------------------------------------------------- heads
+
+  /**
+   * The gateway's own SSE head, sent when the upstream's head is late (the head wait expired): from now on
+   * the status is 200 and errors can only be in-band.
+   */
+  void earlyHead(boolean comment) {
+    if (headSent) {
+      return;
+    }
+    sendHead(StreamHeaders.streamHead(null, HttpResponseStatus.OK, Framing.SSE, keepAlive), Framing.SSE);
+    heartbeat.start();
+    if (comment) {
+      writeOwn(SseEncoder.comment("ok"));
+    }
+  }
+
+  /** The upstream's stream head (its status and end-to-end headers) with the gateway's anti-buffering ones. */
+  void streamHead(HttpResponse upstream, Framing f) {
+    if (headSent) {
+      return;
+    }
+    sendHead(StreamHeaders.streamHead(upstream.headers(), upstream.status(), f, keepAlive), f);
+    heartbeat.start();
+  }
+
+  /** The upstream's non-stream head, as it sent it; the body follows with {@link #forwardBody}. */
+  void passthroughHead(HttpResponse upstream) {
+    passthrough = true;
+    sendHead(StreamHeaders.passthroughHead(upstream, keepAlive), Framing.RAW);
+  }
+
+  private void sendHead(HttpResponse head, Framing f) {
+    headSent = true;
+    framing = f;
+    status = head.status().code();
+    ctx.writeAndFlush(head);
+  }
+
+  /**
+   * A whole error response with a JSON body (nothing went out yet).
+   *
+   * @param upstreamHeaders end-to-end headers of the upstream's error response to keep ({@code Retry-After},
+   *     {@code x-request-id}, rate limits), or null
+   */
+  void errorResponse(HttpResponseStatus st, String json, HttpHeaders upstreamHeaders) {
+    FullHttpResponse res = HttpResponses.json(ctx, st, json);
+    if (upstreamHeaders != null) {
+      StreamHeaders.copyEndToEnd(upstreamHeaders, res.headers());
+    }
+    headSent = true;
+    passthrough = true;
+    status = st.code();
+    ended = true;
+    HttpResponses.send(ctx, res, keepAlive);
+  }
+
+  // ---------------------------------------------------------------- bodies
+
+  /** Keeps whole events back until an event with generated output commits them; false when over the bound. */
+  boolean hold(ByteBuf events) {
+    if (held == null) {
+      held = events;
+    } else {
+      CompositeByteBuf c = held instanceof CompositeByteBuf cb ? cb : ctx.alloc().compositeBuffer().addComponent(true, held);
+      held = c.addComponent(true, events);
+    }
+    return held.readableBytes() <= MAX_HELD_BYTES;
+  }
+
+  /** Forgets the held events of a failed attempt. */
+  void discardHeld() {
+    if (held != null) {
+      held.release();
+      held = null;
+    }
+  }
+
+  /**
+   * Writes the held events and then {@code events} (whole events, or the start of an oversized one when
+   * {@code endsMidEvent}), in one write and flush. Takes ownership of {@code events} (may be null).
+   *
+   * @param readNanos when the upstream read that completed them happened, for the added-latency histogram
+   */
+  ChannelFuture forward(ByteBuf events, long readNanos, boolean endsMidEvent) {
+    ByteBuf out = events;
+    if (held != null) {
+      if (events != null) {
+        hold(events);
+      }
+      out = held;
+      held = null;
+    }
+    committed = true;
+    midEvent = endsMidEvent;
+    if (out == null) {
+      return null;
+    }
+    return writeMeasured(out, readNanos);
+  }
+
+  /** Relays a non-stream body piece (or a raw stream) as it came. Takes ownership. */
+  void forwardBody(ByteBuf piece, long readNanos) {
+    committed = true;
+    writeMeasured(piece, readNanos);
+  }
+
+  /** An event the gateway made (the translated token API), counted as forwarded output. */
+  void writeEvent(String event) {
+    committed = true;
+    writeMeasured(ByteBufUtil.writeUtf8(ctx.alloc(), event), System.nanoTime());
+  }
+
+  private ChannelFuture writeMeasured(ByteBuf out, long readNanos) {
+    heartbeat.written(readNanos);
+    ChannelFuture written = ctx.writeAndFlush(new DefaultHttpContent(out));
+    written.addListener(f -> {
+      if (f.isSuccess()) {
+        metrics.recordAdded(System.nanoTime() - readNanos);
+      }
+    });
+    ChannelOutboundBuffer ob = ctx.channel().unsafe().outboundBuffer();
+    if (ob != null) {
+      metrics.recordPending(ob.totalPendingWriteBytes());
+    }
+    return written;
+  }
+
+  private void writeOwn(String text) {
+    if (!committed) {
+      wroteOwnBytes = true;
+    }
+    ctx.writeAndFlush(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), text)));
+    heartbeat.written(System.nanoTime());
+  }
+
+  private boolean heartbeatNow() {
+    if (ended || framing != Framing.SSE || midEvent || !ctx.channel().isWritable()) {
+      return false; // never inside an event: a comment line there would be harmless, the blank line after it not
+    }
+    writeOwn(SseEncoder.comment("ping"));
+    metrics.heartbeats.inc();
+    return true;
+  }
+
+  // ---------------------------------------------------------------- endings
+
+  /** The upstream's stream or body ended cleanly: held events (a stream with no output) go out, then the end. */
+  void end(long readNanos) {
+    if (held != null) {
+      forward(null, readNanos, false);
+    }
+    writeLast();
+  }
+
+  /**
+   * Ends with an error: a JSON error response when the head has not gone out, else an in-band error
+   * event and the terminating chunk (SSE), an error line (NDJSON), or a close (other bodies). Held events
+   * go out first, so the client sees what the upstream said before it failed.
+   */
+  void fail(HttpResponseStatus st, String json) {
+    if (ended) {
+      return;
+    }
+    heartbeat.stop();
+    if (!headSent) {
+      errorResponse(st, json, null);
+      return;
+    }
+    if (held != null) {
+      forward(null, System.nanoTime(), false);
+    }
+    if (passthrough || framing == Framing.RAW) {
+      ended = true;
+      closed = true;
+      ctx.close(); // a body cut mid-way: closing without the last chunk says "incomplete"
+      return;
+    }
+    if (framing == Framing.SSE) {
+      // Mid-event (only an oversized event), the blank line ends the partial event first.
+      writeOwn((midEvent ? "\n\n" : "") + SseEncoder.event("error", null, json));
+    } else {
+      writeOwn((midEvent ? "\n" : "") + json + "\n");
+    }
+    writeLast();
+  }
+
+  private void writeLast() {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    heartbeat.stop();
+    ChannelFuture f = ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+    if (!keepAlive) {
+      f.addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  /** Frees what is held; the request is over. */
+  void release() {
+    heartbeat.stop();
+    discardHeld();
+  }
+}

@@ -1,0 +1,176 @@
+package dev.tokenpipe.gateway;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.util.ByteProcessor;
+
+/**
+ * Cuts an upstream stream body into whole events for the relay, without changing a byte: an SSE event ends
+ * at a blank line (WHATWG HTML §9.2.6: a line ends at CRLF, LF or CR), an NDJSON line at LF. A client cannot
+ * dispatch an event before its terminator arrives, so forwarding each event the moment its terminator is
+ * read adds no latency to any event; in exchange a cut inside an event never reaches the client as a
+ * truncated event, and a heartbeat or an in-band error can always be written between whole events.
+ *
+ * <p>Memory: an event that spans upstream reads is copied into one buffer until it is complete, at most
+ * {@link #MAX_EVENT_BYTES} (plus one read). A larger event is the documented exception: its bytes are
+ * forwarded as they come, and until it ends the client is mid-event ({@link #atBoundary()} is false).
+ *
+ * <p>A leading UTF-8 BOM belongs to the stream (the client's decoder strips one at the very start). When
+ * the gateway wrote something before the upstream's first byte (its own head comment or a heartbeat), the
+ * upstream's BOM would land mid-stream and become data, so {@link #stripLeadingBom()} drops exactly one;
+ * a second BOM stays data, as it would be on the direct stream.
+ *
+ * <p>One instance per stream, on its event loop; not thread-safe.
+ */
+final class EventRelay implements ByteProcessor {
+  /** Largest event held back until its terminator; larger ones are forwarded as they come. */
+  static final int MAX_EVENT_BYTES = 64 * 1024;
+
+  private final Framing framing;
+  private final ByteBufAllocator alloc;
+
+  // Line state of the SSE scanner, carried across reads.
+  private boolean lineStart = true;
+  private boolean afterCr;
+  /** Index (absolute, in the buffer being scanned) just past the last event terminator, or -1. */
+  private int boundary;
+  private int index;
+
+  /** Bytes of the event in progress that arrived in earlier reads. */
+  private ByteBuf partial;
+  /** The event in progress grew past {@link #MAX_EVENT_BYTES}: its bytes are being forwarded as they come. */
+  private boolean oversized;
+  private boolean stripBom;
+  private boolean firstOutput = true;
+
+  EventRelay(Framing framing, ByteBufAllocator alloc) {
+    if (!framing.isStream()) {
+      throw new IllegalArgumentException("no events in a " + framing + " body");
+    }
+    this.framing = framing;
+    this.alloc = alloc;
+  }
+
+  /** Drop one leading BOM of the upstream's stream: the gateway already wrote to the client before it. */
+  void stripLeadingBom() {
+    stripBom = true;
+  }
+
+  /**
+   * Takes one upstream read (not released, reader index unchanged) and returns the bytes now ready for the
+   * client: every whole event completed by this read, preceded by their start from earlier reads; or, for
+   * an oversized event, whatever arrived of it. Null when nothing is ready. The caller owns the result.
+   */
+  ByteBuf feed(ByteBuf in) {
+    int from = in.readerIndex();
+    int to = in.writerIndex();
+    if (from == to) {
+      return null;
+    }
+    boundary = -1;
+    index = from;
+    in.forEachByte(from, to - from, this);
+    ByteBuf out = null;
+    if (boundary >= 0) {
+      out = takeUpTo(in, from, boundary);
+      oversized = false;
+      from = boundary;
+    }
+    if (from < to) {
+      if (oversized) {
+        out = join(out, in.retainedSlice(from, to - from));
+      } else {
+        if (partial == null) {
+          partial = alloc.buffer(Math.min(MAX_EVENT_BYTES, Math.max(256, (to - from) * 2)));
+        }
+        partial.writeBytes(in, from, to - from);
+        if (partial.readableBytes() > MAX_EVENT_BYTES) {
+          oversized = true;
+          out = join(out, partial);
+          partial = null;
+        }
+      }
+    }
+    return out == null ? null : bomChecked(out);
+  }
+
+  /** True when the client has received only whole events: a comment or an error event may go next. */
+  boolean atBoundary() {
+    return !oversized;
+  }
+
+  /** Bytes of an unfinished event held back (dropped if the stream is cut now). */
+  int heldBytes() {
+    return partial == null ? 0 : partial.readableBytes();
+  }
+
+  /** Drops the unfinished event, if any. Idempotent. */
+  void release() {
+    if (partial != null) {
+      partial.release();
+      partial = null;
+    }
+  }
+
+  @Override
+  public boolean process(byte b) {
+    int i = index++;
+    if (framing == Framing.NDJSON) {
+      if (b == '\n') {
+        boundary = i + 1;
+      }
+      return true;
+    }
+    if (afterCr) {
+      afterCr = false;
+      if (b == '\n') {
+        if (boundary == i) {
+          boundary = i + 1; // the LF of a CRLF blank line belongs to the event it ends
+        }
+        return true;
+      }
+    }
+    if (b == '\r' || b == '\n') {
+      if (lineStart) {
+        boundary = i + 1; // an empty line: the event ends here
+      }
+      lineStart = true;
+      afterCr = b == '\r';
+    } else {
+      lineStart = false;
+    }
+    return true;
+  }
+
+  private ByteBuf takeUpTo(ByteBuf in, int from, int end) {
+    if (partial == null) {
+      return in.retainedSlice(from, end - from);
+    }
+    ByteBuf out = partial;
+    partial = null;
+    out.writeBytes(in, from, end - from);
+    return out;
+  }
+
+  private ByteBuf join(ByteBuf a, ByteBuf b) {
+    if (a == null) {
+      return b;
+    }
+    CompositeByteBuf c = alloc.compositeBuffer(2);
+    c.addComponents(true, a, b);
+    return c;
+  }
+
+  private ByteBuf bomChecked(ByteBuf out) {
+    if (firstOutput) {
+      firstOutput = false;
+      int i = out.readerIndex();
+      if (stripBom && framing == Framing.SSE && out.readableBytes() >= 3 && out.getByte(i) == (byte) 0xEF
+          && out.getByte(i + 1) == (byte) 0xBB && out.getByte(i + 2) == (byte) 0xBF) {
+        out.skipBytes(3);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,116 @@
+package dev.tokenpipe.gateway;
+
+/**
+ * The books of one proxied request: what its events carried (by the one definition of a generated token,
+ * {@link Chunk}), when the first one was read and delivered, and, at the end, its metrics and access-log
+ * line. Fed by {@link StreamScanner} (or the translator) after the relay decided what to do with the bytes.
+ *
+ * <p>Times are {@link System#nanoTime()} instants. TTFT counts from the first <em>generated</em> event of any
+ * kind (content, reasoning, tool call), so a reasoning model's TTFT is its first thought, not the end of its
+ * thinking; the first content event is recorded beside it.
+ */
+final class StreamBooks implements StreamScanner.Sink {
+  private final GatewayMetrics metrics;
+  final long startNanos = System.nanoTime();
+
+  private long upstreamRequestNanos;
+  private long upstreamTtftNanos = -1;
+  private long deliveredTtftNanos = -1;
+  private long contentTtftNanos = -1;
+  private long lastGeneratedNanos;
+  private long generatedEvents;
+  private long usageTokens = -1;
+  private boolean terminator;
+  private boolean opaque;
+  private String errorJson;
+
+  StreamBooks(GatewayMetrics metrics) {
+    this.metrics = metrics;
+  }
+
+  /** A new attempt's request went upstream: its first token is timed from here. */
+  void requestSent(long nanos) {
+    upstreamRequestNanos = nanos;
+    terminator = false;
+    opaque = false;
+    errorJson = null;
+  }
+
+  @Override
+  public void onChunk(Chunk chunk, long readNanos) {
+    metrics.events.inc();
+    if (chunk.usageTokens() >= 0) {
+      usageTokens = chunk.usageTokens();
+    }
+    if (chunk.done()) {
+      terminator = true;
+    }
+    if (chunk.error() != null && errorJson == null) {
+      errorJson = chunk.error();
+    }
+    if (!chunk.isContent()) {
+      return;
+    }
+    generatedEvents++;
+    if (upstreamTtftNanos < 0) {
+      upstreamTtftNanos = readNanos - upstreamRequestNanos;
+      metrics.upstreamTtft.observe(upstreamTtftNanos / 1e9);
+    } else {
+      metrics.itl.observe((readNanos - lastGeneratedNanos) / 1e9);
+    }
+    if (contentTtftNanos < 0 && chunk.isText()) {
+      contentTtftNanos = readNanos - startNanos;
+    }
+    lastGeneratedNanos = readNanos;
+  }
+
+  /** The first generated event's bytes were handed to the client (its write and flush returned). */
+  void delivered() {
+    if (deliveredTtftNanos < 0 && upstreamTtftNanos >= 0) {
+      deliveredTtftNanos = System.nanoTime() - startNanos;
+      metrics.deliveredTtft.observe(deliveredTtftNanos / 1e9);
+    }
+  }
+
+  @Override
+  public void onOpaqueEvent() {
+    opaque = true;
+  }
+
+  /** This attempt sent an event the gateway cannot read: whether it is output is unknown, so it is not held. */
+  boolean sawOpaque() {
+    return opaque;
+  }
+
+  boolean sawGenerated() {
+    return generatedEvents > 0;
+  }
+
+  /** The upstream's own end-of-stream event ({@code [DONE]}, Ollama's {@code "done":true}, ...) was read. */
+  boolean sawTerminator() {
+    return terminator;
+  }
+
+  /** The first in-band error object the upstream sent in this attempt, or null. */
+  String upstreamError() {
+    return errorJson;
+  }
+
+  /** Metrics and the access-log line; call once, when the request ended. */
+  void finish(String method, String path, int status, String upstream, String outcome, ErrorKind errorKind) {
+    long e2e = System.nanoTime() - startNanos;
+    long tokens = usageTokens >= 0 ? usageTokens : generatedEvents;
+    metrics.e2e.observe(e2e / 1e9);
+    if (deliveredTtftNanos >= 0 && tokens > 1) {
+      metrics.tpot.observe((e2e - deliveredTtftNanos) / 1e9 / (tokens - 1));
+    }
+    metrics.tokens.inc(tokens);
+    String kind = outcome.startsWith("error:") ? "error" : outcome;
+    metrics.requests.labelValues(kind).inc();
+    if (errorKind != null) {
+      metrics.errors.labelValues(errorKind.label()).inc();
+    }
+    AccessLog.write(new AccessLog.Entry(method, path, status, upstream, upstreamTtftNanos, deliveredTtftNanos,
+        contentTtftNanos, tokens, e2e, outcome));
+  }
+}
