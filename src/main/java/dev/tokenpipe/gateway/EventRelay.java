@@ -33,6 +33,8 @@ final class EventRelay implements ByteProcessor {
   // Line state of the SSE scanner, carried across reads.
   private boolean lineStart = true;
   private boolean afterCr;
+  /** The last event ended at a CR: an LF right after it is still that event's. */
+  private boolean endedAtCr;
   /** Index (absolute, in the buffer being scanned) just past the last event terminator, or -1. */
   private int boundary;
   private int index;
@@ -125,15 +127,18 @@ final class EventRelay implements ByteProcessor {
     if (afterCr) {
       afterCr = false;
       if (b == '\n') {
-        if (boundary == i) {
-          boundary = i + 1; // the LF of a CRLF blank line belongs to the event it ends
+        if (endedAtCr) {
+          boundary = i + 1; // the LF of a CRLF blank line belongs to the event it ends, even in the next read
         }
+        endedAtCr = false;
         return true;
       }
     }
+    endedAtCr = false;
     if (b == '\r' || b == '\n') {
       if (lineStart) {
         boundary = i + 1; // an empty line: the event ends here
+        endedAtCr = b == '\r';
       }
       lineStart = true;
       afterCr = b == '\r';

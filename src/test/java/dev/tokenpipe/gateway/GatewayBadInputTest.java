@@ -71,8 +71,8 @@ class GatewayBadInputTest {
   void tooManyStreamsIs429WithRetryAfter() throws Exception {
     try (RawClient a = RawClient.post(gateway.port(), "/v1/chat/completions", CHAT, "X-Tokenpipe-Sim: ttft=5s");
          RawClient b = RawClient.post(gateway.port(), "/v1/chat/completions", CHAT, "X-Tokenpipe-Sim: ttft=5s")) {
-      a.readUntil("text/event-stream");
-      b.readUntil(": ok");
+      // Both are admitted and waiting for their first token (their heads wait for the model's).
+      GatewayStreamingTest.await(() -> gateway.metrics().activeStreams() == 2, Duration.ofSeconds(5));
       try (RawClient c = RawClient.post(gateway.port(), "/v1/chat/completions", CHAT)) {
         JsonNode error = errorOf(c, 429);
         assertThat(c.head()).contains("retry-after: 1");
