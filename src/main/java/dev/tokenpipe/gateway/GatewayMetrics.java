@@ -39,11 +39,13 @@ public final class GatewayMetrics {
   private final PrometheusRegistry registry = new PrometheusRegistry();
 
   final Histogram deliveredTtft = histogram("gen_ai_server_time_to_first_token_seconds",
-      "Request received to first content event flushed to the client.", LATENCY_BOUNDS);
+      "Request received to first generated event (content, reasoning or tool call) flushed to the client.", LATENCY_BOUNDS);
+  final Histogram contentTtft = histogram("tokenpipe_gateway_content_ttft_seconds",
+      "Request received to first visible-text event read (after any reasoning).", LATENCY_BOUNDS);
   final Histogram upstreamTtft = histogram("tokenpipe_gateway_upstream_ttft_seconds",
-      "Request written to the upstream to first content event read from it.", LATENCY_BOUNDS);
+      "Request written to the upstream to first generated event read from it.", LATENCY_BOUNDS);
   final Histogram itl = histogram("tokenpipe_gateway_itl_seconds",
-      "Gap between consecutive content events read from the upstream.", GAP_BOUNDS);
+      "Gap between consecutive generated events read from the upstream.", GAP_BOUNDS);
   final Histogram tpot = histogram("gen_ai_server_time_per_output_token_seconds",
       "(E2E - TTFT) / (output tokens - 1), per stream.", GAP_BOUNDS);
   final Histogram e2e = histogram("gen_ai_server_request_duration_seconds",

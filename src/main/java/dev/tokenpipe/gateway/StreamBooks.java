@@ -60,6 +60,7 @@ final class StreamBooks implements StreamScanner.Sink {
     }
     if (contentTtftNanos < 0 && chunk.isText()) {
       contentTtftNanos = readNanos - startNanos;
+      metrics.contentTtft.observe(contentTtftNanos / 1e9);
     }
     lastGeneratedNanos = readNanos;
   }
