@@ -1,0 +1,48 @@
+package dev.tokenpipe.gateway;
+
+import dev.tokenpipe.openai.Json;
+
+/** The JSON of OpenAI chat completion chunks as vLLM, Ollama and OpenAI send them, for scripted upstreams. */
+final class ChatChunks {
+  private ChatChunks() {}
+
+  static String role() {
+    return chunk("{\"role\":\"assistant\",\"content\":\"\"}", null);
+  }
+
+  static String content(String text) {
+    return chunk("{\"content\":" + quote(text) + "}", null);
+  }
+
+  static String reasoning(String text) {
+    return chunk("{\"reasoning_content\":" + quote(text) + "}", null);
+  }
+
+  /** One tool-call delta: the first carries the id and the name, the later ones argument fragments. */
+  static String toolCall(String id, String name, String arguments) {
+    String function = (name == null ? "" : "\"name\":" + quote(name) + ",") + "\"arguments\":" + quote(arguments);
+    String call = "{\"index\":0," + (id == null ? "" : "\"id\":" + quote(id) + ",\"type\":\"function\",")
+        + "\"function\":{" + function + "}}";
+    return chunk("{\"tool_calls\":[" + call + "]}", null);
+  }
+
+  static String finish(String reason) {
+    return chunk("{}", reason);
+  }
+
+  static final String DONE = "[DONE]";
+
+  private static String chunk(String delta, String finishReason) {
+    return "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"m\","
+        + "\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"finish_reason\":"
+        + (finishReason == null ? "null" : quote(finishReason)) + "}]}";
+  }
+
+  static String quote(String s) {
+    try {
+      return Json.MAPPER.writeValueAsString(s);
+    } catch (Exception e) {
+      throw new IllegalArgumentException(e);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+package dev.tokenpipe.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.testing.NodeScript;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The official {@code openai} npm SDK (src/test/node, {@code maxRetries: 2}, a streaming chat completion)
+ * through {@code serve} with its defaults, in front of a scripted upstream: what the SDK sees must be
+ * what it would see from the upstream directly, only never buffered.
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class GatewayOpenAiSdkTest {
+  /** Shorter than the reasoning and tool-call streams below (1.5 s of deltas before any content). */
+  static final Duration FIRST_TOKEN_TIMEOUT = Duration.ofMillis(700);
+
+  static ScriptedUpstream upstream;
+  static GatewayServer gateway;
+
+  @BeforeAll
+  static void start() throws IOException {
+    upstream = new ScriptedUpstream()
+        .on("rate-limited", x -> x.json(429, "Too Many Requests",
+            "Retry-After: 0\r\nx-request-id: req-429\r\n",
+            "{\"error\":{\"message\":\"Rate limit reached for requests\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}"))
+        .on("broken", x -> x.json(500, "Internal Server Error", "",
+            "{\"error\":{\"message\":\"The model crashed\",\"type\":\"server_error\",\"code\":null}}"))
+        .on("with-headers", x -> {
+          x.sseHead("x-request-id: req-abc123\r\nx-ratelimit-remaining-requests: 41\r\nopenai-processing-ms: 7\r\n");
+          x.event(ChatChunks.role()).event(ChatChunks.content("Hello")).event(ChatChunks.finish("stop"))
+              .event(ChatChunks.DONE).end();
+        })
+        .on("cut-mid-event", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.role()).event(ChatChunks.content("Hello"));
+          x.chunk("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" wor");
+          x.pause(100).close(); // FIN without the last chunk: the body is cut inside an event
+        })
+        .on("reasoning", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.role());
+          for (int i = 0; i < 15; i++) {
+            x.pause(100).event(ChatChunks.reasoning("step " + i + ". "));
+          }
+          x.event(ChatChunks.content("The answer is 42.")).event(ChatChunks.finish("stop")).event(ChatChunks.DONE).end();
+        })
+        .on("tool-call", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.role());
+          x.event(ChatChunks.toolCall("call_1", "get_weather", ""));
+          for (String part : List.of("{\"ci", "ty\":", " \"Pa", "ris\"", ", \"u", "nit\"", ": \"c", "\"}")) {
+            x.pause(200).event(ChatChunks.toolCall(null, null, part));
+          }
+          x.event(ChatChunks.finish("tool_calls")).event(ChatChunks.DONE).end();
+        });
+    gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(upstream.url()))
+        .withTimeouts(FIRST_TOKEN_TIMEOUT, Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(30)));
+  }
+
+  @AfterAll
+  static void stop() throws IOException {
+    gateway.close();
+    upstream.close();
+  }
+
+  @BeforeEach
+  void sdkInstalled() {
+    NodeScript.require("openai");
+  }
+
+  @Test
+  @Tag("issue9")
+  void anUpstream429WithRetryAfterIsRetriedByTheSdkItself() throws Exception {
+    JsonNode r = chat("rate-limited");
+
+    assertThat(upstream.requests("rate-limited")).as("requests the upstream got (1 + maxRetries 2)").isEqualTo(3);
+    assertThat(r.path("ok").asBoolean()).isFalse();
+    assertThat(r.at("/error/isApiError").asBoolean()).as("an APIError: %s", r).isTrue();
+    assertThat(r.at("/error/status").asInt()).as("status of %s", r).isEqualTo(429);
+    assertThat(r.at("/error/message").asText()).contains("Rate limit reached for requests");
+  }
+
+  @Test
+  @Tag("issue9")
+  void anUpstream500RaisesAnApiErrorWithStatus500() throws Exception {
+    JsonNode r = chat("broken");
+
+    assertThat(r.at("/error/isApiError").asBoolean()).as("an APIError: %s", r).isTrue();
+    assertThat(r.at("/error/status").asInt()).as("status of %s", r).isEqualTo(500);
+    assertThat(r.at("/error/name").asText()).isEqualTo("InternalServerError");
+    assertThat(upstream.requests("broken")).as("the SDK retried the 500 twice").isEqualTo(3);
+  }
+
+  @Test
+  @Tag("issue9")
+  void theUpstreamsRequestIdAndRateLimitHeadersReachTheSdk() throws Exception {
+    JsonNode r = chat("with-headers");
+
+    assertThat(r.path("ok").asBoolean()).as("%s", r).isTrue();
+    assertThat(r.path("content").asText()).isEqualTo("Hello");
+    JsonNode headers = r.path("headers");
+    assertThat(headers.path("x-request-id").asText()).as("headers %s", headers).isEqualTo("req-abc123");
+    assertThat(headers.path("x-ratelimit-remaining-requests").asText()).isEqualTo("41");
+    assertThat(headers.path("openai-processing-ms").asText()).isEqualTo("7");
+  }
+
+  @Test
+  @Tag("issue9")
+  void aCutInsideAnEventRaisesTheGatewaysErrorNotAJsonSyntaxError() throws Exception {
+    JsonNode r = chat("cut-mid-event");
+
+    assertThat(r.path("ok").asBoolean()).isFalse();
+    assertThat(r.path("content").asText()).as("what arrived before the cut").isEqualTo("Hello");
+    assertThat(r.at("/error/isSyntaxError").asBoolean()).as("a JSON SyntaxError: %s", r).isFalse();
+    assertThat(r.at("/error/isApiError").asBoolean()).as("%s", r).isTrue();
+    assertThat(r.at("/error/message").asText()).isEqualTo(ErrorKind.UPSTREAM_CUT.message);
+    assertThat(r.at("/error/code").asText()).isEqualTo("upstream_cut");
+  }
+
+  @Test
+  @Tag("issue9")
+  void aReasoningStreamLongerThanTheFirstTokenTimeoutCompletes() throws Exception {
+    JsonNode r = chat("reasoning");
+
+    assertThat(r.path("ok").asBoolean()).as("%s", r).isTrue();
+    assertThat(r.path("reasoning").asText()).startsWith("step 0. ").endsWith("step 14. ");
+    assertThat(r.path("content").asText()).isEqualTo("The answer is 42.");
+    assertThat(r.path("finishReason").asText()).isEqualTo("stop");
+    assertThat(r.path("elapsedMs").asLong()).as("the stream outlived the first-token timeout")
+        .isGreaterThan(FIRST_TOKEN_TIMEOUT.toMillis());
+  }
+
+  @Test
+  @Tag("issue9")
+  void aToolCallStreamLongerThanTheFirstTokenTimeoutCompletes() throws Exception {
+    JsonNode r = chat("tool-call");
+
+    assertThat(r.path("ok").asBoolean()).as("%s", r).isTrue();
+    assertThat(r.path("content").asText()).isEmpty();
+    assertThat(r.at("/toolCalls/0/name").asText()).isEqualTo("get_weather");
+    assertThat(r.at("/toolCalls/0/arguments").asText()).isEqualTo("{\"city\": \"Paris\", \"unit\": \"c\"}");
+    assertThat(r.path("finishReason").asText()).isEqualTo("tool_calls");
+  }
+
+  /** One streaming chat completion by the SDK with {@code model}, which picks the upstream's script. */
+  static JsonNode chat(String model) throws Exception {
+    NodeScript.Result r = NodeScript.run("openai-chat.mjs",
+        Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + gateway.port() + "/v1", "OPENAI_API_KEY", "sk-test-client",
+            "TOKENPIPE_MAX_RETRIES", "2"),
+        Duration.ofSeconds(60), "{\"model\":\"" + model + "\"}");
+    return r.json();
+  }
+}
