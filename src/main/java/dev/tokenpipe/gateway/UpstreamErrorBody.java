@@ -10,9 +10,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
  * ({@code {"error":{"message","type","param","code"}}}). An OpenAI error object passes unchanged; anything
  * else (plain text, HTML, {@code {"error":"..."}} as Ollama and some proxies send, {@code {"detail":...}} as
  * FastAPI sends) is wrapped, with its text as the message. The type follows the status class as OpenAI's
- * own API does: 4xx are the caller's ({@code invalid_request_error}, {@code authentication_error} for 401,
- * {@code permission_error} for 403, {@code not_found_error} for 404, {@code rate_limit_error} for 429), 5xx
- * the server's.
+ * own API does (it answers a bad key or an unknown model with {@code invalid_request_error} too): 4xx are
+ * the caller's ({@code invalid_request_error}; {@code rate_limit_error} for 429, as the gateway's own 429),
+ * 5xx the server's ({@code server_error}). SDKs pick their error class from the status.
  */
 final class UpstreamErrorBody {
   private static final int MAX_MESSAGE_CHARS = 500;
@@ -46,13 +46,10 @@ final class UpstreamErrorBody {
   }
 
   static String type(int status) {
-    return switch (status) {
-      case 401 -> "authentication_error";
-      case 403 -> "permission_error";
-      case 404 -> "not_found_error";
-      case 429 -> "rate_limit_error";
-      default -> status >= 400 && status < 500 ? "invalid_request_error" : "server_error";
-    };
+    if (status == 429) {
+      return "rate_limit_error";
+    }
+    return status >= 400 && status < 500 ? "invalid_request_error" : "server_error";
   }
 
   private static JsonNode parse(String body) {
