@@ -37,7 +37,7 @@ class GatewayWholeEventsTest {
       x.event(ChatChunks.DONE).end();
     });
     gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(upstream.url()))
-        .withHeartbeat(Duration.ofMillis(100), true));
+        .withHeartbeat(Duration.ofMillis(100), Duration.ZERO));
   }
 
   @AfterAll
