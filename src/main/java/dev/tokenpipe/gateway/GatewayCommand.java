@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
       "the moment it arrives (one write+flush per event, no compression, anti-buffering headers),",
       "with heartbeats, cancellation, backpressure and per-hop timing metrics.",
       "Without --upstream it serves the built-in simulated model, so it works out of the box.",
-      "Endpoints: /v1/* (proxied), POST /v1/stream {\"prompt\":...} (one data: <token> event per token),",
+      "Endpoints: /v1/* and /api/* (proxied), POST /v1/stream {\"prompt\":...} (one data: <token> event per token),",
       "/healthz, /readyz, /metrics (Prometheus). Secrets come from the environment, never from flags."
     })
 public final class GatewayCommand implements Callable<Integer> {

@@ -1,9 +1,11 @@
 package dev.tokenpipe.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.doctor.ProxyProcess;
+import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.testing.RawClient;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -98,6 +100,21 @@ class GatewayRoutesTest {
         assertThat(tags.body()).contains("llama3");
       }
       assertThat(fake.lastHeads.get("/api/chat")).startsWith("POST /api/chat HTTP/1.1");
+    }
+  }
+
+  @Test
+  void requestPathsAreNormalisedOrRefused() {
+    assertThat(RequestPath.parse("/v1/models?x=/../y")).isEqualTo(new RequestPath("/v1/models", "/v1/models?x=/../y"));
+    assertThat(RequestPath.parse("/v1/a/./b/../c")).isEqualTo(new RequestPath("/v1/a/c", "/v1/a/c"));
+    assertThat(RequestPath.parse("/v1/a/..")).isEqualTo(new RequestPath("/v1/", "/v1/"));
+    assertThat(RequestPath.parse("/v1/meta-llama%2FLlama-3")).isEqualTo(
+        new RequestPath("/v1/meta-llama%2FLlama-3", "/v1/meta-llama%2FLlama-3"));
+    assertThat(RequestPath.parse("http://gw:8080/v1/models").path()).isEqualTo("/v1/models");
+    for (String bad : List.of("/v1/../admin", "/v1/%2E%2e/admin", "/..", "/v1/x/%2e%2e%2f..", "/v1/..;x", "/v1/%5c",
+        "/v1/%", "/v1/%2", "/v1/%g0")) {
+      assertThatThrownBy(() -> RequestPath.parse(bad)).as(bad).isInstanceOfSatisfying(ApiException.class,
+          e -> assertThat(e.error().code()).isEqualTo("invalid_path"));
     }
   }
 
