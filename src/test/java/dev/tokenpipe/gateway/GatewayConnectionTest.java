@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.openai.Json;
+import dev.tokenpipe.proc.ChildProcesses;
 import dev.tokenpipe.testing.RawClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -11,6 +12,8 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,6 +25,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The client connection's lifecycle over raw sockets: what closes it, what keeps it, pipelining, drain,
@@ -209,6 +213,32 @@ class GatewayConnectionTest {
       closing.get(30, TimeUnit.SECONDS);
     } finally {
       g.close();
+    }
+  }
+
+  @Test
+  void serveExitsZeroAfterACleanDrainOnSigterm(@TempDir Path dir) throws Exception {
+    int port = ChildProcesses.freeLoopbackPort();
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), "dev.tokenpipe.cli.Main",
+        "serve", "--port", String.valueOf(port), "--drain-timeout", "5s")
+        .redirectErrorStream(true).redirectOutput(dir.resolve("serve.log").toFile()).start();
+    try {
+      GatewayStreamingTest.await(() -> {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+          return true;
+        } catch (IOException e) {
+          return false;
+        }
+      }, Duration.ofSeconds(30));
+      try (RawClient c = RawClient.post(port, "/v1/chat/completions", STREAM_CHAT, "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3")) {
+        assertThat(c.readToEnd()).isTrue();
+      }
+      p.destroy(); // SIGTERM
+      assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("serve ended after SIGTERM").isTrue();
+      assertThat(p.exitValue()).as(Files.readString(dir.resolve("serve.log"))).isZero();
+    } finally {
+      p.destroyForcibly();
     }
   }
 
