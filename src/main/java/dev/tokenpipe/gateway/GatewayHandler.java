@@ -1,6 +1,7 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.http.LingeringClose;
 import dev.tokenpipe.http.PrometheusText;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
@@ -14,6 +15,7 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -38,6 +40,8 @@ import org.slf4j.LoggerFactory;
  *       backpressure); requests already read past that wait too, up to {@value #MAX_WAITING}; a request
  *       beyond that is refused with a 503 {@code too_many_pipelined} after all before it were answered,
  *       and the connection closes. A running stream is never cut for it.</li>
+ *   <li>Every close after a final answer here is a {@link LingeringClose}, so that unread request bytes
+ *       cannot turn the close into a reset that destroys the answer.</li>
  *   <li>While fewer requests wait, the connection keeps reading during a stream, so a client close is seen
  *       at once; while reading is paused, it is seen at the next write.</li>
  *   <li>A request-side protocol error (malformed request 400, request line too long 414, head too large
@@ -120,7 +124,10 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
 
   /** TCP backpressure toward a client that pipelines faster than it is answered. */
   private void updateReading() {
-    boolean read = !probing && !closing && !overflowed && pipelined.size() < READ_PAUSE_AT;
+    if (closing) {
+      return; // the lingering close reads (and drops) until the end
+    }
+    boolean read = !probing && !overflowed && pipelined.size() < READ_PAUSE_AT;
     if (ctx.channel().config().isAutoRead() != read) {
       ctx.channel().config().setAutoRead(read);
     }
@@ -257,10 +264,16 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   }
 
   private void send(FullHttpResponse res, boolean keepAlive) {
-    if (!keepAlive) {
-      closing = true;
+    if (keepAlive) {
+      HttpResponses.send(ctx, res, true);
+      return;
     }
-    HttpResponses.send(ctx, res, keepAlive);
+    closing = true;
+    HttpUtil.setKeepAlive(res, false);
+    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    // Unread request bytes may follow (pipelined requests, a refused body): a plain close would reset the
+    // connection and could destroy this answer at the client before it was read.
+    LingeringClose.after(ctx.writeAndFlush(res));
   }
 
   /**

@@ -1,7 +1,6 @@
 package dev.tokenpipe.http;
 
 import dev.tokenpipe.openai.ApiError;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -34,7 +33,7 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
     if (oversized instanceof HttpRequest) {
       FullHttpResponse res = HttpResponses.error(ctx, ApiError.tooLarge(maxBodyBytes));
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+      LingeringClose.after(ctx.writeAndFlush(res)); // the rest of the body is still coming
     } else {
       ctx.close();
     }

@@ -108,6 +108,31 @@ class GatewayConnectionTest {
     assertThat(head).contains("\"code\":\"headers_too_large\"");
   }
 
+  @Test
+  void anOversizedBodyStillBeingSentGetsIts413NotAReset() throws Exception {
+    for (int round = 0; round < 5; round++) {
+      try (Socket s = new Socket("127.0.0.1", gateway.port())) {
+        s.setSoTimeout(10_000);
+        CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
+          try {
+            s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 1000000\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            byte[] piece = new byte[16 * 1024];
+            for (int i = 0; i < 30; i++) {
+              s.getOutputStream().write(piece);
+            }
+          } catch (IOException e) {
+            // the server closed after its answer: expected at some point
+          }
+        });
+        String all = readUntilClose(s);
+        assertThat(statuses(all)).containsExactly(413);
+        assertThat(all).contains("\"code\":\"request_too_large\"");
+        sending.get(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
   // ------------------------------------------------------------- Expect
 
   @Test
@@ -176,6 +201,26 @@ class GatewayConnectionTest {
       assertThat(all).endsWith("}").contains("\"code\":\"too_many_pipelined\"");
     } else {
       assertThat(statuses).containsOnly(200);
+    }
+  }
+
+  @Test
+  void requestsBeyondTheCeilingAreRefusedInOrderAfterTheStreamEnds() throws Exception {
+    try (Socket s = new Socket("127.0.0.1", gateway.port())) {
+      s.setSoTimeout(20_000);
+      s.getOutputStream().write(chatRequest("HTTP/1.1", "").getBytes(StandardCharsets.UTF_8));
+      byte[] buf = new byte[4096];
+      assertThat(new String(buf, 0, s.getInputStream().read(buf), StandardCharsets.UTF_8)).startsWith("HTTP/1.1 200");
+      // 300 minimal requests in one write: one socket read of them holds more than the ceiling of 64.
+      s.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".repeat(300).getBytes(StandardCharsets.US_ASCII));
+      String all = readUntilClose(s);
+      List<Integer> statuses = statuses(all);
+      assertThat(all).contains("data: [DONE]\n\n\r\n0\r\n\r\n");
+      assertThat(all.indexOf("HTTP/1.1 404")).isGreaterThan(all.indexOf("data: [DONE]"));
+      assertThat(statuses.size()).isBetween(GatewayHandler.READ_PAUSE_AT + 1, 300);
+      assertThat(statuses.subList(0, statuses.size() - 1)).containsOnly(404);
+      assertThat(statuses.getLast()).isEqualTo(503);
+      assertThat(all).endsWith("}").contains("\"code\":\"too_many_pipelined\"");
     }
   }
 
