@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
       "the moment it arrives (one write+flush per event, no compression, anti-buffering headers),",
       "with heartbeats, cancellation, backpressure and per-hop timing metrics.",
       "Without --upstream it serves the built-in simulated model, so it works out of the box.",
-      "Endpoints: /v1/* (proxied), POST /v1/stream {\"prompt\":...} (one data: <token> event per token),",
+      "Endpoints: /v1/* and /api/* (proxied), POST /v1/stream {\"prompt\":...} (one data: <token> event per token),",
       "/healthz, /readyz, /metrics (Prometheus). Secrets come from the environment, never from flags."
     })
 public final class GatewayCommand implements Callable<Integer> {
@@ -97,6 +97,12 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--max-attempts", defaultValue = "2", description = "Upstream attempts per request; a retry goes to another healthy upstream, only while nothing but comments went out. Default: ${DEFAULT-VALUE}.")
   int maxAttempts;
 
+  @Option(names = "--cors-origins", paramLabel = "LIST", split = ",", description = {
+      "Browser origins allowed to call the gateway, e.g. https://app.example.com,http://localhost:3000, or *.",
+      "The gateway then answers CORS preflights itself and adds Access-Control-* headers to every response",
+      "(streams too). Default: off, the upstream's own CORS headers pass through."})
+  List<String> corsOrigins = new ArrayList<>();
+
   @Option(names = "--threads", defaultValue = "0", description = "Event loops shared by clients, upstreams and the built-in model (0 = one per core).")
   int threads;
 
@@ -124,7 +130,7 @@ public final class GatewayCommand implements Callable<Integer> {
     Set<String> keys = apiKeysFile == null ? Set.of() : ApiKeys.load(apiKeysFile);
     return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, headWait, connectTimeout,
         firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestTimeout, drainTimeout, maxBody, maxStreams,
-        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa);
+        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   @Override

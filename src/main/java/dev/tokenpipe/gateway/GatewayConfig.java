@@ -37,6 +37,8 @@ import java.util.Set;
  *     (only when client authentication is off). Never logged.
  * @param upstreamCa PEM file of certificates trusted for {@code https://} upstreams in addition to the
  *     JDK's default trust store; null = the JDK's only
+ * @param corsOrigins browser origins allowed to call the gateway ({@code https://host[:port]}, or {@code *});
+ *     empty = CORS off, the upstream's CORS headers pass through ({@link CorsPolicy})
  */
 public record GatewayConfig(
     String host,
@@ -59,10 +61,13 @@ public record GatewayConfig(
     Duration unhealthyFor,
     Set<String> apiKeys,
     String upstreamKey,
-    Path upstreamCa) {
+    Path upstreamCa,
+    List<String> corsOrigins) {
 
   public GatewayConfig {
     upstreams = List.copyOf(upstreams);
+    corsOrigins = List.copyOf(corsOrigins);
+    CorsPolicy.of(corsOrigins); // a malformed origin fails at start, with the option's name
     apiKeys = Set.copyOf(apiKeys);
     if (maxAttempts < 1) {
       throw new IllegalArgumentException("max attempts must be >= 1");
@@ -75,67 +80,73 @@ public record GatewayConfig(
         dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0,
         Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(120), Duration.ofSeconds(60),
         Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
-        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null);
+        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of());
   }
 
   public GatewayConfig withPort(int port) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withUpstreams(List<String> upstreams) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withHeartbeat(Duration heartbeat, Duration headWait) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withTimeouts(Duration firstToken, Duration upstreamIdle, Duration slowClient, Duration requestRead) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstToken, upstreamIdle, slowClient, requestRead, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withLimits(int maxBodyBytes, int maxStreams) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withAuth(Set<String> apiKeys, String upstreamKey) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withThreads(int threads) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withDrainTimeout(Duration drainTimeout) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withConnectTimeout(Duration connectTimeout) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   public GatewayConfig withUpstreamCa(Path upstreamCa) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+  }
+
+  public GatewayConfig withCorsOrigins(List<String> corsOrigins) {
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
+        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
   }
 
   /** Hides the upstream credential from logs and exception messages. */

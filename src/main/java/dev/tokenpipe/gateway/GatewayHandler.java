@@ -1,48 +1,80 @@
 package dev.tokenpipe.gateway;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.http.LingeringClose;
 import dev.tokenpipe.http.PrometheusText;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
-import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.probe.ProbeRequest;
 import dev.tokenpipe.probe.ProbeStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Routes the requests of one client connection: the gateway's own endpoints ({@code /healthz},
- * {@code /readyz}, {@code /metrics}), and {@code /v1/*} after authentication and admission, to a
- * {@link ProxyExchange}. One exchange at a time per connection (HTTP/1.1); pipelined requests wait in a
- * short queue. The connection keeps reading during a stream so that a client close is seen at once.
+ * Routes the requests of one client connection ({@link Route}): the gateway's own endpoints
+ * ({@code /healthz}, {@code /readyz}, {@code /metrics}), CORS preflights, and {@code /v1/*} and
+ * {@code /api/*} after path normalisation ({@link RequestPath}), authentication and admission, to a
+ * {@link ProxyExchange}.
+ *
+ * <p>Connection lifecycle:
+ * <ul>
+ *   <li>One response at a time (HTTP/1.1); pipelined requests wait in order. At {@value #READ_PAUSE_AT}
+ *       waiting requests the connection stops reading its socket (the client then meets TCP
+ *       backpressure); requests already read past that wait too, up to {@value #MAX_WAITING}; a request
+ *       beyond that is refused with a 503 {@code too_many_pipelined} after all before it were answered,
+ *       and the connection closes. A running stream is never cut for it.</li>
+ *   <li>Every close after a final answer here is a {@link LingeringClose}, so that unread request bytes
+ *       cannot turn the close into a reset that destroys the answer.</li>
+ *   <li>While fewer requests wait, the connection keeps reading during a stream, so a client close is seen
+ *       at once; while reading is paused, it is seen at the next write.</li>
+ *   <li>A request-side protocol error (malformed request 400, request line too long 414, head too large
+ *       431) is answered, then the connection closes: the decoder cannot find the next request.</li>
+ *   <li>While the gateway drains, every request but the local endpoints gets 503 {@code gateway_draining},
+ *       and every response closes its connection.</li>
+ * </ul>
  */
 final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
-  private static final int MAX_PIPELINED = 8;
-  static final String STREAM_PATH = "/v1/stream";
+  /** Waiting requests at which the connection stops reading from its socket. */
+  static final int READ_PAUSE_AT = 8;
+  /** Most requests that may wait; more were already read from the socket before the pause only. */
+  static final int MAX_WAITING = 64;
+  static final String STREAM_PATH = Route.STREAM_PATH;
+  /** {@code Access-Control-Allow-Methods} of a preflight on a proxied path: the methods the APIs use. */
+  private static final String PROXY_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE";
 
   private final GatewayContext gw;
+  private final CorsPolicy cors;
   private final ArrayDeque<FullHttpRequest> pipelined = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   private ProxyExchange exchange;
+  private boolean probing;
+  /** More than {@link #MAX_WAITING} requests came: after the waiting ones, a 503 and the close. */
+  private boolean overflowed;
+  /** A response that closes the connection went out: nothing more is answered. */
+  private boolean closing;
 
-  GatewayHandler(GatewayContext gw) {
+  GatewayHandler(GatewayContext gw, CorsPolicy cors) {
     super(false); // requests are released here or handed to the exchange
     this.gw = gw;
+    this.cors = cors;
   }
 
   @Override
@@ -53,68 +85,127 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
     requestTimeout().requestRead();
-    if (exchange != null) {
-      if (pipelined.size() >= MAX_PIPELINED) {
+    if (closing || overflowed) {
+      req.release(); // refused with the 503 that follows the waiting ones, or the connection is closing
+      return;
+    }
+    if (busy() || !pipelined.isEmpty()) {
+      if (pipelined.size() >= MAX_WAITING) {
+        overflowed = true;
         req.release();
-        ctx.close();
-        return;
+      } else {
+        pipelined.add(req);
       }
-      pipelined.add(req);
+      updateReading();
       return;
     }
     handle(req);
+    next();
+  }
+
+  /** Answers waiting requests in order while no response is running; then waits for the next request. */
+  private void next() {
+    FullHttpRequest r;
+    while (!busy() && !closing && (r = pipelined.poll()) != null) {
+      handle(r);
+    }
+    if (!busy() && pipelined.isEmpty() && !closing) {
+      if (overflowed) {
+        gw.metrics().rejected.labelValues("503").inc();
+        send(HttpResponses.error(ctx, ApiError.server(HttpResponseStatus.SERVICE_UNAVAILABLE,
+            "More than " + MAX_WAITING + " requests were pipelined on this connection; send the rest on a new one.",
+            "too_many_pipelined")), false);
+      } else {
+        requestTimeout().awaitNext();
+      }
+    }
+    updateReading();
+  }
+
+  /** TCP backpressure toward a client that pipelines faster than it is answered. */
+  private void updateReading() {
+    if (closing) {
+      return; // the lingering close reads (and drops) until the end
+    }
+    boolean read = !probing && !overflowed && pipelined.size() < READ_PAUSE_AT;
+    if (ctx.channel().config().isAutoRead() != read) {
+      ctx.channel().config().setAutoRead(read);
+    }
   }
 
   private void handle(FullHttpRequest req) {
     long start = System.nanoTime();
-    boolean keepAlive = HttpUtil.isKeepAlive(req);
-    String path = new QueryStringDecoder(req.uri()).path();
+    boolean malformed = req.decoderResult().isFailure();
+    boolean keepAlive = HttpUtil.isKeepAlive(req) && !malformed && !gw.draining();
+    Route route = Route.NOT_FOUND;
     try {
-      if (req.decoderResult().isFailure()) {
-        throw new ApiException(ApiError.invalidRequest("Malformed HTTP request.", null));
+      if (malformed) {
+        throw new ApiException(protocolError(req.decoderResult().cause()));
       }
-      switch (path) {
-        case "/healthz" -> local(req, start, HttpResponses.json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}"), keepAlive);
-        case "/readyz" -> local(req, start, readiness(), keepAlive);
-        case "/metrics" -> local(req, start,
+      RequestPath target = RequestPath.parse(req.uri());
+      route = Route.of(target.path());
+      if (gw.draining() && !route.local()) {
+        throw new ApiException(ApiError.server(HttpResponseStatus.SERVICE_UNAVAILABLE,
+            "The gateway is shutting down; retry on a new connection.", "gateway_draining"));
+      }
+      if (cors.enabled() && route != Route.NOT_FOUND && CorsPolicy.isPreflight(req.method().name(), req.headers())) {
+        preflight(req, route, start, keepAlive);
+        return;
+      }
+      switch (route) {
+        case HEALTHZ -> local(req, start, HttpResponses.json(ctx, HttpResponseStatus.OK, "{\"status\":\"ok\"}"), keepAlive);
+        case READYZ -> local(req, start, readiness(), keepAlive);
+        case METRICS -> local(req, start,
             HttpResponses.body(ctx, HttpResponseStatus.OK, PrometheusText.CONTENT_TYPE, gw.metrics().scrape()), keepAlive);
-        case ProbeRequest.PATH -> {
+        case PROBE -> {
           probe(req, start, keepAlive);
           return;
         }
-        default -> {
-          if (!path.startsWith("/v1/")) {
-            throw new ApiException(ApiError.notFound("Invalid URL (" + req.method() + " " + path + ")", "unknown_url"));
-          }
-          proxy(req, path, start);
+        case TOKENS, PROXY -> {
+          proxy(req, route, target);
           return; // the exchange owns the request now
         }
+        case NOT_FOUND ->
+            throw new ApiException(ApiError.notFound("Invalid URL (" + req.method() + " " + target.path() + ")", "unknown_url"));
       }
       req.release();
     } catch (ApiException e) {
       gw.metrics().rejected.labelValues(String.valueOf(e.error().status().code())).inc();
-      FullHttpResponse res = HttpResponses.error(ctx, e.error());
+      FullHttpResponse res = HttpResponses.error(ctx.alloc(), e.error(), route.allow);
       if (e.error().status().code() == 429) {
         res.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
       }
       AccessLog.local(req.method().name(), req.uri(), e.error().status().code(), start);
       req.release();
-      HttpResponses.send(ctx, res, keepAlive);
-      idle();
+      send(res, keepAlive);
     }
   }
 
-  private void proxy(FullHttpRequest req, String path, long start) {
+  /** The status of a request the HTTP decoder could not parse (RFC 9110 §15.5, RFC 6585 §5). */
+  private static ApiError protocolError(Throwable cause) {
+    if (cause instanceof TooLongHttpLineException) {
+      return new ApiError(HttpResponseStatus.REQUEST_URI_TOO_LONG, "The request line is too long.",
+          "invalid_request_error", null, "uri_too_long");
+    }
+    if (cause instanceof TooLongHttpHeaderException) {
+      return new ApiError(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "The request headers are too large.",
+          "invalid_request_error", null, "headers_too_large");
+    }
+    return new ApiError(HttpResponseStatus.BAD_REQUEST, "Malformed HTTP request.", "invalid_request_error", null,
+        "malformed_request");
+  }
+
+  private void proxy(FullHttpRequest req, Route route, RequestPath target) {
     ApiError denied = gw.apiKeys().check(req.headers());
     if (denied != null) {
       throw new ApiException(denied);
     }
     ProxyExchange.Api api = ProxyExchange.Api.PROXY;
-    String upstreamUri = req.uri();
+    String upstreamUri = target.uri();
     ByteBuf body;
-    if (path.equals(STREAM_PATH)) {
+    if (route == Route.TOKENS) {
       if (!HttpMethod.POST.equals(req.method())) {
-        throw new ApiException(ApiError.methodNotAllowed(req.method().name(), path));
+        throw new ApiException(ApiError.methodNotAllowed(req.method().name(), target.path()));
       }
       String chat = TokenTranslator.upstreamBody(
           req.content().toString(StandardCharsets.UTF_8), gw.config().model(), gw.defaultModel());
@@ -130,28 +221,37 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
           "The gateway is at its limit of " + gw.config().maxStreams() + " concurrent streams; retry shortly.",
           "too_many_streams"));
     }
-    boolean expectStream = api == ProxyExchange.Api.TOKENS || asksForStream(req);
+    boolean expectStream = api == ProxyExchange.Api.TOKENS || Route.asksForStream(target.path(), req);
     exchange = new ProxyExchange(gw, ctx, this, api, req, upstreamUri, body, expectStream);
     exchange.start();
   }
 
-  /** A JSON body with {@code "stream": true}: the client will get an event stream (if the upstream agrees). */
-  private static boolean asksForStream(FullHttpRequest req) {
-    if (!HttpMethod.POST.equals(req.method()) || !req.content().isReadable()) {
-      return false;
+  /**
+   * Answers a CORS preflight for an allowed origin with 204; {@link CorsHandler} adds the allowed origin on
+   * the way out. A preflight is never forwarded: the upstream has no say in the gateway's CORS policy.
+   */
+  private void preflight(FullHttpRequest req, Route route, long start, boolean keepAlive) {
+    String origin = req.headers().get(HttpHeaderNames.ORIGIN);
+    if (cors.allowOrigin(origin) == null) {
+      throw new ApiException(new ApiError(HttpResponseStatus.FORBIDDEN,
+          "Origin " + origin + " is not allowed by this gateway's --cors-origins.", "invalid_request_error", null,
+          "origin_not_allowed"));
     }
-    try {
-      JsonNode n = Json.MAPPER.readTree(req.content().toString(StandardCharsets.UTF_8));
-      return n != null && n.path("stream").asBoolean(false);
-    } catch (Exception e) {
-      return false; // malformed JSON is the upstream's to judge; its 400 passes through unchanged
-    }
+    FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
+    res.headers().set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_METHODS, route.allow != null ? route.allow : PROXY_METHODS);
+    res.headers().set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_HEADERS, CorsPolicy.allowHeaders(req.headers()));
+    res.headers().setInt(HttpHeaderNames.ACCESS_CONTROL_MAX_AGE, CorsPolicy.MAX_AGE_SECONDS);
+    AccessLog.local(req.method().name(), req.uri(), 204, start);
+    req.release();
+    send(res, keepAlive);
   }
 
   private FullHttpResponse readiness() {
-    boolean ready = gw.upstreams().anyHealthy() && !gw.draining();
+    boolean healthy = gw.upstreams().anyHealthy();
+    boolean ready = healthy && !gw.draining();
+    String status = gw.draining() ? "draining" : ready ? "ready" : "not_ready";
     return HttpResponses.json(ctx, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-        "{\"status\":\"" + (ready ? "ready" : "not_ready") + "\",\"upstreams_healthy\":" + gw.upstreams().anyHealthy() + "}");
+        "{\"status\":\"" + status + "\",\"upstreams_healthy\":" + healthy + "}");
   }
 
   private void local(FullHttpRequest req, long start, FullHttpResponse res, boolean keepAlive) {
@@ -160,8 +260,20 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       throw new ApiException(ApiError.methodNotAllowed(req.method().name(), req.uri()));
     }
     AccessLog.local(req.method().name(), req.uri(), res.status().code(), start);
-    HttpResponses.send(ctx, res, keepAlive);
-    idle();
+    send(res, keepAlive);
+  }
+
+  private void send(FullHttpResponse res, boolean keepAlive) {
+    if (keepAlive) {
+      HttpResponses.send(ctx, res, true);
+      return;
+    }
+    closing = true;
+    HttpUtil.setKeepAlive(res, false);
+    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    // Unread request bytes may follow (pipelined requests, a refused body): a plain close would reset the
+    // connection and could destroy this answer at the client before it was read.
+    LingeringClose.after(ctx.writeAndFlush(res));
   }
 
   /**
@@ -175,10 +287,11 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     ProbeRequest probe = ProbeRequest.parse(req.uri());
     AccessLog.local(req.method().name(), req.uri(), 200, start);
     req.release();
-    ctx.channel().config().setAutoRead(false);
+    probing = true;
+    updateReading();
     ProbeStream.start(ctx, probe, keepAlive, () -> {
-      ctx.channel().config().setAutoRead(true);
-      idle();
+      probing = false;
+      next();
     });
   }
 
@@ -189,28 +302,20 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     }
     exchange = null;
     if (!connectionReusable || !ctx.channel().isActive()) {
+      closing = true;
       releasePipelined();
       return;
     }
-    idle();
-    FullHttpRequest next = pipelined.poll();
-    if (next != null) {
-      handle(next);
-    }
-  }
-
-  private void idle() {
-    if (exchange == null && pipelined.isEmpty()) {
-      requestTimeout().awaitNext();
-    }
+    next();
   }
 
   private RequestTimeoutHandler requestTimeout() {
     return ctx.pipeline().get(RequestTimeoutHandler.class);
   }
 
+  /** A response (an exchange or the probe) is running on this connection. */
   boolean busy() {
-    return exchange != null;
+    return exchange != null || probing;
   }
 
   @Override
@@ -223,6 +328,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    closing = true;
     releasePipelined();
     if (exchange != null) {
       exchange.onClientGone();

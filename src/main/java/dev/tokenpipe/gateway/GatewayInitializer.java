@@ -9,15 +9,18 @@ import io.netty.handler.codec.http.HttpServerCodec;
 
 /**
  * The pipeline of a client connection, in the order a request byte passes through it. A response byte
- * passes, in reverse, only through {@code http} (the HTTP/1.1 encoder, which frames each write as one
- * chunk) and then the socket: the relay writes and flushes every event itself.
+ * passes, in reverse, through {@code cors} (head only, when on), {@code http10} (head and the close, for
+ * HTTP/1.0 clients), {@code http} (the HTTP/1.1 encoder, which frames each write as one chunk) and then
+ * the socket: none of them holds bytes, and the relay writes and flushes every event itself.
  */
 @ChannelHandler.Sharable
 final class GatewayInitializer extends ChannelInitializer<Channel> {
   private final GatewayContext gw;
+  private final CorsPolicy cors;
 
   GatewayInitializer(GatewayContext gw) {
     this.gw = gw;
+    this.cors = CorsPolicy.of(gw.config().corsOrigins());
   }
 
   @Override
@@ -25,6 +28,11 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
     ChannelPipeline p = ch.pipeline();
     p.addLast("request-timeout", new RequestTimeoutHandler(gw.config().requestReadTimeout().toNanos(), gw.metrics()));
     p.addLast("http", new HttpServerCodec());
+    // Right after the codec: they see every request head and every response, also the aggregator's own.
+    p.addLast("http10", new Http10Framing());
+    if (cors.enabled()) {
+      p.addLast("cors", new CorsHandler(cors));
+    }
     // Request bodies only (inbound): a chat request is small and must be whole to be routed and retried.
     // Oversized ones get an OpenAI-style 413. Responses never pass through an aggregator.
     p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes()));
@@ -32,6 +40,6 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
     //   HttpContentCompressor     - a compressor holds bytes until its window fills: streams arrive in bursts
     //   FlushConsolidationHandler - batches flushes across events (group commit, DESIGN.md)
     //   ChunkedWriteHandler       - not needed: each event is one write
-    p.addLast("gateway", new GatewayHandler(gw));
+    p.addLast("gateway", new GatewayHandler(gw, cors));
   }
 }

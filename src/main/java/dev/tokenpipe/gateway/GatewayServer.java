@@ -99,14 +99,23 @@ public final class GatewayServer implements AutoCloseable {
     return config;
   }
 
+  /** True once {@link #close()} began: the drain is running or over. */
+  boolean draining() {
+    return gw.draining();
+  }
+
   public void awaitClose() throws InterruptedException {
     server.awaitClose();
   }
 
   /**
-   * Graceful shutdown: stop accepting (and report not-ready), let running streams finish for up to
+   * Graceful shutdown: drain (report not-ready), let running streams finish for up to
    * {@code drainTimeout}, end the rest with an in-band {@code gateway_shutdown} error event, then release
    * the loops. Safe to call twice.
+   *
+   * <p>The listener stays open during the drain, so that {@code /readyz} answers 503 (a load balancer
+   * polling it sees "draining", not "refused") and a new request, on a new or a kept-alive connection,
+   * gets a clear 503 {@code gateway_draining} with {@code Connection: close} instead of a refused connect.
    */
   @Override
   public synchronized void close() {
@@ -115,7 +124,6 @@ public final class GatewayServer implements AutoCloseable {
     }
     closed = true;
     gw.drainingFlag().set(true);
-    server.stopAccepting();
     long deadline = System.nanoTime() + config.drainTimeout().toNanos();
     if (!gw.running().isEmpty()) {
       log.info("draining {} stream(s) for up to {} ms", gw.running().size(), config.drainTimeout().toMillis());

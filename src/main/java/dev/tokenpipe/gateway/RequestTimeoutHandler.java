@@ -1,8 +1,8 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.http.LingeringClose;
 import dev.tokenpipe.openai.ApiError;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -96,8 +96,9 @@ final class RequestTimeoutHandler extends ChannelInboundHandlerAdapter {
         FullHttpResponse res = HttpResponses.error(ctx, new ApiError(HttpResponseStatus.REQUEST_TIMEOUT,
             "The request was not received in time.", "invalid_request_error", null, "request_timeout"));
         res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        // From the channel's tail, so the response passes the HTTP encoder that sits after us.
-        ctx.channel().writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+        // From the channel's tail, so the response passes the HTTP encoder that sits after us. The rest of
+        // a slow body may still come: a lingering close keeps it from resetting the 408 away.
+        LingeringClose.after(ctx.channel().writeAndFlush(res));
       }
       case BUSY -> { }
     }

@@ -2,6 +2,7 @@ package dev.tokenpipe.http;
 
 import dev.tokenpipe.openai.ApiError;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -19,21 +20,35 @@ public final class HttpResponses {
   private HttpResponses() {}
 
   public static FullHttpResponse json(ChannelHandlerContext ctx, HttpResponseStatus status, String json) {
-    return body(ctx, status, "application/json", json);
+    return body(ctx.alloc(), status, "application/json", json);
   }
 
   public static FullHttpResponse body(ChannelHandlerContext ctx, HttpResponseStatus status, String contentType, String text) {
-    ByteBuf buf = ByteBufUtil.writeUtf8(ctx.alloc(), text);
+    return body(ctx.alloc(), status, contentType, text);
+  }
+
+  public static FullHttpResponse body(ByteBufAllocator alloc, HttpResponseStatus status, String contentType, String text) {
+    ByteBuf buf = ByteBufUtil.writeUtf8(alloc, text);
     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, buf);
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
     res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, buf.readableBytes());
     return res;
   }
 
+  /** The error as an OpenAI-shaped JSON response; a 405 says {@code Allow: GET, POST} (see the overload). */
   public static FullHttpResponse error(ChannelHandlerContext ctx, ApiError error) {
-    FullHttpResponse res = json(ctx, error.status(), error.toJson());
-    if (error.status().code() == 405) {
-      res.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
+    return error(ctx.alloc(), error, "GET, POST");
+  }
+
+  /**
+   * The error as an OpenAI-shaped JSON response.
+   *
+   * @param allow the {@code Allow} header of a 405 (RFC 9110 §15.5.6: the methods the target supports)
+   */
+  public static FullHttpResponse error(ByteBufAllocator alloc, ApiError error, String allow) {
+    FullHttpResponse res = body(alloc, error.status(), "application/json", error.toJson());
+    if (error.status().code() == 405 && allow != null) {
+      res.headers().set(HttpHeaderNames.ALLOW, allow);
     }
     return res;
   }

@@ -1,24 +1,30 @@
 package dev.tokenpipe.http;
 
 import dev.tokenpipe.openai.ApiError;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.ReferenceCountUtil;
 
 /**
  * Aggregates request bodies up to a limit and answers an oversized one with an OpenAI-style 413
- * (Netty's default answer has an empty body), then closes: the rest of the body is unread.
+ * (Netty's default answer has an empty body), then closes: the rest of the body is unread. The same
+ * holds for {@code Expect} (RFC 9110 §10.1.1): {@code 100-continue} with a declared length over the
+ * limit gets the JSON 413, any other expectation a JSON 417, and the connection closes after either
+ * (the client may send the body anyway, and nobody would read it).
  */
 public final class JsonErrorAggregator extends HttpObjectAggregator {
   private final int maxBodyBytes;
 
   public JsonErrorAggregator(int maxBodyBytes) {
-    super(maxBodyBytes);
+    super(maxBodyBytes, true); // true: close after a failed expectation
     this.maxBodyBytes = maxBodyBytes;
   }
 
@@ -27,9 +33,25 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
     if (oversized instanceof HttpRequest) {
       FullHttpResponse res = HttpResponses.error(ctx, ApiError.tooLarge(maxBodyBytes));
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+      LingeringClose.after(ctx.writeAndFlush(res)); // the rest of the body is still coming
     } else {
       ctx.close();
     }
+  }
+
+  @Override
+  protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
+    Object answer = super.newContinueResponse(start, maxContentLength, pipeline);
+    if (!(answer instanceof HttpResponse netty) || netty.status().code() < 400) {
+      return answer; // null (no Expect) or 100 Continue
+    }
+    ReferenceCountUtil.release(answer);
+    ApiError error = netty.status().code() == 413
+        ? ApiError.tooLarge(maxBodyBytes)
+        : new ApiError(HttpResponseStatus.EXPECTATION_FAILED, "Only 'Expect: 100-continue' is supported.",
+            "invalid_request_error", null, "expectation_failed");
+    FullHttpResponse res = HttpResponses.error(pipeline.channel().alloc(), error, null);
+    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    return res;
   }
 }

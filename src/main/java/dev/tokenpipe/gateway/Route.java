@@ -1,0 +1,76 @@
+package dev.tokenpipe.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.openai.Json;
+import dev.tokenpipe.probe.ProbeRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpMethod;
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+
+/**
+ * What the gateway does with a (normalised) path: answer it itself, translate it, or proxy it.
+ *
+ * @see RequestPath
+ */
+enum Route {
+  HEALTHZ("GET, HEAD"),
+  READYZ("GET, HEAD"),
+  METRICS("GET, HEAD"),
+  PROBE("GET"),
+  /** {@code POST /v1/stream}, the simple token API. */
+  TOKENS("POST"),
+  /** {@code /v1/*} (OpenAI-compatible) and {@code /api/*} (Ollama's native API): relayed to the upstream base. */
+  PROXY(null),
+  NOT_FOUND(null);
+
+  static final String STREAM_PATH = "/v1/stream";
+  /** Ollama's native endpoints that stream unless the body says {@code "stream": false}. */
+  private static final Set<String> STREAM_BY_DEFAULT = Set.of("/api/chat", "/api/generate", "/api/pull", "/api/push",
+      "/api/create");
+
+  /** The {@code Allow} header of a 405 on this route; null where the upstream decides. */
+  final String allow;
+
+  Route(String allow) {
+    this.allow = allow;
+  }
+
+  static Route of(String path) {
+    return switch (path) {
+      case "/healthz" -> HEALTHZ;
+      case "/readyz" -> READYZ;
+      case "/metrics" -> METRICS;
+      case ProbeRequest.PATH -> PROBE;
+      case STREAM_PATH -> TOKENS;
+      default -> path.startsWith("/v1/") || path.startsWith("/api/") ? PROXY : NOT_FOUND;
+    };
+  }
+
+  /** The gateway's own endpoints: answered here, also while draining. */
+  boolean local() {
+    return this == HEALTHZ || this == READYZ || this == METRICS;
+  }
+
+  /**
+   * Whether a proxied request asks for a stream: a JSON body with {@code "stream": true}, or, on Ollama's
+   * native {@code /api/chat}, {@code /api/generate} (and pull, push, create), any body without
+   * {@code "stream": false}, which is Ollama's default.
+   */
+  static boolean asksForStream(String path, FullHttpRequest req) {
+    if (!HttpMethod.POST.equals(req.method())) {
+      return false;
+    }
+    boolean byDefault = STREAM_BY_DEFAULT.contains(path);
+    if (!req.content().isReadable()) {
+      return byDefault;
+    }
+    try {
+      JsonNode n = Json.MAPPER.readTree(req.content().toString(StandardCharsets.UTF_8));
+      JsonNode stream = n == null ? null : n.get("stream");
+      return stream == null || !stream.isBoolean() ? byDefault : stream.asBoolean();
+    } catch (Exception e) {
+      return false; // malformed JSON is the upstream's to judge; its 400 passes through unchanged
+    }
+  }
+}

@@ -1,0 +1,178 @@
+package dev.tokenpipe.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.doctor.ProxyProcess;
+import dev.tokenpipe.openai.ApiException;
+import dev.tokenpipe.testing.RawClient;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Which paths the gateway serves, proxies or refuses, and what a 405 allows on each. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class GatewayRoutesTest {
+  static final String NGINX = "/usr/sbin/nginx";
+
+  /** An NGINX upstream with a private /admin beside /v1/, logging every request it gets. */
+  static final String NGINX_UPSTREAM = """
+      daemon off;
+      master_process off;
+      worker_processes 1;
+      pid ${dir}/nginx.pid;
+      error_log ${dir}/error.log warn;
+      events { worker_connections 64; }
+      http {
+          access_log ${dir}/access.log;
+          client_body_temp_path ${dir}/client_body;
+          proxy_temp_path ${dir}/proxy_temp;
+          fastcgi_temp_path ${dir}/fastcgi_temp;
+          uwsgi_temp_path ${dir}/uwsgi_temp;
+          scgi_temp_path ${dir}/scgi_temp;
+          server {
+              listen 127.0.0.1:${port};
+              location /v1/ { default_type application/json; return 200 '{"where":"v1","uri":"$uri"}'; }
+              location /admin { default_type text/plain; return 200 'ADMIN-REACHED'; }
+              location / { default_type text/plain; return 404 'elsewhere'; }
+          }
+      }
+      """;
+
+  @Test
+  void pathsThatLeaveTheProxiedPrefixNeverReachTheUpstream() throws Exception {
+    ProxyProcess.requireBinary(NGINX, "nginx");
+    try (ProxyProcess nginx = ProxyProcess.startWithText("nginx-upstream", NGINX_UPSTREAM, "nginx.conf", 0, Map.of(),
+            List.of(NGINX, "-e", "${dir}/startup-error.log", "-c", "${config}", "-p", "${dir}"));
+         GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0)
+             .withUpstreams(List.of("http://127.0.0.1:" + nginx.port())))) {
+      // NGINX itself resolves these to its /admin: proof that forwarding them verbatim would reach it.
+      try (RawClient direct = RawClient.get(nginx.port(), "/v1/%2e%2e/admin")) {
+        direct.readToEnd();
+        assertThat(direct.body()).isEqualTo("ADMIN-REACHED");
+      }
+      for (String path : List.of("/v1/../admin", "/v1/%2e%2e/admin", "/v1/%2E%2E/admin", "/v1/.%2e/admin",
+          "/v1/./../admin", "/v1/chat/../../admin", "/v1//../../admin", "/v1/..%2fadmin", "/v1/%2e%2e%2fadmin",
+          "/v1/..;/admin", "/v1/..%5cadmin", "/v1/%00/models", "/v1/%zz/models", "/v1/../api/tags?x=1")) {
+        JsonNode error = GatewayBadInputTest.errorOf(RawClient.get(g.port(), path), 400);
+        assertThat(error.at("/error/code").asText()).as(path).isEqualTo("invalid_path");
+      }
+      // Dot segments that stay inside the prefix are resolved, and the upstream gets the clean path.
+      try (RawClient ok = RawClient.get(g.port(), "/v1/chat/./../models?limit=2")) {
+        ok.readToEnd();
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(ok.body()).isEqualTo("{\"where\":\"v1\",\"uri\":\"/v1/models\"}");
+      }
+      String accessLog = nginx.log();
+      assertThat(accessLog).contains("GET /v1/%2e%2e/admin").contains("GET /v1/models?limit=2");
+      assertThat(accessLog.lines().filter(l -> l.contains("admin")))
+          .as("only the direct request reached /admin").hasSize(1);
+    }
+  }
+
+  @Test
+  void ollamasNativeApiIsProxiedToTheUpstreamBase() throws Exception {
+    try (FakeUpstream fake = new FakeUpstream()
+            .on("/api/chat", (head, out, self) -> ndjson(out))
+            .on("/api/tags", (head, out, self) -> json(out, "{\"models\":[{\"name\":\"llama3\"}]}"));
+         GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(fake.url()))
+             .withHeartbeat(Duration.ofSeconds(15), Duration.ofSeconds(10)))) {
+      try (RawClient chat = RawClient.post(g.port(), "/api/chat", "{\"model\":\"llama3\",\"messages\":[]}")) {
+        assertThat(chat.readToEnd()).isTrue();
+        assertThat(chat.status()).isEqualTo(200);
+        assertThat(chat.head()).contains("content-type: application/x-ndjson");
+        assertThat(chat.body()).contains("{\"message\":{\"content\":\"Hel\"},\"done\":false}\n")
+            .contains("{\"done\":true}\n");
+      }
+      try (RawClient tags = RawClient.get(g.port(), "/api/tags")) {
+        tags.readToEnd();
+        assertThat(tags.status()).isEqualTo(200);
+        assertThat(tags.body()).contains("llama3");
+      }
+      assertThat(fake.lastHeads.get("/api/chat")).startsWith("POST /api/chat HTTP/1.1");
+    }
+  }
+
+  @Test
+  void requestPathsAreNormalisedOrRefused() {
+    assertThat(RequestPath.parse("/v1/models?x=/../y")).isEqualTo(new RequestPath("/v1/models", "/v1/models?x=/../y"));
+    assertThat(RequestPath.parse("/v1/a/./b/../c")).isEqualTo(new RequestPath("/v1/a/c", "/v1/a/c"));
+    assertThat(RequestPath.parse("/v1/a/..")).isEqualTo(new RequestPath("/v1/", "/v1/"));
+    assertThat(RequestPath.parse("/v1/meta-llama%2FLlama-3")).isEqualTo(
+        new RequestPath("/v1/meta-llama%2FLlama-3", "/v1/meta-llama%2FLlama-3"));
+    assertThat(RequestPath.parse("http://gw:8080/v1/models").path()).isEqualTo("/v1/models");
+    for (String bad : List.of("/v1/../admin", "/v1/%2E%2e/admin", "/..", "/v1/x/%2e%2e%2f..", "/v1/..;x", "/v1/%5c",
+        "/v1/%", "/v1/%2", "/v1/%g0")) {
+      assertThatThrownBy(() -> RequestPath.parse(bad)).as(bad).isInstanceOfSatisfying(ApiException.class,
+          e -> assertThat(e.error().code()).isEqualTo("invalid_path"));
+    }
+  }
+
+  @Test
+  void ollamaChatAndGenerateStreamUnlessTheBodySaysNot() {
+    assertThat(Route.asksForStream("/api/chat", post("{\"model\":\"m\"}"))).isTrue();
+    assertThat(Route.asksForStream("/api/generate", post("{\"model\":\"m\",\"stream\":true}"))).isTrue();
+    assertThat(Route.asksForStream("/api/chat", post("{\"model\":\"m\",\"stream\":false}"))).isFalse();
+    assertThat(Route.asksForStream("/api/tags", post("{}"))).isFalse();
+    assertThat(Route.asksForStream("/v1/chat/completions", post("{\"model\":\"m\"}"))).isFalse();
+    assertThat(Route.asksForStream("/v1/chat/completions", post("{\"stream\":true}"))).isTrue();
+  }
+
+  @Test
+  void a405NamesTheMethodsOfItsRoute() throws Exception {
+    try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0))) {
+      assertThat(allowOf(RawClient.get(g.port(), "/v1/stream"))).isEqualTo("post");
+      assertThat(allowOf(RawClient.post(g.port(), "/healthz", "{}"))).isEqualTo("get, head");
+      assertThat(allowOf(RawClient.post(g.port(), "/metrics", "{}"))).isEqualTo("get, head");
+      assertThat(allowOf(RawClient.post(g.port(), "/tokenpipe/probe", "{}"))).isEqualTo("get");
+    }
+  }
+
+  @Test
+  void aPathOutsideTheRoutesIs404() throws Exception {
+    try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0))) {
+      JsonNode error = GatewayBadInputTest.errorOf(RawClient.get(g.port(), "/admin"), 404);
+      assertThat(error.at("/error/code").asText()).isEqualTo("unknown_url");
+    }
+  }
+
+  private static String allowOf(RawClient c) throws Exception {
+    try (c) {
+      c.readToEnd();
+      assertThat(c.status()).as(c.all()).isEqualTo(405);
+      return c.head().lines().filter(l -> l.startsWith("allow:")).findFirst().orElse("allow: (none)").substring(6).trim();
+    }
+  }
+
+  private static DefaultFullHttpRequest post(String body) {
+    return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/",
+        Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+  }
+
+  private static void ndjson(OutputStream out) throws java.io.IOException {
+    out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII));
+    FakeUpstream.chunk(out, "{\"message\":{\"content\":\"Hel\"},\"done\":false}\n");
+    FakeUpstream.chunk(out, "{\"message\":{\"content\":\"lo\"},\"done\":false}\n");
+    FakeUpstream.chunk(out, "{\"done\":true}\n");
+    FakeUpstream.end(out);
+  }
+
+  private static void json(OutputStream out, String body) throws java.io.IOException {
+    byte[] b = body.getBytes(StandardCharsets.UTF_8);
+    out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII));
+    out.write(b);
+    out.flush();
+  }
+}
