@@ -79,6 +79,7 @@ public final class EventClassifier {
   private int pos;
   private int end;
 
+  private boolean malformed;
   private int facts;
   private int type;
   private int deltaType;
@@ -159,6 +160,11 @@ public final class EventClassifier {
     return decode(spanStart[f], spanEnd[f]);
   }
 
+  /** True when the last event's data starts like a JSON object but is not valid JSON (it was classified as nothing). */
+  public boolean malformed() {
+    return malformed;
+  }
+
   /** Drops the references to the last input (a released buffer must not be read by a late {@link #text}). */
   public void forget() {
     chars = null;
@@ -172,6 +178,7 @@ public final class EventClassifier {
   private long run(String sseType, int from, int to) {
     pos = from;
     end = to;
+    malformed = false;
     facts = 0;
     type = -1;
     deltaType = -1;
@@ -193,6 +200,7 @@ public final class EventClassifier {
       }
       topObject();
     } catch (Malformed | IndexOutOfBoundsException e) {
+      malformed = true;
       textFact[0] = textFact[1] = textFact[2] = -1;
       return errorBit;
     }

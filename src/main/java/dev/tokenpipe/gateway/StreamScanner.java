@@ -66,7 +66,7 @@ final class StreamScanner implements SseListener {
 
   @Override
   public void onEvent(SseEvent event) {
-    sink.onChunk(Chunk.classify(event.data(), plainTokens), event, readNanos);
+    sink.onChunk(Chunk.classify(event.type(), event.data(), plainTokens), event, readNanos);
   }
 
   private void feedLines(ByteBuf buf) {
