@@ -11,10 +11,12 @@ import java.nio.charset.StandardCharsets;
  * <p>The data is read by a hand-written JSON scanner that visits only the few paths that matter and skips
  * everything else (strings with escapes, nested values, numbers, literals) without building anything, so a
  * classification allocates nothing; the data may be a {@link CharSequence}, or UTF-8 bytes in an array or a
- * {@link ByteBuf} (never copied, never released, reader index untouched). JSON structure is validated as
- * strictly as Jackson does; malformed data never throws: it is {@link EventKind#NONE} (or {@link
- * EventKind#ERROR} when the SSE event is named {@code error}). Content after the first JSON value is ignored,
- * as Jackson's {@code readTree} does.
+ * {@link ByteBuf} (never copied, never released, reader index untouched). The JSON grammar is checked as
+ * Jackson's defaults check it (no comments, single quotes, leading zeros, trailing commas or raw control
+ * characters in strings; nesting up to {@value #MAX_DEPTH}); UTF-8 validity of the bytes is not checked.
+ * Malformed data never throws: it is {@link EventKind#NONE} (or {@link EventKind#ERROR} when the SSE event is
+ * named {@code error}). Content after the first JSON value is ignored, as Jackson's {@code readTree} does.
+ * EventClassifierPropertyTest holds the scanner to a Jackson-tree reading of the same definition.
  *
  * <p>An instance keeps the last event's input to answer {@link #text(int)}; it is not thread-safe: use one
  * per stream (or per event loop), or the static {@link #classify(String, CharSequence)}.

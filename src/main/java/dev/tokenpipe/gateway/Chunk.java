@@ -57,7 +57,7 @@ record Chunk(long kind, String data, boolean plainToken) {
     return EventKind.has(kind, EventKind.TOOL_CALL);
   }
 
-  /** The generated text of this event (the first choice's), "" when it carries none; decodes on each call. */
+  /** The generated text of this event (the first non-empty one, in document order), "" when none; decodes on each call. */
   String content() {
     if (plainToken) {
       return data;
