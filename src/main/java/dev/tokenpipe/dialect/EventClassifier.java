@@ -74,6 +74,10 @@ public final class EventClassifier {
 
   private static final String[] DELTA_TYPES = {"text_delta", "thinking_delta", "input_json_delta"};
 
+  /** Largest direct-buffer event copied into {@link #scratch}; larger ones are read in place. */
+  static final int SCRATCH_MAX = 16 * 1024;
+
+  private byte[] scratch = new byte[0];
   private int mode;
   private CharSequence chars;
   private byte[] bytes;
@@ -135,11 +139,20 @@ public final class EventClassifier {
 
   /**
    * As {@link #of(String, CharSequence)}, for UTF-8 data in {@code data.getByte(index .. index + length - 1)};
-   * the buffer's indices and reference count are not touched.
+   * the buffer's indices and reference count are not touched. A direct buffer's event of up to {@value
+   * #SCRATCH_MAX} bytes is first copied in one bulk copy into this instance's reused scratch array (reading
+   * it byte by byte through {@code getByte} costs a bounds and liveness check per byte).
    */
   public long of(String sseType, ByteBuf data, int index, int length) {
     if (data.hasArray()) {
       return of(sseType, data.array(), data.arrayOffset() + index, length);
+    }
+    if (length <= SCRATCH_MAX) {
+      if (scratch.length < length) {
+        scratch = new byte[Math.max(512, Integer.highestOneBit(length - 1) << 1)];
+      }
+      data.getBytes(index, scratch, 0, length);
+      return of(sseType, scratch, 0, length);
     }
     mode = BUF;
     buf = data;

@@ -194,6 +194,25 @@ class EventClassifierTest {
   }
 
   @Test
+  void directBufferEventsSmallAndLarge() {
+    EventClassifier c = new EventClassifier();
+    for (int size : new int[] {10, 600, EventClassifier.SCRATCH_MAX - 40, EventClassifier.SCRATCH_MAX + 1, 100_000}) {
+      String text = "é".repeat(size / 2);
+      byte[] data = ("{\"choices\":[{\"delta\":{\"content\":\"" + text + "\"}}],\"usage\":{\"completion_tokens\":" + size + "}}")
+          .getBytes(UTF_8);
+      ByteBuf direct = Unpooled.directBuffer(data.length + 2).writeByte('{').writeBytes(data).writeByte('x');
+      try {
+        long kind = c.of("message", direct, 1, data.length);
+        assertThat(EventKind.describe(kind)).as("size %d", size).isEqualTo("CONTENT usage=" + size);
+        assertThat(c.text(CONTENT)).isEqualTo(text);
+        assertThat(c.of("message", direct, 1, data.length - 1)).as("cut").isEqualTo(EventKind.NONE);
+      } finally {
+        direct.release();
+      }
+    }
+  }
+
+  @Test
   void packingKeepsFlagsAndUsageApart() {
     long e = EventKind.of(CONTENT | TERMINATOR, 123_456_789_012L);
     assertThat(EventKind.usage(e)).isEqualTo(123_456_789_012L);
