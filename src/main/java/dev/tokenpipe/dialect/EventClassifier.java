@@ -19,7 +19,9 @@ import java.nio.charset.StandardCharsets;
  * EventClassifierPropertyTest holds the scanner to a Jackson-tree reading of the same definition.
  *
  * <p>An instance keeps the last event's input to answer {@link #text(int)}; it is not thread-safe: use one
- * per stream (or per event loop), or the static {@link #classify(String, CharSequence)}.
+ * per event loop (the static {@link #classify(String, CharSequence)} keeps one per thread). Memory: besides a
+ * few fields, the scratch arrays that events of strings and direct buffers are copied into, as large as the
+ * largest such event seen and at most {@value #SCRATCH_MAX} bytes plus as many chars.
  */
 public final class EventClassifier {
   /** Deeper JSON than this is treated as malformed (Jackson's default bound is 1000 too). */
@@ -41,6 +43,7 @@ public final class EventClassifier {
   private static final int CHARS = 0;
   private static final int BYTES = 1;
   private static final int BUF = 2;
+  private static final int CHAR_ARRAY = 3;
 
   // Facts seen while scanning; combined in result() once the whole object has been read (keys come in any order).
   private static final int F_CHOICE_CONTENT = 0; // choices[].delta.content / .message.content / .text
@@ -74,10 +77,11 @@ public final class EventClassifier {
 
   private static final String[] DELTA_TYPES = {"text_delta", "thinking_delta", "input_json_delta"};
 
-  /** Largest direct-buffer event copied into {@link #scratch}; larger ones are read in place. */
+  /** Largest event copied into a scratch array (direct buffers, strings); larger ones are read in place. */
   static final int SCRATCH_MAX = 16 * 1024;
 
   private byte[] scratch = new byte[0];
+  private char[] charScratch = new char[0];
   private int mode;
   private CharSequence chars;
   private byte[] bytes;
@@ -125,9 +129,19 @@ public final class EventClassifier {
    * @return the {@link EventKind} bits and usage
    */
   public long of(String sseType, CharSequence data) {
-    mode = CHARS;
-    chars = data;
-    return run(sseType, 0, data.length());
+    int length = data.length();
+    if (data instanceof String str && length <= SCRATCH_MAX) {
+      // One bulk copy, then plain array reads: cheaper than an interface call per character.
+      if (charScratch.length < length) {
+        charScratch = new char[Math.max(512, Integer.highestOneBit(Math.max(1, length - 1)) << 1)];
+      }
+      str.getChars(0, length, charScratch, 0);
+      mode = CHAR_ARRAY;
+    } else {
+      mode = CHARS;
+      chars = data;
+    }
+    return run(sseType, 0, length);
   }
 
   /** As {@link #of(String, CharSequence)}, for UTF-8 data in {@code bytes[offset, offset + length)}. */
@@ -149,7 +163,7 @@ public final class EventClassifier {
     }
     if (length <= SCRATCH_MAX) {
       if (scratch.length < length) {
-        scratch = new byte[Math.max(512, Integer.highestOneBit(length - 1) << 1)];
+        scratch = new byte[Math.max(512, Integer.highestOneBit(Math.max(1, length - 1)) << 1)];
       }
       data.getBytes(index, scratch, 0, length);
       return of(sseType, scratch, 0, length);
@@ -567,8 +581,9 @@ public final class EventClassifier {
 
   private int at(int i) {
     return switch (mode) {
-      case CHARS -> chars.charAt(i);
+      case CHAR_ARRAY -> charScratch[i];
       case BYTES -> bytes[i] & 0xFF;
+      case CHARS -> chars.charAt(i);
       default -> buf.getByte(i) & 0xFF;
     };
   }
@@ -877,6 +892,7 @@ public final class EventClassifier {
       return;
     }
     switch (mode) {
+      case CHAR_ARRAY -> sb.append(charScratch, from, to - from);
       case CHARS -> sb.append(chars, from, to);
       case BYTES -> sb.append(new String(bytes, from, to - from, StandardCharsets.UTF_8));
       default -> sb.append(buf.toString(from, to - from, StandardCharsets.UTF_8));

@@ -194,7 +194,7 @@ class EventClassifierTest {
   }
 
   @Test
-  void directBufferEventsSmallAndLarge() {
+  void smallAndLargeEventsThroughStringsAndDirectBuffers() {
     EventClassifier c = new EventClassifier();
     for (int size : new int[] {10, 600, EventClassifier.SCRATCH_MAX - 40, EventClassifier.SCRATCH_MAX + 1, 100_000}) {
       String text = "é".repeat(size / 2);
@@ -206,6 +206,11 @@ class EventClassifierTest {
         assertThat(EventKind.describe(kind)).as("size %d", size).isEqualTo("CONTENT usage=" + size);
         assertThat(c.text(CONTENT)).isEqualTo(text);
         assertThat(c.of("message", direct, 1, data.length - 1)).as("cut").isEqualTo(EventKind.NONE);
+        String asString = new String(data, UTF_8);
+        assertThat(EventKind.describe(c.of("message", asString))).as("string size %d", size).isEqualTo("CONTENT usage=" + size);
+        assertThat(c.text(CONTENT)).isEqualTo(text);
+        assertThat(EventKind.describe(c.of("message", new StringBuilder(asString)))).isEqualTo("CONTENT usage=" + size);
+        assertThat(c.text(CONTENT)).isEqualTo(text);
       } finally {
         direct.release();
       }
