@@ -6,7 +6,7 @@ package dev.tokenpipe.bench;
  */
 enum Metric {
   TTFB("ttfb", true, "request written (open loop: intended start) -> first response byte"),
-  TTFT("ttft", true, "request written (open loop: intended start) -> first event with generated content"),
+  TTFT("ttft", true, "request written (open loop: intended start) -> first event with generated output (content, reasoning or tool call)"),
   TTFT_REASONING("ttft_reasoning", true, "request written -> first reasoning delta (reasoning models only)"),
   ITL("itl", true, "gap between consecutive content events, pooled over requests"),
   TPOT("tpot", true, "(E2E - TTFT) / (output tokens - 1), one sample per request"),

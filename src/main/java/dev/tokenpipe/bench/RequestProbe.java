@@ -87,7 +87,7 @@ final class RequestProbe implements ExchangeListener {
       return;
     }
     ChunkContent c = config.api() == ApiKind.RAW
-        ? new ChunkContent(e.data(), "", -1, null)
+        ? ChunkContent.plain(e.data())
         : ChunkContent.of(e.event().type(), e.data());
     if (c.completionTokens() >= 0) {
       usageTokens = c.completionTokens();
@@ -95,10 +95,11 @@ final class RequestProbe implements ExchangeListener {
     if (c.hasReasoning() && firstReasoningNanos == 0) {
       firstReasoningNanos = e.readNanos();
     }
-    if (!c.hasContent()) {
+    // A token is generated output of any kind (docs/metrics.md): content, reasoning or a tool call.
+    if (!c.isGenerated()) {
       return;
     }
-    int tokens = config.countTokens() ? Math.max(1, Tokenizer.cl100k().count(c.content())) : 1;
+    int tokens = config.countTokens() ? Math.max(1, Tokenizer.cl100k().count(c.content() + c.reasoning() + c.toolCall())) : 1;
     tokenizerTokens += tokens;
     if (job.measured()) {
       metrics.record(Metric.TOKENS_PER_EVENT, tokens);

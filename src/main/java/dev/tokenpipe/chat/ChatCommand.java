@@ -164,14 +164,14 @@ public final class ChatCommand implements Callable<Integer> {
       if (c.completionTokens() >= 0) {
         usageTokens = c.completionTokens();
       }
-      if (c.hasContent()) {
+      if (c.isGenerated()) { // the shared definition: reasoning and tool calls are tokens too
         if (firstTokenNanos == 0) {
           firstTokenNanos = e.readNanos();
         }
         lastTokenNanos = e.readNanos();
         events++;
-        text.append(c.content());
-        if (!raw) {
+        text.append(c.content()).append(c.reasoning()).append(c.toolCall());
+        if (!raw && c.hasContent()) {
           out.print(c.content());
           out.flush(); // one flush per token: the terminal shows it now, not when a buffer fills
           printedText = true;

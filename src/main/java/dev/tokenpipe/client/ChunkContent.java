@@ -1,29 +1,35 @@
 package dev.tokenpipe.client;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.dialect.EventClassifier;
+import dev.tokenpipe.dialect.EventKind;
 import dev.tokenpipe.openai.Json;
-import java.io.IOException;
 
 /**
- * What one event of an OpenAI-compatible stream carries, read with Jackson's streaming parser (no tree per
- * event: a load generator reads hundreds of thousands of them per second).
- *
- * <p>Recognised shapes: chat chunks ({@code choices[0].delta.content}, {@code delta.reasoning_content} or
- * {@code delta.reasoning}, {@code delta.role}), completion chunks ({@code choices[0].text}), the usage chunk
- * ({@code usage.completion_tokens}), error objects ({@code {"error":{"message":...}}}) and, for data that is not
- * a JSON object, plain text (the {@code /v1/stream} token API, where the data is the token itself).
+ * What one event of a stream carries, for {@code bench}, {@code chat} and {@code doctor}: the classification
+ * of {@link EventClassifier} (the one definition of a generated token, shared with the gateway; shapes in
+ * docs/metrics.md) plus the decoded text of each generated kind, which the tokenizer and the terminal need.
+ * Data that is not a JSON object is plain text content (the {@code /v1/stream} token API, where the data is the
+ * token itself).
  *
  * @param content          generated text of this event, "" when none
  * @param reasoning        reasoning text of this event, "" when none
- * @param completionTokens {@code usage.completion_tokens}, or -1 when the event has no usage
+ * @param toolCall         tool-call text of this event (the first name or arguments fragment), "" when none
+ * @param completionTokens the upstream's output-token count ({@code usage.completion_tokens}, Anthropic's and
+ *                         Responses' {@code output_tokens}, Ollama's {@code eval_count}), or -1 when the event
+ *                         has none
  * @param error            the error message of an error event, or null
  */
-public record ChunkContent(String content, String reasoning, int completionTokens, String error) {
+public record ChunkContent(String content, String reasoning, String toolCall, int completionTokens, String error) {
 
-  private static final JsonFactory FACTORY = Json.MAPPER.getFactory();
-  private static final ChunkContent EMPTY = new ChunkContent("", "", -1, null);
+  private static final ChunkContent EMPTY = new ChunkContent("", "", "", -1, null);
+  /** One classifier per thread: a load generator's event loop reuses it for every event it reads. */
+  private static final ThreadLocal<EventClassifier> CLASSIFIER = ThreadLocal.withInitial(EventClassifier::new);
+
+  /** A plain token (the {@code /v1/stream} API): the data is the generated text. */
+  public static ChunkContent plain(String token) {
+    return new ChunkContent(token, "", "", -1, null);
+  }
 
   public boolean hasContent() {
     return !content.isEmpty();
@@ -33,125 +39,67 @@ public record ChunkContent(String content, String reasoning, int completionToken
     return !reasoning.isEmpty();
   }
 
+  public boolean hasToolCall() {
+    return !toolCall.isEmpty();
+  }
+
+  /** True when the event carries generated output of any kind: content, reasoning or a tool call (a "token"). */
+  public boolean isGenerated() {
+    return hasContent() || hasReasoning() || hasToolCall();
+  }
+
   /**
    * Classifies one event. {@code [DONE]} and empty data are empty; an event of type {@code error} is an error
-   * whatever its data; data that does not start with {@code {} is plain text content.
+   * whatever its data; data that does not start with {@code {} is plain text content; JSON that does not
+   * parse is an error ("unparseable JSON event").
    */
   public static ChunkContent of(String type, String data) {
     if ("error".equals(type)) {
-      return new ChunkContent("", "", -1, errorText(data));
+      return new ChunkContent("", "", "", -1, errorText(data));
     }
     if (data.isEmpty() || data.equals("[DONE]")) {
       return EMPTY;
     }
     if (data.charAt(0) != '{') {
-      return new ChunkContent(data, "", -1, null);
+      return plain(data);
     }
-    try (JsonParser p = FACTORY.createParser(data)) {
-      return readObject(p);
-    } catch (IOException | RuntimeException e) {
-      return new ChunkContent("", "", -1, "unparseable JSON event: " + abbreviate(data));
+    EventClassifier c = CLASSIFIER.get();
+    try {
+      long kind = c.of(type, data);
+      if (c.malformed()) {
+        return new ChunkContent("", "", "", -1, "unparseable JSON event: " + abbreviate(data));
+      }
+      long usage = EventKind.usage(kind);
+      int tokens = (int) Math.min(Integer.MAX_VALUE, usage);
+      String error = EventKind.has(kind, EventKind.ERROR) ? errorMessage(data) : null;
+      if (!EventKind.generated(kind) && error == null) {
+        return tokens < 0 ? EMPTY : new ChunkContent("", "", "", tokens, null);
+      }
+      return new ChunkContent(c.text(EventKind.CONTENT), c.text(EventKind.REASONING), c.text(EventKind.TOOL_CALL),
+          tokens, error);
+    } finally {
+      c.forget();
     }
   }
 
-  private static ChunkContent readObject(JsonParser p) throws IOException {
-    if (p.nextToken() != JsonToken.START_OBJECT) {
-      return EMPTY;
-    }
-    String content = "";
-    String reasoning = "";
-    int tokens = -1;
-    String error = null;
-    while (p.nextToken() == JsonToken.FIELD_NAME) {
-      String field = p.currentName();
-      JsonToken value = p.nextToken();
-      switch (field) {
-        case "choices" -> {
-          if (value == JsonToken.START_ARRAY) {
-            String[] cr = readFirstChoice(p);
-            content = cr[0];
-            reasoning = cr[1];
-          } else {
-            p.skipChildren();
-          }
-        }
-        case "usage" -> {
-          if (value == JsonToken.START_OBJECT) {
-            tokens = readCompletionTokens(p);
-          } else {
-            p.skipChildren();
-          }
-        }
-        case "error" -> {
-          error = value == JsonToken.START_OBJECT ? readErrorMessage(p) : value == JsonToken.VALUE_NULL ? null : p.getText();
-        }
-        default -> p.skipChildren();
-      }
-    }
-    return new ChunkContent(content, reasoning, tokens, error);
-  }
-
-  /** Reads the choices array (parser on START_ARRAY); returns {content, reasoning} of its first element. */
-  private static String[] readFirstChoice(JsonParser p) throws IOException {
-    String[] out = {"", ""};
-    boolean first = true;
-    while (p.nextToken() != JsonToken.END_ARRAY) {
-      if (!first || p.currentToken() != JsonToken.START_OBJECT) {
-        p.skipChildren();
-        continue;
-      }
-      first = false;
-      while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String field = p.currentName();
-        JsonToken value = p.nextToken();
-        if (field.equals("text") && value == JsonToken.VALUE_STRING) {
-          out[0] = p.getText();
-        } else if ((field.equals("delta") || field.equals("message")) && value == JsonToken.START_OBJECT) {
-          while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String f = p.currentName();
-            JsonToken v = p.nextToken();
-            if (v == JsonToken.VALUE_STRING && f.equals("content")) {
-              out[0] = p.getText();
-            } else if (v == JsonToken.VALUE_STRING && (f.equals("reasoning_content") || f.equals("reasoning"))) {
-              out[1] = p.getText();
-            } else {
-              p.skipChildren();
-            }
-          }
-        } else {
-          p.skipChildren();
+  /**
+   * The message of an error event (rare, so read with a tree): {@code error.message} (OpenAI, Anthropic),
+   * {@code message} (Responses' {@code error} event), {@code response.error.message} ({@code response.failed}),
+   * or an {@code error} string (Ollama).
+   */
+  private static String errorMessage(String data) {
+    try {
+      JsonNode root = Json.MAPPER.readTree(data);
+      for (JsonNode n : new JsonNode[] {root.path("error").path("message"), root.path("message"),
+          root.path("response").path("error").path("message"), root.path("error")}) {
+        if (n.isTextual() && !n.asText().isEmpty()) {
+          return n.asText();
         }
       }
+    } catch (Exception e) {
+      // the classifier read it as JSON; Jackson's stricter limits may still refuse it
     }
-    return out;
-  }
-
-  private static int readCompletionTokens(JsonParser p) throws IOException {
-    int tokens = -1;
-    while (p.nextToken() == JsonToken.FIELD_NAME) {
-      String field = p.currentName();
-      JsonToken value = p.nextToken();
-      if (field.equals("completion_tokens") && value == JsonToken.VALUE_NUMBER_INT) {
-        tokens = p.getIntValue();
-      } else {
-        p.skipChildren();
-      }
-    }
-    return tokens;
-  }
-
-  private static String readErrorMessage(JsonParser p) throws IOException {
-    String message = "error";
-    while (p.nextToken() == JsonToken.FIELD_NAME) {
-      String field = p.currentName();
-      JsonToken value = p.nextToken();
-      if (field.equals("message") && value == JsonToken.VALUE_STRING) {
-        message = p.getText();
-      } else {
-        p.skipChildren();
-      }
-    }
-    return message;
+    return "error";
   }
 
   /** The message of an error body or event: {@code error.message} of JSON, else the text itself (one line, short). */

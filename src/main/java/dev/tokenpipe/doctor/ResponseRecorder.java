@@ -99,7 +99,7 @@ final class ResponseRecorder implements ExchangeListener {
         tokens = 1;
       } else {
         ChunkContent c = ChunkContent.of(e.event().type(), data);
-        String text = c.content() + c.reasoning();
+        String text = c.content() + c.reasoning() + c.toolCall();
         tokens = text.isEmpty() ? 0 : Math.max(1, Tokenizer.cl100k().count(text));
       }
     }

@@ -1,82 +1,88 @@
 package dev.tokenpipe.gateway;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.dialect.EventClassifier;
+import dev.tokenpipe.dialect.EventKind;
 import dev.tokenpipe.openai.Json;
-import dev.tokenpipe.sse.SseEncoder;
 
 /**
- * What one event's payload means to the gateway's books, read from an OpenAI chat or completion chunk,
- * an Ollama NDJSON line, or a plain {@code /v1/stream} token.
+ * What one event's payload means to the gateway's books: {@link EventClassifier}'s classification (the one
+ * definition of a generated token, docs/metrics.md) of an OpenAI chat or completion chunk, an Ollama NDJSON
+ * line, an Anthropic Messages or OpenAI Responses event, or a plain {@code /v1/stream} token.
  *
- * @param done the stream's terminator ({@code [DONE]}, or Ollama's {@code "done":true})
- * @param content generated text carried by this event; empty for role-only chunks, finish and usage
- *     chunks (they are not tokens, see DESIGN.md "TTFT")
- * @param usageTokens {@code usage.completion_tokens} (or Ollama's {@code eval_count}) when present, else -1
- * @param error the payload when it is an OpenAI error object {@code {"error":{...}}}, else null
+ * @param kind {@link EventKind} bits and usage of the event
+ * @param data the event's data (kept for the rare callers that need its text: the token translator, errors)
+ * @param plainToken true when the data is a {@code /v1/stream} token itself, not JSON
  */
-record Chunk(boolean done, String content, long usageTokens, String error) {
-  private static final Chunk DONE = new Chunk(true, "", -1, null);
-  private static final Chunk NOTHING = new Chunk(false, "", -1, null);
+record Chunk(long kind, String data, boolean plainToken) {
 
-  boolean isContent() {
-    return !content.isEmpty();
-  }
-
-  /** Visible text (not reasoning or tool input): the first one is the content TTFT. */
-  boolean isText() {
-    return !content.isEmpty();
-  }
-
-  static Chunk error(String json) {
-    return new Chunk(false, "", -1, json);
+  /** {@link #classify(String, String, boolean)} of an event without an SSE type (an NDJSON line). */
+  static Chunk classify(String data, boolean plainTokens) {
+    return classify(null, data, plainTokens);
   }
 
   /**
+   * @param sseType the SSE event type, or null for NDJSON
    * @param plainTokens true for the {@code /v1/stream} API, where non-JSON data is the token itself
    */
-  static Chunk classify(String data, boolean plainTokens) {
-    if (SseEncoder.DONE.equals(data)) {
-      return DONE;
-    }
-    if (data.isEmpty() || data.charAt(0) != '{') {
-      return plainTokens ? new Chunk(false, data, -1, null) : NOTHING;
-    }
-    JsonNode root;
-    try {
-      root = Json.MAPPER.readTree(data);
-    } catch (Exception e) {
-      return plainTokens ? new Chunk(false, data, -1, null) : NOTHING;
-    }
-    if (root == null || !root.isObject()) {
-      return NOTHING;
-    }
-    if (root.path("error").isObject()) {
-      return new Chunk(false, "", -1, data);
-    }
-    String content = "";
-    JsonNode choice = root.path("choices").path(0);
-    if (choice.isObject()) {
-      content = text(choice.path("delta").path("content"));
-      if (content.isEmpty()) {
-        content = text(choice.path("text"));
-      }
-    } else if (root.path("message").isObject()) {
-      content = text(root.path("message").path("content")); // Ollama /api/chat
-    } else if (root.has("response")) {
-      content = text(root.path("response")); // Ollama /api/generate
-    }
-    long usage = -1;
-    JsonNode u = root.path("usage").path("completion_tokens");
-    if (u.isIntegralNumber()) {
-      usage = u.asLong();
-    } else if (root.path("eval_count").isIntegralNumber()) {
-      usage = root.path("eval_count").asLong();
-    }
-    boolean done = root.path("done").asBoolean(false);
-    return new Chunk(done, content, usage, null);
+  static Chunk classify(String sseType, String data, boolean plainTokens) {
+    long kind = EventClassifier.classify(sseType, data);
+    boolean plain = plainTokens && kind == EventKind.NONE && !data.isEmpty() && data.charAt(0) != '{';
+    return new Chunk(kind, data, plain);
   }
 
-  private static String text(JsonNode n) {
-    return n.isTextual() ? n.asText() : "";
+  /** The stream's terminator ({@code [DONE]}, Ollama's {@code "done":true}, {@code message_stop}, ...). */
+  boolean done() {
+    return EventKind.has(kind, EventKind.TERMINATOR);
+  }
+
+  /**
+   * True when the event carries generated output of any kind (content, reasoning or a tool call) or is a
+   * plain token: what starts TTFT, stops the first-token timer and counts as a token. Role-only chunks,
+   * empty deltas, finish and usage chunks do not (DESIGN.md "TTFT").
+   */
+  boolean isContent() {
+    return plainToken || EventKind.generated(kind);
+  }
+
+  /** True when the event carries text the user reads (not only reasoning or a tool call). */
+  boolean hasText() {
+    return plainToken || EventKind.has(kind, EventKind.CONTENT);
+  }
+
+  boolean isReasoning() {
+    return EventKind.has(kind, EventKind.REASONING);
+  }
+
+  boolean isToolCall() {
+    return EventKind.has(kind, EventKind.TOOL_CALL);
+  }
+
+  /** The generated text of this event (the first non-empty one, in document order), "" when none; decodes on each call. */
+  String content() {
+    if (plainToken) {
+      return data;
+    }
+    if (!EventKind.has(kind, EventKind.CONTENT)) {
+      return "";
+    }
+    EventClassifier c = new EventClassifier();
+    c.of(null, data);
+    return c.text(EventKind.CONTENT);
+  }
+
+  /** The upstream's output-token count when this event reports it, else -1. */
+  long usageTokens() {
+    return EventKind.usage(kind);
+  }
+
+  /** The event as an error JSON object when it is an in-band error (non-JSON data is wrapped), else null. */
+  String error() {
+    if (!EventKind.has(kind, EventKind.ERROR)) {
+      return null;
+    }
+    String trimmed = data.strip();
+    return trimmed.startsWith("{") ? trimmed
+        : "{\"error\":{\"message\":" + Json.quote(trimmed.isEmpty() ? "upstream error" : trimmed)
+            + ",\"type\":\"server_error\",\"param\":null,\"code\":null}}";
   }
 }

@@ -58,7 +58,7 @@ final class StreamBooks implements StreamScanner.Sink {
     } else {
       metrics.itl.observe((readNanos - lastGeneratedNanos) / 1e9);
     }
-    if (contentTtftNanos < 0 && chunk.isText()) {
+    if (contentTtftNanos < 0 && chunk.hasText()) {
       contentTtftNanos = readNanos - startNanos;
       metrics.contentTtft.observe(contentTtftNanos / 1e9);
     }

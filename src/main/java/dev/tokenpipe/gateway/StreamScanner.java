@@ -73,11 +73,7 @@ final class StreamScanner implements SseListener {
     if (!plainTokens && !data.startsWith("{") && !data.equals(dev.tokenpipe.sse.SseEncoder.DONE)) {
       sink.onOpaqueEvent();
     }
-    Chunk chunk = Chunk.classify(data, plainTokens);
-    if ("error".equals(event.type()) && chunk.error() == null) {
-      chunk = Chunk.error(event.data()); // an `event: error` is an error whatever its data looks like
-    }
-    sink.onChunk(chunk, readNanos);
+    sink.onChunk(Chunk.classify(event.type(), data, plainTokens), readNanos);
   }
 
   private void feedLines(ByteBuf buf) {

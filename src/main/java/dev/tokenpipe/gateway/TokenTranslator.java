@@ -49,15 +49,12 @@ final class TokenTranslator implements SseListener {
 
   @Override
   public void onEvent(SseEvent event) {
-    Chunk chunk = Chunk.classify(event.data(), false);
-    if ("error".equals(event.type()) && chunk.error() == null) {
-      chunk = Chunk.error(event.data());
-    }
+    Chunk chunk = Chunk.classify(event.type(), event.data(), false);
     String id = event.lastEventId().isEmpty() ? null : event.lastEventId();
     if (chunk.done()) {
       done = true;
       emit.accept(SseEncoder.data(SseEncoder.DONE));
-    } else if (chunk.isText()) {
+    } else if (chunk.hasText()) { // reasoning and tool calls have no place in the simple API
       emit.accept(SseEncoder.event(null, id, chunk.content()));
     }
     books.onChunk(chunk, readNanos);
