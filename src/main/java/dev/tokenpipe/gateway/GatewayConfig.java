@@ -36,6 +36,7 @@ import java.util.Set;
  *     (only when client authentication is off). Never logged.
  * @param upstreamCa PEM file of certificates trusted for {@code https://} upstreams in addition to the
  *     JDK's default trust store; null = the JDK's only
+ * @param probe serve {@code GET /tokenpipe/probe} (see {@link ProbeRoute}); false = 404
  */
 public record GatewayConfig(
     String host,
@@ -58,7 +59,8 @@ public record GatewayConfig(
     Duration unhealthyFor,
     Set<String> apiKeys,
     String upstreamKey,
-    Path upstreamCa) {
+    Path upstreamCa,
+    boolean probe) {
 
   public GatewayConfig {
     upstreams = List.copyOf(upstreams);
@@ -74,67 +76,73 @@ public record GatewayConfig(
         dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0,
         Duration.ofSeconds(15), true, Duration.ofSeconds(5), Duration.ofSeconds(120), Duration.ofSeconds(60),
         Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
-        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null);
+        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, true);
   }
 
   public GatewayConfig withPort(int port) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withUpstreams(List<String> upstreams) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withHeartbeat(Duration heartbeat, boolean initialComment) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withTimeouts(Duration firstToken, Duration upstreamIdle, Duration slowClient, Duration requestRead) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstToken, upstreamIdle, slowClient, requestRead, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withLimits(int maxBodyBytes, int maxStreams) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withAuth(Set<String> apiKeys, String upstreamKey) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withThreads(int threads) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withDrainTimeout(Duration drainTimeout) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withConnectTimeout(Duration connectTimeout) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   public GatewayConfig withUpstreamCa(Path upstreamCa) {
     return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
         connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa);
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
+  }
+
+  public GatewayConfig withProbe(boolean probe) {
+    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, initialComment,
+        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
+        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, probe);
   }
 
   /** Hides the upstream credential from logs and exception messages. */

@@ -7,7 +7,6 @@ import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.probe.ProbeRequest;
-import dev.tokenpipe.probe.ProbeStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
@@ -79,7 +78,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         case "/metrics" -> local(req, start,
             HttpResponses.body(ctx, HttpResponseStatus.OK, PrometheusText.CONTENT_TYPE, gw.metrics().scrape()), keepAlive);
         case ProbeRequest.PATH -> {
-          probe(req, start, keepAlive);
+          ProbeRoute.serve(gw, ctx, req, start, keepAlive, this::idle);
           return;
         }
         default -> {
@@ -162,24 +161,6 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     AccessLog.local(req.method().name(), req.uri(), res.status().code(), start);
     HttpResponses.send(ctx, res, keepAlive);
     idle();
-  }
-
-  /**
-   * Serves the known-pacing probe from the gateway itself, so doctor can time every layer between
-   * the client and this gateway. The connection reads no further request until the probe ends.
-   */
-  private void probe(FullHttpRequest req, long start, boolean keepAlive) {
-    if (!HttpMethod.GET.equals(req.method())) {
-      throw new ApiException(ApiError.methodNotAllowed(req.method().name(), ProbeRequest.PATH));
-    }
-    ProbeRequest probe = ProbeRequest.parse(req.uri());
-    AccessLog.local(req.method().name(), req.uri(), 200, start);
-    req.release();
-    ctx.channel().config().setAutoRead(false);
-    ProbeStream.start(ctx, probe, keepAlive, () -> {
-      ctx.channel().config().setAutoRead(true);
-      idle();
-    });
   }
 
   /** Called by the exchange when it has ended (on this loop). */
