@@ -62,6 +62,8 @@ public final class ProbeStream {
   private final long heartbeatNanos;
   private InetAddress slot;
   private boolean released;
+  /** The scheduled tick is a heartbeat, not the next event (timers may fire a little early, so not by time). */
+  private boolean pingNext;
   private long lastWriteNanos;
   private int sent;
   private ScheduledFuture<?> timer;
@@ -122,8 +124,10 @@ public final class ProbeStream {
 
   private void schedule() {
     long due = startNanos + sent * probe.intervalNanos();
-    if (heartbeatNanos > 0) {
-      due = Math.min(due, lastWriteNanos + heartbeatNanos);
+    // A heartbeat goes out only when the next event is further away than the heartbeat interval.
+    pingNext = heartbeatNanos > 0 && lastWriteNanos + heartbeatNanos < due;
+    if (pingNext) {
+      due = lastWriteNanos + heartbeatNanos;
     }
     timer = ctx.executor().schedule(this::tick, Math.max(0, due - System.nanoTime()), TimeUnit.NANOSECONDS);
   }
@@ -141,9 +145,8 @@ public final class ProbeStream {
       timer = ctx.executor().schedule(this::tick, WRITABLE_POLL_NANOS, TimeUnit.NANOSECONDS);
       return;
     }
-    long eventDue = startNanos + sent * probe.intervalNanos();
-    if (now < eventDue) {
-      // woke for a heartbeat: the stream has been quiet for heartbeatNanos
+    if (pingNext) {
+      // the stream has been quiet for heartbeatNanos
       ctx.writeAndFlush(new DefaultHttpContent(ByteBufUtil.writeAscii(ctx.alloc(), ": ping\n\n")));
       lastWriteNanos = now;
       schedule();
