@@ -407,7 +407,8 @@ public final class Analyzer {
   /**
    * Group commit: with 2+ streams started at staggered times, the deliveries of different streams that land within
    * {@link #SYNC_WINDOW_NANOS} of each other. If 60% of the events arrive in instants shared by at least half the streams (and at least
-   * two), and the streams burst (2+ events per delivery on average), one loop is flushing them all together.
+   * two), and the streams burst (2+ events per delivery on average), one loop is flushing them all together. With
+   * emission stamps, only when the events were held (hold p90 at least 25 ms).
    */
   /**
    * Deliveries of different streams this close together count as one instant: wide enough for a
@@ -432,6 +433,12 @@ public final class Analyzer {
       }
     }
     if (totalEvents < 8 || totalEvents < 1.8 * totalDeliveries) {
+      return null;
+    }
+    long[] holds = streams.stream().flatMapToLong(r -> java.util.Arrays.stream(Deliveries.holdsMicros(r))).toArray();
+    if (holds.length >= 8 && Deliveries.percentile(holds, 90) < 25_000) {
+      // Stamped events that were hardly held were emitted together by the source (a batch decode step, a late
+      // timer catching up): that is its pace, not a layer holding them.
       return null;
     }
     marks.sort(Comparator.comparingLong(Mark::nanos));

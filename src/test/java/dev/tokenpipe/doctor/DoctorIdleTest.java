@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class DoctorIdleTest {
-  static final String QUICK = "X-Tokenpipe-Sim: ttft=10ms itl=10ms tokens=20";
+  static final String QUICK = "X-Tokenpipe-Sim: ttft=10ms itl=30ms tokens=20";
   static GatewayServer serve;
   static SimServer sim;
 
