@@ -19,7 +19,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
  *   <li>bounded per request (4 MiB of event data, 5 minutes: {@link ProbeRequest}), per client address
  *       (20 running probes, then 429: {@link dev.tokenpipe.probe.ProbeLimiter}) and in memory (events wait
  *       while the client is unwritable: {@link ProbeStream});
- *   <li>it advertises the gateway's heartbeat ({@code X-Tokenpipe-Heartbeat: 15s}) and sends those
+ *   <li>it advertises the gateway's heartbeat ({@code X-Tokenpipe-Heartbeat: 15.0s}) and sends those
  *       heartbeats while quiet, as proxied streams do.
  * </ul>
  * Errors are {@link ApiException}s for the caller's usual JSON error path.

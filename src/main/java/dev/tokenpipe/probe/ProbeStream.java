@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * {@link #GRACE_NANOS} after its planned end is closed.
  *
  * <p>Response headers: {@code X-Tokenpipe-Probe: <server>} names who serves the probe, and, when
- * the server sends heartbeats, {@code X-Tokenpipe-Heartbeat: 15s} (or {@code off}) advertises their
+ * the server sends heartbeats, {@code X-Tokenpipe-Heartbeat: 15.0s} (or {@code off}) advertises their
  * interval; the probe then sends {@code : ping} comments at that interval while it is quiet, as the
  * server's real streams do, so an idle test measures what those streams experience.
  */
