@@ -18,6 +18,10 @@ public final class Analyzer {
   /** Page sizes that output buffers flush at (Go 4 KB, NGINX 4/8 KB pages, servlet 8-32 KB). */
   static final long[] PAGE_BYTES = {2048, 4096, 8192, 16384, 32768, 65536};
 
+  /** Report order: findings that held tokens first (they decide the verdict), then by severity. */
+  static final Comparator<Finding> ORDER = Comparator.comparing((Finding f) -> !f.holdsTokens())
+      .thenComparing(Finding::severity).thenComparing(Finding::problem);
+
   private Analyzer() {}
 
   /** What a detector saw, before attribution names a layer. */
@@ -83,7 +87,7 @@ public final class Analyzer {
       findings.add(new Finding(s.problem(), s.severity(), s.summary(), s.evidence(), s.numbers(),
           blame.layer(), blame.basis(), blame.fixes()));
     }
-    findings.sort(Comparator.comparing(Finding::severity).thenComparing(Finding::problem));
+    findings.sort(Analyzer.ORDER);
     boolean buffered = findings.stream().anyMatch(Finding::holdsTokens);
     String reason = buffered
         ? findings.stream().filter(Finding::holdsTokens).findFirst().orElseThrow().summary()

@@ -2,7 +2,6 @@ package dev.tokenpipe.doctor;
 
 import dev.tokenpipe.doctor.KnowledgeBase.Fix;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -67,7 +66,7 @@ record Checkup(Prober.Measurement measurement, Trace primary, Diagnosis diagnosi
             + differs(m);
       }
     }
-    findings.sort(Comparator.comparing(Finding::severity).thenComparing(Finding::problem));
+    findings.sort(Analyzer.ORDER);
     boolean held = findings.stream().anyMatch(Finding::holdsTokens);
     String reason = held ? findings.stream().filter(Finding::holdsTokens).findFirst().orElseThrow().summary()
         : "no events held" + (findings.stream().anyMatch(f -> f.severity().compareTo(Severity.LOW) <= 0)
