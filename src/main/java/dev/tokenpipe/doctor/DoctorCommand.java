@@ -10,6 +10,7 @@ import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.ModelDiscovery;
 import dev.tokenpipe.client.StreamingClient;
 import dev.tokenpipe.openai.Json;
+import dev.tokenpipe.probe.ProbeRequest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -34,13 +35,16 @@ import picocli.CommandLine.Parameters;
     name = "doctor",
     mixinStandardHelpOptions = true,
     description = {
-      "Traceroute for buffering: probe a streaming endpoint, find the layer that holds tokens back, print the fix.",
+      "Traceroute for buffering: stream through a model endpoint, find the layer that holds tokens back, print the fix.",
       "",
-      "If the origin serves tokenpipe's probe route (GET /tokenpipe/probe), doctor streams events with known pacing",
-      "and measures how long each was held (arrival - emission). Otherwise it streams from the endpoint itself",
-      "(OpenAI chat by default). The API key comes from the environment (OPENAI_API_KEY, or --api-key-env NAME).",
+      "Doctor sends real streaming requests (small max_tokens) through the endpoint: they decide the verdict. If the",
+      "origin also serves tokenpipe's probe route (GET /tokenpipe/probe: serve, sim), it streams events with known",
+      "pacing too and measures how long each was held (arrival - emission), which tells whether the path up to that",
+      "server or the model behind it holds tokens. The API key comes from the environment (OPENAI_API_KEY, or",
+      "--api-key-env NAME).",
       "",
-      "Exit codes: 0 no buffering found, 1 buffering found, 2 probe failed or bad input.",
+      "Exit codes: 0 no events held (warnings such as compression may be printed), 1 events held or a quiet stream",
+      "cut, 2 the model path could not stream (unreachable, 401/403, unknown model, upstream error) or bad input.",
       ""
     })
 public final class DoctorCommand implements Callable<Integer> {
@@ -67,15 +71,19 @@ public final class DoctorCommand implements Callable<Integer> {
   String maxTokens;
 
   @Option(names = {"-c", "--concurrency"}, defaultValue = "2", paramLabel = "N",
-      description = "Streams at once, started staggered, to expose batching across connections. Default: ${DEFAULT-VALUE}.")
+      description = "Streams at once (1-16), started staggered, to expose batching across connections. Default: ${DEFAULT-VALUE}.")
   String concurrency;
 
   @Option(names = "--idle-test", paramLabel = "DURATION",
-      description = "Also hold one probe stream quiet this long (<= 10s, needs the probe route) to find idle timeouts.")
+      description = "Also hold one probe stream quiet this long (<= 120s, needs the probe route) to find idle timeouts;"
+          + " longer than the server's advertised heartbeat to see heartbeats.")
   String idleTest;
 
-  @Option(names = "--no-probe", description = "Do not use /tokenpipe/probe even if the origin serves it.")
+  @Option(names = "--no-probe", description = "Only real requests: do not use /tokenpipe/probe even if the origin serves it.")
   boolean noProbe;
+
+  @Option(names = "--probe-only", description = "Only the probe where the origin serves it (the model path is not measured), else the endpoint.")
+  boolean probeOnly;
 
   @Option(names = "--probe-interval", defaultValue = "50ms", paramLabel = "DURATION", description = "Probe event interval. Default: ${DEFAULT-VALUE}.")
   String probeInterval;
@@ -87,8 +95,9 @@ public final class DoctorCommand implements Callable<Integer> {
       description = "Probe bytes per event; the default makes a stream span several 4 KB pages. Default: ${DEFAULT-VALUE}.")
   String probeSize;
 
-  @Option(names = "--probe-headers", defaultValue = "plain", paramLabel = "plain|safe",
-      description = "plain: the probe sends only its content type, like most apps; safe: adds the anti-buffering headers. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--probe-headers", defaultValue = "auto", paramLabel = "auto|plain|safe",
+      description = "plain: the probe sends only its content type, like most apps; safe: adds the anti-buffering headers;"
+          + " auto: safe exactly when the real responses carry them (plain with --probe-only). Default: ${DEFAULT-VALUE}.")
   String probeHeaders;
 
   @Option(names = "--accept-encoding", defaultValue = "gzip, deflate", paramLabel = "VALUE",
@@ -114,19 +123,20 @@ public final class DoctorCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Prober.Plan plan = plan();
-    Trace trace;
+    Prober.Measurement measurement;
     try (StreamingClient client = StreamingClient.create(1, 5_000)) {
-      trace = new Prober(client).run(plan);
+      measurement = new Prober(client).run(plan);
     } catch (Prober.ProbeFailed e) {
       throw new CommandFailedException(e.getMessage(), EXIT_FAILED);
     }
-    Diagnosis diagnosis = Analyzer.analyze(trace);
+    Checkup checkup = Checkup.of(measurement);
+    Diagnosis diagnosis = checkup.diagnosis();
     PrintWriter out = spec.commandLine().getOut();
     if (!"-".equals(json)) {
-      out.print(TextReport.render(trace, diagnosis));
+      out.print(TextReport.render(checkup));
     }
     if (json != null) {
-      String text = Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(JsonReport.render(trace, diagnosis));
+      String text = Json.MAPPER.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(JsonReport.render(checkup));
       if (json.equals("-")) {
         out.println(text);
       } else {
@@ -160,15 +170,22 @@ public final class DoctorCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw bad(e.getMessage());
     }
-    int n = integer("--concurrency", concurrency, 1, 64);
+    int n = integer("--concurrency", concurrency, 1, 16);
+    if (noProbe && probeOnly) {
+      throw bad("--no-probe and --probe-only exclude each other");
+    }
     int tokens = integer("--max-tokens", maxTokens, 1, 100_000);
     long interval = duration("--probe-interval", probeInterval, 1_000_000L, 10_000_000_000L);
     int count = integer("--probe-count", probeCount, 4, 10_000);
     int size = integer("--probe-size", probeSize, 32, 65_536);
     long timeoutNanos = duration("--timeout", timeout, 100_000_000L, 3_600_000_000_000L);
-    long idle = idleTest == null ? 0 : duration("--idle-test", idleTest, 100_000_000L, 10_000_000_000L);
-    if (!probeHeaders.equals("plain") && !probeHeaders.equals("safe")) {
-      throw bad("--probe-headers must be plain or safe, not '" + probeHeaders + "'");
+    long idle = idleTest == null ? 0 : duration("--idle-test", idleTest, 100_000_000L, 120_000_000_000L);
+    if (!List.of("auto", "plain", "safe").contains(probeHeaders)) {
+      throw bad("--probe-headers must be auto, plain or safe, not '" + probeHeaders + "'");
+    }
+    if ((long) count * size > ProbeRequest.MAX_BYTES || (count - 1L) * interval > ProbeRequest.MAX_DURATION_NANOS) {
+      throw bad("--probe-count x --probe-size must be at most 4 MiB and (count - 1) x interval at most 300s"
+          + " (the probe route's bounds)");
     }
     List<Map.Entry<String, String>> flags = new ArrayList<>();
     flags.add(Map.entry("Accept-Encoding", acceptEncoding));
@@ -178,12 +195,21 @@ public final class DoctorCommand implements Callable<Integer> {
       throw bad(e.getMessage());
     }
     List<Map.Entry<String, String>> hs = RequestHeaders.withApiKey(flags, apiKeyEnv);
-    byte[] body = data != null ? data.getBytes(StandardCharsets.UTF_8)
-        : kind.body(ModelDiscovery.choose(model, ModelDiscovery.namesModel(kind), target, hs).model(),
-            "Count from 1 to 100, one number per line.", tokens);
+    String describe;
+    byte[] body;
+    if (data != null) {
+      body = data.getBytes(StandardCharsets.UTF_8);
+      describe = "POST " + target + " with the -d body";
+    } else {
+      var chosen = ModelDiscovery.choose(model, ModelDiscovery.namesModel(kind), target, hs);
+      body = kind.body(chosen.model(), "Count from 1 to 100, one number per line.", tokens);
+      describe = "POST " + target + ", " + (ModelDiscovery.namesModel(kind) ? "model " + chosen.model() + ", " : "")
+          + "max_tokens " + tokens;
+    }
     ClientRequest endpoint = new ClientRequest(target, "POST", hs, body, kind != ApiKind.RAW);
     long minTimeout = interval * count + 5_000_000_000L;
-    return new Prober.Plan(endpoint, hs, !noProbe, new Trace.Pacing(interval, count, size), probeHeaders.equals("safe"), n,
+    Prober.Mode mode = noProbe ? Prober.Mode.ENDPOINT_ONLY : probeOnly ? Prober.Mode.PROBE_ONLY : Prober.Mode.BOTH;
+    return new Prober.Plan(endpoint, describe, hs, mode, new Trace.Pacing(interval, count, size), probeHeaders, n,
         Math.max(timeoutNanos, Math.min(minTimeout, 3_600_000_000_000L)), idle);
   }
 

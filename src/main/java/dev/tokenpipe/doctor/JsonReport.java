@@ -15,25 +15,69 @@ final class JsonReport {
 
   private JsonReport() {}
 
-  static ObjectNode render(Trace trace, Diagnosis d) {
+  static ObjectNode render(Checkup c) {
+    Trace trace = c.primary();
+    Diagnosis d = c.diagnosis();
+    Prober.Measurement m = c.measurement();
     ObjectNode root = Json.MAPPER.createObjectNode();
     root.put("schema", SCHEMA);
     root.put("target", trace.target());
-    root.put("mode", trace.probeMode() ? "probe" : "endpoint");
-    root.put("probe_url", trace.probeUrl());
-    if (trace.pacing() != null) {
+    root.put("mode", m.real() == null ? "probe" : m.probe() == null ? "endpoint" : "endpoint+probe");
+    root.put("measured", c.measured());
+    root.put("localization", c.localization());
+    Trace probed = m.probe() != null ? m.probe() : trace;
+    root.put("probe_url", probed.probeUrl());
+    if (probed.pacing() != null) {
       ObjectNode p = root.putObject("pacing");
-      p.put("interval_ms", trace.pacing().intervalNanos() / 1e6);
-      p.put("count", trace.pacing().count());
-      p.put("size_bytes", trace.pacing().sizeBytes());
+      p.put("interval_ms", probed.pacing().intervalNanos() / 1e6);
+      p.put("count", probed.pacing().count());
+      p.put("size_bytes", probed.pacing().sizeBytes());
     } else {
       root.putNull("pacing");
+    }
+    if (m.route() != null) {
+      root.putObject("route").put("server", m.route().server()).put("heartbeat_ms",
+          m.route().heartbeatNanos() < 0 ? -1 : m.route().heartbeatNanos() / 1e6);
+    } else {
+      root.putNull("route");
     }
     root.put("verdict", d.verdict().key());
     root.put("exit_code", d.verdict().exitCode());
     root.put("reason", d.reason());
     Diagnosis.Stats s = d.stats();
     ObjectNode st = root.putObject("stats");
+    stats(st, s);
+    ArrayNode layers = root.putArray("layers");
+    for (Attribution.Detected l : d.layers()) {
+      layers.addObject().put("layer", l.layer().key()).put("name", l.layer().displayName()).put("evidence", l.evidence());
+    }
+    findings(root.putArray("findings"), d);
+    ArrayNode streams = root.putArray("streams");
+    trace.responses().forEach(r -> streams.add(stream(r)));
+    Trace idleTrace = m.probe() != null && m.probe().idle() != null ? m.probe() : trace;
+    if (idleTrace.idle() != null) {
+      ObjectNode idle = stream(idleTrace.idle());
+      idle.put("quiet_ms", idleTrace.idleNanos() / 1e6);
+      root.set("idle", idle);
+    } else {
+      root.putNull("idle");
+    }
+    if (c.probe() != null) {
+      ObjectNode p = root.putObject("probe");
+      p.put("probe_url", m.probe().probeUrl());
+      p.put("verdict", c.probe().verdict().key());
+      p.put("reason", c.probe().reason());
+      stats(p.putObject("stats"), c.probe().stats());
+      findings(p.putArray("findings"), c.probe());
+      ArrayNode ps = p.putArray("streams");
+      m.probe().responses().forEach(r -> ps.add(stream(r)));
+    } else {
+      root.putNull("probe");
+    }
+    return root;
+  }
+
+  private static void stats(ObjectNode st, Diagnosis.Stats s) {
     st.put("streams", s.streams());
     st.put("ok_streams", s.okStreams());
     st.put("events_per_stream", s.eventsPerStream());
@@ -47,11 +91,9 @@ final class JsonReport {
     st.put("http_version", s.httpVersion());
     st.put("content_type", s.contentType());
     st.put("content_encoding", s.contentEncoding());
-    ArrayNode layers = root.putArray("layers");
-    for (Attribution.Detected l : d.layers()) {
-      layers.addObject().put("layer", l.layer().key()).put("name", l.layer().displayName()).put("evidence", l.evidence());
-    }
-    ArrayNode findings = root.putArray("findings");
+  }
+
+  private static void findings(ArrayNode findings, Diagnosis d) {
     for (Finding f : d.findings()) {
       ObjectNode o = findings.addObject();
       o.put("id", f.problem().id());
@@ -72,16 +114,6 @@ final class JsonReport {
             .put("source", fix.source().key());
       }
     }
-    ArrayNode streams = root.putArray("streams");
-    trace.responses().forEach(r -> streams.add(stream(r)));
-    if (trace.idle() != null) {
-      ObjectNode idle = stream(trace.idle());
-      idle.put("quiet_ms", trace.idleNanos() / 1e6);
-      root.set("idle", idle);
-    } else {
-      root.putNull("idle");
-    }
-    return root;
   }
 
   private static ObjectNode stream(Trace.Response r) {

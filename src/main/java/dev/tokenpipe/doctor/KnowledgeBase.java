@@ -302,6 +302,10 @@ public final class KnowledgeBase {
         "Send an SSE comment while the model is quiet, so no idle timeout on the path fires (ALB 60 s, Cloudflare 100 s, NGINX 60 s).",
         """
         : ping\\n\\n      <- every 15 s without an event (tokenpipe serve does this for you)""");
+    add(TOKENPIPE, List.of(IDLE_NOT_TESTED), Source.MEASURED,
+        "Hold the idle probe quiet for longer than the heartbeat interval the server advertises (X-Tokenpipe-Heartbeat).",
+        """
+        ./tokenpipe doctor --idle-test 30s URL      # > serve's --heartbeat (15s by default), <= 120s""");
     add(TCP, List.of(NAGLE_STALLS), Source.MEASURED,
         "Disable Nagle on the server socket and write each event in one write (id, data and blank line together).",
         """
@@ -336,6 +340,7 @@ public final class KnowledgeBase {
     suspect(EVENTS_HELD, NGINX, HAPROXY, APP);
     suspect(IDLE_CUT, NGINX, AWS_ALB, APP);
     suspect(NO_HEARTBEATS, APP);
+    suspect(IDLE_NOT_TESTED, TOKENPIPE);
     suspect(HEADERS_MISSING, APP);
   }
 

@@ -7,6 +7,7 @@ import dev.tokenpipe.client.ExchangeOutcome;
 import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.StreamingClient;
 import dev.tokenpipe.probe.ProbeRequest;
+import dev.tokenpipe.probe.ProbeStream;
 import io.netty.util.concurrent.Future;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,30 +19,64 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The network half of doctor: sends the streaming requests on the shared {@link StreamingClient} and records
- * them into a {@link Trace}. It decides nothing about buffering; {@link Analyzer} does.
+ * them into a {@link Measurement}. It decides nothing about buffering; {@link Analyzer} and {@link Checkup} do.
  *
  * <p>Plan of a run: (1) ask the origin for tokenpipe's known-pacing probe with two 1 ms events; if it answers
- * with stamped events, the target is tokenpipe and (2) every measured stream is a probe with known pacing, else
- * they are requests to the endpoint itself. The {@code concurrency} streams start staggered (probe: interval /
- * N apart, endpoint: 11 ms apart), so streams that still receive events in the same instants were synchronised
- * by a layer, not by their start. (3) With an idle test, one more probe stays quiet between its two events.
+ * with stamped events, the origin serves the probe route (its headers say who serves it and which heartbeat it
+ * sends). (2) By default, {@code concurrency} real streaming requests go through the model path, and they decide
+ * the verdict; if they cannot stream, the run fails (exit 2). (3) Where the route exists, as many probes follow,
+ * sent with the anti-buffering headers exactly when the real responses carried them, so both cross the path the
+ * same way. (4) With an idle test, one more probe stays quiet between its two events. Streams start staggered
+ * (probe: interval / N apart, endpoint: 11 ms apart), so streams that still receive events in the same instants
+ * were synchronised by a layer, not by their start.
  */
 final class Prober {
+
+  /** Which measurements a run makes. */
+  enum Mode {
+    /** Real requests decide, the probe (where served) localizes: the default. */
+    BOTH,
+    /** The probe alone where served, else the endpoint ({@code --probe-only}, the old behaviour). */
+    PROBE_ONLY,
+    /** Real requests only ({@code --no-probe}). */
+    ENDPOINT_ONLY
+  }
 
   /**
    * What to send.
    *
-   * @param endpoint       the endpoint request (method, body, headers) used when there is no probe route
+   * @param endpoint       the real streaming request (method, body, headers)
+   * @param describe       one line naming it for the report, e.g. "POST …/v1/chat/completions, model m, max_tokens 64"
    * @param headers        extra headers for every request (also the probe's)
-   * @param useProbe        try {@code /tokenpipe/probe} first
+   * @param mode           which measurements
    * @param pacing         the probe's pacing
-   * @param safeHeaders    probe with {@code headers=safe} instead of {@code plain}
+   * @param probeHeaders   {@code plain}, {@code safe} or {@code auto} (safe exactly when the real responses carry
+   *                       anti-buffering headers; plain without real responses)
    * @param concurrency    streams at once, {@code >= 1}
    * @param timeoutNanos   deadline per stream
    * @param idleNanos      quiet period of the idle test, 0 = none
    */
-  record Plan(ClientRequest endpoint, List<Map.Entry<String, String>> headers, boolean useProbe, Trace.Pacing pacing,
-      boolean safeHeaders, int concurrency, long timeoutNanos, long idleNanos) {}
+  record Plan(ClientRequest endpoint, String describe, List<Map.Entry<String, String>> headers, Mode mode, Trace.Pacing pacing,
+      String probeHeaders, int concurrency, long timeoutNanos, long idleNanos) {}
+
+  /**
+   * The probe route as the origin announced it.
+   *
+   * @param server         who serves it ({@code X-Tokenpipe-Probe}: {@code serve}, {@code sim}; "tokenpipe" when unsaid)
+   * @param heartbeatNanos advertised heartbeat ({@code X-Tokenpipe-Heartbeat}): -1 unsaid, 0 off
+   */
+  record Route(String server, long heartbeatNanos) {}
+
+  /**
+   * Everything a run measured.
+   *
+   * @param plan      what was asked
+   * @param real      the real streaming requests, null when not sent ({@code --probe-only} with the route)
+   * @param probe     the known-pacing probes (with the idle run, if any), null without the route
+   * @param route     the route, null when the origin does not serve it
+   * @param probeNote why there is no probe, for the report ("--no-probe", "answered HTTP 401"), or null
+   */
+  record Measurement(Plan plan, Trace real, Trace probe, Route route, String probeNote) {}
 
   /** The endpoint could not be measured at all: one line for the user, exit code 2. */
   static final class ProbeFailed extends RuntimeException {
@@ -56,45 +91,86 @@ final class Prober {
     this.client = client;
   }
 
-  Trace run(Plan plan) throws InterruptedException {
+  Measurement run(Plan plan) throws InterruptedException {
     HttpTarget target = plan.endpoint().target();
-    String probeUrl = null;
-    if (plan.useProbe()) {
-      Trace.Response check = exchange(probeRequest(target, plan, 1_000_000, 2, 32), true, 0, plan.timeoutNanos());
+    Route route = null;
+    String note = plan.mode() == Mode.ENDPOINT_ONLY ? "not asked (--no-probe)" : null;
+    if (plan.mode() != Mode.ENDPOINT_ONLY) {
+      Trace.Response check = exchange(probeRequest(target, plan, false, 1_000_000, 2, 32), true, 0, plan.timeoutNanos());
       if ("connect".equals(check.error())) {
         throw new ProbeFailed(check.errorMessage());
       }
       boolean stamped = check.ok() && check.events().stream().anyMatch(a -> a.emitMicros() >= 0);
       if (stamped) {
-        probeUrl = probeRequest(target, plan, plan.pacing().intervalNanos(), plan.pacing().count(), plan.pacing().sizeBytes())
-            .target().toString();
+        String server = check.header(ProbeStream.SERVER_HEADER);
+        route = new Route(server.isBlank() ? "tokenpipe" : server.strip(), heartbeat(check.header(ProbeStream.HEARTBEAT_HEADER)));
+      } else {
+        note = check.status() == 401 || check.status() == 403
+            ? "the probe route answered HTTP " + check.status() + " (it needs an accepted key)"
+            : "the origin does not serve it" + (check.status() > 0 ? " (HTTP " + check.status() + ")" : "");
       }
     }
-    List<Trace.Response> responses;
-    if (probeUrl != null) {
-      Trace.Pacing p = plan.pacing();
-      ClientRequest req = probeRequest(target, plan, p.intervalNanos(), p.count(), p.sizeBytes());
-      responses = concurrent(req, true, plan.concurrency(), p.intervalNanos() / plan.concurrency(), plan.timeoutNanos());
-    } else {
+    Trace real = null;
+    if (plan.mode() != Mode.PROBE_ONLY || route == null) {
       // Load the tokenizer's vocabulary now: done lazily on the event loop it would stall the reads being timed.
       dev.tokenpipe.tokens.Tokenizer.cl100k().count("warm up");
-      responses = concurrent(plan.endpoint(), false, plan.concurrency(), 11_000_000L, plan.timeoutNanos());
-      Trace.Response first = responses.getFirst();
-      if (!Analyzer.usable(first) && responses.stream().noneMatch(Analyzer::usable)) {
-        throw new ProbeFailed(failure(first));
+      List<Trace.Response> responses = concurrent(plan.endpoint(), false, plan.concurrency(), 11_000_000L, plan.timeoutNanos());
+      Trace.Response bad = responses.stream().filter(Prober::failedOnTheModelPath).findFirst().orElse(null);
+      if (bad != null) {
+        throw new ProbeFailed(failure(bad));
       }
+      real = new Trace(target.toString(), null, null, responses, null, 0);
     }
-    Trace.Response idle = null;
-    if (plan.idleNanos() > 0) {
-      if (probeUrl == null) {
-        throw new ProbeFailed("--idle-test needs tokenpipe's probe route (GET /tokenpipe/probe) on the target's origin,"
-            + " to hold a stream quiet; " + target.hostHeader() + " does not serve it");
+    Trace probe = null;
+    if (route != null) {
+      boolean safe = switch (plan.probeHeaders()) {
+        case "safe" -> true;
+        case "plain" -> false;
+        default -> real != null && antiBuffering(real.responses().getFirst());
+      };
+      Trace.Pacing p = plan.pacing();
+      ClientRequest req = probeRequest(target, plan, safe, p.intervalNanos(), p.count(), p.sizeBytes());
+      List<Trace.Response> responses = concurrent(req, true, plan.concurrency(), p.intervalNanos() / plan.concurrency(),
+          plan.timeoutNanos());
+      Trace.Response idle = null;
+      if (plan.idleNanos() > 0) {
+        ClientRequest quiet = probeRequest(target, plan, safe, plan.idleNanos(), 2, 32);
+        idle = exchange(quiet, true, 0, plan.idleNanos() + plan.timeoutNanos());
       }
-      ClientRequest quiet = probeRequest(target, plan, plan.idleNanos(), 2, 32);
-      idle = exchange(quiet, true, 0, plan.idleNanos() + plan.timeoutNanos());
+      probe = new Trace(target.toString(), req.target().toString(), p, responses, idle, plan.idleNanos());
+    } else if (plan.idleNanos() > 0) {
+      throw new ProbeFailed("--idle-test needs tokenpipe's probe route (GET /tokenpipe/probe) on the target's origin,"
+          + " to hold a stream quiet; " + target.hostHeader() + (note == null ? " does not serve it" : ": " + note));
     }
-    return new Trace(target.toString(), probeUrl, probeUrl == null ? null : plan.pacing(), responses, idle,
-        plan.idleNanos());
+    return new Measurement(plan, real, probe, route, note);
+  }
+
+  /**
+   * A real request that shows the model path cannot stream: no response, an HTTP error, a body that is not a
+   * stream, an error event (serve reports upstream failures in-band once its head went out), or nothing to time.
+   */
+  static boolean failedOnTheModelPath(Trace.Response r) {
+    return !Analyzer.usable(r) || "stream_error".equals(r.error());
+  }
+
+  /** The response carries a header that tells proxies not to buffer or transform it. */
+  static boolean antiBuffering(Trace.Response r) {
+    return r.header("x-accel-buffering").trim().equalsIgnoreCase("no")
+        || r.header("cache-control").toLowerCase(java.util.Locale.ROOT).contains("no-transform");
+  }
+
+  private static long heartbeat(String value) {
+    if (value == null || value.isBlank()) {
+      return -1;
+    }
+    if (value.strip().equalsIgnoreCase("off")) {
+      return 0;
+    }
+    try {
+      return dev.tokenpipe.cli.Durations.parse(value.strip()).toNanos();
+    } catch (IllegalArgumentException e) {
+      return -1;
+    }
   }
 
   /** One line for a stream that could not be measured. */
@@ -105,12 +181,15 @@ final class Prober {
     if (r.error().equals(ErrorClass.NOT_STREAM.key())) {
       return "not a stream: " + r.errorMessage();
     }
+    if (r.error().equals(ErrorClass.STREAM_ERROR.key())) {
+      return "HTTP " + r.status() + " but the stream carried an " + r.errorMessage();
+    }
     return r.errorMessage();
   }
 
-  private static ClientRequest probeRequest(HttpTarget target, Plan plan, long intervalNanos, int count, int size) {
+  private static ClientRequest probeRequest(HttpTarget target, Plan plan, boolean safe, long intervalNanos, int count, int size) {
     String query = "?interval=" + Math.max(1, intervalNanos / 1_000_000) + "ms&count=" + count + "&size=" + size
-        + "&headers=" + (plan.safeHeaders() ? "safe" : "plain");
+        + "&headers=" + (safe ? "safe" : "plain");
     return new ClientRequest(target.withPath(ProbeRequest.PATH + query), "GET", plan.headers(), new byte[0], true);
   }
 

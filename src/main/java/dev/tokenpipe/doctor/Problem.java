@@ -7,8 +7,11 @@ package dev.tokenpipe.doctor;
 public enum Problem {
   /** Every event arrives in the last moments of the response: something buffered the whole body. */
   HELD_UNTIL_END("held-until-end", "Whole response held until the end", true),
-  /** {@code Content-Encoding} on an event stream: a compressor sits in the path. */
-  COMPRESSED_STREAM("compressed-stream", "Event stream is compressed", true),
+  /**
+   * {@code Content-Encoding} on an event stream: a compressor sits in the path. A risk, not holding by itself:
+   * when the compressor held events, {@link #HELD_UNTIL_END} or a burst finding says so.
+   */
+  COMPRESSED_STREAM("compressed-stream", "Event stream is compressed", false),
   /** Events arrive in groups whose size sits at a buffer page (4/8/16/32 KB): a buffer flushed when full. */
   SIZE_BURSTS("size-bursts", "Bursts released by buffer size", true),
   /** Events arrive in groups on a fixed clock, unrelated to size: a timer flush or TCP cork. */
@@ -25,6 +28,8 @@ public enum Problem {
   IDLE_CUT("idle-cut", "Quiet stream cut by an idle timeout", true),
   /** The quiet stream got no heartbeat comments: idle timeouts further out will cut it. */
   NO_HEARTBEATS("no-heartbeats", "No heartbeats while the stream is quiet", false),
+  /** The idle test was shorter than the heartbeat interval the server advertises, so it could not judge them. */
+  IDLE_NOT_TESTED("idle-not-tested", "Heartbeats not tested", false),
   /** The response does not carry the headers that tell proxies not to buffer or transform it. */
   HEADERS_MISSING("headers-missing", "Anti-buffering headers missing", false),
   /** First byte early, first token late: the wait is before the model's first token, not in the plumbing. */

@@ -3,18 +3,24 @@ package dev.tokenpipe.doctor;
 import dev.tokenpipe.doctor.KnowledgeBase.Fix;
 import java.util.Locale;
 
-/** The human report: what was probed, the verdict, then findings by severity with evidence and fix snippets. */
+/**
+ * The human report: first line what was measured on which path, then the numbers, where the holding is, the
+ * verdict, and findings by severity with evidence and fix snippets.
+ */
 final class TextReport {
   private TextReport() {}
 
-  static String render(Trace trace, Diagnosis d) {
+  static String render(Checkup c) {
+    Trace trace = c.primary();
+    Diagnosis d = c.diagnosis();
     StringBuilder out = new StringBuilder();
+    out.append(c.measured()).append('\n');
     out.append("tokenpipe doctor ").append(trace.target()).append('\n');
     if (trace.probeMode()) {
       out.append(String.format(Locale.ROOT, "  probe     %s  (tokenpipe known pacing) x%d streams%n",
           trace.probeUrl(), trace.responses().size()));
     } else {
-      out.append(String.format(Locale.ROOT, "  probe     the endpoint itself x%d streams (no /tokenpipe/probe route)%n",
+      out.append(String.format(Locale.ROOT, "  requests  %s x%d streams%n", c.measurement().plan().describe(),
           trace.responses().size()));
     }
     Diagnosis.Stats s = d.stats();
@@ -34,6 +40,15 @@ final class TextReport {
     if (s.holdP50Millis() >= 0) {
       out.append(String.format(Locale.ROOT, "  hold      p50 %s  p90 %s  p99 %s  max %s  (arrival - emission, per event)%n",
           millis(s.holdP50Millis()), millis(s.holdP90Millis()), millis(s.holdP99Millis()), millis(s.holdMaxMillis())));
+    }
+    if (c.probe() != null) {
+      Diagnosis.Stats p = c.probe().stats();
+      out.append(String.format(Locale.ROOT, "  probe     %s x%d: hold p50 %s  p90 %s  events per read %.1f  -> %s%n",
+          c.measurement().probe().probeUrl(), c.measurement().probe().responses().size(), millis(p.holdP50Millis()),
+          millis(p.holdP90Millis()), p.eventsPerRead(), c.probe().verdict() == Diagnosis.Verdict.BUFFERED ? "held" : "clean"));
+    }
+    if (!c.localization().isEmpty()) {
+      out.append("  where     ").append(c.localization()).append('\n');
     }
     out.append('\n').append("verdict: ").append(d.verdict().name()).append(" - ").append(d.reason()).append('\n');
     for (Finding f : d.findings()) {

@@ -103,6 +103,11 @@ public final class GatewayCommand implements Callable<Integer> {
       "(streams too). Default: off, the upstream's own CORS headers pass through."})
   List<String> corsOrigins = new ArrayList<>();
 
+  @Option(names = "--probe", paramLabel = "on|off", defaultValue = "on", description = {
+      "Serve GET /tokenpipe/probe, the known-pacing stream doctor times the path with (default: ${DEFAULT-VALUE}).",
+      "It asks for a key like /v1/* when --api-keys-file is set and is bounded (4 MiB, 5 min, 20 per client); off = 404."})
+  String probe;
+
   @Option(names = "--threads", defaultValue = "0", description = "Event loops shared by clients, upstreams and the built-in model (0 = one per core).")
   int threads;
 
@@ -127,10 +132,15 @@ public final class GatewayCommand implements Callable<Integer> {
     if (upstreamKey != null && upstreamKey.isBlank()) {
       upstreamKey = null;
     }
+    boolean probeRoute = switch (probe == null ? "on" : probe.trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "on" -> true;
+      case "off" -> false;
+      default -> throw new CommandFailedException("--probe must be on or off, not '" + probe + "'", Cli.EXIT_USAGE);
+    };
     Set<String> keys = apiKeysFile == null ? Set.of() : ApiKeys.load(apiKeysFile);
     return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, headWait, connectTimeout,
         firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestTimeout, drainTimeout, maxBody, maxStreams,
-        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa, corsOrigins);
+        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa, corsOrigins, probeRoute);
   }
 
   @Override

@@ -8,7 +8,9 @@ import java.util.Set;
 
 /**
  * Everything {@code tokenpipe serve} can be told, in one immutable value. The command builds it from
- * flags; tests build it with {@link #defaults()} and the {@code with...} copies they need.
+ * flags; tests build it with {@link #defaults()} and the {@code with...} copies they need, all made by
+ * one {@link Builder} so that a new setting is added in three places: the component, the builder, the
+ * defaults.
  *
  * @param host address to listen on
  * @param port port; 0 picks a free one
@@ -39,6 +41,7 @@ import java.util.Set;
  *     JDK's default trust store; null = the JDK's only
  * @param corsOrigins browser origins allowed to call the gateway ({@code https://host[:port]}, or {@code *});
  *     empty = CORS off, the upstream's CORS headers pass through ({@link CorsPolicy})
+ * @param probe serve {@code GET /tokenpipe/probe} (see {@link ProbeRoute}); false = 404
  */
 public record GatewayConfig(
     String host,
@@ -62,7 +65,8 @@ public record GatewayConfig(
     Set<String> apiKeys,
     String upstreamKey,
     Path upstreamCa,
-    List<String> corsOrigins) {
+    List<String> corsOrigins,
+    boolean probe) {
 
   public GatewayConfig {
     upstreams = List.copyOf(upstreams);
@@ -78,75 +82,134 @@ public record GatewayConfig(
   public static GatewayConfig defaults() {
     return new GatewayConfig("127.0.0.1", 8080, List.of(),
         dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0,
-        Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(120), Duration.ofSeconds(60),
-        Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
-        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of());
+        Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(120),
+        Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
+        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of(), true);
   }
 
   public GatewayConfig withPort(int port) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> b.port = port);
   }
 
   public GatewayConfig withUpstreams(List<String> upstreams) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> b.upstreams = upstreams);
   }
 
   public GatewayConfig withHeartbeat(Duration heartbeat, Duration headWait) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> {
+      b.heartbeat = heartbeat;
+      b.headWait = headWait;
+    });
   }
 
   public GatewayConfig withTimeouts(Duration firstToken, Duration upstreamIdle, Duration slowClient, Duration requestRead) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstToken, upstreamIdle, slowClient, requestRead, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> {
+      b.firstTokenTimeout = firstToken;
+      b.upstreamIdleTimeout = upstreamIdle;
+      b.slowClientTimeout = slowClient;
+      b.requestReadTimeout = requestRead;
+    });
   }
 
   public GatewayConfig withLimits(int maxBodyBytes, int maxStreams) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> {
+      b.maxBodyBytes = maxBodyBytes;
+      b.maxStreams = maxStreams;
+    });
   }
 
   public GatewayConfig withAuth(Set<String> apiKeys, String upstreamKey) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> {
+      b.apiKeys = apiKeys;
+      b.upstreamKey = upstreamKey;
+    });
   }
 
   public GatewayConfig withThreads(int threads) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> b.threads = threads);
   }
 
   public GatewayConfig withDrainTimeout(Duration drainTimeout) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> b.drainTimeout = drainTimeout);
   }
 
   public GatewayConfig withConnectTimeout(Duration connectTimeout) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> b.connectTimeout = connectTimeout);
   }
 
   public GatewayConfig withUpstreamCa(Path upstreamCa) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> b.upstreamCa = upstreamCa);
   }
 
   public GatewayConfig withCorsOrigins(List<String> corsOrigins) {
-    return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait,
-        connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout,
-        maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins);
+    return edit(b -> b.corsOrigins = corsOrigins);
+  }
+
+  public GatewayConfig withProbe(boolean probe) {
+    return edit(b -> b.probe = probe);
+  }
+
+  private GatewayConfig edit(java.util.function.Consumer<Builder> change) {
+    Builder b = new Builder(this);
+    change.accept(b);
+    return b.build();
+  }
+
+  /** A mutable copy, for the {@code with...} methods only. */
+  private static final class Builder {
+    private String host;
+    private int port;
+    private List<String> upstreams;
+    private StreamProfile simProfile;
+    private String model;
+    private int threads;
+    private Duration heartbeat;
+    private Duration headWait;
+    private Duration connectTimeout;
+    private Duration firstTokenTimeout;
+    private Duration upstreamIdleTimeout;
+    private Duration slowClientTimeout;
+    private Duration requestReadTimeout;
+    private Duration drainTimeout;
+    private int maxBodyBytes;
+    private int maxStreams;
+    private int maxAttempts;
+    private Duration unhealthyFor;
+    private Set<String> apiKeys;
+    private String upstreamKey;
+    private Path upstreamCa;
+    private List<String> corsOrigins;
+    private boolean probe;
+
+    Builder(GatewayConfig c) {
+      this.host = c.host;
+      this.port = c.port;
+      this.upstreams = c.upstreams;
+      this.simProfile = c.simProfile;
+      this.model = c.model;
+      this.threads = c.threads;
+      this.heartbeat = c.heartbeat;
+      this.headWait = c.headWait;
+      this.connectTimeout = c.connectTimeout;
+      this.firstTokenTimeout = c.firstTokenTimeout;
+      this.upstreamIdleTimeout = c.upstreamIdleTimeout;
+      this.slowClientTimeout = c.slowClientTimeout;
+      this.requestReadTimeout = c.requestReadTimeout;
+      this.drainTimeout = c.drainTimeout;
+      this.maxBodyBytes = c.maxBodyBytes;
+      this.maxStreams = c.maxStreams;
+      this.maxAttempts = c.maxAttempts;
+      this.unhealthyFor = c.unhealthyFor;
+      this.apiKeys = c.apiKeys;
+      this.upstreamKey = c.upstreamKey;
+      this.upstreamCa = c.upstreamCa;
+      this.corsOrigins = c.corsOrigins;
+      this.probe = c.probe;
+    }
+
+    GatewayConfig build() {
+      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe);
+    }
   }
 
   /** Hides the upstream credential from logs and exception messages. */

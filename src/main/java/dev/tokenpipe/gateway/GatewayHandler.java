@@ -6,7 +6,6 @@ import dev.tokenpipe.http.PrometheusText;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.probe.ProbeRequest;
-import dev.tokenpipe.probe.ProbeStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
@@ -281,19 +280,20 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
    * the client and this gateway. The connection reads no further request until the probe ends.
    */
   private void probe(FullHttpRequest req, long start, boolean keepAlive) {
-    if (!HttpMethod.GET.equals(req.method())) {
-      throw new ApiException(ApiError.methodNotAllowed(req.method().name(), ProbeRequest.PATH));
-    }
-    ProbeRequest probe = ProbeRequest.parse(req.uri());
-    AccessLog.local(req.method().name(), req.uri(), 200, start);
-    req.release();
-    probing = true;
+    probing = true; // no pipelined request is answered in the middle of the probe's stream
     updateReading();
-    ProbeStream.start(ctx, probe, keepAlive, () -> {
+    try {
+      ProbeRoute.serve(gw, ctx, req, start, keepAlive, () -> {
+        probing = false;
+        next();
+      });
+    } catch (ApiException e) {
       probing = false;
-      next();
-    });
+      updateReading();
+      throw e;
+    }
   }
+
 
   /** Called by the exchange when it has ended (on this loop). */
   void exchangeEnded(ProxyExchange ended, boolean connectionReusable) {

@@ -1,5 +1,6 @@
 package dev.tokenpipe.probe;
 
+import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.sse.EmissionStamp;
 import dev.tokenpipe.sse.SseEncoder;
 import io.netty.buffer.ByteBufUtil;
@@ -14,6 +15,8 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,26 +24,72 @@ import java.util.concurrent.TimeUnit;
  * (absolute targets, no drift), with data {@code {"probe":i,"pad":"xxx…"}} padded to the asked
  * size and the SSE id {@code tp.<i>.<emit-micros>}; then {@code data: [DONE]}. Used by
  * {@code sim} and {@code serve}, and by {@code doctor} to time each layer.
+ *
+ * <p>Bounded: the request itself ({@link ProbeRequest}: bytes and duration), the number of probes
+ * per client address ({@link ProbeLimiter}, 429 beyond it), and memory: an event is only written
+ * while the channel is writable (a client that does not read makes the probe wait, so at most the
+ * channel's high-water mark plus one event is queued), and a probe still running
+ * {@link #GRACE_NANOS} after its planned end is closed.
+ *
+ * <p>Response headers: {@code X-Tokenpipe-Probe: <server>} names who serves the probe, and, when
+ * the server sends heartbeats, {@code X-Tokenpipe-Heartbeat: 15.0s} (or {@code off}) advertises their
+ * interval; the probe then sends {@code : ping} comments at that interval while it is quiet, as the
+ * server's real streams do, so an idle test measures what those streams experience.
  */
 public final class ProbeStream {
+  public static final String SERVER_HEADER = "X-Tokenpipe-Probe";
+  public static final String HEARTBEAT_HEADER = "X-Tokenpipe-Heartbeat";
+  /** How long past its planned end a probe held back by an unwritable client may run. */
+  static final long GRACE_NANOS = 30_000_000_000L;
+  /** While the channel is unwritable, how often to look again. */
+  private static final long WRITABLE_POLL_NANOS = 5_000_000L;
+
+  /**
+   * Who serves the probe and how.
+   *
+   * @param server    short name sent as {@value #SERVER_HEADER}, e.g. {@code sim} or {@code serve}
+   * @param heartbeat the server's heartbeat interval to advertise and imitate; {@link Duration#ZERO}
+   *                  = the server sends none (advertised as {@code off}); null = not advertised
+   */
+  public record Options(String server, Duration heartbeat) {}
+
   private final ChannelHandlerContext ctx;
   private final ProbeRequest probe;
+  private final Options options;
   private final boolean keepAlive;
   private final Runnable onEnd;
   private final long startNanos;
+  private final long heartbeatNanos;
+  private InetAddress slot;
+  private boolean released;
+  /** The scheduled tick is a heartbeat, not the next event (timers may fire a little early, so not by time). */
+  private boolean pingNext;
+  private long lastWriteNanos;
   private int sent;
   private ScheduledFuture<?> timer;
 
-  private ProbeStream(ChannelHandlerContext ctx, ProbeRequest probe, boolean keepAlive, Runnable onEnd) {
+  private ProbeStream(ChannelHandlerContext ctx, ProbeRequest probe, Options options, boolean keepAlive, Runnable onEnd) {
     this.ctx = ctx;
     this.probe = probe;
+    this.options = options;
     this.keepAlive = keepAlive;
     this.onEnd = onEnd;
     this.startNanos = System.nanoTime();
+    this.lastWriteNanos = startNanos;
+    this.heartbeatNanos = options.heartbeat() == null ? 0 : options.heartbeat().toNanos();
   }
 
-  public static void start(ChannelHandlerContext ctx, ProbeRequest probe, boolean keepAlive, Runnable onEnd) {
-    new ProbeStream(ctx, probe, keepAlive, onEnd).begin();
+  /**
+   * Starts the probe on {@code ctx}'s channel; {@code onEnd} runs on its event loop after the last
+   * event was written (not when the client goes away).
+   *
+   * @throws dev.tokenpipe.openai.ApiException 429 when the client already runs too many probes
+   *     (nothing was written)
+   */
+  public static void start(ChannelHandlerContext ctx, ProbeRequest probe, Options options, boolean keepAlive, Runnable onEnd) {
+    ProbeStream s = new ProbeStream(ctx, probe, options, keepAlive, onEnd);
+    s.slot = ProbeLimiter.PER_PROCESS.acquire(ctx.channel().remoteAddress());
+    s.begin();
   }
 
   private void begin() {
@@ -50,34 +99,72 @@ public final class ProbeStream {
       head.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-cache, no-transform");
       head.headers().set("X-Accel-Buffering", "no");
     }
+    head.headers().set(SERVER_HEADER, options.server());
+    if (options.heartbeat() != null) {
+      head.headers().set(HEARTBEAT_HEADER, heartbeatNanos == 0 ? "off" : Durations.format(options.heartbeat()));
+    }
     HttpUtil.setTransferEncodingChunked(head, true);
     HttpUtil.setKeepAlive(head, keepAlive);
     ctx.writeAndFlush(head);
-    ctx.channel().closeFuture().addListener(f -> {
+    ctx.channel().closeFuture().addListener(f -> ctx.executor().execute(() -> {
       if (timer != null) {
         timer.cancel(false);
       }
-    });
-    scheduleNext();
+      release();
+    }));
+    schedule();
   }
 
-  private void scheduleNext() {
+  private void release() {
+    if (!released) {
+      released = true;
+      ProbeLimiter.PER_PROCESS.release(slot);
+    }
+  }
+
+  private void schedule() {
     long due = startNanos + sent * probe.intervalNanos();
-    timer = ctx.executor().schedule(this::emit, Math.max(0, due - System.nanoTime()), TimeUnit.NANOSECONDS);
+    // A heartbeat goes out only when the next event is further away than the heartbeat interval.
+    pingNext = heartbeatNanos > 0 && lastWriteNanos + heartbeatNanos < due;
+    if (pingNext) {
+      due = lastWriteNanos + heartbeatNanos;
+    }
+    timer = ctx.executor().schedule(this::tick, Math.max(0, due - System.nanoTime()), TimeUnit.NANOSECONDS);
   }
 
-  private void emit() {
-    if (!ctx.channel().isActive()) {
+  private void tick() {
+    if (!ctx.channel().isActive() || released) {
       return;
     }
+    long now = System.nanoTime();
+    if (now - startNanos > probe.durationNanos() + GRACE_NANOS) {
+      ctx.close(); // a client that stopped reading: the probe ends, cut, instead of waiting forever
+      return;
+    }
+    if (!ctx.channel().isWritable()) {
+      timer = ctx.executor().schedule(this::tick, WRITABLE_POLL_NANOS, TimeUnit.NANOSECONDS);
+      return;
+    }
+    if (pingNext) {
+      // the stream has been quiet for heartbeatNanos
+      ctx.writeAndFlush(new DefaultHttpContent(ByteBufUtil.writeAscii(ctx.alloc(), ": ping\n\n")));
+      lastWriteNanos = now;
+      schedule();
+      return;
+    }
+    emit(now);
+  }
+
+  private void emit(long now) {
     String prefix = "{\"probe\":" + sent + ",\"pad\":\"";
     int pad = Math.max(0, probe.size() - prefix.length() - 2);
     String data = prefix + "x".repeat(pad) + "\"}";
     String id = new EmissionStamp(sent, EmissionStamp.nowMicros()).toId();
     ctx.writeAndFlush(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), SseEncoder.event(null, id, data))));
+    lastWriteNanos = now;
     sent++;
     if (sent < probe.count()) {
-      scheduleNext();
+      schedule();
       return;
     }
     ctx.write(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), SseEncoder.data(SseEncoder.DONE))));
@@ -85,6 +172,7 @@ public final class ProbeStream {
     if (!keepAlive) {
       done.addListener(ChannelFutureListener.CLOSE);
     }
+    release();
     onEnd.run();
   }
 }

@@ -30,6 +30,8 @@ import org.slf4j.LoggerFactory;
  */
 final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   private static final Logger log = LoggerFactory.getLogger(SimHttpHandler.class);
+  /** The sim sends no heartbeats; its probe says so. */
+  private static final ProbeStream.Options SIM_PROBE = new ProbeStream.Options("sim", java.time.Duration.ZERO);
 
   private final SimServer server;
   private boolean responding;
@@ -57,7 +59,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         case "/v1/models" -> requireGet(method, path, () -> json(ctx, modelsJson(), keepAlive));
         case "/tokenpipe/pacing" -> requireGet(method, path, () -> json(ctx, pacingJson(), keepAlive));
         case ProbeRequest.PATH -> requireGet(method, path,
-            () -> ProbeStream.start(ctx, ProbeRequest.parse(req.uri()), keepAlive, () -> resumeReading(ctx)));
+            () -> ProbeStream.start(ctx, ProbeRequest.parse(req.uri()), SIM_PROBE, keepAlive, () -> resumeReading(ctx)));
         default -> {
           SimApi api = SimApi.forPath(path);
           if (api == null) {

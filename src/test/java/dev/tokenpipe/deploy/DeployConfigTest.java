@@ -172,7 +172,7 @@ class DeployConfigTest {
   @EnumSource(Proxy.class)
   void doctorProbeThroughTheProxyIsClean(Proxy proxy) throws Exception {
     ProxyProcess p = proxy(proxy);
-    DoctorRun run = DoctorRun.run("--probe-count", "40", "-c", "3", p.url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", "-c", "3", p.url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript() + p.log()).isZero();
     assertThat(run.json().get("verdict").asText()).isEqualTo("clean");

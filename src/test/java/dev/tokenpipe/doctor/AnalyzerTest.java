@@ -167,6 +167,28 @@ class AnalyzerTest {
   }
 
   @Test
+  void streamsTheSourceEmittedTogetherUnheldAreNotGroupCommit() {
+    // Same shared instants, but every event was emitted (stamped) just before it was read: a batch decode step or
+    // a late timer at the source, not a layer holding events.
+    Trace.Response[] streams = new Trace.Response[2];
+    for (int s = 0; s < 2; s++) {
+      StreamBuilder b = new StreamBuilder();
+      int e = 0;
+      for (int tick = 1; tick <= 20; tick++) {
+        double at = tick * 24 + s * 0.3;
+        b.read(at, 300, false);
+        for (int k = 0; k < 2; k++, e++) {
+          b.event(at, at - 1, 1);
+        }
+      }
+      streams[s] = b.done(500).build();
+    }
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(streams));
+
+    assertThat(problems(d)).doesNotContain(Problem.GROUP_COMMIT);
+  }
+
+  @Test
   void staggeredStreamsBurstingOnTheirOwnClocksAreNotGroupCommit() {
     Trace.Response[] streams = new Trace.Response[2];
     for (int s = 0; s < 2; s++) {

@@ -13,9 +13,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Debian's Apache httpd 2.4 (mod_proxy_http) in front of the sim. With mod_deflate on text/event-stream the
- * stream is compressed (mod_proxy's flush buckets still flush it per event on this version: measured); the fix,
- * {@code SetEnvIf ... no-gzip=1}, passes.
+ * Debian's Apache httpd 2.4 (mod_proxy_http) in front of the sim, probe only. With mod_deflate on text/event-stream
+ * the stream is compressed (mod_proxy's flush buckets still flush it per event on this version: measured), which
+ * is a warning with its fix (exit 0); the fix, {@code SetEnvIf ... no-gzip=1}, leaves it uncompressed.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ApacheDoctorTest {
@@ -51,11 +51,14 @@ class ApacheDoctorTest {
   }
 
   @Test
-  void deflateOnEventStreamsIsFlaggedOnApache() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "40", deflate.url("/v1/chat/completions"));
+  void deflateOnEventStreamsIsFlaggedOnApacheAsAWarning() throws Exception {
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", deflate.url("/v1/chat/completions"));
 
-    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
+    // compressed, but flushed per event: a risk with its fix, not held events
+    assertThat(run.exitCode()).as(run.transcript()).isZero();
+    assertThat(run.json().get("stats").get("events_per_read").asDouble()).isLessThan(1.5);
     var compressed = run.finding("compressed-stream");
+    assertThat(compressed.get("holds_tokens").asBoolean()).isFalse();
     assertThat(compressed.get("layer").asText()).isEqualTo("apache");
     assertThat(compressed.get("layer_basis").asText()).contains("Server: Apache");
     assertThat(compressed.get("fixes").get(0).get("snippet").asText()).contains("no-gzip=1");
@@ -64,7 +67,7 @@ class ApacheDoctorTest {
 
   @Test
   void noGzipForTheStreamPasses() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "40", fixed.url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", fixed.url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript()).isZero();
     assertThat(run.json().get("stats").get("content_encoding").asText()).isEmpty();

@@ -43,7 +43,7 @@ class CaddyDoctorTest {
 
   @Test
   void reverseProxyWithEncodeGzipStreamsEventsAndPasses() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "40", "-c", "3", encodeGzip.url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", "-c", "3", encodeGzip.url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript()).isZero();
     assertThat(run.json().get("layers").get(0).get("layer").asText()).isEqualTo("caddy");

@@ -22,7 +22,7 @@ class DoctorSimTest {
 
   @Test
   void simDirectIsCleanWithKnownPacing() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "30", url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "30", url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript()).isZero();
     assertThat(run.json().get("schema").asText()).isEqualTo("tokenpipe.doctor/v1");

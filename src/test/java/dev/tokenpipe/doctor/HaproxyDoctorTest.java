@@ -52,7 +52,7 @@ class HaproxyDoctorTest {
 
   @Test
   void defaultsReleaseEventsOnAClockAndTheFixIsHttpNoDelay() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "40", defaults.url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", defaults.url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
     assertThat(run.findingIds()).as(run.transcript()).contains("clock-bursts").doesNotContain("group-commit");
@@ -65,7 +65,7 @@ class HaproxyDoctorTest {
 
   @Test
   void httpNoDelayPasses() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "40", noDelay.url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", noDelay.url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript()).isZero();
     assertThat(run.json().get("stats").get("events_per_read").asDouble()).isLessThan(1.3);

@@ -54,7 +54,7 @@ class NginxDoctorTest {
 
   @Test
   void gzipOnEventStreamsIsHeldUntilTheEndAndBlamedOnNginx() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "40", gzip.url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", gzip.url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
     assertThat(run.findingIds()).as(run.transcript()).contains("held-until-end", "compressed-stream");
@@ -71,7 +71,7 @@ class NginxDoctorTest {
 
   @Test
   void streamingSafeConfigPasses() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "40", fixed.url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", fixed.url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript()).isZero();
     assertThat(run.json().get("verdict").asText()).isEqualTo("clean");
@@ -83,7 +83,7 @@ class NginxDoctorTest {
 
   @Test
   void idleTestFindsTheReadTimeoutThatCutsAQuietStream() throws Exception {
-    DoctorRun run = DoctorRun.run("--probe-count", "20", "--idle-test", "4s", shortTimeout.url("/v1/chat/completions"));
+    DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "20", "--idle-test", "4s", shortTimeout.url("/v1/chat/completions"));
 
     assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
     var cut = run.finding("idle-cut");

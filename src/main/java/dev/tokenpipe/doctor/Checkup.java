@@ -1,0 +1,133 @@
+package dev.tokenpipe.doctor;
+
+import dev.tokenpipe.doctor.KnowledgeBase.Fix;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * One verdict from a run's two measurements (pure, no sockets). The real streaming requests decide the verdict:
+ * they are what users experience. The known-pacing probe, when the origin serves it, localizes the layer: a clean
+ * probe with held real streams means the path up to the tokenpipe server is clean and the events were held behind
+ * it, where tokens are generated, so holding findings are re-attributed to the model side; a held probe means a
+ * layer in front holds them. The idle test runs on the probe; its findings join the verdict.
+ *
+ * @param measurement   what was measured
+ * @param primary       the trace that decides: the real requests, or the probe with {@code --probe-only}
+ * @param diagnosis     the verdict, reason, findings (re-attributed), layers and stats of {@code primary}
+ * @param probe         the probe's own diagnosis when both were measured, else null
+ * @param measured      the report's first line: what was measured on which path
+ * @param localization  one line: where the holding is, as far as the two measurements tell
+ */
+record Checkup(Prober.Measurement measurement, Trace primary, Diagnosis diagnosis, Diagnosis probe, String measured,
+    String localization) {
+
+  private static final Set<Problem> IDLE = Set.of(Problem.IDLE_CUT, Problem.NO_HEARTBEATS, Problem.IDLE_NOT_TESTED);
+
+  static Checkup of(Prober.Measurement m) {
+    long heartbeat = m.route() == null ? -1 : m.route().heartbeatNanos();
+    Trace primary = m.real() != null ? m.real() : m.probe();
+    Diagnosis main = Analyzer.analyze(primary, heartbeat);
+    Diagnosis probe = m.real() != null && m.probe() != null ? Analyzer.analyze(m.probe(), heartbeat) : null;
+    String measured = measured(m);
+    if (main.verdict() == Diagnosis.Verdict.FAILED) {
+      return new Checkup(m, primary, main, probe, measured, "");
+    }
+    List<Finding> findings = new ArrayList<>(main.findings());
+    String localization;
+    if (probe == null) {
+      localization = m.real() == null
+          ? "probe only (--probe-only): the path to tokenpipe " + m.route().server() + " was measured, the model path was not"
+          : "no probe (" + (m.probeNote() == null ? "not served" : m.probeNote())
+              + "): the layer is named from response headers and timing alone";
+    } else {
+      findings.addAll(probe.findings().stream().filter(f -> IDLE.contains(f.problem())).toList());
+      boolean probeHeld = probe.findings().stream().anyMatch(f -> f.holdsTokens() && !IDLE.contains(f.problem()));
+      boolean realHeld = main.findings().stream().anyMatch(Finding::holdsTokens);
+      String server = "tokenpipe " + m.route().server();
+      String probeNumbers = String.format(Locale.ROOT, "probe hold p90 %s, %.1f events per read",
+          millis(probe.stats().holdP90Millis()), probe.stats().eventsPerRead());
+      if (!probeHeld && realHeld) {
+        String basis = "the probe served by " + server + " on this origin arrived clean (" + probeNumbers
+            + "): nothing on the path to " + server + " holds events, so they were held behind it, where the tokens are generated";
+        findings.replaceAll(f -> f.holdsTokens() ? modelSide(f, m.route().server(), basis) : f);
+        localization = "the path to " + server + " is clean (" + probeNumbers + "); the events are held behind it, on the "
+            + (m.route().server().equals("serve") ? "upstream model's side" : "model side") + ": "
+            + main.findings().stream().filter(Finding::holdsTokens).findFirst().orElseThrow().summary();
+      } else if (!probeHeld) {
+        localization = "the path to " + server + " is clean (" + probeNumbers + ") and the model path streamed "
+            + String.format(Locale.ROOT, "%.1f events per read", main.stats().eventsPerRead());
+      } else if (realHeld) {
+        localization = "the probe from " + server + " was held too (" + probe.reason() + "): a layer between here and "
+            + server + " holds events";
+      } else {
+        localization = "the probe from " + server + " was held (" + probe.reason() + ") but the real requests were not: "
+            + differs(m);
+      }
+    }
+    findings.sort(Analyzer.ORDER);
+    boolean held = findings.stream().anyMatch(Finding::holdsTokens);
+    String reason = held ? findings.stream().filter(Finding::holdsTokens).findFirst().orElseThrow().summary()
+        : "no events held" + (findings.stream().anyMatch(f -> f.severity().compareTo(Severity.LOW) <= 0)
+            ? " (see the warnings below)" : ": events arrived one per read as they were sent");
+    Diagnosis d = new Diagnosis(held ? Diagnosis.Verdict.BUFFERED : Diagnosis.Verdict.CLEAN, reason, findings,
+        main.layers(), main.stats());
+    return new Checkup(m, primary, d, probe, measured, localization);
+  }
+
+  /** A holding finding moved to the model side, with the fixes that apply there. */
+  private static Finding modelSide(Finding f, String server, String basis) {
+    List<Fix> fixes = new ArrayList<>();
+    for (Layer layer : server.equals("sim") ? List.of(Layer.TOKENPIPE, Layer.MODEL_SERVER, Layer.APP)
+        : List.of(Layer.MODEL_SERVER, Layer.APP)) {
+      Fix fix = KnowledgeBase.fix(layer, f.problem());
+      if (fix != null) {
+        fixes.add(fix);
+      }
+    }
+    return new Finding(f.problem(), f.severity(), f.summary(), f.evidence(), f.numbers(), Layer.MODEL_SERVER, basis,
+        fixes.isEmpty() ? f.fixes() : fixes);
+  }
+
+  private static String differs(Prober.Measurement m) {
+    Trace.Response real = m.real().responses().getFirst();
+    boolean probeSafe = m.probe().probeUrl().contains("headers=safe");
+    boolean realSafe = Prober.antiBuffering(real);
+    if (probeSafe != realSafe) {
+      return "the probe was sent " + (probeSafe ? "with" : "without") + " the anti-buffering headers, the real responses "
+          + (realSafe ? "carry them" : "do not") + "; layers that obey them (NGINX X-Accel-Buffering) treat the two differently";
+    }
+    return "the probe's steady pacing (" + m.probe().pacing().count() + " x " + m.probe().pacing().sizeBytes() + " B) fills "
+        + "buffers the shorter real responses did not; longer answers through this path may be held the same way";
+  }
+
+  private static String measured(Prober.Measurement m) {
+    Prober.Plan plan = m.plan();
+    StringBuilder sb = new StringBuilder("measured: ");
+    if (m.real() != null) {
+      sb.append(m.real().responses().size()).append(" real streaming request").append(m.real().responses().size() == 1 ? "" : "s")
+          .append(" on the model path (").append(plan.describe()).append(")");
+    }
+    if (m.probe() != null) {
+      Trace.Pacing p = m.probe().pacing();
+      sb.append(m.real() != null ? " and " : "").append(m.probe().responses().size())
+          .append(" known-pacing probes from tokenpipe ").append(m.route().server()).append(" (")
+          .append(Analyzer.ms(p.intervalNanos())).append(" x ").append(p.count()).append(" x ").append(p.sizeBytes())
+          .append(" B, headers=").append(m.probe().probeUrl().contains("headers=safe") ? "safe" : "plain").append(")");
+      if (m.probe().idle() != null) {
+        sb.append(" + an idle test of ").append(Analyzer.ms(m.probe().idleNanos()));
+      }
+      if (m.real() == null) {
+        sb.append("; the model path was not measured (--probe-only)");
+      }
+    } else if (m.probeNote() != null) {
+      sb.append("; no probe: ").append(m.probeNote());
+    }
+    return sb.toString();
+  }
+
+  private static String millis(double ms) {
+    return ms < 0 ? "-" : Analyzer.ms(Math.round(ms * 1e6));
+  }
+}
