@@ -1,24 +1,61 @@
 package dev.tokenpipe.cli;
 
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
 
-/** Keeps a server command running until SIGINT/SIGTERM, then closes its server inside the JVM's shutdown. */
+/**
+ * Keeps a server command running until SIGTERM or SIGINT, then drains it and lets the command
+ * return, so the process exits 0 after a clean drain.
+ *
+ * <p>Why not only a shutdown hook: when the JVM itself handles SIGTERM it runs the hooks and then
+ * exits with 143 (128 + 15) whatever they did, so an orchestrator could not tell a clean drain from
+ * a crash. Here the signal only wakes the command's thread; the drain runs there, and the command's
+ * return value is the exit code. A second signal during the drain stops at once (exit 128 + signal).
+ * A shutdown hook remains for every other way the JVM may end (SIGHUP, a signal that could not be
+ * taken over), and closes the server if the drain did not run.
+ */
 public final class ShutdownSignal {
+  private static final Logger log = LoggerFactory.getLogger(ShutdownSignal.class);
+
   private ShutdownSignal() {}
 
-  /** Blocks until a termination signal has closed {@code server}. */
+  /** Blocks until a termination signal, then closes (drains) {@code server} and returns. */
   public static void closeOnSignal(AutoCloseable server) throws InterruptedException {
-    CountDownLatch closed = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    CountDownLatch signalled = new CountDownLatch(1);
+    AtomicBoolean closing = new AtomicBoolean();
+    Runnable close = () -> {
       try {
         server.close();
       } catch (Exception e) {
-        LoggerFactory.getLogger(ShutdownSignal.class).warn("error while shutting down: {}", e.toString());
-      } finally {
-        closed.countDown();
+        log.warn("error while shutting down: {}", e.toString());
       }
-    }, "tokenpipe-shutdown"));
-    closed.await();
+    };
+    Thread hook = new Thread(() -> {
+      if (closing.compareAndSet(false, true)) {
+        close.run();
+      }
+    }, "tokenpipe-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    for (String name : new String[] {"TERM", "INT"}) {
+      try {
+        Signal.handle(new Signal(name), sig -> {
+          if (signalled.getCount() == 0) {
+            log.warn("second SIG{}: stopping without waiting for the drain", sig.getName());
+            Runtime.getRuntime().halt(128 + sig.getNumber());
+          }
+          signalled.countDown();
+        });
+      } catch (IllegalArgumentException e) {
+        // The signal is not ours to take (e.g. the JVM runs with -Xrs): the shutdown hook still closes.
+        log.debug("cannot handle SIG{}: {}", name, e.toString());
+      }
+    }
+    signalled.await();
+    if (closing.compareAndSet(false, true)) {
+      close.run();
+    }
   }
 }
