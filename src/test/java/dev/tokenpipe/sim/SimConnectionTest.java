@@ -251,4 +251,18 @@ class SimConnectionTest {
       assertThat(sim.metrics().count("shut_down")).isEqualTo(1);
     }
   }
+
+  @Test
+  void theTimeoutFlagsReachTheConfigWithDocumentedDefaults() {
+    SimCommand defaults = new SimCommand();
+    new picocli.CommandLine(defaults).parseArgs();
+    assertThat(defaults.config().requestTimeout()).isEqualTo(SimConfig.DEFAULT_REQUEST_TIMEOUT).isEqualTo(Duration.ofSeconds(30));
+    assertThat(defaults.config().idleTimeout()).isEqualTo(SimConfig.DEFAULT_IDLE_TIMEOUT).isEqualTo(Duration.ofSeconds(75));
+    assertThat(defaults.config().drainTimeout()).isEqualTo(SimConfig.DEFAULT_DRAIN_TIMEOUT).isEqualTo(Duration.ofSeconds(30));
+    SimCommand set = new SimCommand();
+    new picocli.CommandLine(set).parseArgs("--request-timeout", "2s", "--idle-timeout", "0", "--drain-timeout", "500ms");
+    assertThat(set.config().requestTimeout()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(set.config().idleTimeout()).isZero();
+    assertThat(set.config().drainTimeout()).isEqualTo(Duration.ofMillis(500));
+  }
 }
