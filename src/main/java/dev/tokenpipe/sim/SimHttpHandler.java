@@ -79,6 +79,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     }
     queue.add(req);
     queuedBodyBytes += req.content().readableBytes();
+    server.metrics().recordQueued(queue.size());
     if (queue.size() >= MAX_QUEUED || queuedBodyBytes >= server.config().maxBodyBytes()) {
       gate.close();
     }

@@ -51,6 +51,12 @@ public final class SimMetrics {
       .withoutExemplars()
       .register(registry);
   private final AtomicLong maxPendingWriteBytes = new AtomicLong();
+  final Gauge maxQueued = Gauge.builder()
+      .name("tokenpipe_sim_max_queued_requests")
+      .help("Most pipelined requests seen waiting on one connection (bounded: the connection stops reading when its queue is full).")
+      .withoutExemplars()
+      .register(registry);
+  private final AtomicLong maxQueuedRequests = new AtomicLong();
   /** Same samples at microsecond resolution, for the pacing benchmark's exact percentiles. */
   private final Recorder pacingErrorMicros = new Recorder(3);
 
@@ -74,6 +80,17 @@ public final class SimMetrics {
         maxPending.set(maxPendingWriteBytes.accumulateAndGet(bytes, Math::max));
       }
     }
+  }
+
+  void recordQueued(int requests) {
+    if (requests > maxQueuedRequests.get()) {
+      maxQueued.set(maxQueuedRequests.accumulateAndGet(requests, Math::max));
+    }
+  }
+
+  /** Most pipelined requests seen waiting on one connection. */
+  public long maxQueuedRequests() {
+    return maxQueuedRequests.get();
   }
 
   /** Largest outbound buffer of any connection seen after a write, in bytes. */

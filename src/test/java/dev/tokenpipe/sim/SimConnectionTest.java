@@ -111,6 +111,9 @@ class SimConnectionTest {
         assertThat(responses[i + 1]).endsWith("data: [DONE]\n\n\r\n0\r\n\r\n");
       }
     }
+    // Beyond the bound the connection was not parsed further: at most what one 1 KiB slice of input
+    // completes (a request here is ~170 bytes) comes on top of the queue's 16.
+    assertThat(sim.metrics().maxQueuedRequests()).isBetween(2L, SimHttpHandler.MAX_QUEUED + 7L);
   }
 
   @Test
