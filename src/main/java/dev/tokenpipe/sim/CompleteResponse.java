@@ -1,7 +1,6 @@
 package dev.tokenpipe.sim;
 
 import dev.tokenpipe.http.HttpResponses;
-import dev.tokenpipe.openai.ApiError;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.ScheduledFuture;
