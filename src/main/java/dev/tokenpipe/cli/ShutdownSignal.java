@@ -1,53 +1,61 @@
 package dev.tokenpipe.cli;
 
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
 /**
- * Keeps a server command running until SIGTERM/SIGINT, then closes (drains) its server and lets the
- * command return normally: exit 0 after a clean drain. The JVM's default for these signals would run
- * shutdown hooks and exit 143/130, which supervisors (systemd, Kubernetes) report as a failure. A second
- * signal during the drain stops at once with 128 + the signal's number. Other ways out (SIGHUP,
- * {@code System.exit}) still close the server through a shutdown hook.
+ * Keeps a server command running until SIGTERM or SIGINT, then drains it and lets the command
+ * return, so the process exits 0 after a clean drain.
+ *
+ * <p>Why not only a shutdown hook: when the JVM itself handles SIGTERM it runs the hooks and then
+ * exits with 143 (128 + 15) whatever they did, so an orchestrator could not tell a clean drain from
+ * a crash. Here the signal only wakes the command's thread; the drain runs there, and the command's
+ * return value is the exit code. A second signal during the drain stops at once (exit 128 + signal).
+ * A shutdown hook remains for every other way the JVM may end (SIGHUP, a signal that could not be
+ * taken over), and closes the server if the drain did not run.
  */
 public final class ShutdownSignal {
+  private static final Logger log = LoggerFactory.getLogger(ShutdownSignal.class);
+
   private ShutdownSignal() {}
 
-  /** Blocks until a termination signal has closed {@code server}. */
+  /** Blocks until a termination signal, then closes (drains) {@code server} and returns. */
   public static void closeOnSignal(AutoCloseable server) throws InterruptedException {
     CountDownLatch signalled = new CountDownLatch(1);
-    AtomicBoolean seen = new AtomicBoolean();
-    for (String name : List.of("TERM", "INT")) {
+    AtomicBoolean closing = new AtomicBoolean();
+    Runnable close = () -> {
       try {
-        Signal.handle(new Signal(name), s -> {
-          if (seen.getAndSet(true)) {
-            Runtime.getRuntime().halt(128 + s.getNumber());
+        server.close();
+      } catch (Exception e) {
+        log.warn("error while shutting down: {}", e.toString());
+      }
+    };
+    Thread hook = new Thread(() -> {
+      if (closing.compareAndSet(false, true)) {
+        close.run();
+      }
+    }, "tokenpipe-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    for (String name : new String[] {"TERM", "INT"}) {
+      try {
+        Signal.handle(new Signal(name), sig -> {
+          if (signalled.getCount() == 0) {
+            log.warn("second SIG{}: stopping without waiting for the drain", sig.getName());
+            Runtime.getRuntime().halt(128 + sig.getNumber());
           }
           signalled.countDown();
         });
-      } catch (IllegalArgumentException | UnsupportedOperationException e) {
-        // not available here (or -Xrs): the shutdown hook below still closes the server, exit 143
+      } catch (IllegalArgumentException e) {
+        // The signal is not ours to take (e.g. the JVM runs with -Xrs): the shutdown hook still closes.
+        log.debug("cannot handle SIG{}: {}", name, e.toString());
       }
     }
-    Thread hook = new Thread(() -> close(server), "tokenpipe-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
     signalled.await();
-    close(server);
-    try {
-      Runtime.getRuntime().removeShutdownHook(hook);
-    } catch (IllegalStateException alreadyShuttingDown) {
-      // the hook runs too; close() is idempotent
-    }
-  }
-
-  private static void close(AutoCloseable server) {
-    try {
-      server.close();
-    } catch (Exception e) {
-      LoggerFactory.getLogger(ShutdownSignal.class).warn("error while shutting down: {}", e.toString());
+    if (closing.compareAndSet(false, true)) {
+      close.run();
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.http.Http10Framing;
 import dev.tokenpipe.http.JsonErrorAggregator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;

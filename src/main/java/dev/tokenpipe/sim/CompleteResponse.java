@@ -10,13 +10,30 @@ import java.util.random.RandomGenerator;
 /**
  * A non-streaming generation: the whole completion is sent once the model would have finished
  * (TTFT plus one interval per further token), the way {@code stream: false} behaves on real
- * servers. A client that leaves early cancels the timer.
+ * servers. A client that leaves early cancels the timer. The body is built whole when it is sent
+ * (about 6 bytes per token); the connection's next response waits until this one has drained (see
+ * {@link SimHttpHandler}), so a client that does not read holds at most one body.
  */
-final class CompleteResponse {
-  private CompleteResponse() {}
+final class CompleteResponse implements SimResponse {
+  private final ChannelHandlerContext ctx;
+  private final SimRequest request;
+  private final SimMetrics metrics;
+  private final boolean keepAlive;
+  private final Runnable onEnd;
+  private ScheduledFuture<?> timer;
+  private boolean done;
 
-  static void schedule(ChannelHandlerContext ctx, SimRequest request, SimMetrics metrics, RandomGenerator random,
+  private CompleteResponse(ChannelHandlerContext ctx, SimRequest request, SimMetrics metrics, boolean keepAlive, Runnable onEnd) {
+    this.ctx = ctx;
+    this.request = request;
+    this.metrics = metrics;
+    this.keepAlive = keepAlive;
+    this.onEnd = onEnd;
+  }
+
+  static CompleteResponse schedule(ChannelHandlerContext ctx, SimRequest request, SimMetrics metrics, RandomGenerator random,
       boolean keepAlive, Runnable onEnd) {
+    CompleteResponse r = new CompleteResponse(ctx, request, metrics, keepAlive, onEnd);
     StreamProfile profile = request.profile();
     int tokens = request.outputTokens();
     long delay = profile.ttft().sampleNanos(random);
@@ -27,19 +44,41 @@ final class CompleteResponse {
       delay += profile.stallNanos();
     }
     long start = random.nextInt(TokenText.get().size());
-    ScheduledFuture<?> timer = ctx.executor().schedule(() -> {
-      if (!ctx.channel().isActive()) {
-        return;
-      }
-      StringBuilder text = new StringBuilder();
-      for (int i = 0; i < tokens; i++) {
-        text.append(TokenText.get().token(start + i));
-      }
-      String body = new ChunkFormat(request, System.currentTimeMillis() / 1000).completeResponse(text.toString(), tokens);
-      metrics.tokens.inc(tokens);
-      HttpResponses.send(ctx, HttpResponses.json(ctx, HttpResponseStatus.OK, body), keepAlive);
-      onEnd.run();
-    }, delay, TimeUnit.NANOSECONDS);
-    ctx.channel().closeFuture().addListener(f -> timer.cancel(false));
+    r.timer = ctx.executor().schedule(() -> r.send(start, tokens), delay, TimeUnit.NANOSECONDS);
+    ctx.channel().closeFuture().addListener(f -> r.timer.cancel(false));
+    return r;
+  }
+
+  private void send(long start, int tokens) {
+    if (done || !ctx.channel().isActive()) {
+      return;
+    }
+    done = true;
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; i < tokens; i++) {
+      text.append(TokenText.get().token(start + i));
+    }
+    String body = new ChunkFormat(request, System.currentTimeMillis() / 1000).completeResponse(text.toString(), tokens);
+    metrics.tokens.inc(tokens);
+    HttpResponses.send(ctx, HttpResponses.json(ctx, HttpResponseStatus.OK, body), keepAlive);
+    metrics.recordPending(ctx.channel());
+    onEnd.run();
+  }
+
+  @Override
+  public void onWritable() {
+    // One write, made whole: nothing to resume.
+  }
+
+  @Override
+  public void shutdown() {
+    if (done) {
+      return;
+    }
+    done = true;
+    timer.cancel(false);
+    metrics.errors.labelValues("503").inc();
+    HttpResponses.send(ctx, HttpResponses.error(ctx, SimHttpHandler.shuttingDown()), false);
+    onEnd.run();
   }
 }

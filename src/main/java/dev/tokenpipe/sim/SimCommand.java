@@ -66,6 +66,15 @@ public final class SimCommand implements Callable<Integer> {
   @Option(names = "--max-body", defaultValue = "1MiB", converter = ByteSizes.class, description = "Largest request body; larger gets 413. Default: ${DEFAULT-VALUE}.")
   int maxBody;
 
+  @Option(names = "--request-timeout", defaultValue = "30s", converter = Durations.class, description = "Limit to receive a request's head and body, from its first byte; 408 and close after it (0 = none). Default: ${DEFAULT-VALUE}.")
+  Duration requestTimeout;
+
+  @Option(names = "--idle-timeout", defaultValue = "75s", converter = Durations.class, description = "Close a keep-alive connection after this long without a request (0 = never). Default: ${DEFAULT-VALUE}.")
+  Duration idleTimeout;
+
+  @Option(names = "--drain-timeout", defaultValue = "30s", converter = Durations.class, description = "On SIGTERM, how long running streams may finish before they end with an in-band error. Default: ${DEFAULT-VALUE}.")
+  Duration drainTimeout;
+
   @Option(names = "--threads", defaultValue = "0", description = "Event-loop threads (0 = one per core).")
   int threads;
 
@@ -83,7 +92,7 @@ public final class SimCommand implements Callable<Integer> {
     StreamProfile profile = new StreamProfile(
         LatencyDistribution.parse(ttft), LatencyDistribution.parse(itl), tokens, burst, groupCommit.toNanos(),
         errorRate, errorStatus, dropAfter, stallAfter, stall.toNanos());
-    return new SimConfig(models, maxBody, profile, seed, threads);
+    return new SimConfig(models, maxBody, profile, seed, threads, requestTimeout, idleTimeout, drainTimeout);
   }
 
   @Override

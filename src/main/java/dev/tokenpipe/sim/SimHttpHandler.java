@@ -18,48 +18,141 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.HttpVersion;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.random.RandomGenerator;
 import org.HdrHistogram.Histogram;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Routes requests of one connection. While a response is in progress the channel stops reading,
- * so a pipelined request waits its turn instead of interleaving with a stream.
+ * Answers the requests of one connection, one at a time and in order. Pipelined requests wait in a
+ * queue of at most {@link #MAX_QUEUED} requests (and at most {@code --max-body} of queued bodies);
+ * when it is full, the {@link InboundGate} stops parsing and reading until there is room, so a
+ * client that pipelines more is simply not read. A response never starts while the connection is
+ * unwritable: a client that does not read holds at most one response beyond the high-water mark.
+ *
+ * <p>During a drain ({@link SimServer#close()}), a request not yet started is answered 503 with
+ * {@code Connection: close}; a connection with nothing running closes.
  */
 final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   private static final Logger log = LoggerFactory.getLogger(SimHttpHandler.class);
   /** The sim sends no heartbeats; its probe says so. */
   private static final ProbeStream.Options SIM_PROBE = new ProbeStream.Options("sim", java.time.Duration.ZERO);
+  /** Requests received but not yet answered, beyond the one being answered. */
+  static final int MAX_QUEUED = 16;
 
   private final SimServer server;
+  private final ConnectionTimeouts timeouts;
+  private final InboundGate gate;
+  private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
+  private long queuedBodyBytes;
+  private ChannelHandlerContext ctx;
+  /** A response is being written (instant ones) or is running ({@link #current}). */
   private boolean responding;
+  /** The running response that takes time, or null. */
+  private SimResponse current;
+  /** A response with {@code Connection: close} went out: nothing after it is answered. */
+  private boolean closing;
 
-  SimHttpHandler(SimServer server) {
+  SimHttpHandler(SimServer server, ConnectionTimeouts timeouts, InboundGate gate) {
+    super(false);
     this.server = server;
+    this.timeouts = timeouts;
+    this.gate = gate;
+  }
+
+  static ApiError shuttingDown() {
+    return ApiError.server(HttpResponseStatus.SERVICE_UNAVAILABLE, "The simulated model is shutting down.", "sim_shutdown");
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
   }
 
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-    boolean keepAlive = HttpUtil.isKeepAlive(req);
-    if (req.decoderResult().isFailure()) {
-      reply(ctx, ApiError.invalidRequest("Malformed HTTP request: " + req.decoderResult().cause().getMessage(), null), false);
+    timeouts.requestRead();
+    if (closing) {
+      req.release();
       return;
     }
+    queue.add(req);
+    queuedBodyBytes += req.content().readableBytes();
+    server.metrics().recordQueued(queue.size());
+    if (queue.size() >= MAX_QUEUED || queuedBodyBytes >= server.config().maxBodyBytes()) {
+      gate.close();
+    }
+    pump();
+  }
+
+  /** Starts queued requests while nothing runs and the client keeps up. */
+  private void pump() {
+    while (!responding && !closing && !queue.isEmpty() && ctx.channel().isActive()) {
+      if (!ctx.channel().isWritable()) {
+        return; // channelWritabilityChanged pumps again
+      }
+      FullHttpRequest req = queue.poll();
+      queuedBodyBytes -= req.content().readableBytes();
+      try {
+        handle(req);
+      } finally {
+        req.release();
+      }
+    }
+    if (responding || closing || !ctx.channel().isActive()) {
+      return;
+    }
+    if (queue.isEmpty()) {
+      if (server.draining()) {
+        ctx.close();
+        return;
+      }
+      timeouts.awaitNext();
+    }
+    if (queue.size() < MAX_QUEUED && queuedBodyBytes < server.config().maxBodyBytes()) {
+      gate.open();
+    }
+  }
+
+  private void handle(FullHttpRequest req) {
     responding = true;
-    ctx.channel().config().setAutoRead(false);
+    boolean keepAlive = HttpUtil.isKeepAlive(req);
+    if (req.decoderResult().isFailure()) {
+      reply(SimBodyAggregator.isTooLarge(req) ? ApiError.tooLarge(server.config().maxBodyBytes())
+          : ApiError.invalidRequest("Malformed HTTP request: " + req.decoderResult().cause().getMessage(), null), false);
+      return;
+    }
+    if (server.draining()) {
+      reply(shuttingDown(), false);
+      return;
+    }
     String path = new QueryStringDecoder(req.uri()).path();
     HttpMethod method = req.method();
     try {
       switch (path) {
-        case "/healthz" -> requireGet(method, path, () -> json(ctx, "{\"status\":\"ok\"}", keepAlive));
-        case "/metrics" -> requireGet(method, path, () -> send(ctx,
+        case "/healthz" -> requireGet(method, path, () -> json("{\"status\":\"ok\"}", keepAlive));
+        case "/metrics" -> requireGet(method, path, () -> send(
             HttpResponses.body(ctx, HttpResponseStatus.OK, PrometheusText.CONTENT_TYPE, server.metrics().scrape()), keepAlive));
-        case "/v1/models" -> requireGet(method, path, () -> json(ctx, modelsJson(), keepAlive));
-        case "/tokenpipe/pacing" -> requireGet(method, path, () -> json(ctx, pacingJson(), keepAlive));
-        case ProbeRequest.PATH -> requireGet(method, path,
-            () -> ProbeStream.start(ctx, ProbeRequest.parse(req.uri()), SIM_PROBE, keepAlive, () -> resumeReading(ctx)));
+        case "/v1/models" -> requireGet(method, path, () -> json(modelsJson(), keepAlive));
+        case "/tokenpipe/pacing" -> requireGet(method, path, () -> json(pacingJson(), keepAlive));
+        case ProbeRequest.PATH -> requireGet(method, path, () -> {
+          // HTTP/1.0 gets a close-delimited body (Http10Framing): nothing can follow it.
+          boolean reuse = keepAlive && !HttpVersion.HTTP_1_0.equals(req.protocolVersion());
+          closing = !reuse;
+          running(new SimResponse() {
+            @Override
+            public void onWritable() { }
+
+            @Override
+            public void shutdown() {
+              ctx.close(); // the probe writes its own events; it has no in-band error to end with
+            }
+          });
+          ProbeStream.start(ctx, ProbeRequest.parse(req.uri()), SIM_PROBE, reuse, this::responseEnded);
+        });
         default -> {
           SimApi api = SimApi.forPath(path);
           if (api == null) {
@@ -68,15 +161,73 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
           if (!HttpMethod.POST.equals(method)) {
             throw new ApiException(ApiError.methodNotAllowed(method.name(), path));
           }
-          generate(ctx, req, api, keepAlive);
+          generate(req, api, keepAlive);
         }
       }
     } catch (ApiException e) {
-      reply(ctx, e.error(), keepAlive);
+      reply(e.error(), keepAlive);
     }
   }
 
-  private void generate(ChannelHandlerContext ctx, FullHttpRequest req, SimApi api, boolean keepAlive) {
+  private void running(SimResponse response) {
+    current = response;
+  }
+
+  /** The running response ended (it wrote its last byte, or gave up on a client that left). */
+  private void responseEnded() {
+    current = null;
+    responding = false;
+    pump();
+  }
+
+  /** The drain began: a connection with nothing running closes now; a running one closes after its response. */
+  void drain() {
+    if (!responding) {
+      ctx.close();
+    }
+  }
+
+  /** The drain period ran out: end the running response with its error, or close. */
+  void shutdownNow() {
+    if (current != null) {
+      current.shutdown();
+    } else {
+      ctx.close();
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable()) {
+      if (current != null) {
+        current.onWritable();
+      } else {
+        pump();
+      }
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    releaseQueue();
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    releaseQueue();
+  }
+
+  private void releaseQueue() {
+    FullHttpRequest r;
+    while ((r = queue.poll()) != null) {
+      r.release();
+    }
+    queuedBodyBytes = 0;
+  }
+
+  private void generate(FullHttpRequest req, SimApi api, boolean keepAlive) {
     SimRequest request = SimRequest.parse(
         api, req.content().toString(StandardCharsets.UTF_8), req.headers().get(StreamProfile.HEADER), server.config());
     RandomGenerator random = server.newRandom();
@@ -89,14 +240,19 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         res.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
       }
       server.metrics().errors.labelValues(String.valueOf(status.code())).inc();
-      send(ctx, res, keepAlive);
+      send(res, keepAlive);
       return;
     }
-    Runnable onEnd = () -> resumeReading(ctx);
     if (request.stream()) {
-      new TokenStream(ctx, request, server.metrics(), random, keepAlive, onEnd).start();
+      // HTTP/1.0 gets a close-delimited body (Http10Framing): nothing can follow it.
+      boolean reuse = keepAlive && !HttpVersion.HTTP_1_0.equals(req.protocolVersion());
+      closing = !reuse;
+      TokenStream stream = new TokenStream(ctx, request, server.metrics(), random, reuse, this::responseEnded);
+      running(stream);
+      stream.start();
     } else {
-      CompleteResponse.schedule(ctx, request, server.metrics(), random, keepAlive, onEnd);
+      closing = !keepAlive;
+      running(CompleteResponse.schedule(ctx, request, server.metrics(), random, keepAlive, this::responseEnded));
     }
   }
 
@@ -128,23 +284,21 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         .toString();
   }
 
-  private void json(ChannelHandlerContext ctx, String body, boolean keepAlive) {
-    send(ctx, HttpResponses.json(ctx, HttpResponseStatus.OK, body), keepAlive);
+  private void json(String body, boolean keepAlive) {
+    send(HttpResponses.json(ctx, HttpResponseStatus.OK, body), keepAlive);
   }
 
-  private void reply(ChannelHandlerContext ctx, ApiError error, boolean keepAlive) {
+  private void reply(ApiError error, boolean keepAlive) {
     server.metrics().errors.labelValues(String.valueOf(error.status().code())).inc();
-    send(ctx, HttpResponses.error(ctx, error), keepAlive);
+    send(HttpResponses.error(ctx, error), keepAlive);
   }
 
-  private void send(ChannelHandlerContext ctx, FullHttpResponse res, boolean keepAlive) {
+  /** An instant response: written whole; the next request may start once the connection is writable. */
+  private void send(FullHttpResponse res, boolean keepAlive) {
     HttpResponses.send(ctx, res, keepAlive);
-    resumeReading(ctx);
-  }
-
-  private void resumeReading(ChannelHandlerContext ctx) {
+    server.metrics().recordPending(ctx.channel());
+    closing |= !keepAlive;
     responding = false;
-    ctx.channel().config().setAutoRead(true);
   }
 
   @Override
@@ -154,7 +308,8 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       ctx.close();
       return;
     }
-    send(ctx, HttpResponses.error(ctx, ApiError.server(HttpResponseStatus.INTERNAL_SERVER_ERROR,
+    responding = true;
+    send(HttpResponses.error(ctx, ApiError.server(HttpResponseStatus.INTERNAL_SERVER_ERROR,
         "Internal error in the simulated model", "internal_error")), false);
   }
 }

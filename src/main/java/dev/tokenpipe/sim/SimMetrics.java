@@ -1,10 +1,13 @@
 package dev.tokenpipe.sim;
 
 import dev.tokenpipe.http.PrometheusText;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.Recorder;
 
 /**
@@ -17,6 +20,10 @@ public final class SimMetrics {
   final Counter completed = counter("tokenpipe_sim_streams_completed", "Streams that sent their terminator.");
   final Counter cancelled = counter("tokenpipe_sim_streams_cancelled", "Streams whose client went away mid-stream.");
   final Counter failed = counter("tokenpipe_sim_streams_failed", "Streams ended by an injected fault (drop).");
+  final Counter shutDown = counter("tokenpipe_sim_streams_shut_down",
+      "Streams ended with an in-band error event because the drain period ran out.");
+  final Counter idleClosed = counter("tokenpipe_sim_idle_connections_closed",
+      "Keep-alive connections closed after --idle-timeout without a request.");
   final Counter errors = Counter.builder()
       .name("tokenpipe_sim_error_responses")
       .help("Requests answered with an HTTP error, by status.")
@@ -36,6 +43,20 @@ public final class SimMetrics {
       .classicUpperBounds(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
       .withoutExemplars()
       .register(registry);
+  final Counter pauses = counter("tokenpipe_sim_backpressure_pauses",
+      "Times a response stopped generating because its client was not reading (channel unwritable).");
+  final Gauge maxPending = Gauge.builder()
+      .name("tokenpipe_sim_max_pending_write_bytes")
+      .help("Largest outbound buffer of any connection seen after a write (bytes); backpressure bounds it.")
+      .withoutExemplars()
+      .register(registry);
+  private final AtomicLong maxPendingWriteBytes = new AtomicLong();
+  final Gauge maxQueued = Gauge.builder()
+      .name("tokenpipe_sim_max_queued_requests")
+      .help("Most pipelined requests seen waiting on one connection (bounded: the connection stops reading when its queue is full).")
+      .withoutExemplars()
+      .register(registry);
+  private final AtomicLong maxQueuedRequests = new AtomicLong();
   /** Same samples at microsecond resolution, for the pacing benchmark's exact percentiles. */
   private final Recorder pacingErrorMicros = new Recorder(3);
 
@@ -48,6 +69,33 @@ public final class SimMetrics {
     long nanos = Math.abs(errorNanos);
     pacingError.observe(nanos / 1e9);
     pacingErrorMicros.recordValue(nanos / 1000);
+  }
+
+  /** Records a connection's outbound bytes (written, not yet taken by the kernel) after a write. */
+  void recordPending(Channel channel) {
+    ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
+    if (out != null) {
+      long bytes = out.totalPendingWriteBytes();
+      if (bytes > maxPendingWriteBytes.get()) {
+        maxPending.set(maxPendingWriteBytes.accumulateAndGet(bytes, Math::max));
+      }
+    }
+  }
+
+  void recordQueued(int requests) {
+    if (requests > maxQueuedRequests.get()) {
+      maxQueued.set(maxQueuedRequests.accumulateAndGet(requests, Math::max));
+    }
+  }
+
+  /** Most pipelined requests seen waiting on one connection. */
+  public long maxQueuedRequests() {
+    return maxQueuedRequests.get();
+  }
+
+  /** Largest outbound buffer of any connection seen after a write, in bytes. */
+  public long maxPendingWriteBytes() {
+    return maxPendingWriteBytes.get();
   }
 
   /** Pacing error since the previous call (an interval histogram, in microseconds). */
@@ -66,6 +114,9 @@ public final class SimMetrics {
       case "cancelled" -> (long) cancelled.get();
       case "failed" -> (long) failed.get();
       case "tokens" -> (long) tokens.get();
+      case "pauses" -> (long) pauses.get();
+      case "shut_down" -> (long) shutDown.get();
+      case "idle_closed" -> (long) idleClosed.get();
       default -> throw new IllegalArgumentException(which);
     };
   }

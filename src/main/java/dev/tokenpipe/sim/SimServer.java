@@ -1,23 +1,36 @@
 package dev.tokenpipe.sim;
 
-import dev.tokenpipe.http.JsonErrorAggregator;
+import dev.tokenpipe.http.Http10Framing;
 import dev.tokenpipe.net.RunningServer;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.SplittableRandom;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.random.RandomGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The simulated OpenAI-compatible model server: {@code tokenpipe sim}, and the embedded default behind {@code serve}. */
 public final class SimServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SimServer.class);
   private final SimConfig config;
   private final SimMetrics metrics = new SimMetrics();
   private final AtomicLong streamCounter = new AtomicLong();
+  /** Open client connections; a closed channel leaves the group by itself. */
+  private final ChannelGroup connections = new DefaultChannelGroup("sim-connections", GlobalEventExecutor.INSTANCE);
+  private volatile boolean draining;
+  private boolean closed;
   private RunningServer server;
 
   private SimServer(SimConfig config) {
@@ -43,10 +56,21 @@ public final class SimServer implements AutoCloseable {
       @Override
       protected void initChannel(Channel ch) {
         ChannelPipeline p = ch.pipeline();
+        ConnectionTimeouts timeouts = new ConnectionTimeouts(
+            config.requestTimeout().toNanos(), config.idleTimeout().toNanos(), metrics);
+        InboundGate gate = new InboundGate();
+        p.addLast("timeouts", timeouts);
+        p.addLast("gate", gate);
         p.addLast("http", new HttpServerCodec());
-        p.addLast("body", new JsonErrorAggregator(config.maxBodyBytes()));
+        p.addLast("http10", new Http10Framing());
+        p.addLast("body", new SimBodyAggregator(config.maxBodyBytes()));
         // No flush consolidation: each event is flushed when written (or by GroupCommit on purpose).
-        p.addLast("sim", new SimHttpHandler(SimServer.this));
+        SimHttpHandler handler = new SimHttpHandler(SimServer.this, timeouts, gate);
+        p.addLast("sim", handler);
+        connections.add(ch);
+        if (draining) {
+          ch.close(); // accepted just before the listener closed
+        }
       }
     };
   }
@@ -79,8 +103,64 @@ public final class SimServer implements AutoCloseable {
     return new SplittableRandom(config.seed() * 0x9E3779B97F4A7C15L + streamCounter.incrementAndGet());
   }
 
+  /** True once {@link #close()} began: requests not yet started get 503. */
+  boolean draining() {
+    return draining;
+  }
+
+  /** Open client connections (idle, queued or responding). */
+  public int connectionCount() {
+    return connections.size();
+  }
+
+  /** Graceful shutdown with the configured {@link SimConfig#drainTimeout()}. */
   @Override
   public void close() {
+    close(config.drainTimeout());
+  }
+
+  /**
+   * Graceful shutdown, like {@code serve}'s: stop accepting; close idle connections; let running
+   * responses finish for up to {@code grace} (requests not yet started get 503 and
+   * {@code Connection: close}); end the rest (a stream with an in-band {@code sim_shutdown} error event
+   * and its terminating chunk, a body not yet sent with a 503); then release the loops. Safe to call twice.
+   */
+  public synchronized void close(Duration grace) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    draining = true;
+    server.stopAccepting();
+    for (Channel ch : connections) {
+      ch.eventLoop().execute(() -> handlerOf(ch).ifPresent(SimHttpHandler::drain));
+    }
+    long streams = metrics.activeStreams();
+    if (streams > 0 && !grace.isZero()) {
+      log.info("draining {} stream(s) for up to {} ms", streams, grace.toMillis());
+    }
+    awaitNoConnections(System.nanoTime() + grace.toNanos());
+    for (Channel ch : connections) {
+      ch.eventLoop().execute(() -> handlerOf(ch).ifPresentOrElse(SimHttpHandler::shutdownNow, ch::close));
+    }
+    // Time for the error events to reach clients that read; one that does not is closed below.
+    awaitNoConnections(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
+    connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
     server.close();
+  }
+
+  private static Optional<SimHttpHandler> handlerOf(Channel ch) {
+    return Optional.ofNullable(ch.pipeline().get(SimHttpHandler.class));
+  }
+
+  private void awaitNoConnections(long deadlineNanos) {
+    while (!connections.isEmpty() && System.nanoTime() - deadlineNanos < 0) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 }

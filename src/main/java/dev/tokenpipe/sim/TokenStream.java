@@ -22,14 +22,21 @@ import java.util.random.RandomGenerator;
  * recorded as pacing error.
  *
  * <p>Lifecycle: {@code WAITING_FIRST_TOKEN -> STREAMING -> FINISHED}, or {@code CANCELLED} when
- * the client goes away, or {@code DROPPED} when a fault cuts the connection.
+ * the client goes away, {@code DROPPED} when a fault cuts the connection, {@code SHUT_DOWN} when the
+ * server's drain period ran out (in-band error event, then the terminating chunk).
+ *
+ * <p>Backpressure, as a real server's: when its connection is not writable (the client does not read
+ * and the outbound buffer passed the high-water mark) the stream generates nothing and leaves the
+ * scheduler; it resumes when the connection drains below the low-water mark, with the next event due
+ * at once and the intervals measured from there. So a stream holds at most the high-water mark plus
+ * one event in memory, however slowly its client reads.
  *
  * <p>Shape: the chat API first sends the assistant-role chunk at once (so the first byte comes
  * before the first token, as with real servers); the first token follows after the TTFT; then
  * every {@code burst} intervals one event with {@code burst} tokens.
  */
-final class TokenStream implements PacingScheduler.Paced {
-  enum State { WAITING_FIRST_TOKEN, STREAMING, FINISHED, CANCELLED, DROPPED }
+final class TokenStream implements PacingScheduler.Paced, SimResponse {
+  enum State { WAITING_FIRST_TOKEN, STREAMING, FINISHED, CANCELLED, DROPPED, SHUT_DOWN }
 
   private final ChannelHandlerContext ctx;
   private final SimRequest request;
@@ -47,6 +54,8 @@ final class TokenStream implements PacingScheduler.Paced {
   private long eventSeq;
   private long dueNanos;
   private boolean stalled;
+  /** Not writable when due: out of the scheduler until {@link #onWritable()}. */
+  private boolean paused;
 
   TokenStream(ChannelHandlerContext ctx, SimRequest request, SimMetrics metrics, RandomGenerator random,
       boolean keepAlive, Runnable onEnd) {
@@ -101,6 +110,11 @@ final class TokenStream implements PacingScheduler.Paced {
 
   @Override
   public void fire() {
+    if (!ctx.channel().isWritable()) {
+      paused = true;
+      metrics.pauses.inc();
+      return;
+    }
     metrics.recordPacingError(Math.abs(System.nanoTime() - dueNanos));
     boolean first = state == State.WAITING_FIRST_TOKEN;
     state = State.STREAMING;
@@ -178,6 +192,30 @@ final class TokenStream implements PacingScheduler.Paced {
     onEnd.run();
   }
 
+  @Override
+  public void onWritable() {
+    if (paused && !isOver()) {
+      paused = false;
+      // The pause was the client's: the next event is due now, not a catch-up burst of missed ones.
+      dueNanos = Math.max(dueNanos, System.nanoTime());
+      schedule();
+    }
+  }
+
+  @Override
+  public void shutdown() {
+    if (isOver()) {
+      return;
+    }
+    end(State.SHUT_DOWN);
+    metrics.shutDown.inc();
+    String error = "{\"error\":{\"message\":\"The simulated model is shutting down.\",\"type\":\"server_error\","
+        + "\"param\":null,\"code\":\"sim_shutdown\"}}";
+    ctx.write(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), SseEncoder.event("error", null, error))));
+    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+    onEnd.run();
+  }
+
   /** Injected fault: cut the connection without a terminator, as a crashed server would. */
   private void drop() {
     end(State.DROPPED);
@@ -200,13 +238,14 @@ final class TokenStream implements PacingScheduler.Paced {
   }
 
   private boolean isOver() {
-    return state == State.FINISHED || state == State.CANCELLED || state == State.DROPPED;
+    return state == State.FINISHED || state == State.CANCELLED || state == State.DROPPED || state == State.SHUT_DOWN;
   }
 
   private void writeEvent(String data) {
     String id = new EmissionStamp(eventSeq++, EmissionStamp.nowMicros()).toId();
     String event = SseEncoder.event(null, id, data);
     ctx.write(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), event)));
+    metrics.recordPending(ctx.channel());
   }
 
   private void flushOrHold() {

@@ -1,4 +1,4 @@
-package dev.tokenpipe.gateway;
+package dev.tokenpipe.http;
 
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
@@ -25,7 +25,7 @@ import java.util.ArrayDeque;
  * <p>Sits right after the HTTP codec, so it sees every request head (also those the body aggregator
  * answers itself) and every response; responses come in request order, so a queue of versions pairs them.
  */
-final class Http10Framing extends ChannelDuplexHandler {
+public final class Http10Framing extends ChannelDuplexHandler {
   private final ArrayDeque<Boolean> http10 = new ArrayDeque<>();
   private boolean closeAfterLast;
 
