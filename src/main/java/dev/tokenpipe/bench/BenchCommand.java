@@ -144,6 +144,8 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Progress on stderr: live line on a terminal, periodic lines otherwise. Default: ${DEFAULT-VALUE}.")
   String progress;
 
+  private String modelHint;
+
   @Override
   public Integer call() throws Exception {
     if (url == null) {
@@ -161,12 +163,30 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   private int finish(ObjectNode result, boolean interrupted, PrintWriter out) {
+    PrintWriter err = spec.commandLine().getErr();
+    long ok = result.path("totals").path("ok").asLong();
+    long errors = result.path("totals").path("errors").asLong();
+    boolean allFailed = errors > 0 && ok == 0 && !interrupted;
+    if (allFailed) {
+      // The one line that matters comes first, before any table.
+      err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + firstError(result));
+    }
+    boolean unreachable = result.path("errors").size() == 1 && result.path("errors").has("connect");
+    if (modelHint != null && !(allFailed && unreachable)) {
+      err.println(modelHint);
+    }
+    err.flush();
     Summary.print(result, out);
     out.flush();
+    List<String> written = new ArrayList<>();
+    if (hdrFile != null && Files.exists(hdrFile)) {
+      written.add(hdrFile.toString());
+    }
     List<String> failures = new ArrayList<>();
     try {
       if (jsonFile != null) {
         HtmlReport.writeJson(jsonFile, result);
+        written.add(jsonFile.toString());
       }
     } catch (IOException e) {
       failures.add("cannot write " + jsonFile + ": " + e.getMessage());
@@ -174,9 +194,15 @@ public final class BenchCommand implements Callable<Integer> {
     try {
       if (htmlFile != null) {
         HtmlReport.write(htmlFile, result);
+        written.add(htmlFile.toString());
       }
     } catch (IOException e) {
       failures.add("cannot write " + htmlFile + ": " + e.getMessage());
+    }
+    if (!written.isEmpty()) {
+      out.println();
+      out.println("  wrote " + String.join(", ", written));
+      out.flush();
     }
     if (!failures.isEmpty()) {
       throw new CommandFailedException(String.join("; ", failures), Cli.EXIT_FAILURE);
@@ -184,10 +210,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (interrupted) {
       return EXIT_INTERRUPTED;
     }
-    long ok = result.path("totals").path("ok").asLong();
-    long errors = result.path("totals").path("errors").asLong();
-    if (errors > 0 && ok == 0) {
-      spec.commandLine().getErr().println("bench: no request succeeded: " + firstError(result));
+    if (allFailed) {
       return EXIT_ALL_FAILED;
     }
     return errors > 0 ? EXIT_SOME_FAILED : 0;
@@ -265,8 +288,9 @@ public final class BenchCommand implements Callable<Integer> {
     ModelDiscovery.Choice choice = ModelDiscovery.choose(model,
         data == null && dataFile == null && ModelDiscovery.namesModel(kind), target, requestHeaders);
     if (choice.failure() != null) {
-      spec.commandLine().getErr().println("model: " + choice.model() + " (GET /v1/models failed: " + choice.failure() + "; pass --model)");
-      spec.commandLine().getErr().flush();
+      // Said after the run, and not at all when the target was unreachable: then the connection error
+      // is the one line that matters.
+      modelHint = "model: " + choice.model() + " (GET /v1/models failed: " + choice.failure() + "; pass --model)";
     }
     List<byte[]> bodies = bodies(kind, choice.model());
     int loops = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();

@@ -94,13 +94,26 @@ final class BenchReport {
     sc.put("cores", Runtime.getRuntime().availableProcessors());
     sc.put("event_loops", config.threads());
     ArrayNode reasons = sc.putArray("reasons");
-    if (lag.getTotalCount() > 0 && lag.getValueAtPercentile(99) > SelfCheck.LAG_P99_LIMIT_MICROS) {
-      reasons.add(String.format(java.util.Locale.ROOT,
-          "event-loop lag p99 %.1f ms > %.0f ms: timestamps may be late by that much",
-          lag.getValueAtPercentile(99) / 1000.0, SelfCheck.LAG_P99_LIMIT_MICROS / 1000.0));
+    Metric reference = null;
+    for (Metric m : List.of(Metric.ITL, Metric.TTFT, Metric.E2E)) {
+      if (metrics.total(m).getTotalCount() > 0) {
+        reference = m;
+        break;
+      }
     }
-    if (cpu > SelfCheck.CPU_LIMIT) {
-      reasons.add(String.format(java.util.Locale.ROOT, "generator used %.0f%% of all cores", cpu * 100));
+    if (reference != null) {
+      long refMicros = metrics.total(reference).getValueAtPercentile(50);
+      long lagMicros = lag.getTotalCount() > 0 ? lag.getValueAtPercentile(99) : 0;
+      sc.put("reference_metric", reference.key);
+      sc.put("reference_p50_ms", round(refMicros / 1000.0, 3));
+      sc.put("lag_share_of_reference", refMicros > 0 ? round((double) lagMicros / refMicros, 4) : 0);
+      sc.put("lag_limit_ms", round(SelfCheck.lagLimitMicros(refMicros) / 1000.0, 3));
+      if (lagMicros > SelfCheck.lagLimitMicros(refMicros)) {
+        reasons.add(String.format(java.util.Locale.ROOT,
+            "event-loop lag p99 %.1f ms is %.0f%% of the %s p50 (%.1f ms; limit %.0f%%): timestamps may be late by that much",
+            lagMicros / 1000.0, refMicros > 0 ? 100.0 * lagMicros / refMicros : 100, reference.key.toUpperCase(java.util.Locale.ROOT),
+            refMicros / 1000.0, SelfCheck.LAG_SHARE_LIMIT * 100));
+      }
     }
     sc.put("generator_bound", !reasons.isEmpty());
 

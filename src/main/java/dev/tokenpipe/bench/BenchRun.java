@@ -45,11 +45,12 @@ final class BenchRun {
     warmUpClasses();
     Instant startedAt = Instant.now();
     try (StreamingClient client = StreamingClient.create(config.threads(), config.connectTimeoutMillis())) {
+      ClientWarmUp.run(client, config.target().host());
       SelfCheck self = new SelfCheck(metrics);
       self.start(client.group());
       engine = new LoadEngine(config, metrics, client, requests);
       HdrLog hdr = hdrFile == null ? null : new HdrLog(hdrFile, startedAt.toEpochMilli());
-      Progress progress = new Progress(metrics, engine, hdr, err, liveProgress, quiet);
+      Progress progress = new Progress(config, metrics, engine, hdr, err, liveProgress, quiet);
       progress.start();
       engine.start();
       if (interrupted) {

@@ -156,6 +156,13 @@ final class LoadEngine {
     }
   }
 
+  /** True once the first measured (not warm-up) request has been issued. */
+  boolean measuredStarted() {
+    synchronized (lock) {
+      return measuredIssued > 0;
+    }
+  }
+
   long planned() {
     return config.requests() > 0 ? config.requests() : -1;
   }
