@@ -91,6 +91,14 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Open-loop arrival process. Default: ${DEFAULT-VALUE}.")
   String arrival;
 
+  @Option(names = "--slo", paramLabel = "METRIC:pNN<=DURATION,...",
+      description = "Latency targets per request, e.g. ttft:p99<=500ms,itl:p99<=50ms (ttft, itl, tpot, e2e): reports goodput and attainment.")
+  String slo;
+
+  @Option(names = "--sweep", paramLabel = "rate:LIST|concurrency:LIST",
+      description = "Run a step per load (e.g. rate:2,4,8 or concurrency:1..64, doubling), each with warm-up and -n/-z; stop when an --slo target breaks; report the highest load that met all.")
+  String sweep;
+
   @Option(names = "--warmup", paramLabel = "N|DURATION", description = "Unmeasured warm-up: a request count (10) or a duration (5s).")
   String warmup;
 
@@ -145,6 +153,7 @@ public final class BenchCommand implements Callable<Integer> {
   String progress;
 
   private String modelHint;
+  private Sweep sweepPlan;
 
   @Override
   public Integer call() throws Exception {
@@ -158,6 +167,12 @@ public final class BenchCommand implements Callable<Integer> {
       case "plain", "none" -> false;
       default -> isTerminal();
     };
+    if (sweepPlan != null) {
+      Sweep.SweepControl control = new Sweep.SweepControl();
+      return BenchRun.runWithSignals(control::interrupt,
+          () -> sweepPlan.run(config, System.err, live, progress.equals("none"), control),
+          result -> finish(result, control.interrupted(), out));
+    }
     BenchRun run = new BenchRun(config, System.err, live, progress.equals("none"), hdrFile == null ? null : hdrFile.toFile());
     return BenchRun.runWithSignals(run, result -> finish(result, run.interrupted(), out));
   }
@@ -176,7 +191,11 @@ public final class BenchCommand implements Callable<Integer> {
       err.println(modelHint);
     }
     err.flush();
-    Summary.print(result, out);
+    if (result.has("sweep")) {
+      Sweep.print(result, out);
+    } else {
+      Summary.print(result, out);
+    }
     out.flush();
     List<String> written = new ArrayList<>();
     if (hdrFile != null && Files.exists(hdrFile)) {
@@ -260,6 +279,19 @@ public final class BenchCommand implements Callable<Integer> {
     if (connectBatch < 1) {
       throw usage("--connect-batch must be at least 1");
     }
+    Slo targets;
+    try {
+      targets = Slo.parse(slo);
+      sweepPlan = sweep == null ? null : Sweep.parse(sweep);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+    if (sweepPlan != null && sweepPlan.byRate() && rate != null) {
+      throw usage("--sweep rate:... sets the rate of each step; drop --rate");
+    }
+    if (sweepPlan != null && hdrFile != null) {
+      throw usage("--hdr records one run; use it without --sweep");
+    }
     long durationNanos = duration == null ? 0 : duration.toNanos();
     long n = requests != null ? requests : durationNanos > 0 ? 0 : 200;
     long warmupRequests = 0;
@@ -298,7 +330,7 @@ public final class BenchCommand implements Callable<Integer> {
     int connectMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
     BenchConfig c = new BenchConfig(url, target, method.toUpperCase(java.util.Locale.ROOT), kind, requestHeaders, bodies,
         choice.model(), choice.source().key(), maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrival.equals("poisson"),
-        warmupRequests, warmupNanos, timeoutNanos, connectMillis, tokenizer.equals("cl100k"), loops, connectBatch);
+        warmupRequests, warmupNanos, timeoutNanos, connectMillis, tokenizer.equals("cl100k"), loops, connectBatch, targets);
     return c;
   }
 

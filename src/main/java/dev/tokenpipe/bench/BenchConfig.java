@@ -20,6 +20,7 @@ import java.util.Map;
  * @param countTokens       count output tokens with the tokenizer when the server sends no usage
  * @param connectBatch      connects in flight at once while ramping up
  * @param modelSource       how {@code model} was chosen: {@code flag}, {@code discovered} or {@code default}
+ * @param slo               latency targets each request is judged against (empty = none)
  */
 record BenchConfig(
     String url,
@@ -42,7 +43,22 @@ record BenchConfig(
     int connectTimeoutMillis,
     boolean countTokens,
     int threads,
-    int connectBatch) {
+    int connectBatch,
+    Slo slo) {
+
+  /** The same run with a warm-up of {@code nanos} (and no warm-up request count). */
+  BenchConfig withWarmup(long nanos) {
+    return new BenchConfig(url, target, method, api, headers, bodies, model, modelSource, maxTokens, requests, concurrency,
+        durationNanos, ratePerSecond, poisson, 0, nanos, timeoutNanos, connectTimeoutMillis, countTokens, threads,
+        connectBatch, slo);
+  }
+
+  /** The same run at another load: open-loop {@code rate} (0 = closed loop) and {@code concurrency}. */
+  BenchConfig withLoad(double rate, int concurrency) {
+    return new BenchConfig(url, target, method, api, headers, bodies, model, modelSource, maxTokens, requests, concurrency,
+        durationNanos, rate, poisson, warmupRequests, warmupNanos, timeoutNanos, connectTimeoutMillis, countTokens, threads,
+        connectBatch, slo);
+  }
 
   boolean openLoop() {
     return ratePerSecond > 0;

@@ -80,6 +80,10 @@ final class BenchReport {
     }
     root.set("equivalents", equivalents(ms));
 
+    if (!config.slo().isEmpty()) {
+      root.set("slo", slo(config.slo(), metrics, ok + failed, seconds));
+    }
+
     ObjectNode dist = root.putObject("distributions");
     for (Metric m : PLOTTED) {
       dist.set(m.key, distribution(metrics.total(m)));
@@ -133,6 +137,38 @@ final class BenchReport {
     return root;
   }
 
+  /** Targets, attainment and goodput, as defined in {@link Slo}. */
+  private static ObjectNode slo(Slo slo, Metrics metrics, long measured, double seconds) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("spec", slo.toString());
+    ArrayNode ts = o.putArray("targets");
+    boolean all = measured > 0;
+    for (int i = 0; i < slo.targets().size(); i++) {
+      Slo.Target t = slo.targets().get(i);
+      long met = metrics.sloMet[i].sum();
+      double attainment = measured == 0 ? 0 : (double) met / measured;
+      boolean holds = measured > 0 && attainment * 100 >= t.percentile() - 1e-9;
+      all &= holds;
+      Histogram h = metrics.total(t.metric());
+      ts.addObject()
+          .put("target", t.text())
+          .put("metric", t.metric().key)
+          .put("percentile", t.percentile())
+          .put("limit_ms", round(t.limitMicros() / 1000.0, 3))
+          .put("observed_ms", h.getTotalCount() > 0 ? round(h.getValueAtPercentile(t.percentile()) / 1000.0, 3) : 0)
+          .put("requests_met", met)
+          .put("attainment", round(attainment, 4))
+          .put("met", holds);
+    }
+    long good = metrics.sloMetAll.sum();
+    o.put("requests", measured);
+    o.put("requests_met_all", good);
+    o.put("attainment", measured == 0 ? 0 : round((double) good / measured, 4));
+    o.put("goodput_per_s", seconds > 0 ? round(good / seconds, 3) : 0);
+    o.put("met", all);
+    return o;
+  }
+
   private static ObjectNode config(BenchConfig c) {
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put("url", c.url());
@@ -152,6 +188,10 @@ final class BenchReport {
     o.put("timeout_s", round(c.timeoutNanos() / 1e9, 3));
     o.put("prompts", c.bodies().size());
     o.put("tokenizer", c.countTokens() ? "cl100k_base" : "none");
+    o.put("slo", c.slo().toString());
+    o.put("threads", c.threads());
+    o.put("connect_batch", c.connectBatch());
+    o.put("connect_timeout_ms", c.connectTimeoutMillis());
     ArrayNode h = o.putArray("headers");
     c.headers().forEach(e -> h.add(e.getKey())); // names only: values may hold secrets
     return o;

@@ -37,11 +37,17 @@ final class Metrics {
   final Map<String, LongAdder> tokenSources = new ConcurrentHashMap<>();
   final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
   final Map<String, String> errorSamples = new ConcurrentHashMap<>();
+  /** Per SLO target: measured successful requests that met it; and those that met every target. */
+  final LongAdder[] sloMet = new LongAdder[Slo.MAX_TARGETS];
+  final LongAdder sloMetAll = new LongAdder();
 
   private final List<RequestRow> rows = new ArrayList<>();
   private long rowsSeen;
 
   Metrics() {
+    for (int i = 0; i < sloMet.length; i++) {
+      sloMet[i] = new LongAdder();
+    }
     for (Metric m : Metric.values()) {
       recorders.put(m, new Recorder(3));
       Histogram h = new Histogram(3);
@@ -61,6 +67,18 @@ final class Metrics {
     failed.increment();
     errors.computeIfAbsent(key, k -> new LongAdder()).increment();
     errorSamples.putIfAbsent(key, message);
+  }
+
+  /** Counts one measured request's SLO result ({@link Slo#check} mask against {@code allMask}). */
+  void slo(int mask, int allMask) {
+    for (int i = 0; i < sloMet.length; i++) {
+      if ((mask & (1 << i)) != 0) {
+        sloMet[i].increment();
+      }
+    }
+    if (mask == allMask) {
+      sloMetAll.increment();
+    }
   }
 
   void tokenSource(String source) {

@@ -44,6 +44,7 @@ final class Summary {
     if (t.path("ok").asLong() == 0) {
       // Nothing succeeded: no token line, no latency table, no comparisons, no self-check; the errors are the story.
       printErrors(r, out);
+      printSlo(r, out);
       return;
     }
     JsonNode tpe = r.path("metrics").path("tokens_per_event");
@@ -61,6 +62,7 @@ final class Summary {
           ms(m, "p99"), ms(m, "p99_9"), ms(m, "max"), ms(m, "mean"), m.path("count").asLong());
     }
     printErrors(r, out);
+    printSlo(r, out);
     boolean header = false;
     for (Map.Entry<String, JsonNode> entry : r.path("equivalents").properties()) {
       JsonNode e = entry.getValue();
@@ -87,6 +89,21 @@ final class Summary {
                     100 * s.path("lag_share_of_reference").asDouble(), s.path("reference_metric").asText().toUpperCase(Locale.ROOT),
                     SelfCheck.LAG_SHARE_LIMIT * 100)
                 : "ok");
+  }
+
+  static void printSlo(JsonNode r, PrintWriter out) {
+    JsonNode slo = r.path("slo");
+    if (slo.isMissingNode()) {
+      return;
+    }
+    out.println();
+    out.printf(Locale.ROOT, "  SLO %s -> %s%n", slo.path("spec").asText(), slo.path("met").asBoolean() ? "MET" : "NOT MET");
+    for (JsonNode t : slo.path("targets")) {
+      out.printf(Locale.ROOT, "    %-22s observed %9s ms  attainment %6.2f%%  %s%n", t.path("target").asText(),
+          num(t.path("observed_ms").asDouble()), 100 * t.path("attainment").asDouble(), t.path("met").asBoolean() ? "ok" : "MISSED");
+    }
+    out.printf(Locale.ROOT, "  goodput   %.2f req/s met every target (%d of %d requests, %.2f%%)%n", slo.path("goodput_per_s").asDouble(),
+        slo.path("requests_met_all").asLong(), slo.path("requests").asLong(), 100 * slo.path("attainment").asDouble());
   }
 
   private static void printErrors(JsonNode r, PrintWriter out) {

@@ -92,7 +92,10 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     }
     Runnable onEnd = () -> resumeReading(ctx);
     if (request.stream()) {
-      new TokenStream(ctx, request, server.metrics(), random, keepAlive, onEnd).start();
+      server.slots().run(ctx, release -> new TokenStream(ctx, request, server.metrics(), random, keepAlive, () -> {
+        release.run();
+        onEnd.run();
+      }).start());
     } else {
       CompleteResponse.schedule(ctx, request, server.metrics(), random, keepAlive, onEnd);
     }

@@ -18,6 +18,7 @@ public final class SimServer implements AutoCloseable {
   private final SimConfig config;
   private final SimMetrics metrics = new SimMetrics();
   private final AtomicLong streamCounter = new AtomicLong();
+  private final StreamSlots slots = new StreamSlots();
   private RunningServer server;
 
   private SimServer(SimConfig config) {
@@ -53,6 +54,11 @@ public final class SimServer implements AutoCloseable {
 
   public SimConfig config() {
     return config;
+  }
+
+  /** The cap on streams generating at once ({@code --capacity}); settable while running. */
+  public StreamSlots slots() {
+    return slots;
   }
 
   public SimMetrics metrics() {
