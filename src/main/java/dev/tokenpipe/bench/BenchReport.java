@@ -121,6 +121,20 @@ final class BenchReport {
     }
     sc.put("generator_bound", !reasons.isEmpty());
 
+    ObjectNode ts = root.putObject("timeseries");
+    ArrayNode tS = ts.putArray("t_s");
+    ArrayNode rps = ts.putArray("requests_per_s");
+    ArrayNode tps = ts.putArray("output_tokens_per_s");
+    ArrayNode active = ts.putArray("active_streams");
+    ArrayNode eps = ts.putArray("errors_per_s");
+    for (double[] v : metrics.timeline()) {
+      tS.add(v[0]);
+      rps.add(v[1]);
+      tps.add(v[2]);
+      active.add((long) v[3]);
+      eps.add(v[4]);
+    }
+
     root.put("requests_sampled", metrics.rowsSampled());
     ArrayNode rows = root.putArray("requests");
     for (Metrics.RequestRow r : metrics.rows()) {

@@ -41,6 +41,12 @@ final class Metrics {
   final LongAdder[] sloMet = new LongAdder[Slo.MAX_TARGETS];
   final LongAdder sloMetAll = new LongAdder();
 
+  /** Samples kept for the throughput-over-time charts; beyond this every other one is dropped and the stride doubles. */
+  static final int MAX_TIMELINE = 4096;
+  private final List<double[]> timeline = new ArrayList<>();
+  private int timelineStride = 1;
+  private long timelineTicks;
+
   private final List<RequestRow> rows = new ArrayList<>();
   private long rowsSeen;
 
@@ -96,6 +102,27 @@ final class Metrics {
         rows.set((int) j, row);
       }
     }
+  }
+
+  /**
+   * One collector tick: {t_s since start, requests done per s, output tokens per s, streams in flight, errors per s}.
+   * Bounded: at most {@link #MAX_TIMELINE} samples, thinned evenly as the run grows.
+   */
+  synchronized void timelineSample(double[] sample) {
+    if (timelineTicks++ % timelineStride != 0) {
+      return;
+    }
+    timeline.add(sample);
+    if (timeline.size() >= MAX_TIMELINE) {
+      for (int i = timeline.size() - 1; i >= 0; i -= 2) {
+        timeline.remove(i);
+      }
+      timelineStride *= 2;
+    }
+  }
+
+  synchronized List<double[]> timeline() {
+    return new ArrayList<>(timeline);
   }
 
   synchronized List<RequestRow> rows() {

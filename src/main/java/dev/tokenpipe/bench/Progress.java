@@ -33,6 +33,10 @@ final class Progress implements Runnable {
   private long lastTokens;
   private long lastPrintNanos = System.nanoTime();
   private long ticks;
+  private long tickDone;
+  private long tickTokens;
+  private long tickErrors;
+  private long tickNanos = System.nanoTime();
   private volatile String extra = "";
 
   Progress(BenchConfig config, Metrics metrics, LoadEngine engine, HdrLog hdr, PrintStream err, boolean live, boolean quiet) {
@@ -80,6 +84,7 @@ final class Progress implements Runnable {
       hdr.write(intervals);
     }
     ticks++;
+    sample();
     if (quiet || (!live && ticks != 1 && ticks % PLAIN_EVERY_TICKS != 0)) {
       return;
     }
@@ -119,6 +124,21 @@ final class Progress implements Runnable {
       err.println(extra + line);
     }
     err.flush();
+  }
+
+  /** Throughput and streams in flight over the last tick, for the report's charts. */
+  private void sample() {
+    long now = System.nanoTime();
+    long done = metrics.ok.sum() + metrics.failed.sum();
+    long tokens = metrics.outputTokens.sum();
+    long errors = metrics.failed.sum();
+    double dt = Math.max(1, now - tickNanos) / 1e9;
+    metrics.timelineSample(new double[] {BenchReport.round(engine.elapsedNanos() / 1e9, 3), BenchReport.round((done - tickDone) / dt, 2),
+        BenchReport.round((tokens - tickTokens) / dt, 1), engine.inFlight(), BenchReport.round((errors - tickErrors) / dt, 2)});
+    tickDone = done;
+    tickTokens = tokens;
+    tickErrors = errors;
+    tickNanos = now;
   }
 
   /** One progress line; numbers without data behind them are left out. */
@@ -173,6 +193,7 @@ final class Progress implements Runnable {
     if (hdr != null) {
       hdr.write(intervals);
     }
+    sample();
     if (live && !quiet && ticks > 0) {
       err.print("\r\033[K");
       err.flush();

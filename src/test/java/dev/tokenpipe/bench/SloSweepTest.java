@@ -67,6 +67,10 @@ class SloSweepTest {
     assertThat(r.out()).contains("highest load that met every target: concurrency")
         .containsPattern("\\n\\s+2 .* met\\n").contains("MISSED ttft:p90<=450ms");
     assertThat(Files.readString(html)).contains("\"sweep\"");
+    String dom = BenchReportsTest.renderInChromium(html, dir);
+    assertThat(dom).contains("data-rendered=\"true\"").contains("Highest load that met every target");
+    BenchReportsTest.assertDrawn(dom, "sweep-latency", "sweep-throughput", "ttft-hist");
+    assertThat(dom).contains("id=\"slo-table\"").contains("goodput");
   }
 
   @Test
