@@ -87,9 +87,13 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--rate", paramLabel = "R", description = "Open loop: R request arrivals per second, latency measured from each intended start.")
   Double rate;
 
-  @Option(names = "--arrival", defaultValue = "poisson", paramLabel = "poisson|constant",
+  @Option(names = "--arrival", defaultValue = "poisson", paramLabel = "poisson|gamma|constant",
       description = "Open-loop arrival process. Default: ${DEFAULT-VALUE}.")
   String arrival;
+
+  @Option(names = "--burstiness", paramLabel = "B",
+      description = "With --arrival gamma: gamma shape; gaps have CV 1/sqrt(B) (1 = Poisson, 0.25 = CV 2, burstier).")
+  Double burstiness;
 
   @Option(names = "--slo", paramLabel = "METRIC:pNN<=DURATION,...",
       description = "Latency targets per request, e.g. ttft:p99<=500ms,itl:p99<=50ms (ttft, itl, tpot, e2e): reports goodput and attainment.")
@@ -114,7 +118,7 @@ public final class BenchCommand implements Callable<Integer> {
   String prompt;
 
   @Option(names = "--prompts-file", paramLabel = "FILE",
-      description = "JSONL prompts, cycled: a JSON string, or {\"prompt\":...}, or {\"messages\":[...]} per line.")
+      description = "Prompts, cycled: ShareGPT JSON (output length of each reply sent as max_tokens) or JSONL (a string, {\"prompt\":...} or {\"messages\":[...]} per line, optional \"max_tokens\").")
   Path promptsFile;
 
   @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N", description = "max_tokens to ask for (0 = not sent).")
@@ -264,8 +268,11 @@ public final class BenchCommand implements Callable<Integer> {
     if (rate != null && !(rate > 0)) {
       throw usage("--rate must be > 0");
     }
-    if (!arrival.equals("poisson") && !arrival.equals("constant")) {
-      throw usage("--arrival must be poisson or constant");
+    Arrivals arrivals;
+    try {
+      arrivals = Arrivals.parse(arrival, burstiness);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
     }
     if (!tokenizer.equals("cl100k") && !tokenizer.equals("none")) {
       throw usage("--tokenizer must be cl100k or none");
@@ -329,7 +336,7 @@ public final class BenchCommand implements Callable<Integer> {
     long timeoutNanos = timeout.toNanos();
     int connectMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
     BenchConfig c = new BenchConfig(url, target, method.toUpperCase(java.util.Locale.ROOT), kind, requestHeaders, bodies,
-        choice.model(), choice.source().key(), maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrival.equals("poisson"),
+        choice.model(), choice.source().key(), maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrivals,
         warmupRequests, warmupNanos, timeoutNanos, connectMillis, tokenizer.equals("cl100k"), loops, connectBatch, targets);
     return c;
   }
@@ -348,41 +355,13 @@ public final class BenchCommand implements Callable<Integer> {
     if (promptsFile == null) {
       return List.of(kind.body(model, prompt == null ? DEFAULT_PROMPT : prompt, maxTokens));
     }
-    List<String> lines;
     try {
-      lines = Files.readAllLines(promptsFile, StandardCharsets.UTF_8);
+      return PromptsFile.read(promptsFile, kind, model, maxTokens);
+    } catch (IllegalArgumentException e) {
+      throw usage("--prompts-file " + e.getMessage());
     } catch (IOException e) {
       throw usage("cannot read --prompts-file " + promptsFile + ": " + e.getMessage());
     }
-    List<byte[]> out = new ArrayList<>();
-    int lineNo = 0;
-    for (String line : lines) {
-      lineNo++;
-      if (line.isBlank()) {
-        continue;
-      }
-      JsonNode node;
-      try {
-        node = Json.MAPPER.readTree(line);
-      } catch (IOException e) {
-        throw usage(promptsFile + ":" + lineNo + ": not JSON");
-      }
-      if (node.isTextual()) {
-        out.add(kind.body(model, node.asText(), maxTokens));
-      } else if (node.isObject() && node.has("messages") && kind == ApiKind.OPENAI_CHAT) {
-        ObjectNode body = (ObjectNode) Json.MAPPER.readTree(kind.body(model, "", maxTokens));
-        body.set("messages", node.get("messages"));
-        out.add(Json.MAPPER.writeValueAsBytes(body));
-      } else if (node.isObject() && node.path("prompt").isTextual()) {
-        out.add(kind.body(model, node.get("prompt").asText(), maxTokens));
-      } else {
-        throw usage(promptsFile + ":" + lineNo + ": expected a JSON string, {\"prompt\": ...} or {\"messages\": [...]}");
-      }
-    }
-    if (out.isEmpty()) {
-      throw usage("--prompts-file " + promptsFile + " has no prompts");
-    }
-    return out;
   }
 
   private CommandLine.ParameterException usage(String message) {

@@ -196,7 +196,8 @@ final class BenchReport {
     o.put("requests", c.requests());
     o.put("duration_s", round(c.durationNanos() / 1e9, 3));
     o.put("rate_per_s", c.ratePerSecond());
-    o.put("arrival", c.openLoop() ? (c.poisson() ? "poisson" : "constant") : "closed");
+    o.put("arrival", c.openLoop() ? c.arrivals().kind() : "closed");
+    o.put("burstiness", c.arrivals().burstiness());
     o.put("warmup_requests", c.warmupRequests());
     o.put("warmup_s", round(c.warmupNanos() / 1e9, 3));
     o.put("timeout_s", round(c.timeoutNanos() / 1e9, 3));

@@ -28,7 +28,8 @@ final class Summary {
     JsonNode t = r.path("totals");
     String mode = c.path("mode").asText().equals("open")
         ? String.format(Locale.ROOT, "open loop %.1f req/s %s, max %d streams", c.path("rate_per_s").asDouble(),
-            c.path("arrival").asText(), c.path("concurrency").asInt())
+            c.path("arrival").asText() + (c.path("arrival").asText().equals("gamma") ? " burstiness " + num(c.path("burstiness").asDouble()) : ""),
+            c.path("concurrency").asInt())
         : "closed loop, " + c.path("concurrency").asInt() + " streams";
     out.printf(Locale.ROOT, "tokenpipe bench  %s %s  (%s, %s)%s%n", c.path("method").asText(), c.path("url").asText(),
         mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]" : "");
