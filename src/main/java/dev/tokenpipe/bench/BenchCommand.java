@@ -159,6 +159,9 @@ public final class BenchCommand implements Callable<Integer> {
   private String modelHint;
   private Sweep sweepPlan;
 
+  @Option(names = "--progress-label", hidden = true, paramLabel = "TEXT", description = "Text in front of each progress line (demo).")
+  String progressLabel = "";
+
   @Override
   public Integer call() throws Exception {
     if (url == null) {
@@ -178,6 +181,7 @@ public final class BenchCommand implements Callable<Integer> {
           result -> finish(result, control.interrupted(), out));
     }
     BenchRun run = new BenchRun(config, System.err, live, progress.equals("none"), hdrFile == null ? null : hdrFile.toFile());
+    run.progressPrefix(progressLabel);
     return BenchRun.runWithSignals(run, result -> finish(result, run.interrupted(), out));
   }
 
