@@ -87,9 +87,21 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--rate", paramLabel = "R", description = "Open loop: R request arrivals per second, latency measured from each intended start.")
   Double rate;
 
-  @Option(names = "--arrival", defaultValue = "poisson", paramLabel = "poisson|constant",
+  @Option(names = "--arrival", defaultValue = "poisson", paramLabel = "poisson|gamma|constant",
       description = "Open-loop arrival process. Default: ${DEFAULT-VALUE}.")
   String arrival;
+
+  @Option(names = "--burstiness", paramLabel = "B",
+      description = "With --arrival gamma: gamma shape; gaps have CV 1/sqrt(B) (1 = Poisson, 0.25 = CV 2, burstier).")
+  Double burstiness;
+
+  @Option(names = "--slo", paramLabel = "METRIC:pNN<=DURATION,...",
+      description = "Latency targets per request, e.g. ttft:p99<=500ms,itl:p99<=50ms (ttft, itl, tpot, e2e): reports goodput and attainment.")
+  String slo;
+
+  @Option(names = "--sweep", paramLabel = "rate:LIST|concurrency:LIST",
+      description = "Run a step per load (e.g. rate:2,4,8 or concurrency:1..64, doubling), each with warm-up and -n/-z; stop when an --slo target breaks; report the highest load that met all.")
+  String sweep;
 
   @Option(names = "--warmup", paramLabel = "N|DURATION", description = "Unmeasured warm-up: a request count (10) or a duration (5s).")
   String warmup;
@@ -106,7 +118,7 @@ public final class BenchCommand implements Callable<Integer> {
   String prompt;
 
   @Option(names = "--prompts-file", paramLabel = "FILE",
-      description = "JSONL prompts, cycled: a JSON string, or {\"prompt\":...}, or {\"messages\":[...]} per line.")
+      description = "Prompts, cycled: ShareGPT JSON (output length of each reply sent as max_tokens) or JSONL (a string, {\"prompt\":...} or {\"messages\":[...]} per line, optional \"max_tokens\").")
   Path promptsFile;
 
   @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N", description = "max_tokens to ask for (0 = not sent).")
@@ -144,6 +156,12 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Progress on stderr: live line on a terminal, periodic lines otherwise. Default: ${DEFAULT-VALUE}.")
   String progress;
 
+  private String modelHint;
+  private Sweep sweepPlan;
+
+  @Option(names = "--progress-label", hidden = true, paramLabel = "TEXT", description = "Text in front of each progress line (demo).")
+  String progressLabel = "";
+
   @Override
   public Integer call() throws Exception {
     if (url == null) {
@@ -156,17 +174,46 @@ public final class BenchCommand implements Callable<Integer> {
       case "plain", "none" -> false;
       default -> isTerminal();
     };
+    if (sweepPlan != null) {
+      Sweep.SweepControl control = new Sweep.SweepControl();
+      return BenchRun.runWithSignals(control::interrupt,
+          () -> sweepPlan.run(config, System.err, live, progress.equals("none"), control),
+          result -> finish(result, control.interrupted(), out));
+    }
     BenchRun run = new BenchRun(config, System.err, live, progress.equals("none"), hdrFile == null ? null : hdrFile.toFile());
+    run.progressPrefix(progressLabel);
     return BenchRun.runWithSignals(run, result -> finish(result, run.interrupted(), out));
   }
 
   private int finish(ObjectNode result, boolean interrupted, PrintWriter out) {
-    Summary.print(result, out);
+    PrintWriter err = spec.commandLine().getErr();
+    long ok = result.path("totals").path("ok").asLong();
+    long errors = result.path("totals").path("errors").asLong();
+    boolean allFailed = errors > 0 && ok == 0 && !interrupted;
+    if (allFailed) {
+      // The one line that matters comes first, before any table.
+      err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + firstError(result));
+    }
+    boolean unreachable = result.path("errors").size() == 1 && result.path("errors").has("connect");
+    if (modelHint != null && !(allFailed && unreachable)) {
+      err.println(modelHint);
+    }
+    err.flush();
+    if (result.has("sweep")) {
+      Sweep.print(result, out);
+    } else {
+      Summary.print(result, out);
+    }
     out.flush();
+    List<String> written = new ArrayList<>();
+    if (hdrFile != null && Files.exists(hdrFile)) {
+      written.add(hdrFile.toString());
+    }
     List<String> failures = new ArrayList<>();
     try {
       if (jsonFile != null) {
         HtmlReport.writeJson(jsonFile, result);
+        written.add(jsonFile.toString());
       }
     } catch (IOException e) {
       failures.add("cannot write " + jsonFile + ": " + e.getMessage());
@@ -174,9 +221,15 @@ public final class BenchCommand implements Callable<Integer> {
     try {
       if (htmlFile != null) {
         HtmlReport.write(htmlFile, result);
+        written.add(htmlFile.toString());
       }
     } catch (IOException e) {
       failures.add("cannot write " + htmlFile + ": " + e.getMessage());
+    }
+    if (!written.isEmpty()) {
+      out.println();
+      out.println("  wrote " + String.join(", ", written));
+      out.flush();
     }
     if (!failures.isEmpty()) {
       throw new CommandFailedException(String.join("; ", failures), Cli.EXIT_FAILURE);
@@ -184,10 +237,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (interrupted) {
       return EXIT_INTERRUPTED;
     }
-    long ok = result.path("totals").path("ok").asLong();
-    long errors = result.path("totals").path("errors").asLong();
-    if (errors > 0 && ok == 0) {
-      spec.commandLine().getErr().println("bench: no request succeeded: " + firstError(result));
+    if (allFailed) {
       return EXIT_ALL_FAILED;
     }
     return errors > 0 ? EXIT_SOME_FAILED : 0;
@@ -222,8 +272,11 @@ public final class BenchCommand implements Callable<Integer> {
     if (rate != null && !(rate > 0)) {
       throw usage("--rate must be > 0");
     }
-    if (!arrival.equals("poisson") && !arrival.equals("constant")) {
-      throw usage("--arrival must be poisson or constant");
+    Arrivals arrivals;
+    try {
+      arrivals = Arrivals.parse(arrival, burstiness);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
     }
     if (!tokenizer.equals("cl100k") && !tokenizer.equals("none")) {
       throw usage("--tokenizer must be cl100k or none");
@@ -236,6 +289,19 @@ public final class BenchCommand implements Callable<Integer> {
     }
     if (connectBatch < 1) {
       throw usage("--connect-batch must be at least 1");
+    }
+    Slo targets;
+    try {
+      targets = Slo.parse(slo);
+      sweepPlan = sweep == null ? null : Sweep.parse(sweep);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+    if (sweepPlan != null && sweepPlan.byRate() && rate != null) {
+      throw usage("--sweep rate:... sets the rate of each step; drop --rate");
+    }
+    if (sweepPlan != null && hdrFile != null) {
+      throw usage("--hdr records one run; use it without --sweep");
     }
     long durationNanos = duration == null ? 0 : duration.toNanos();
     long n = requests != null ? requests : durationNanos > 0 ? 0 : 200;
@@ -265,16 +331,17 @@ public final class BenchCommand implements Callable<Integer> {
     ModelDiscovery.Choice choice = ModelDiscovery.choose(model,
         data == null && dataFile == null && ModelDiscovery.namesModel(kind), target, requestHeaders);
     if (choice.failure() != null) {
-      spec.commandLine().getErr().println("model: " + choice.model() + " (GET /v1/models failed: " + choice.failure() + "; pass --model)");
-      spec.commandLine().getErr().flush();
+      // Said after the run, and not at all when the target was unreachable: then the connection error
+      // is the one line that matters.
+      modelHint = "model: " + choice.model() + " (GET /v1/models failed: " + choice.failure() + "; pass --model)";
     }
     List<byte[]> bodies = bodies(kind, choice.model());
     int loops = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
     long timeoutNanos = timeout.toNanos();
     int connectMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
     BenchConfig c = new BenchConfig(url, target, method.toUpperCase(java.util.Locale.ROOT), kind, requestHeaders, bodies,
-        choice.model(), choice.source().key(), maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrival.equals("poisson"),
-        warmupRequests, warmupNanos, timeoutNanos, connectMillis, tokenizer.equals("cl100k"), loops, connectBatch);
+        choice.model(), choice.source().key(), maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrivals,
+        warmupRequests, warmupNanos, timeoutNanos, connectMillis, tokenizer.equals("cl100k"), loops, connectBatch, targets);
     return c;
   }
 
@@ -292,41 +359,13 @@ public final class BenchCommand implements Callable<Integer> {
     if (promptsFile == null) {
       return List.of(kind.body(model, prompt == null ? DEFAULT_PROMPT : prompt, maxTokens));
     }
-    List<String> lines;
     try {
-      lines = Files.readAllLines(promptsFile, StandardCharsets.UTF_8);
+      return PromptsFile.read(promptsFile, kind, model, maxTokens);
+    } catch (IllegalArgumentException e) {
+      throw usage("--prompts-file " + e.getMessage());
     } catch (IOException e) {
       throw usage("cannot read --prompts-file " + promptsFile + ": " + e.getMessage());
     }
-    List<byte[]> out = new ArrayList<>();
-    int lineNo = 0;
-    for (String line : lines) {
-      lineNo++;
-      if (line.isBlank()) {
-        continue;
-      }
-      JsonNode node;
-      try {
-        node = Json.MAPPER.readTree(line);
-      } catch (IOException e) {
-        throw usage(promptsFile + ":" + lineNo + ": not JSON");
-      }
-      if (node.isTextual()) {
-        out.add(kind.body(model, node.asText(), maxTokens));
-      } else if (node.isObject() && node.has("messages") && kind == ApiKind.OPENAI_CHAT) {
-        ObjectNode body = (ObjectNode) Json.MAPPER.readTree(kind.body(model, "", maxTokens));
-        body.set("messages", node.get("messages"));
-        out.add(Json.MAPPER.writeValueAsBytes(body));
-      } else if (node.isObject() && node.path("prompt").isTextual()) {
-        out.add(kind.body(model, node.get("prompt").asText(), maxTokens));
-      } else {
-        throw usage(promptsFile + ":" + lineNo + ": expected a JSON string, {\"prompt\": ...} or {\"messages\": [...]}");
-      }
-    }
-    if (out.isEmpty()) {
-      throw usage("--prompts-file " + promptsFile + " has no prompts");
-    }
-    return out;
   }
 
   private CommandLine.ParameterException usage(String message) {

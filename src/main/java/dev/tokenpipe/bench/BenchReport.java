@@ -80,6 +80,10 @@ final class BenchReport {
     }
     root.set("equivalents", equivalents(ms));
 
+    if (!config.slo().isEmpty()) {
+      root.set("slo", slo(config.slo(), metrics, ok + failed, seconds));
+    }
+
     ObjectNode dist = root.putObject("distributions");
     for (Metric m : PLOTTED) {
       dist.set(m.key, distribution(metrics.total(m)));
@@ -94,15 +98,42 @@ final class BenchReport {
     sc.put("cores", Runtime.getRuntime().availableProcessors());
     sc.put("event_loops", config.threads());
     ArrayNode reasons = sc.putArray("reasons");
-    if (lag.getTotalCount() > 0 && lag.getValueAtPercentile(99) > SelfCheck.LAG_P99_LIMIT_MICROS) {
-      reasons.add(String.format(java.util.Locale.ROOT,
-          "event-loop lag p99 %.1f ms > %.0f ms: timestamps may be late by that much",
-          lag.getValueAtPercentile(99) / 1000.0, SelfCheck.LAG_P99_LIMIT_MICROS / 1000.0));
+    Metric reference = null;
+    for (Metric m : List.of(Metric.ITL, Metric.TTFT, Metric.E2E)) {
+      if (metrics.total(m).getTotalCount() > 0) {
+        reference = m;
+        break;
+      }
     }
-    if (cpu > SelfCheck.CPU_LIMIT) {
-      reasons.add(String.format(java.util.Locale.ROOT, "generator used %.0f%% of all cores", cpu * 100));
+    if (reference != null) {
+      long refMicros = metrics.total(reference).getValueAtPercentile(50);
+      long lagMicros = lag.getTotalCount() > 0 ? lag.getValueAtPercentile(99) : 0;
+      sc.put("reference_metric", reference.key);
+      sc.put("reference_p50_ms", round(refMicros / 1000.0, 3));
+      sc.put("lag_share_of_reference", refMicros > 0 ? round((double) lagMicros / refMicros, 4) : 0);
+      sc.put("lag_limit_ms", round(SelfCheck.lagLimitMicros(refMicros) / 1000.0, 3));
+      if (lagMicros > SelfCheck.lagLimitMicros(refMicros)) {
+        reasons.add(String.format(java.util.Locale.ROOT,
+            "event-loop lag p99 %.1f ms is %.0f%% of the %s p50 (%.1f ms; limit %.0f%%): timestamps may be late by that much",
+            lagMicros / 1000.0, refMicros > 0 ? 100.0 * lagMicros / refMicros : 100, reference.key.toUpperCase(java.util.Locale.ROOT),
+            refMicros / 1000.0, SelfCheck.LAG_SHARE_LIMIT * 100));
+      }
     }
     sc.put("generator_bound", !reasons.isEmpty());
+
+    ObjectNode ts = root.putObject("timeseries");
+    ArrayNode tS = ts.putArray("t_s");
+    ArrayNode rps = ts.putArray("requests_per_s");
+    ArrayNode tps = ts.putArray("output_tokens_per_s");
+    ArrayNode active = ts.putArray("active_streams");
+    ArrayNode eps = ts.putArray("errors_per_s");
+    for (double[] v : metrics.timeline()) {
+      tS.add(v[0]);
+      rps.add(v[1]);
+      tps.add(v[2]);
+      active.add((long) v[3]);
+      eps.add(v[4]);
+    }
 
     root.put("requests_sampled", metrics.rowsSampled());
     ArrayNode rows = root.putArray("requests");
@@ -120,6 +151,38 @@ final class BenchReport {
     return root;
   }
 
+  /** Targets, attainment and goodput, as defined in {@link Slo}. */
+  private static ObjectNode slo(Slo slo, Metrics metrics, long measured, double seconds) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("spec", slo.toString());
+    ArrayNode ts = o.putArray("targets");
+    boolean all = measured > 0;
+    for (int i = 0; i < slo.targets().size(); i++) {
+      Slo.Target t = slo.targets().get(i);
+      long met = metrics.sloMet[i].sum();
+      double attainment = measured == 0 ? 0 : (double) met / measured;
+      boolean holds = measured > 0 && attainment * 100 >= t.percentile() - 1e-9;
+      all &= holds;
+      Histogram h = metrics.total(t.metric());
+      ts.addObject()
+          .put("target", t.text())
+          .put("metric", t.metric().key)
+          .put("percentile", t.percentile())
+          .put("limit_ms", round(t.limitMicros() / 1000.0, 3))
+          .put("observed_ms", h.getTotalCount() > 0 ? round(h.getValueAtPercentile(t.percentile()) / 1000.0, 3) : 0)
+          .put("requests_met", met)
+          .put("attainment", round(attainment, 4))
+          .put("met", holds);
+    }
+    long good = metrics.sloMetAll.sum();
+    o.put("requests", measured);
+    o.put("requests_met_all", good);
+    o.put("attainment", measured == 0 ? 0 : round((double) good / measured, 4));
+    o.put("goodput_per_s", seconds > 0 ? round(good / seconds, 3) : 0);
+    o.put("met", all);
+    return o;
+  }
+
   private static ObjectNode config(BenchConfig c) {
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put("url", c.url());
@@ -133,12 +196,17 @@ final class BenchReport {
     o.put("requests", c.requests());
     o.put("duration_s", round(c.durationNanos() / 1e9, 3));
     o.put("rate_per_s", c.ratePerSecond());
-    o.put("arrival", c.openLoop() ? (c.poisson() ? "poisson" : "constant") : "closed");
+    o.put("arrival", c.openLoop() ? c.arrivals().kind() : "closed");
+    o.put("burstiness", c.arrivals().burstiness());
     o.put("warmup_requests", c.warmupRequests());
     o.put("warmup_s", round(c.warmupNanos() / 1e9, 3));
     o.put("timeout_s", round(c.timeoutNanos() / 1e9, 3));
     o.put("prompts", c.bodies().size());
     o.put("tokenizer", c.countTokens() ? "cl100k_base" : "none");
+    o.put("slo", c.slo().toString());
+    o.put("threads", c.threads());
+    o.put("connect_batch", c.connectBatch());
+    o.put("connect_timeout_ms", c.connectTimeoutMillis());
     ArrayNode h = o.putArray("headers");
     c.headers().forEach(e -> h.add(e.getKey())); // names only: values may hold secrets
     return o;

@@ -26,6 +26,7 @@ final class BenchRun {
   private final File hdrFile;
   private volatile LoadEngine engine;
   private volatile boolean interrupted;
+  private String progressPrefix = "";
 
   BenchRun(BenchConfig config, PrintStream err, boolean liveProgress, boolean quiet, File hdrFile) {
     this.config = config;
@@ -45,11 +46,13 @@ final class BenchRun {
     warmUpClasses();
     Instant startedAt = Instant.now();
     try (StreamingClient client = StreamingClient.create(config.threads(), config.connectTimeoutMillis())) {
+      ClientWarmUp.run(client, config.target().host());
       SelfCheck self = new SelfCheck(metrics);
       self.start(client.group());
       engine = new LoadEngine(config, metrics, client, requests);
       HdrLog hdr = hdrFile == null ? null : new HdrLog(hdrFile, startedAt.toEpochMilli());
-      Progress progress = new Progress(metrics, engine, hdr, err, liveProgress, quiet);
+      Progress progress = new Progress(config, metrics, engine, hdr, err, liveProgress, quiet);
+      progress.prefix(progressPrefix);
       progress.start();
       engine.start();
       if (interrupted) {
@@ -82,6 +85,11 @@ final class BenchRun {
         "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\":{\"completion_tokens\":1}}");
   }
 
+  /** Text in front of every progress line (the sweep's step). */
+  void progressPrefix(String prefix) {
+    progressPrefix = prefix;
+  }
+
   /** Ctrl-C: stop issuing, cancel in-flight streams; {@link #run()} returns the partial result. */
   void interrupt() {
     interrupted = true;
@@ -100,10 +108,16 @@ final class BenchRun {
    * until {@code afterRun} has written the partial results.
    */
   static int runWithSignals(BenchRun run, java.util.function.Function<ObjectNode, Integer> afterRun)
-      throws InterruptedException, FileNotFoundException {
+      throws Exception {
+    return runWithSignals(run::interrupt, run::run, afterRun);
+  }
+
+  /** The same for any run: {@code onSignal} stops it, {@code body} produces the (partial) result. */
+  static int runWithSignals(Runnable onSignal, java.util.concurrent.Callable<ObjectNode> body,
+      java.util.function.Function<ObjectNode, Integer> afterRun) throws Exception {
     CountDownLatch written = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
-      run.interrupt();
+      onSignal.run();
       try {
         written.await(20, TimeUnit.SECONDS);
       } catch (InterruptedException ignored) {
@@ -112,7 +126,7 @@ final class BenchRun {
     }, "tokenpipe-bench-stop");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      ObjectNode result = run.run();
+      ObjectNode result = body.call();
       return afterRun.apply(result);
     } finally {
       written.countDown();

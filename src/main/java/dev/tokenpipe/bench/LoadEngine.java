@@ -22,7 +22,7 @@ import java.util.concurrent.locks.LockSupport;
  * target's speed sets the pace; latencies start when the request is written.
  *
  * <p><b>Open loop</b> ({@code --rate}): an arrival thread creates requests on a schedule fixed in advance
- * (Poisson or constant gaps), independent of how fast the target answers. An arrival that finds no idle
+ * (Poisson, gamma or constant gaps, see {@link Arrivals}), independent of how fast the target answers. An arrival that finds no idle
  * slot waits in a queue. Every latency is measured from the arrival's <i>intended</i> time, so time spent
  * waiting because the target (or the generator) is slow shows up in TTFT and E2E instead of silently
  * disappearing: the coordinated-omission correction wrk2 applies to whole responses. The wait itself is
@@ -156,6 +156,13 @@ final class LoadEngine {
     }
   }
 
+  /** True once the first measured (not warm-up) request has been issued. */
+  boolean measuredStarted() {
+    synchronized (lock) {
+      return measuredIssued > 0;
+    }
+  }
+
   long planned() {
     return config.requests() > 0 ? config.requests() : -1;
   }
@@ -258,7 +265,7 @@ final class LoadEngine {
         Slot s = slot;
         s.loop.execute(() -> s.execute(job));
       }
-      double gap = config.poisson() ? -Math.log(1 - random.nextDouble()) * meanGapNanos : meanGapNanos;
+      double gap = config.arrivals().nextGap(meanGapNanos, random);
       next += Math.max(1, (long) gap);
     }
     synchronized (lock) {

@@ -37,11 +37,23 @@ final class Metrics {
   final Map<String, LongAdder> tokenSources = new ConcurrentHashMap<>();
   final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
   final Map<String, String> errorSamples = new ConcurrentHashMap<>();
+  /** Per SLO target: measured successful requests that met it; and those that met every target. */
+  final LongAdder[] sloMet = new LongAdder[Slo.MAX_TARGETS];
+  final LongAdder sloMetAll = new LongAdder();
+
+  /** Samples kept for the throughput-over-time charts; beyond this every other one is dropped and the stride doubles. */
+  static final int MAX_TIMELINE = 4096;
+  private final List<double[]> timeline = new ArrayList<>();
+  private int timelineStride = 1;
+  private long timelineTicks;
 
   private final List<RequestRow> rows = new ArrayList<>();
   private long rowsSeen;
 
   Metrics() {
+    for (int i = 0; i < sloMet.length; i++) {
+      sloMet[i] = new LongAdder();
+    }
     for (Metric m : Metric.values()) {
       recorders.put(m, new Recorder(3));
       Histogram h = new Histogram(3);
@@ -63,6 +75,18 @@ final class Metrics {
     errorSamples.putIfAbsent(key, message);
   }
 
+  /** Counts one measured request's SLO result ({@link Slo#check} mask against {@code allMask}). */
+  void slo(int mask, int allMask) {
+    for (int i = 0; i < sloMet.length; i++) {
+      if ((mask & (1 << i)) != 0) {
+        sloMet[i].increment();
+      }
+    }
+    if (mask == allMask) {
+      sloMetAll.increment();
+    }
+  }
+
   void tokenSource(String source) {
     tokenSources.computeIfAbsent(source, k -> new LongAdder()).increment();
   }
@@ -78,6 +102,27 @@ final class Metrics {
         rows.set((int) j, row);
       }
     }
+  }
+
+  /**
+   * One collector tick: {t_s since start, requests done per s, output tokens per s, streams in flight, errors per s}.
+   * Bounded: at most {@link #MAX_TIMELINE} samples, thinned evenly as the run grows.
+   */
+  synchronized void timelineSample(double[] sample) {
+    if (timelineTicks++ % timelineStride != 0) {
+      return;
+    }
+    timeline.add(sample);
+    if (timeline.size() >= MAX_TIMELINE) {
+      for (int i = timeline.size() - 1; i >= 0; i -= 2) {
+        timeline.remove(i);
+      }
+      timelineStride *= 2;
+    }
+  }
+
+  synchronized List<double[]> timeline() {
+    return new ArrayList<>(timeline);
   }
 
   synchronized List<RequestRow> rows() {

@@ -210,5 +210,10 @@ final class RequestProbe implements ExchangeListener {
     }
     metrics.row(new Metrics.RequestRow(engine.offsetMillis(job.intendedNanos()), ttftMs, e2e / 1e6, tpotMs, itlMeanMs,
         tokens, contentEvents, "ok"));
+    if (!config.slo().isEmpty()) {
+      // SLO hook: judge this request against each target (see Slo); the values are the ones recorded above.
+      metrics.slo(config.slo().check(ttftMs < 0 ? -1 : Math.round(ttftMs * 1000), tpotMs < 0 ? -1 : Math.round(tpotMs * 1000),
+          e2e / 1000, gapsMicros, gaps), config.slo().allMask());
+    }
   }
 }

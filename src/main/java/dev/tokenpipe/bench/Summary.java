@@ -28,7 +28,8 @@ final class Summary {
     JsonNode t = r.path("totals");
     String mode = c.path("mode").asText().equals("open")
         ? String.format(Locale.ROOT, "open loop %.1f req/s %s, max %d streams", c.path("rate_per_s").asDouble(),
-            c.path("arrival").asText(), c.path("concurrency").asInt())
+            c.path("arrival").asText() + (c.path("arrival").asText().equals("gamma") ? " burstiness " + num(c.path("burstiness").asDouble()) : ""),
+            c.path("concurrency").asInt())
         : "closed loop, " + c.path("concurrency").asInt() + " streams";
     out.printf(Locale.ROOT, "tokenpipe bench  %s %s  (%s, %s)%s%n", c.path("method").asText(), c.path("url").asText(),
         mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]" : "");
@@ -41,6 +42,12 @@ final class Summary {
         t.path("ok").asLong(), t.path("errors").asLong(), reqs == 0 ? 0 : 100.0 * t.path("errors").asLong() / reqs,
         t.path("cancelled").asLong() > 0 ? ", " + t.path("cancelled").asLong() + " cancelled" : "",
         t.path("duration_s").asDouble(), t.path("requests_per_s").asDouble());
+    if (t.path("ok").asLong() == 0) {
+      // Nothing succeeded: no token line, no latency table, no comparisons, no self-check; the errors are the story.
+      printErrors(r, out);
+      printSlo(r, out);
+      return;
+    }
     JsonNode tpe = r.path("metrics").path("tokens_per_event");
     out.printf(Locale.ROOT, "  tokens    %d output tokens (source: %s), %.1f tokens/s, tokens per event p50 %s max %s%n",
         t.path("output_tokens").asLong(), r.path("output_tokens_source").path("primary").asText(),
@@ -55,21 +62,18 @@ final class Summary {
       out.printf(Locale.ROOT, "  %-15s %9s %9s %9s %9s %9s %9s %9s %8d%n", row[1], ms(m, "p50"), ms(m, "p90"), ms(m, "p95"),
           ms(m, "p99"), ms(m, "p99_9"), ms(m, "max"), ms(m, "mean"), m.path("count").asLong());
     }
-    JsonNode errors = r.path("errors");
-    if (errors.size() > 0) {
-      out.println();
-      out.println("  errors:");
-      for (Map.Entry<String, JsonNode> e : errors.properties()) {
-        out.printf(Locale.ROOT, "    %-14s %6d  e.g. %s%n", e.getKey(), e.getValue().asLong(),
-            r.path("error_samples").path(e.getKey()).asText());
-      }
-    }
-    out.println();
-    out.println("  same run in other tools' terms (p50 / p99 ms):");
+    printErrors(r, out);
+    printSlo(r, out);
+    boolean header = false;
     for (Map.Entry<String, JsonNode> entry : r.path("equivalents").properties()) {
       JsonNode e = entry.getValue();
       if (e.path("p50").asDouble() == 0 && e.path("p99").asDouble() == 0) {
         continue;
+      }
+      if (!header) {
+        out.println();
+        out.println("  same run in other tools' terms (p50 / p99 ms):");
+        header = true;
       }
       out.printf(Locale.ROOT, "    %-72s %s / %s%n", e.path("meaning").asText(), num(e.path("p50").asDouble()),
           num(e.path("p99").asDouble()));
@@ -81,7 +85,38 @@ final class Summary {
         100 * Math.max(0, s.path("cpu_share_of_cores").asDouble()), s.path("cores").asInt(),
         s.path("generator_bound").asBoolean()
             ? "WARNING: the generator may be the bottleneck (" + join(s.path("reasons")) + ")"
-            : "generator not the bottleneck");
+            : s.has("reference_metric")
+                ? String.format(Locale.ROOT, "ok (%.1f%% of the %s p50, warns above %.0f%%)",
+                    100 * s.path("lag_share_of_reference").asDouble(), s.path("reference_metric").asText().toUpperCase(Locale.ROOT),
+                    SelfCheck.LAG_SHARE_LIMIT * 100)
+                : "ok");
+  }
+
+  static void printSlo(JsonNode r, PrintWriter out) {
+    JsonNode slo = r.path("slo");
+    if (slo.isMissingNode()) {
+      return;
+    }
+    out.println();
+    out.printf(Locale.ROOT, "  SLO %s -> %s%n", slo.path("spec").asText(), slo.path("met").asBoolean() ? "MET" : "NOT MET");
+    for (JsonNode t : slo.path("targets")) {
+      out.printf(Locale.ROOT, "    %-22s observed %9s ms  attainment %6.2f%%  %s%n", t.path("target").asText(),
+          num(t.path("observed_ms").asDouble()), 100 * t.path("attainment").asDouble(), t.path("met").asBoolean() ? "ok" : "MISSED");
+    }
+    out.printf(Locale.ROOT, "  goodput   %.2f req/s met every target (%d of %d requests, %.2f%%)%n", slo.path("goodput_per_s").asDouble(),
+        slo.path("requests_met_all").asLong(), slo.path("requests").asLong(), 100 * slo.path("attainment").asDouble());
+  }
+
+  private static void printErrors(JsonNode r, PrintWriter out) {
+    JsonNode errors = r.path("errors");
+    if (errors.size() > 0) {
+      out.println();
+      out.println("  errors:");
+      for (Map.Entry<String, JsonNode> e : errors.properties()) {
+        out.printf(Locale.ROOT, "    %-14s %6d  e.g. %s%n", e.getKey(), e.getValue().asLong(),
+            r.path("error_samples").path(e.getKey()).asText());
+      }
+    }
   }
 
   private static String join(JsonNode arr) {

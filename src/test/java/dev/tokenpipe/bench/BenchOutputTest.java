@@ -1,0 +1,78 @@
+package dev.tokenpipe.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.testing.SimExtension;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What bench prints follows the situation: a failed run, the progress line, the self-check, paths written. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class BenchOutputTest {
+  @RegisterExtension static final SimExtension sim = new SimExtension();
+  @TempDir Path dir;
+
+  @Test
+  void unreachableTargetPrintsOneLineFirstAndNoEmptyTables() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    BenchCli r = BenchCli.run("bench", "-n", "3", "-c", "1", "--progress", "none", "http://127.0.0.1:" + port + "/v1/chat/completions");
+    assertThat(r.exitCode()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
+    assertThat(r.err().lines().findFirst().orElse(""))
+        .startsWith("bench: no request succeeded (3 of 3 failed): connection refused");
+    assertThat(r.err()).doesNotContain("/v1/models").doesNotContain("--model");
+    assertThat(r.out()).contains("connect").doesNotContain("p50").doesNotContain("same run")
+        .doesNotContain("self-check").doesNotContain("bottleneck").doesNotContain("tokens/s");
+  }
+
+  @Test
+  void successfulRunSaysWhereResultsWentAndSelfCheckFollowsItsRule() throws Exception {
+    Path json = dir.resolve("ok.json");
+    Path html = dir.resolve("ok.html");
+    BenchCli r = BenchCli.run("bench", "-n", "30", "-c", "2", "--progress", "none", "--json", json.toString(),
+        "--html", html.toString(), "-H", "X-Tokenpipe-Sim: ttft=50ms itl=20ms tokens=8", sim.chatUrl());
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    assertThat(r.out()).contains("wrote " + json + ", " + html);
+    JsonNode sc = BenchCli.json(json).path("self_check");
+    assertThat(sc.path("reference_metric").asText()).isEqualTo("itl");
+    double lag = sc.path("loop_lag_p99_ms").asDouble();
+    double limit = Math.max(1.0, 0.1 * sc.path("reference_p50_ms").asDouble());
+    assertThat(sc.path("generator_bound").asBoolean()).as(sc.toString()).isEqualTo(lag > limit + 0.001);
+    assertThat(sc.path("lag_limit_ms").asDouble()).isCloseTo(limit, org.assertj.core.data.Offset.offset(0.01));
+    // Loopback connects after the warm-up cost a fraction of a millisecond; before it they measured 245-464 ms
+    // (class loading on the event loop). Generous margin for a busy 2-core machine.
+    assertThat(BenchCli.metric(BenchCli.json(json), "connect", "p50")).isLessThan(150);
+  }
+
+  @Test
+  void lagLimitIsATenthOfTheReferenceWithAOneMillisecondFloor() {
+    assertThat(SelfCheck.lagLimitMicros(20_000)).isEqualTo(2_000);
+    assertThat(SelfCheck.lagLimitMicros(300_000)).isEqualTo(30_000);
+    assertThat(SelfCheck.lagLimitMicros(2_000)).isEqualTo(1_000);
+  }
+
+  @Test
+  void progressLineShowsNothingBeforeThereIsData() {
+    String empty = Progress.line(new Progress.Snapshot(0, 0, 200, 0, 50, 0, 0, false, new Histogram(3), new Histogram(3), -1));
+    assertThat(empty).startsWith("[....................]   0%").contains("0/200 done", "0 errors", "50 in flight")
+        .doesNotContain("TTFT").doesNotContain("ITL").doesNotContain("req/s").doesNotContain("tok/s").doesNotContain("ETA");
+    Histogram ttft = new Histogram(3);
+    Histogram itl = new Histogram(3);
+    for (int i = 1; i <= 100; i++) {
+      ttft.recordValue(200_000 + i * 1000);
+      itl.recordValue(20_000);
+    }
+    String some = Progress.line(new Progress.Snapshot(0.5, 100, 200, 2, 50, 25, 1600, false, ttft, itl, 4));
+    assertThat(some).startsWith("[##########..........]  50%")
+        .contains("100/200 done", "2 errors", "25.0 req/s", "1600 tok/s", "TTFT p50 250", "p99 299", "ITL p50 20", "ETA 4s");
+  }
+}
