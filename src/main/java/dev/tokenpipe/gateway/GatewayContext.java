@@ -22,18 +22,24 @@ record GatewayContext(
     String defaultModel,
     Set<ProxyExchange> running,
     AtomicInteger streams,
-    AtomicBoolean drainingFlag) {
+    AtomicBoolean drainingFlag,
+    AtomicBoolean warmingFlag) {
 
   /** @param tls the TLS client for https:// upstreams, or null when there are none */
   GatewayContext(GatewayConfig config, UpstreamSet upstreams, UpstreamTls tls, ApiKeys apiKeys, GatewayMetrics metrics,
       String defaultModel) {
     this(config, upstreams, new UpstreamPool((int) config.connectTimeout().toMillis(), tls), apiKeys, metrics, defaultModel,
-        ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean());
+        ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean(), new AtomicBoolean());
   }
 
   /** True once shutdown began: {@code /readyz} turns 503 so load balancers stop sending. */
   boolean draining() {
     return drainingFlag.get();
+  }
+
+  /** True while {@link Warmup} runs: {@code /readyz} says {@code warming}, and its request keeps no books. */
+  boolean warming() {
+    return warmingFlag.get();
   }
 
   /** Claims a stream slot; false when {@code --max-streams} are already running. */

@@ -247,8 +247,8 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
 
   private FullHttpResponse readiness() {
     boolean healthy = gw.upstreams().anyHealthy();
-    boolean ready = healthy && !gw.draining();
-    String status = gw.draining() ? "draining" : ready ? "ready" : "not_ready";
+    boolean ready = healthy && !gw.draining() && !gw.warming();
+    String status = gw.draining() ? "draining" : gw.warming() ? "warming" : ready ? "ready" : "not_ready";
     return HttpResponses.json(ctx, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
         "{\"status\":\"" + status + "\",\"upstreams_healthy\":" + healthy + "}");
   }

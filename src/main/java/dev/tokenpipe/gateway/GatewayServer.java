@@ -64,6 +64,7 @@ public final class GatewayServer implements AutoCloseable {
           new UpstreamSet(upstreams, config.unhealthyFor().toNanos()), tls, new ApiKeys(config.apiKeys()),
           new GatewayMetrics(), defaultModel);
       RunningServer server = RunningServer.startOn(config.host(), config.port(), loops, new GatewayInitializer(gw));
+      Warmup.run(gw, server.address(), sim != null);
       return new GatewayServer(config, loops, sim, gw, server);
     } catch (RuntimeException e) {
       if (sim != null) {

@@ -60,6 +60,7 @@ final class ProxyExchange {
 
   private final GatewayContext gw;
   private final GatewayMetrics metrics;
+  private final boolean warmup;
   private final ChannelHandlerContext ctx;
   private final GatewayHandler owner;
   private final Api api;
@@ -106,7 +107,9 @@ final class ProxyExchange {
   ProxyExchange(GatewayContext gw, ChannelHandlerContext ctx, GatewayHandler owner, Api api,
       FullHttpRequest clientRequest, String upstreamUri, ByteBuf upstreamBody, boolean expectStream) {
     this.gw = gw;
-    this.metrics = gw.metrics();
+    // The start-up warm-up's own request (honoured only while warming) counts in no metric and no log.
+    this.warmup = gw.warming() && clientRequest.headers().contains(Warmup.HEADER);
+    this.metrics = warmup ? new GatewayMetrics() : gw.metrics();
     this.ctx = ctx;
     this.owner = owner;
     this.api = api;
@@ -654,7 +657,7 @@ final class ProxyExchange {
       errorBody = null;
     }
     gw.unregister(this);
-    books.finish(method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome, errorKind);
+    books.finish(!warmup, method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome, errorKind);
     owner.exchangeEnded(this, keepAlive && state != StreamState.CANCELLED && !client.closedConnection());
   }
 }

@@ -97,8 +97,12 @@ final class StreamBooks implements StreamScanner.Sink {
     return errorJson;
   }
 
-  /** Metrics and the access-log line; call once, when the request ended. */
-  void finish(String method, String path, int status, String upstream, String outcome, ErrorKind errorKind) {
+  /**
+   * Metrics and the access-log line; call once, when the request ended.
+   *
+   * @param log whether to write the access-log line (not for the start-up warm-up's request)
+   */
+  void finish(boolean log, String method, String path, int status, String upstream, String outcome, ErrorKind errorKind) {
     long e2e = System.nanoTime() - startNanos;
     long tokens = usageTokens >= 0 ? usageTokens : generatedEvents;
     metrics.e2e.observe(e2e / 1e9);
@@ -110,6 +114,9 @@ final class StreamBooks implements StreamScanner.Sink {
     metrics.requests.labelValues(kind).inc();
     if (errorKind != null) {
       metrics.errors.labelValues(errorKind.label()).inc();
+    }
+    if (!log) {
+      return;
     }
     AccessLog.write(new AccessLog.Entry(method, path, status, upstream, upstreamTtftNanos, deliveredTtftNanos,
         contentTtftNanos, tokens, e2e, outcome));

@@ -47,6 +47,9 @@ public final class SimServer implements AutoCloseable {
 
   /** Starts on event loops the caller owns (the gateway embeds the sim this way). */
   public static SimServer startOn(SimConfig config, String host, int port, EventLoopGroup loops) {
+    // First use of the tokenizer and the bundled text costs about a second: pay it before the port
+    // answers, not in the first request's time to first token.
+    TokenText.get();
     SimServer sim = new SimServer(config);
     sim.server = RunningServer.startOn(host, port, loops, sim.initializer());
     return sim;

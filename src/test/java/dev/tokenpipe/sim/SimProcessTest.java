@@ -2,7 +2,7 @@ package dev.tokenpipe.sim;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.tokenpipe.proc.ChildProcesses;
+import dev.tokenpipe.testing.CliProcess;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.Socket;
@@ -25,37 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 class SimProcessTest {
   @TempDir Path work;
 
-  record Child(Process process, int port, Path log) implements AutoCloseable {
-    String logText() throws IOException {
-      return Files.readString(log);
-    }
-
-    @Override
-    public void close() {
-      ChildProcesses.stopTree(process);
-    }
-  }
-
-  Child start(String... args) throws Exception {
-    int port = ChildProcesses.freeLoopbackPort();
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-        "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-        "dev.tokenpipe.cli.Main"));
-    cmd.addAll(List.of(args));
-    cmd.addAll(List.of("--port", String.valueOf(port)));
-    Path log = work.resolve(args[0] + "-" + port + ".log");
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    Child child = new Child(p, port, log);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!Files.readString(log).contains("listening on")) {
-      if (!p.isAlive() || System.nanoTime() > deadline) {
-        child.close();
-        throw new AssertionError("did not start: " + Files.readString(log));
-      }
-      Thread.sleep(50);
-    }
-    return child;
+  CliProcess start(String... args) throws Exception {
+    return CliProcess.start(work, args);
   }
 
   static Socket stream(int port, String path, String body, String sim) throws IOException {
@@ -75,7 +46,7 @@ class SimProcessTest {
 
   @Test
   void simDrainsItsStreamsOnSigtermAndExits0() throws Exception {
-    try (Child sim = start("sim", "--drain-timeout", "30s");
+    try (CliProcess sim = start("sim", "--drain-timeout", "30s");
         Socket s = stream(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}", "ttft=10ms itl=50ms tokens=40")) {
       assertThat(SimConnectionTest.readUntil(s.getInputStream(), "id: tp.", 1)).contains("id: tp.0.");
       sim.process().destroy(); // SIGTERM
@@ -88,7 +59,7 @@ class SimProcessTest {
 
   @Test
   void simEndsStreamsThatOutliveTheDrainWithAnErrorEventAndExits0() throws Exception {
-    try (Child sim = start("sim", "--drain-timeout", "500ms");
+    try (CliProcess sim = start("sim", "--drain-timeout", "500ms");
         Socket s = stream(sim.port(), "/v1/chat/completions",
             "{\"model\":\"tokenpipe-sim\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
             "ttft=10ms itl=50ms tokens=100000")) {
@@ -104,7 +75,7 @@ class SimProcessTest {
 
   @Test
   void serveDrainsOnSigtermAndExits0() throws Exception {
-    try (Child serve = start("serve", "--drain-timeout", "30s");
+    try (CliProcess serve = start("serve", "--drain-timeout", "30s");
         Socket s = stream(serve.port(), "/v1/chat/completions",
             "{\"model\":\"tokenpipe-sim\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
             "ttft=10ms itl=50ms tokens=40")) {
@@ -119,7 +90,7 @@ class SimProcessTest {
 
   @Test
   void clientsThatStopReadingDoNotGrowTheSimsMemory() throws Exception {
-    try (Child sim = start("sim")) {
+    try (CliProcess sim = start("sim")) {
       // Warm up (token text, JIT) so the baseline is not the first request's allocation.
       try (Socket warm = stream(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}", "ttft=0ms itl=0ms tokens=20000")) {
         SimConnectionTest.readUntil(warm.getInputStream(), "[DONE]", 1);

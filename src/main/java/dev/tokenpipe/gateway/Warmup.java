@@ -1,0 +1,123 @@
+package dev.tokenpipe.gateway;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.util.ReferenceCountUtil;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes the first request after start as fast as a warm one. Measured before: 1.2–2.6 s to the first
+ * token of the first request with the model at 200 ms, all of it first-use work — class loading of the HTTP
+ * codecs, the relay and Jackson, and the built-in model's tokenizer. It now happens before
+ * {@link GatewayServer#start} returns, while {@code /readyz} says {@code warming}.
+ *
+ * <p>With the built-in model, one real streaming request crosses the gateway's own port over loopback,
+ * marked with {@link #HEADER}; the mark is honoured only while warming, and such a request keeps books in a
+ * throwaway {@link GatewayMetrics} and writes no access-log line, so no metric counts it. With external
+ * upstreams nothing is sent anywhere (a warm-up must not cost a real model a request): the codecs, the relay
+ * and the classifier run on an in-memory stream instead.
+ */
+final class Warmup {
+  static final String HEADER = "X-Tokenpipe-Warmup";
+  private static final Logger log = LoggerFactory.getLogger(Warmup.class);
+  private static final int TIMEOUT_MILLIS = 10_000;
+  private static final String STREAM = """
+      id: tp.0.0
+      data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}
+
+      data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}
+
+      data: {"choices":[{"index":0,"delta":{"reasoning_content":"hm"}}]}
+
+      data: {"choices":[],"usage":{"completion_tokens":2}}
+
+      data: [DONE]
+
+      """;
+
+  private Warmup() {}
+
+  /** Runs the warm-up; never fails the start (a failed warm-up only means a slower first request). */
+  static void run(GatewayContext gw, InetSocketAddress address, boolean builtInModel) {
+    long t0 = System.nanoTime();
+    gw.warmingFlag().set(true);
+    try {
+      local();
+      if (builtInModel) {
+        selfRequest(address);
+      }
+    } catch (Exception e) {
+      log.debug("warm-up incomplete: {}", e.toString());
+    } finally {
+      gw.warmingFlag().set(false);
+    }
+    log.debug("warmed up in {} ms", (System.nanoTime() - t0) / 1_000_000);
+  }
+
+  /** The gateway's own code on an in-memory stream: codecs, relay, scanner, classifier, books, Jackson. */
+  private static void local() {
+    GatewayMetrics scratch = new GatewayMetrics();
+    for (int round = 0; round < 50; round++) {
+      EventRelay relay = new EventRelay(Framing.SSE, ByteBufAllocator.DEFAULT);
+      StreamScanner scanner = new StreamScanner(Framing.SSE, false, new StreamBooks(scratch));
+      ByteBuf in = Unpooled.copiedBuffer(STREAM, StandardCharsets.UTF_8);
+      ByteBuf out = relay.feed(in);
+      if (out != null) {
+        scanner.feed(out, System.nanoTime());
+        out.release();
+      }
+      in.release();
+      relay.release();
+    }
+    UpstreamErrorBody.toOpenAi(429, "{\"error\":\"slow down\"}");
+    TokenTranslator.upstreamBody("{\"prompt\":\"hi\",\"max_tokens\":1}", "m", "m");
+    EmbeddedChannel server = new EmbeddedChannel(new HttpServerCodec(), new HttpObjectAggregator(1 << 16));
+    server.writeInbound(Unpooled.copiedBuffer(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", StandardCharsets.US_ASCII));
+    drain(server);
+    EmbeddedChannel client = new EmbeddedChannel(new HttpClientCodec());
+    client.writeInbound(Unpooled.copiedBuffer(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        StandardCharsets.US_ASCII));
+    drain(client);
+  }
+
+  private static void drain(EmbeddedChannel ch) {
+    Object m;
+    while ((m = ch.readInbound()) != null) {
+      ReferenceCountUtil.release(m);
+    }
+    ch.finishAndReleaseAll();
+  }
+
+  /** One short stream through the gateway and the built-in model, read to its end. */
+  private static void selfRequest(InetSocketAddress address) throws Exception {
+    InetAddress host = address.getAddress().isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : address.getAddress();
+    String body = "{\"model\":\"warm-up\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    try (Socket s = new Socket(host, address.getPort())) {
+      s.setSoTimeout(TIMEOUT_MILLIS);
+      OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: warm-up\r\nContent-Type: application/json\r\n"
+          + HEADER + ": 1\r\nX-Tokenpipe-Sim: ttft=0ms itl=0ms tokens=8\r\nConnection: close\r\nContent-Length: "
+          + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      InputStream in = s.getInputStream();
+      byte[] buf = new byte[8192];
+      while (in.read(buf) >= 0) {
+        // read to the close: the whole stream crossed both hops
+      }
+    }
+  }
+}
