@@ -15,7 +15,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -77,6 +76,7 @@ final class ProxyExchange implements StreamScanner.Sink {
   private Channel upstreamChannel;
   private boolean reusedConnection;
   private boolean staleRetried;
+  private boolean localRetried;
   private boolean upstreamKeepAlive;
   private int upstreamStatus;
 
@@ -186,14 +186,20 @@ final class ProxyExchange implements StreamScanner.Sink {
       return;
     }
     if (!f.isSuccess()) {
-      gw.upstreams().markFailed(u);
-      if (f.cause() instanceof UpstreamTls.HandshakeFailedException tls) {
-        // The message names the upstream and the handshake's reason (untrusted certificate, wrong host name, ...).
-        retryOrFail(ErrorKind.UPSTREAM_TLS, ErrorKind.UPSTREAM_TLS.apiError(tls.getMessage()).toJson());
+      ConnectFailure failure = ConnectFailure.of(f.cause(), metrics);
+      if (failure.local()) {
+        // Our own socket failed (e.g. EMFILE): not the upstream's fault, so no mark and one more try on it.
+        if (!localRetried) {
+          localRetried = true;
+          tried.remove(u);
+          attempt(u);
+          return;
+        }
+        fail(failure.kind(), failure.json());
         return;
       }
-      retryOrFail(f.cause() instanceof ConnectTimeoutException
-          ? ErrorKind.UPSTREAM_CONNECT_TIMEOUT : ErrorKind.UPSTREAM_REFUSED, null);
+      gw.upstreams().markFailed(u);
+      retryOrFail(failure.kind(), failure.json());
       return;
     }
     Channel ch = f.getNow();
@@ -638,6 +644,9 @@ final class ProxyExchange implements StreamScanner.Sink {
     String error = json != null ? json : kind.apiError().toJson();
     if (!headSent) {
       FullHttpResponse res = HttpResponses.json(client, kind.status, error);
+      if (kind.retryAfter() != null) {
+        res.headers().set(HttpHeaderNames.RETRY_AFTER, kind.retryAfter());
+      }
       status = kind.status.code();
       headSent = true;
       HttpResponses.send(client, res, keepAlive);

@@ -115,7 +115,7 @@ class GatewayUpstreamTest {
   }
 
   @Test
-  void aRefusedUpstreamIsRetriedOnAHealthyOneTransparently() throws Exception {
+  void aRefusedUpstreamIsRetriedOnAHealthyOneTransparentlyAndSkippedAfterFailuresInARow() throws Exception {
     int closedPort;
     try (ServerSocket s = new ServerSocket(0)) {
       closedPort = s.getLocalPort();
@@ -123,14 +123,27 @@ class GatewayUpstreamTest {
     try (SimServer sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
          GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0)
              .withUpstreams(List.of("http://127.0.0.1:" + closedPort, "http://127.0.0.1:" + sim.port())))) {
-      for (int i = 0; i < 4; i++) {
-        try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", GatewayStreamingTest.CHAT,
-            "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3")) {
-          assertThat(c.readToEnd()).isTrue();
-          assertThat(c.body()).contains("data: [DONE]").doesNotContain("event: error");
-        }
+      // Round-robin keeps picking the dead upstream, each refusal is retried on the live one, until it is marked down.
+      for (int i = 0; i < 40 && g.metrics().count("retries") < UpstreamSet.FAILURES_TO_MARK_DOWN; i++) {
+        completeStream(g);
       }
-      assertThat(g.metrics().count("retries")).isEqualTo(1);
+      assertThat(g.metrics().count("retries")).isEqualTo(UpstreamSet.FAILURES_TO_MARK_DOWN);
+      long start = System.nanoTime();
+      for (int i = 0; i < 10; i++) {
+        completeStream(g);
+      }
+      // Marked down: skipped, except one probe per 5 s cool-down that ran out (a slow machine may see one).
+      long coolDowns = (System.nanoTime() - start) / TimeUnit.SECONDS.toNanos(5);
+      assertThat(g.metrics().count("retries") - UpstreamSet.FAILURES_TO_MARK_DOWN).isLessThanOrEqualTo(coolDowns + 1);
+      assertThat(g.metrics().errors(ErrorKind.UPSTREAM_REFUSED.label())).as("no client saw the refusals").isZero();
+    }
+  }
+
+  private static void completeStream(GatewayServer g) throws IOException {
+    try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", GatewayStreamingTest.CHAT,
+        "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3")) {
+      assertThat(c.readToEnd()).isTrue();
+      assertThat(GatewayChurnTest.payload(c)).contains("data: [DONE]").doesNotContain("event: error");
     }
   }
 
