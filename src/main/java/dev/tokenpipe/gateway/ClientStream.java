@@ -11,6 +11,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -138,7 +139,14 @@ final class ClientStream {
    *     {@code x-request-id}, rate limits), or null
    */
   void errorResponse(HttpResponseStatus st, String json, HttpHeaders upstreamHeaders) {
+    errorResponse(st, json, upstreamHeaders, null);
+  }
+
+  private void errorResponse(HttpResponseStatus st, String json, HttpHeaders upstreamHeaders, String retryAfter) {
     FullHttpResponse res = HttpResponses.json(ctx, st, json);
+    if (retryAfter != null) {
+      res.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfter);
+    }
     if (upstreamHeaders != null) {
       StreamHeaders.copyEndToEnd(upstreamHeaders, res.headers());
     }
@@ -251,14 +259,16 @@ final class ClientStream {
    * Ends with an error: a JSON error response when the head has not gone out, else an in-band error
    * event and the terminating chunk (SSE), an error line (NDJSON), or a close (other bodies). Held events
    * go out first, so the client sees what the upstream said before it failed.
+   *
+   * @param retryAfter the {@code Retry-After} value of an error response, or null
    */
-  void fail(HttpResponseStatus st, String json) {
+  void fail(HttpResponseStatus st, String json, String retryAfter) {
     if (ended) {
       return;
     }
     heartbeat.stop();
     if (!headSent) {
-      errorResponse(st, json, null);
+      errorResponse(st, json, null, retryAfter);
       return;
     }
     if (held != null) {

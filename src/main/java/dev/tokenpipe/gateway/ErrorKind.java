@@ -21,6 +21,9 @@ enum ErrorKind {
   UPSTREAM_IDLE_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_idle_timeout", "The upstream went silent."),
   SLOW_CLIENT(HttpResponseStatus.SERVICE_UNAVAILABLE, "slow_client", "The client did not read the stream in time."),
   SHUTDOWN(HttpResponseStatus.SERVICE_UNAVAILABLE, "gateway_shutdown", "The gateway is shutting down."),
+  /** Our own socket failed (out of file descriptors, ports or buffers): not the upstream's fault ({@link ConnectFailure}). */
+  GATEWAY_OVERLOADED(HttpResponseStatus.SERVICE_UNAVAILABLE, "gateway_overloaded",
+      "The gateway is out of local resources (open files, ports or memory); retry shortly."),
   INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "gateway_error", "Internal error in the gateway.");
 
   final HttpResponseStatus status;
@@ -40,6 +43,11 @@ enum ErrorKind {
   /** This kind's error with a more specific message. */
   ApiError apiError(String specificMessage) {
     return ApiError.server(status, specificMessage, code);
+  }
+
+  /** The {@code Retry-After} seconds of this kind's error response, or null when retrying soon would not help. */
+  String retryAfter() {
+    return this == GATEWAY_OVERLOADED ? "1" : null;
   }
 
   /** Metric label and access-log outcome suffix, e.g. {@code upstream_cut}. */

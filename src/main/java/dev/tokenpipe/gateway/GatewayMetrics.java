@@ -66,6 +66,8 @@ public final class GatewayMetrics {
   final Counter pauses = counter("tokenpipe_gateway_upstream_pauses", "Times an upstream was paused because its client was not writable.");
   final Counter earlyHeads = counter("tokenpipe_gateway_early_heads",
       "Streams whose upstream head came later than --head-wait: the gateway sent its own 200 head, errors went in-band.");
+  final Counter localConnectFailures = counter("tokenpipe_gateway_local_connect_failures",
+      "Upstream connects that failed on our own side (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL, ...); never charged to the upstream.");
   final Counter retries = counter("tokenpipe_gateway_retries", "Attempts repeated on another upstream before anything but comments went out.");
   final Counter tokens = counter("tokenpipe_gateway_tokens", "Output tokens relayed (usage when sent, else one per content event).");
   final Counter events = counter("tokenpipe_gateway_events", "SSE events / NDJSON lines relayed.");
@@ -114,6 +116,7 @@ public final class GatewayMetrics {
       case "slow_clients" -> slowClients.get();
       case "pauses" -> pauses.get();
       case "retries" -> retries.get();
+      case "local_connect_failures" -> localConnectFailures.get();
       case "tokens" -> tokens.get();
       case "events" -> events.get();
       default -> throw new IllegalArgumentException(which);

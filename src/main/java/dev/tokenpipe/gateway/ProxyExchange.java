@@ -6,7 +6,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
@@ -89,6 +88,8 @@ final class ProxyExchange {
   /** A 1xx head was read: its (empty) end is not the response's. */
   private boolean inInformational;
   private EventRelay relay;
+  /** Our own socket failed once (EMFILE, ...): one more try on the same upstream, then 503. */
+  private boolean localRetried;
   private StreamScanner scanner;
   private SseParser translatorParser;
   private TokenTranslator translator;
@@ -192,14 +193,20 @@ final class ProxyExchange {
       return;
     }
     if (!f.isSuccess()) {
-      gw.upstreams().markFailed(u);
-      if (f.cause() instanceof UpstreamTls.HandshakeFailedException tls) {
-        // The message names the upstream and the handshake's reason (untrusted certificate, wrong host name, ...).
-        attemptFailed(ErrorKind.UPSTREAM_TLS, ErrorKind.UPSTREAM_TLS.apiError(tls.getMessage()).toJson(), false);
+      ConnectFailure failure = ConnectFailure.of(f.cause(), metrics);
+      if (failure.local()) {
+        // Our own socket failed (e.g. EMFILE): not the upstream's fault, so no mark and one more try on it.
+        if (!localRetried) {
+          localRetried = true;
+          tried.remove(u);
+          attempt(u);
+          return;
+        }
+        fail(failure.kind(), failure.json());
         return;
       }
-      attemptFailed(f.cause() instanceof ConnectTimeoutException
-          ? ErrorKind.UPSTREAM_CONNECT_TIMEOUT : ErrorKind.UPSTREAM_REFUSED, null, false);
+      gw.upstreams().markFailed(u);
+      attemptFailed(failure.kind(), failure.json(), false);
       return;
     }
     Channel ch = f.getNow();
@@ -593,7 +600,7 @@ final class ProxyExchange {
     }
     errorKind = kind;
     closeUpstream();
-    client.fail(kind.status, json != null ? json : kind.apiError().toJson());
+    client.fail(kind.status, json != null ? json : kind.apiError().toJson(), kind.retryAfter());
     moveTo(StreamState.FAILED);
     finish("error:" + kind.label());
   }

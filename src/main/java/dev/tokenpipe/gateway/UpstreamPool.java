@@ -52,6 +52,19 @@ final class UpstreamPool {
       }
     }
     Promise<Channel> promise = loop.newPromise();
+    // Never open a socket in the middle of an I/O batch: Netty's epoll loop hands each event of one
+    // epoll_wait batch to the channel registered under that event's fd number *now*
+    // (EpollIoHandler.processReady). A connection closed earlier in the batch (a client left) frees its
+    // number, a socket opened right after gets it, and the closed socket's pending read or hang-up
+    // further down the batch reaches the new one before it even connects: it closes and the connect
+    // fails (ClosedChannelException). A task runs after the whole batch; by the next epoll_wait the
+    // closed socket is gone from the interest list. One task hop on the connect path only, never on
+    // the token path. UpstreamPoolFdReuseTest stages such a batch.
+    loop.execute(() -> connect(loop, upstream, q, promise));
+    return promise;
+  }
+
+  private void connect(EventLoop loop, Upstream upstream, ArrayDeque<Channel> q, Promise<Channel> promise) {
     UpstreamInitializer initializer = initializers.computeIfAbsent(upstream, u -> new UpstreamInitializer(u, tls));
     ChannelFuture connect = Sockets.client(loop, initializer, connectTimeoutMillis).connect(upstream.host(), upstream.port());
     connect.addListener(f -> {
@@ -74,7 +87,6 @@ final class UpstreamPool {
         }
       });
     });
-    return promise;
   }
 
   private static void ready(Channel c, ArrayDeque<Channel> q, Promise<Channel> promise) {

@@ -236,11 +236,21 @@ class DeployConfigTest {
     }
     assertThat(s.tokenEvents()).as(s.summary()).isEqualTo(20);
     assertThat(s.done()).as(s.summary()).isTrue();
-    assertThat(s.maxTokenEventsPerRead()).as(s.summary()).isEqualTo(1);
-    assertThat(s.readsWithTokenEvents()).as(s.summary()).isEqualTo(20);
-    // Paced by the model, not by a proxy clock: the token gaps stay near the model's 50 ms.
+    // Structure, strictly, at the writer: each token event carries its own emission stamp, in order, the
+    // model's 50 ms apart (written and flushed one by one), and each reached the client whole.
+    List<Long> stamps = s.tokenStampsMicros();
+    assertThat(stamps).as(s.summary()).hasSize(20).isSorted().doesNotHaveDuplicates();
+    List<Double> stampGaps = new java.util.ArrayList<>();
+    for (int i = 1; i < stamps.size(); i++) {
+      stampGaps.add((stamps.get(i) - stamps.get(i - 1)) / 1e3);
+    }
+    assertThat(RawStream.median(stampGaps)).as(s.summary()).isBetween(35.0, 70.0);
+    // Timing, statistically: a busy machine may merge a read or hold an event now and then (once 51 ms on a
+    // loaded 2-core machine); a buffering proxy or a flush timer holds most events, which these percentiles see.
+    assertThat(s.readsWithTokenEvents()).as("reads carrying token events: %s", s.summary()).isGreaterThanOrEqualTo(16);
     assertThat(s.tokenGapMillisMedian()).as(s.summary()).isBetween(35.0, 70.0);
-    assertThat(s.holdMillisMax()).as(s.summary()).isLessThan(30.0);
+    assertThat(s.holdMillisPercentile(0.5)).as("p50 hold: %s", s.summary()).isLessThan(20.0);
+    assertThat(s.holdMillisPercentile(0.9)).as("p90 hold: %s", s.summary()).isLessThan(35.0);
   }
 
   @ParameterizedTest

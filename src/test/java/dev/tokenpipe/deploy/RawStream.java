@@ -188,6 +188,29 @@ record RawStream(String head, int status, List<Read> reads, long requestNanos) {
     return out;
   }
 
+  /** The {@code p}-quantile (0..1, nearest rank) of {@link #holdsMillis()}. */
+  double holdMillisPercentile(double p) {
+    List<Double> s = holdsMillis().stream().sorted().toList();
+    return s.isEmpty() ? Double.NaN : s.get(Math.max(0, (int) Math.ceil(p * s.size()) - 1));
+  }
+
+  /**
+   * The emission stamps of the token events, in order (epoch µs, set by the sim as it writes each event):
+   * what the writer did, whatever the proxies and the client's reads did to the grouping afterwards.
+   */
+  List<Long> tokenStampsMicros() {
+    List<Long> out = new ArrayList<>();
+    for (Read r : reads) {
+      for (String e : r.events()) {
+        Matcher m = STAMP.matcher(e);
+        if (isToken(e) && m.find()) {
+          out.add(Long.parseLong(m.group(1)));
+        }
+      }
+    }
+    return out;
+  }
+
   double holdMillisMax() {
     return holdsMillis().stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
   }

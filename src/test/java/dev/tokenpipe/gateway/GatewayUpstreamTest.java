@@ -80,15 +80,61 @@ class GatewayUpstreamTest {
 
   @Test
   void aCompressingUpstreamIsInflatedPerEventAndNeverCompressedToTheClient() throws Exception {
+    GZIP_STAMPS.clear();
     try (RawClient c = RawClient.post(gateway.port(), "/v1/gzip", "{}", "Accept-Encoding: gzip")) {
       assertThat(c.readToEnd()).isTrue();
       assertThat(c.head()).doesNotContain("content-encoding").contains("content-type: text/event-stream");
-      List<RawClient.Read> events = c.eventReads();
-      assertThat(events).hasSize(10);
-      assertThat(events).allSatisfy(r -> assertThat(r.count("id: tp.")).isEqualTo(1));
-      assertThat(c.body()).contains("data: token 9\n\n").contains("data: [DONE]");
+      // Structure, exactly, at the writer: the gateway writes (and flushes) each upstream read as one HTTP
+      // chunk, so chunk boundaries are its writes whatever TCP and a busy client thread merge into one read.
+      List<Chunk> chunks = chunks(c).stream().filter(ch -> ch.text().contains("id: tp.")).toList();
+      assertThat(chunks).hasSize(GZIP_EVENTS);
+      assertThat(chunks).allSatisfy(ch -> assertThat(ch.text().split("id: tp.", -1)).hasSize(2));
+      // Timing, statistically: each event's arrival at the client after the upstream emitted it. Holding the
+      // events (a buffering inflater) delays most of them by hundreds of ms; a busy machine delays a few.
+      List<Long> delays = new ArrayList<>();
+      for (int i = 0; i < GZIP_EVENTS; i++) {
+        delays.add(chunks.get(i).arrivalNanos() - GZIP_STAMPS.get(i));
+      }
+      assertThat(percentile(delays, 0.5)).as("p50 delivery delay, ns: %s", delays).isLessThan(TimeUnit.MILLISECONDS.toNanos(100));
+      assertThat(percentile(delays, 0.9)).as("p90 delivery delay, ns: %s", delays).isLessThan(TimeUnit.MILLISECONDS.toNanos(250));
+      assertThat(GatewayChurnTest.payload(c)).contains("data: token 9\n\n").contains("data: [DONE]");
       assertThat(fake.lastHeads.get("/v1/gzip").toLowerCase()).contains("accept-encoding: identity");
     }
+  }
+
+  /** One HTTP chunk of a response and when the read that completed it returned. ASCII bodies only. */
+  record Chunk(String text, long arrivalNanos) {}
+
+  static List<Chunk> chunks(RawClient c) {
+    StringBuilder all = new StringBuilder();
+    List<Integer> ends = new ArrayList<>();
+    for (RawClient.Read r : c.reads) {
+      all.append(r.text());
+      ends.add(all.length());
+    }
+    List<Chunk> out = new ArrayList<>();
+    int i = all.indexOf("\r\n\r\n") + 4;
+    while (i > 3 && i < all.length()) {
+      int eol = all.indexOf("\r\n", i);
+      int size = Integer.parseInt(all.substring(i, eol).trim(), 16);
+      if (size == 0) {
+        break;
+      }
+      int end = eol + 2 + size;
+      int read = 0;
+      while (ends.get(read) < end) {
+        read++;
+      }
+      out.add(new Chunk(all.substring(eol + 2, end), c.reads.get(read).nanos()));
+      i = end + 2;
+    }
+    return out;
+  }
+
+  static long percentile(List<Long> values, double p) {
+    List<Long> sorted = new ArrayList<>(values);
+    sorted.sort(null);
+    return sorted.get((int) Math.ceil(p * sorted.size()) - 1);
   }
 
   @Test
@@ -115,7 +161,7 @@ class GatewayUpstreamTest {
   }
 
   @Test
-  void aRefusedUpstreamIsRetriedOnAHealthyOneTransparently() throws Exception {
+  void aRefusedUpstreamIsRetriedOnAHealthyOneTransparentlyAndSkippedAfterFailuresInARow() throws Exception {
     int closedPort;
     try (ServerSocket s = new ServerSocket(0)) {
       closedPort = s.getLocalPort();
@@ -123,14 +169,27 @@ class GatewayUpstreamTest {
     try (SimServer sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
          GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0)
              .withUpstreams(List.of("http://127.0.0.1:" + closedPort, "http://127.0.0.1:" + sim.port())))) {
-      for (int i = 0; i < 4; i++) {
-        try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", GatewayStreamingTest.CHAT,
-            "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3")) {
-          assertThat(c.readToEnd()).isTrue();
-          assertThat(c.body()).contains("data: [DONE]").doesNotContain("event: error");
-        }
+      // Round-robin keeps picking the dead upstream, each refusal is retried on the live one, until it is marked down.
+      for (int i = 0; i < 40 && g.metrics().count("retries") < UpstreamSet.FAILURES_TO_MARK_DOWN; i++) {
+        completeStream(g);
       }
-      assertThat(g.metrics().count("retries")).isEqualTo(1);
+      assertThat(g.metrics().count("retries")).isEqualTo(UpstreamSet.FAILURES_TO_MARK_DOWN);
+      long start = System.nanoTime();
+      for (int i = 0; i < 10; i++) {
+        completeStream(g);
+      }
+      // Marked down: skipped, except one probe per 5 s cool-down that ran out (a slow machine may see one).
+      long coolDowns = (System.nanoTime() - start) / TimeUnit.SECONDS.toNanos(5);
+      assertThat(g.metrics().count("retries") - UpstreamSet.FAILURES_TO_MARK_DOWN).isLessThanOrEqualTo(coolDowns + 1);
+      assertThat(g.metrics().errors(ErrorKind.UPSTREAM_REFUSED.label())).as("no client saw the refusals").isZero();
+    }
+  }
+
+  private static void completeStream(GatewayServer g) throws IOException {
+    try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", GatewayStreamingTest.CHAT,
+        "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3")) {
+      assertThat(c.readToEnd()).isTrue();
+      assertThat(GatewayChurnTest.payload(c)).contains("data: [DONE]").doesNotContain("event: error");
     }
   }
 
@@ -160,16 +219,20 @@ class GatewayUpstreamTest {
     FakeUpstream.end(out);
   }
 
+  static final int GZIP_EVENTS = 10;
+  static final List<Long> GZIP_STAMPS = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   static void gzip(String head, OutputStream out, FakeUpstream self) throws IOException {
     FakeUpstream.sseHead(out, "Content-Encoding: gzip\r\n");
     ByteArrayOutputStream compressed = new ByteArrayOutputStream();
     GZIPOutputStream gz = new GZIPOutputStream(compressed, true); // sync flush: each event decodable at once
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < GZIP_EVENTS; i++) {
       gz.write(("id: tp." + i + ".0\ndata: token " + i + "\n\n").getBytes(StandardCharsets.UTF_8));
       gz.flush();
+      GZIP_STAMPS.add(System.nanoTime()); // the emission stamp: just before the event's bytes leave
       FakeUpstream.chunk(out, compressed.toByteArray());
       compressed.reset();
-      sleep(30);
+      sleep(50);
     }
     gz.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
     gz.finish();
