@@ -449,7 +449,8 @@ final class ProxyExchange {
     } else if (relay != null) {
       // For a stream the client asked for, the upstream's terminator (or its own error event) is the only
       // proof of completion: a clean-looking end without it is a cut.
-      complete = (books.sawTerminator() || books.upstreamError() != null);
+      complete = books.sawTerminator() || books.upstreamError() != null
+          || !expectStream; // an event stream nobody asked for (not an LLM API) has no terminator to check
     } else {
       complete = true; // a non-stream body: its length or last chunk is its proof
     }
