@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.HttpResponses;
 import dev.tokenpipe.http.LingeringClose;
 import dev.tokenpipe.http.PrometheusText;
@@ -309,8 +310,8 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     next();
   }
 
-  private RequestTimeoutHandler requestTimeout() {
-    return ctx.pipeline().get(RequestTimeoutHandler.class);
+  private ConnectionTimeouts requestTimeout() {
+    return ctx.pipeline().get(ConnectionTimeouts.class);
   }
 
   /** A response (an exchange or the probe) is running on this connection. */

@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.Http10Framing;
 import dev.tokenpipe.http.JsonErrorAggregator;
 import io.netty.channel.Channel;
@@ -27,7 +28,16 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
   @Override
   protected void initChannel(Channel ch) {
     ChannelPipeline p = ch.pipeline();
-    p.addLast("request-timeout", new RequestTimeoutHandler(gw.config().requestReadTimeout().toNanos(), gw.metrics()));
+    p.addLast("request-timeout", new ConnectionTimeouts(gw.config().requestReadTimeout().toNanos(),
+        gw.config().requestReadTimeout().toNanos(), new ConnectionTimeouts.Listener() {
+          @Override
+          public void idleClosed() { }
+
+          @Override
+          public void requestTimedOut() {
+            gw.metrics().rejected.labelValues("408").inc();
+          }
+        }));
     p.addLast("http", new HttpServerCodec());
     // Right after the codec: they see every request head and every response, also the aggregator's own.
     p.addLast("http10", new Http10Framing());

@@ -56,7 +56,7 @@ final class Warmup {
     try {
       local();
       if (builtInModel) {
-        selfRequest(address);
+        selfRequest(address, gw.defaultModel());
       }
     } catch (Exception e) {
       log.debug("warm-up incomplete: {}", e.toString());
@@ -103,9 +103,9 @@ final class Warmup {
   }
 
   /** One short stream through the gateway and the built-in model, read to its end. */
-  private static void selfRequest(InetSocketAddress address) throws Exception {
+  private static void selfRequest(InetSocketAddress address, String model) throws Exception {
     InetAddress host = address.getAddress().isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : address.getAddress();
-    String body = "{\"model\":\"warm-up\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String body = "{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
     try (Socket s = new Socket(host, address.getPort())) {
       s.setSoTimeout(TIMEOUT_MILLIS);
       OutputStream out = s.getOutputStream();

@@ -1,5 +1,6 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.http.ConnectionTimeouts;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenpipe.http.HttpResponses;

@@ -1,5 +1,6 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.Http10Framing;
 import dev.tokenpipe.net.RunningServer;
 import io.netty.channel.Channel;
@@ -61,7 +62,17 @@ public final class SimServer implements AutoCloseable {
       protected void initChannel(Channel ch) {
         ChannelPipeline p = ch.pipeline();
         ConnectionTimeouts timeouts = new ConnectionTimeouts(
-            config.requestTimeout().toNanos(), config.idleTimeout().toNanos(), metrics);
+            config.requestTimeout().toNanos(), config.idleTimeout().toNanos(), new ConnectionTimeouts.Listener() {
+              @Override
+              public void idleClosed() {
+                metrics.idleClosed.inc();
+              }
+
+              @Override
+              public void requestTimedOut() {
+                metrics.errors.labelValues("408").inc();
+              }
+            });
         InboundGate gate = new InboundGate();
         p.addLast("timeouts", timeouts);
         p.addLast("gate", gate);

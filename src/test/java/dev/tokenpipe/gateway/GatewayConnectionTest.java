@@ -72,6 +72,21 @@ class GatewayConnectionTest {
     return all.toString(StandardCharsets.UTF_8);
   }
 
+  /** Reads until the server closes or {@code enough} holds for what arrived. */
+  static String readUntilCloseOr(Socket s, java.util.function.Predicate<String> enough) throws IOException {
+    ByteArrayOutputStream all = new ByteArrayOutputStream();
+    InputStream in = s.getInputStream();
+    byte[] buf = new byte[65536];
+    try {
+      for (int n; !enough.test(all.toString(StandardCharsets.UTF_8)) && (n = in.read(buf)) >= 0; ) {
+        all.write(buf, 0, n);
+      }
+    } catch (SocketTimeoutException e) {
+      throw new AssertionError("the server neither finished nor closed; got so far:\n" + all.toString(StandardCharsets.UTF_8), e);
+    }
+    return all.toString(StandardCharsets.UTF_8);
+  }
+
   static String chatRequest(String version, String extraHeaders) {
     byte[] body = STREAM_CHAT.getBytes(StandardCharsets.UTF_8);
     return "POST /v1/chat/completions " + version + "\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
@@ -211,16 +226,21 @@ class GatewayConnectionTest {
       s.getOutputStream().write(chatRequest("HTTP/1.1", "").getBytes(StandardCharsets.UTF_8));
       byte[] buf = new byte[4096];
       assertThat(new String(buf, 0, s.getInputStream().read(buf), StandardCharsets.UTF_8)).startsWith("HTTP/1.1 200");
-      // 300 minimal requests in one write: one socket read of them holds more than the ceiling of 64.
+      // 300 minimal requests in one write. Whether the decoder sees more than the ceiling of 64 before
+      // reading pauses depends on how the socket reads fall; both outcomes keep the stream whole and the
+      // order: every request answered 404 in turn, or the first ones answered and then one 503 and a close.
       s.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".repeat(300).getBytes(StandardCharsets.US_ASCII));
-      String all = readUntilClose(s);
+      String all = readUntilCloseOr(s, text -> statuses(text).size() == 300);
       List<Integer> statuses = statuses(all);
       assertThat(all).contains("data: [DONE]\n\n\r\n0\r\n\r\n");
       assertThat(all.indexOf("HTTP/1.1 404")).isGreaterThan(all.indexOf("data: [DONE]"));
-      assertThat(statuses.size()).isBetween(GatewayHandler.READ_PAUSE_AT + 1, 300);
-      assertThat(statuses.subList(0, statuses.size() - 1)).containsOnly(404);
-      assertThat(statuses.getLast()).isEqualTo(503);
-      assertThat(all).endsWith("}").contains("\"code\":\"too_many_pipelined\"");
+      if (statuses.getLast() == 503) {
+        assertThat(statuses.size()).isBetween(GatewayHandler.READ_PAUSE_AT + 1, 300);
+        assertThat(statuses.subList(0, statuses.size() - 1)).containsOnly(404);
+        assertThat(all).endsWith("}").contains("\"code\":\"too_many_pipelined\"");
+      } else {
+        assertThat(statuses).hasSize(300).containsOnly(404);
+      }
     }
   }
 
