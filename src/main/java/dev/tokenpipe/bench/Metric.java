@@ -14,7 +14,7 @@ enum Metric {
   E2E_PER_TOKEN("e2e_per_token", true, "E2E / output tokens, per request (guidellm's TPOT, LLMPerf's ITL)"),
   TOKENS_PER_EVENT("tokens_per_event", false, "output tokens carried by one content event"),
   OUTPUT_TOKENS("output_tokens", false, "output tokens of one request"),
-  ONE_WAY_DELAY("one_way_delay", true, "socket read wall clock - server emission stamp, per event (same host only)"),
+  ONE_WAY_DELAY("one_way_delay", true, "socket read wall clock - server emission stamp, per generated event (same host only)"),
   PARSE_DELAY("parse_delay", true, "socket read -> event parsed in this client, per event"),
   TTFT_EMITTED("ttft_emitted", true, "ground truth: server emission time of the first content event - request written"),
   ITL_EMITTED("itl_emitted", true, "ground truth: gap between emission stamps of consecutive content events"),

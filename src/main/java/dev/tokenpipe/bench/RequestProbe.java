@@ -80,9 +80,6 @@ final class RequestProbe implements ExchangeListener {
       metrics.recordNanosAsMicros(Metric.PARSE_DELAY, e.parsedNanos() - e.readNanos());
     }
     long emitMicros = emitMicros(e);
-    if (emitMicros >= 0 && job.measured()) {
-      metrics.record(Metric.ONE_WAY_DELAY, e.readWallMicros() - emitMicros);
-    }
     if (e.isDone()) {
       return;
     }
@@ -98,6 +95,11 @@ final class RequestProbe implements ExchangeListener {
     // A token is generated output of any kind (docs/metrics.md): content, reasoning or a tool call.
     if (!c.isGenerated()) {
       return;
+    }
+    // Delivery delay is a generated event's: a gateway may hold a role-only chunk until the first token
+    // on purpose (failover before generated content), and no user waits on it.
+    if (emitMicros >= 0 && job.measured()) {
+      metrics.record(Metric.ONE_WAY_DELAY, e.readWallMicros() - emitMicros);
     }
     int tokens = config.countTokens() ? Math.max(1, Tokenizer.cl100k().count(c.content() + c.reasoning() + c.toolCall())) : 1;
     tokenizerTokens += tokens;
