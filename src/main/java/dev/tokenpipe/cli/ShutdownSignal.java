@@ -13,18 +13,24 @@ import sun.misc.Signal;
  * <p>Why not only a shutdown hook: when the JVM itself handles SIGTERM it runs the hooks and then
  * exits with 143 (128 + 15) whatever they did, so an orchestrator could not tell a clean drain from
  * a crash. Here the signal only wakes the command's thread; the drain runs there, and the command's
- * return value is the exit code. A second signal during the drain stops at once (exit 128 + signal).
+ * return value is the exit code. A second signal during the drain, at least a second after the first,
+ * stops at once (exit 128 + signal); one sooner is the same request repeated (GNU {@code timeout} signals
+ * the process and then its process group) and is ignored.
  * A shutdown hook remains for every other way the JVM may end (SIGHUP, a signal that could not be
  * taken over), and closes the server if the drain did not run.
  */
 public final class ShutdownSignal {
   private static final Logger log = LoggerFactory.getLogger(ShutdownSignal.class);
 
+  /** A second signal sooner than this after the first is taken as the same one. */
+  private static final long REPEAT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
   private ShutdownSignal() {}
 
   /** Blocks until a termination signal, then closes (drains) {@code server} and returns. */
   public static void closeOnSignal(AutoCloseable server) throws InterruptedException {
     CountDownLatch signalled = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicLong firstSignalNanos = new java.util.concurrent.atomic.AtomicLong();
     AtomicBoolean closing = new AtomicBoolean();
     Runnable close = () -> {
       try {
@@ -42,6 +48,13 @@ public final class ShutdownSignal {
     for (String name : new String[] {"TERM", "INT"}) {
       try {
         Signal.handle(new Signal(name), sig -> {
+          // A repeat within a second is the same request to stop, not an impatient second one: GNU
+          // timeout (without --foreground) and some supervisors signal the process and then its group.
+          long now = System.nanoTime();
+          if (signalled.getCount() == 0 && now - firstSignalNanos.get() < REPEAT_NANOS) {
+            return;
+          }
+          firstSignalNanos.compareAndSet(0, now);
           if (signalled.getCount() == 0) {
             log.warn("second SIG{}: stopping without waiting for the drain", sig.getName());
             Runtime.getRuntime().halt(128 + sig.getNumber());

@@ -7,12 +7,9 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
+import dev.tokenpipe.http.SelfRequest;
 import io.netty.util.ReferenceCountUtil;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +29,6 @@ import org.slf4j.LoggerFactory;
 final class Warmup {
   static final String HEADER = "X-Tokenpipe-Warmup";
   private static final Logger log = LoggerFactory.getLogger(Warmup.class);
-  private static final int TIMEOUT_MILLIS = 10_000;
   private static final String STREAM = """
       id: tp.0.0
       data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}
@@ -104,20 +100,8 @@ final class Warmup {
 
   /** One short stream through the gateway and the built-in model, read to its end. */
   private static void selfRequest(InetSocketAddress address, String model) throws Exception {
-    InetAddress host = address.getAddress().isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : address.getAddress();
-    String body = "{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-    try (Socket s = new Socket(host, address.getPort())) {
-      s.setSoTimeout(TIMEOUT_MILLIS);
-      OutputStream out = s.getOutputStream();
-      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: warm-up\r\nContent-Type: application/json\r\n"
-          + HEADER + ": 1\r\nX-Tokenpipe-Sim: ttft=0ms itl=0ms tokens=8\r\nConnection: close\r\nContent-Length: "
-          + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
-      out.flush();
-      InputStream in = s.getInputStream();
-      byte[] buf = new byte[8192];
-      while (in.read(buf) >= 0) {
-        // read to the close: the whole stream crossed both hops
-      }
-    }
+    SelfRequest.post(address, "/v1/chat/completions",
+        "{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        HEADER + ": 1", "X-Tokenpipe-Sim: ttft=0ms itl=0ms tokens=8");
   }
 }
