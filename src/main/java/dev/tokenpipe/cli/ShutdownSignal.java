@@ -25,12 +25,49 @@ public final class ShutdownSignal {
   /** A second signal sooner than this after the first is taken as the same one. */
   private static final long REPEAT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
 
+  private final CountDownLatch signalled = new CountDownLatch(1);
+  private final java.util.concurrent.atomic.AtomicLong firstSignalNanos = new java.util.concurrent.atomic.AtomicLong();
+
   private ShutdownSignal() {}
 
-  /** Blocks until a termination signal, then closes (drains) {@code server} and returns. */
-  public static void closeOnSignal(AutoCloseable server) throws InterruptedException {
-    CountDownLatch signalled = new CountDownLatch(1);
-    java.util.concurrent.atomic.AtomicLong firstSignalNanos = new java.util.concurrent.atomic.AtomicLong();
+  /**
+   * Takes over SIGTERM and SIGINT now, before the server starts: a signal during start-up (the warm-up runs
+   * while the port already accepts) is kept and honoured once the server runs, never the JVM's exit 143.
+   */
+  public static ShutdownSignal install() {
+    ShutdownSignal s = new ShutdownSignal();
+    for (String name : new String[] {"TERM", "INT"}) {
+      try {
+        Signal.handle(new Signal(name), s::onSignal);
+      } catch (IllegalArgumentException e) {
+        // The signal is not ours to take (e.g. the JVM runs with -Xrs): the shutdown hook still closes.
+        log.debug("cannot handle SIG{}: {}", name, e.toString());
+      }
+    }
+    return s;
+  }
+
+  private void onSignal(Signal sig) {
+    // A repeat within a second is the same request to stop, not an impatient second one: GNU timeout
+    // (without --foreground) and some supervisors signal the process and then its group.
+    long now = System.nanoTime();
+    if (signalled.getCount() == 0 && now - firstSignalNanos.get() < REPEAT_NANOS) {
+      return;
+    }
+    firstSignalNanos.compareAndSet(0, now);
+    if (signalled.getCount() == 0) {
+      log.warn("second SIG{}: stopping without waiting for the drain", sig.getName());
+      Runtime.getRuntime().halt(128 + sig.getNumber());
+    }
+    signalled.countDown();
+  }
+
+  /**
+   * Runs {@code announce} (the "listening" line), blocks until a termination signal (perhaps one that came
+   * during start-up), then closes (drains) {@code server} and returns. A shutdown hook closes it on any other
+   * way the JVM ends.
+   */
+  public void closeOnSignal(AutoCloseable server, Runnable announce) throws InterruptedException {
     AtomicBoolean closing = new AtomicBoolean();
     Runnable close = () -> {
       try {
@@ -39,33 +76,12 @@ public final class ShutdownSignal {
         log.warn("error while shutting down: {}", e.toString());
       }
     };
-    Thread hook = new Thread(() -> {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       if (closing.compareAndSet(false, true)) {
         close.run();
       }
-    }, "tokenpipe-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
-    for (String name : new String[] {"TERM", "INT"}) {
-      try {
-        Signal.handle(new Signal(name), sig -> {
-          // A repeat within a second is the same request to stop, not an impatient second one: GNU
-          // timeout (without --foreground) and some supervisors signal the process and then its group.
-          long now = System.nanoTime();
-          if (signalled.getCount() == 0 && now - firstSignalNanos.get() < REPEAT_NANOS) {
-            return;
-          }
-          firstSignalNanos.compareAndSet(0, now);
-          if (signalled.getCount() == 0) {
-            log.warn("second SIG{}: stopping without waiting for the drain", sig.getName());
-            Runtime.getRuntime().halt(128 + sig.getNumber());
-          }
-          signalled.countDown();
-        });
-      } catch (IllegalArgumentException e) {
-        // The signal is not ours to take (e.g. the JVM runs with -Xrs): the shutdown hook still closes.
-        log.debug("cannot handle SIG{}: {}", name, e.toString());
-      }
-    }
+    }, "tokenpipe-shutdown"));
+    announce.run();
     signalled.await();
     if (closing.compareAndSet(false, true)) {
       close.run();

@@ -153,6 +153,7 @@ public final class GatewayCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandFailedException(e.getMessage(), Cli.EXIT_USAGE);
     }
+    ShutdownSignal signals = ShutdownSignal.install();
     GatewayServer gateway;
     try {
       gateway = GatewayServer.start(config);
@@ -161,12 +162,13 @@ public final class GatewayCommand implements Callable<Integer> {
     } catch (IllegalStateException e) {
       throw new CommandFailedException(e.getMessage());
     }
-    System.err.printf("tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s heartbeat=%s%s%n",
-        host, gateway.port(), Transport.get().name(), String.join(",", gateway.upstreamNames()),
-        gateway.sim() != null ? " (built-in simulated model)" : "",
+    GatewayServer g = gateway;
+    signals.closeOnSignal(gateway, () -> System.err.printf(
+        "tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s heartbeat=%s%s%n",
+        host, g.port(), Transport.get().name(), String.join(",", g.upstreamNames()),
+        g.sim() != null ? " (built-in simulated model)" : "",
         heartbeat.isZero() ? "off" : Durations.format(heartbeat),
-        config.apiKeys().isEmpty() ? "" : " auth=" + config.apiKeys().size() + " key(s)");
-    ShutdownSignal.closeOnSignal(gateway);
+        config.apiKeys().isEmpty() ? "" : " auth=" + config.apiKeys().size() + " key(s)"));
     return 0;
   }
 }

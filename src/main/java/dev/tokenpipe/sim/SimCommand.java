@@ -103,6 +103,7 @@ public final class SimCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     SimConfig config = config();
     SimServer sim;
+    ShutdownSignal signals = ShutdownSignal.install();
     try {
       if (capacity < 0) {
         throw new CommandFailedException("--capacity must be >= 0", dev.tokenpipe.cli.Cli.EXIT_USAGE);
@@ -112,13 +113,12 @@ public final class SimCommand implements Callable<Integer> {
     } catch (IllegalStateException e) {
       throw new CommandFailedException(e.getMessage());
     }
-    {
-      StreamProfile p = config.defaultProfile();
-      System.err.printf("tokenpipe sim listening on http://%s:%d (%s) model=%s ttft=%s itl=%s tokens=%d burst=%d%s%n",
-          host, sim.port(), Transport.get().name(), String.join(",", config.models()), p.ttft(), p.itl(), p.tokens(), p.burst(),
-          p.groupCommit() ? " group-commit=" + Durations.format(Duration.ofNanos(p.groupCommitNanos())) : "");
-      ShutdownSignal.closeOnSignal(sim);
-    }
+    StreamProfile p = config.defaultProfile();
+    SimServer s = sim;
+    signals.closeOnSignal(sim, () -> System.err.printf(
+        "tokenpipe sim listening on http://%s:%d (%s) model=%s ttft=%s itl=%s tokens=%d burst=%d%s%n",
+        host, s.port(), Transport.get().name(), String.join(",", config.models()), p.ttft(), p.itl(), p.tokens(), p.burst(),
+        p.groupCommit() ? " group-commit=" + Durations.format(Duration.ofNanos(p.groupCommitNanos())) : ""));
     return 0;
   }
 }
