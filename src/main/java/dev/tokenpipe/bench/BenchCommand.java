@@ -162,10 +162,27 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--progress-label", hidden = true, paramLabel = "TEXT", description = "Text in front of each progress line (demo).")
   String progressLabel = "";
 
+  /** An output file whose folder is missing or read-only is a usage error at once (exit 64). */
+  private void checkWritable(Path file) {
+    if (file == null) {
+      return;
+    }
+    Path dir = file.toAbsolutePath().getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "cannot write " + file + ": no such directory " + dir);
+    }
+    if (!Files.isWritable(dir) || (Files.exists(file) && !Files.isWritable(file))) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "cannot write " + file + ": permission denied");
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     if (url == null) {
       throw new CommandLine.ParameterException(spec.commandLine(), "missing URL (e.g. http://127.0.0.1:8000/v1/chat/completions)");
+    }
+    for (Path p : new Path[] {jsonFile, htmlFile, hdrFile}) {
+      checkWritable(p); // before the load runs, not after it
     }
     BenchConfig config = config();
     PrintWriter out = spec.commandLine().getOut();

@@ -100,7 +100,8 @@ final class BenchReport {
     ArrayNode reasons = sc.putArray("reasons");
     Metric reference = null;
     for (Metric m : List.of(Metric.ITL, Metric.TTFT, Metric.E2E)) {
-      if (metrics.total(m).getTotalCount() > 0) {
+      // A zero median (events that arrive in bursts: most gaps are 0) is no scale to judge lag against.
+      if (metrics.total(m).getTotalCount() > 0 && metrics.total(m).getValueAtPercentile(50) > 0) {
         reference = m;
         break;
       }

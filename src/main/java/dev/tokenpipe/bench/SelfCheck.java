@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * same amount), and the process CPU time is compared with the cores available.
  *
  * <p>The rule for the warning: lag matters in proportion to what it distorts. The loop-lag p99 is compared
- * with the smallest latency the run reports, the ITL p50 (else TTFT p50, else E2E p50); the generator is
+ * with the smallest latency the run reports, the ITL p50 (else, when there is none or it is 0, TTFT p50, else E2E p50); the generator is
  * flagged when its lag p99 exceeds {@value #LAG_SHARE_LIMIT} of that and at least
  * {@value #LAG_FLOOR_MICROS} us. 2 ms of lag is noise against 200 ms TTFTs and a 10% error on 20 ms gaps.
  * CPU use is reported, not judged: a busy generator whose loops are on time measures correctly.

@@ -35,6 +35,17 @@ class BenchOutputTest {
   }
 
   @Test
+  void anOutputPathThatCannotBeWrittenIsAUsageErrorBeforeAnyLoad() throws Exception {
+    long t0 = System.nanoTime();
+    // No server at this port: a run that started would fail on connects, a usage error comes first.
+    BenchCli r = BenchCli.run("bench", "-n", "3", "-c", "1", "--progress", "none",
+        "--json", "/nonexistent-dir-tokenpipe/x.json", "http://127.0.0.1:9/v1/chat/completions");
+    assertThat(r.exitCode()).as(r.err()).isEqualTo(64);
+    assertThat(r.err()).contains("cannot write /nonexistent-dir-tokenpipe/x.json: no such directory");
+    assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(5_000);
+  }
+
+  @Test
   void successfulRunSaysWhereResultsWentAndSelfCheckFollowsItsRule() throws Exception {
     Path json = dir.resolve("ok.json");
     Path html = dir.resolve("ok.html");
