@@ -23,9 +23,10 @@ import java.nio.charset.StandardCharsets;
  * classified in place: the buffer is copied once into an event-loop-wide scratch array, each event's
  * {@code data:} value is handed to {@link EventClassifier} as bytes and no String is made (issue 15: the
  * parser's String per event was the largest allocation per relayed event). Everything else (the stream's
- * first buffer, with its possible BOM; CR line ends; multi-line data; a part of an oversized event; a line
+ * first buffer when it may start with a BOM; CR line ends; multi-line data; a part of an oversized event; a line
  * beyond 1 MiB) goes through {@link SseParser}, which implements the WHATWG rules in full. Both paths
- * dispatch exactly the events the spec dispatches, with the same type and data. NDJSON goes through a line
+ * dispatch exactly the events the spec dispatches, with the same type and data; the parser is made only when
+ * first needed (most streams never need it). NDJSON goes through a line
  * scanner. One scanner per stream, on the stream's event loop.
  */
 final class StreamScanner implements SseListener {
@@ -43,6 +44,7 @@ final class StreamScanner implements SseListener {
   private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
   private static final byte[] DONE = SseEncoder.DONE.getBytes(StandardCharsets.US_ASCII);
   private static final String MESSAGE = "message";
+  private static final byte[] LF = {'\n'};
 
   /** Per event loop: scanning is synchronous, so one array and one classifier serve all its streams. */
   private static final FastThreadLocal<Scratch> SCRATCH = new FastThreadLocal<>() {
@@ -60,9 +62,10 @@ final class StreamScanner implements SseListener {
   private final Framing framing;
   private final boolean plainTokens;
   private final Sink sink;
-  private final SseParser sse;
+  /** Made on the first buffer the in-place path cannot read (most streams never need one). */
+  private SseParser sse;
   private long readNanos;
-  /** The first buffer went through the parser: a leading BOM is settled. */
+  /** A byte of the stream was read: a BOM from here on is data, not the stream's leading BOM. */
   private boolean started;
   /** The last {@code event:} type seen and its bytes: types repeat, so one String serves them all. */
   private String lastType;
@@ -74,7 +77,6 @@ final class StreamScanner implements SseListener {
     this.framing = framing;
     this.plainTokens = plainTokens;
     this.sink = sink;
-    this.sse = framing == Framing.SSE ? new SseParser(this) : null;
   }
 
   /**
@@ -86,20 +88,32 @@ final class StreamScanner implements SseListener {
     this.readNanos = readNanos;
     switch (framing) {
       case SSE -> {
-        if (!started || plainTokens || !sse.atEventBoundary() || !scanInPlace(buf)) {
-          started = true;
-          sse.feed(buf);
+        boolean bomPossible = !started && buf.isReadable() && buf.getByte(buf.readerIndex()) == (byte) 0xEF;
+        if (plainTokens || bomPossible || (sse != null && !sse.atEventBoundary()) || !scanInPlace(buf)) {
+          parser().feed(buf);
         }
+        started |= buf.isReadable();
       }
       case NDJSON -> feedLines(buf);
       case RAW -> { }
     }
   }
 
+  private SseParser parser() {
+    if (sse == null) {
+      sse = new SseParser(this);
+      if (started) {
+        // Mid-stream a BOM is data: a blank line (a no-op on a fresh parser) settles the BOM question.
+        sse.feed(LF, 0, 1);
+      }
+    }
+    return sse;
+  }
+
   /** True when a comment may be inserted without changing any event the client sees. */
   boolean atEventBoundary() {
     return switch (framing) {
-      case SSE -> sse.atEventBoundary();
+      case SSE -> sse == null || sse.atEventBoundary(); // the in-place path reads whole events only
       case NDJSON, RAW -> false; // NDJSON has no comments; raw bodies have no boundaries we know
     };
   }

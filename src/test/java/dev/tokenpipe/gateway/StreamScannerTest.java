@@ -38,6 +38,7 @@ class StreamScannerTest {
       "data\n\n",
       "event:\ndata: " + CHUNK.formatted(" é") + "\n\n",
       "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":9,\"total_tokens\":12}}\n\n",
+      "\uFEFFdata: {\"mid-stream BOM\":1}\n\n",
       "data: [DONE]\n\n"};
 
   /** What a sink was told, in order. */
