@@ -145,7 +145,11 @@ if [ "${SINGLE:-1}" = 1 ]; then
   for round in $(seq "$rounds"); do
     for name in direct serve nginx; do
       taskset -c "$rest" "$here/tokenpipe" bench -c 1 -n 20 --warmup 3 --progress none --json "$work/one-$name-$round.json" \
-        "http://127.0.0.1:$(port_of "$name")/v1/chat/completions" >/dev/null 2>&1 || true
+        "http://127.0.0.1:$(port_of "$name")/v1/chat/completions" >"$out/one-$name-$round.txt" 2>&1 || true
+      if [ "$(jq -r '.totals.ok' "$work/one-$name-$round.json")" = 0 ]; then
+        echo "  $name round $round: no request succeeded (bench output: $out/one-$name-$round.txt)" >&2
+        continue
+      fi
       jq -r --arg n "$name" '[$n, .metrics.ttft.p50, .metrics.ttft.p99, .metrics.itl.p50, .metrics.itl.p99] | @tsv' \
         "$work/one-$name-$round.json" >>"$out/one.tsv"
     done
@@ -155,7 +159,7 @@ if [ "${SINGLE:-1}" = 1 ]; then
     n = 0
     for (i = 1; i <= rows; i++) if (path[i] == name) v[++n] = val[i, col]
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    return n == 0 ? "nan" : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
   }
   { rows++; path[rows] = $1; for (k = 2; k <= NF; k++) val[rows, k] = $k }
   END {
@@ -163,7 +167,9 @@ if [ "${SINGLE:-1}" = 1 ]; then
     for (p = 1; p <= 2; p++) {
       name = p == 1 ? "serve" : "nginx"
       printf "  %-6s", name
-      for (k = 2; k <= 5; k++) printf " %+12.0f", (median(name, k) - median("direct", k)) * 1000
+      for (k = 2; k <= 5; k++) {
+        if (median(name, k) == "nan") printf " %12s", "n/a"; else printf " %+12.0f", (median(name, k) - median("direct", k)) * 1000
+      }
       printf "\n"
     }
   }' "$out/one.tsv"
