@@ -10,7 +10,8 @@ import dev.tokenpipe.openai.Json;
  * line, an Anthropic Messages or OpenAI Responses event, or a plain {@code /v1/stream} token.
  *
  * @param kind {@link EventKind} bits and usage of the event
- * @param data the event's data (kept for the rare callers that need its text: the token translator, errors)
+ * @param data the event's data (kept for the rare callers that need its text: the token translator, errors);
+ *     null when {@link StreamScanner} classified the event in place and it is no error (its text is never read)
  * @param plainToken true when the data is a {@code /v1/stream} token itself, not JSON
  */
 record Chunk(long kind, String data, boolean plainToken) {

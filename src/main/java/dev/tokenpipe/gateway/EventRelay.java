@@ -150,7 +150,10 @@ final class EventRelay implements ByteProcessor {
 
   private ByteBuf takeUpTo(ByteBuf in, int from, int end) {
     if (partial == null) {
-      return in.retainedSlice(from, end - from);
+      // The read is exactly whole events (the common case): the read itself, no slice object. The reader
+      // index is never moved on the way out (the writer copies), except to strip a BOM from the first output.
+      return !firstOutput && from == in.readerIndex() && end == in.writerIndex() ? in.retain()
+          : in.retainedSlice(from, end - from);
     }
     ByteBuf out = partial;
     partial = null;

@@ -78,11 +78,13 @@ public final class GatewayMetrics {
   private final AtomicLong maxPendingWriteBytes = new AtomicLong();
 
   private Histogram histogram(String name, String help, double[] bounds) {
-    return Histogram.builder().name(name).help(help).classicUpperBounds(bounds).register(registry);
+    // Classic buckets only and no exemplars: the text exposition shows neither, and both allocate per sample.
+    return Histogram.builder().name(name).help(help).classicOnly().classicUpperBounds(bounds).withoutExemplars()
+        .register(registry);
   }
 
   private Counter counter(String name, String help) {
-    return Counter.builder().name(name).help(help).register(registry);
+    return Counter.builder().name(name).help(help).withoutExemplars().register(registry);
   }
 
   void recordAdded(long nanos) {

@@ -121,7 +121,8 @@ final class ProxyExchange {
     this.upstreamBody = upstreamBody;
     this.expectStream = expectStream;
     this.keepAlive = HttpUtil.isKeepAlive(clientRequest);
-    this.client = new ClientStream(ctx, metrics, keepAlive, gw.config().heartbeat().toNanos());
+    this.client = new ClientStream(ctx, metrics, keepAlive, gw.config().heartbeat().toNanos(),
+        HttpMethod.HEAD.equals(clientRequest.method()));
     this.books = new StreamBooks(metrics);
   }
 

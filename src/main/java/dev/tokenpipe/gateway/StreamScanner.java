@@ -1,17 +1,33 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.EventClassifier;
+import dev.tokenpipe.dialect.EventKind;
+import dev.tokenpipe.sse.SseEncoder;
 import dev.tokenpipe.sse.SseEvent;
 import dev.tokenpipe.sse.SseListener;
 import dev.tokenpipe.sse.SseParser;
 import io.netty.buffer.ByteBuf;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Reads the relayed bytes on the side, after they were forwarded: finds event boundaries (where a
  * heartbeat may be inserted), timestamps content events, counts tokens and reads {@code usage}. It never
  * changes, holds or delays the bytes; it only keeps books for {@link ProxyExchange}.
  *
- * <p>SSE goes through {@link SseParser}; NDJSON through a line scanner. One scanner per stream, on the
- * stream's event loop.
+ * <p>SSE has two paths with one result. The common case, a buffer of whole events ({@link EventRelay} cuts
+ * them so) with LF line ends and one {@code data:} line per event, while {@link SseParser} holds nothing, is
+ * classified in place: the buffer is copied once into an event-loop-wide scratch array, each event's
+ * {@code data:} value is handed to {@link EventClassifier} as bytes and no String is made (issue 15: the
+ * parser's String per event was the largest allocation per relayed event). Everything else (the stream's
+ * first buffer when it may start with a BOM; CR line ends; multi-line data; a part of an oversized event; a line
+ * beyond 1 MiB) goes through {@link SseParser}, which implements the WHATWG rules in full. Both paths
+ * dispatch exactly the events the spec dispatches, with the same type and data; the parser is made only when
+ * first needed (most streams never need it). NDJSON goes through a line
+ * scanner. One scanner per stream, on the stream's event loop.
  */
 final class StreamScanner implements SseListener {
   /** Told about each classified event, in stream order, with the time its bytes were read. */
@@ -23,12 +39,37 @@ final class StreamScanner implements SseListener {
   }
 
   private static final int MAX_LINE_BYTES = SseParser.DEFAULT_MAX_EVENT_BYTES;
+  /** Buffers up to this size take the in-place path (an event beyond it is rare and goes to the parser). */
+  private static final int MAX_INPLACE_BYTES = 64 * 1024;
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+  private static final byte[] DONE = SseEncoder.DONE.getBytes(StandardCharsets.US_ASCII);
+  private static final String MESSAGE = "message";
+  private static final byte[] LF = {'\n'};
+
+  /** Per event loop: scanning is synchronous, so one array and one classifier serve all its streams. */
+  private static final FastThreadLocal<Scratch> SCRATCH = new FastThreadLocal<>() {
+    @Override
+    protected Scratch initialValue() {
+      return new Scratch();
+    }
+  };
+
+  private static final class Scratch {
+    byte[] bytes = new byte[4096];
+    final EventClassifier classifier = new EventClassifier();
+  }
 
   private final Framing framing;
   private final boolean plainTokens;
   private final Sink sink;
-  private final SseParser sse;
+  /** Made on the first buffer the in-place path cannot read (most streams never need one). */
+  private SseParser sse;
   private long readNanos;
+  /** A byte of the stream was read: a BOM from here on is data, not the stream's leading BOM. */
+  private boolean started;
+  /** The last {@code event:} type seen and its bytes: types repeat, so one String serves them all. */
+  private String lastType;
+  private byte[] lastTypeBytes;
   /** NDJSON: bytes of the current line not yet ended by LF (bounded; beyond the bound only counted). */
   private final java.io.ByteArrayOutputStream ndjsonLine = new java.io.ByteArrayOutputStream(256);
 
@@ -36,7 +77,6 @@ final class StreamScanner implements SseListener {
     this.framing = framing;
     this.plainTokens = plainTokens;
     this.sink = sink;
-    this.sse = framing == Framing.SSE ? new SseParser(this) : null;
   }
 
   /**
@@ -47,16 +87,33 @@ final class StreamScanner implements SseListener {
   void feed(ByteBuf buf, long readNanos) {
     this.readNanos = readNanos;
     switch (framing) {
-      case SSE -> sse.feed(buf);
+      case SSE -> {
+        boolean bomPossible = !started && buf.isReadable() && buf.getByte(buf.readerIndex()) == (byte) 0xEF;
+        if (plainTokens || bomPossible || (sse != null && !sse.atEventBoundary()) || !scanInPlace(buf)) {
+          parser().feed(buf);
+        }
+        started |= buf.isReadable();
+      }
       case NDJSON -> feedLines(buf);
       case RAW -> { }
     }
   }
 
+  private SseParser parser() {
+    if (sse == null) {
+      sse = new SseParser(this);
+      if (started) {
+        // Mid-stream a BOM is data: a blank line (a no-op on a fresh parser) settles the BOM question.
+        sse.feed(LF, 0, 1);
+      }
+    }
+    return sse;
+  }
+
   /** True when a comment may be inserted without changing any event the client sees. */
   boolean atEventBoundary() {
     return switch (framing) {
-      case SSE -> sse.atEventBoundary();
+      case SSE -> sse == null || sse.atEventBoundary(); // the in-place path reads whole events only
       case NDJSON, RAW -> false; // NDJSON has no comments; raw bodies have no boundaries we know
     };
   }
@@ -70,10 +127,134 @@ final class StreamScanner implements SseListener {
   @Override
   public void onEvent(SseEvent event) {
     String data = event.data();
-    if (!plainTokens && !data.startsWith("{") && !data.equals(dev.tokenpipe.sse.SseEncoder.DONE)) {
+    if (!plainTokens && !data.startsWith("{") && !data.equals(SseEncoder.DONE)) {
       sink.onOpaqueEvent();
     }
     sink.onChunk(Chunk.classify(event.type(), data, plainTokens), readNanos);
+  }
+
+  /**
+   * The in-place path: true when {@code buf} was whole events it could read (and they were dispatched),
+   * false when it touched nothing and the parser must read the buffer. Two passes: the first only checks
+   * the shape (LF line ends, whole events, at most one data line each), so that nothing is dispatched
+   * twice when the parser takes over.
+   */
+  private boolean scanInPlace(ByteBuf buf) {
+    int length = buf.readableBytes();
+    if (length < 2 || length > MAX_INPLACE_BYTES) {
+      return false;
+    }
+    Scratch s = SCRATCH.get();
+    if (s.bytes.length < length) {
+      s.bytes = new byte[Math.max(length, s.bytes.length * 2)];
+    }
+    byte[] b = s.bytes;
+    copy(buf, buf.readerIndex(), b, length);
+    if (b[length - 1] != '\n' || b[length - 2] != '\n' || !simpleShape(b, length)) {
+      return false;
+    }
+    int dataFrom = -1;
+    int dataTo = -1;
+    String type = MESSAGE;
+    int i = 0;
+    while (i < length) {
+      int eol = indexOfLf(b, i, length);
+      if (eol == i) { // a blank line: dispatch
+        if (dataFrom >= 0) {
+          dispatch(s.classifier, type, b, dataFrom, dataTo - dataFrom);
+        }
+        dataFrom = -1;
+        type = MESSAGE;
+      } else if (b[i] != ':') { // a comment line is ignored
+        int colon = indexOf(b, (byte) ':', i, eol);
+        int nameEnd = colon < 0 ? eol : colon;
+        int value = colon < 0 ? eol : (colon + 1 < eol && b[colon + 1] == ' ' ? colon + 2 : colon + 1);
+        int nameLength = nameEnd - i;
+        if (nameLength == 4 && b[i] == 'd' && b[i + 1] == 'a' && b[i + 2] == 't' && b[i + 3] == 'a') {
+          dataFrom = value;
+          dataTo = eol;
+        } else if (nameLength == 5 && b[i] == 'e' && b[i + 1] == 'v' && b[i + 2] == 'e' && b[i + 3] == 'n'
+            && b[i + 4] == 't') {
+          type = type(b, value, eol - value);
+        }
+        // id and retry change nothing the books read; other fields are ignored (spec).
+      }
+      i = eol + 1;
+    }
+    return true;
+  }
+
+  /** LF line ends only, no line beyond the limit, at most one data line per event, and no stray CR. */
+  private static boolean simpleShape(byte[] b, int length) {
+    int dataLines = 0;
+    int lineStart = 0;
+    for (int i = 0; i < length; i++) {
+      byte c = b[i];
+      if (c == '\r') {
+        return false;
+      }
+      if (c == '\n') {
+        if (i == lineStart) {
+          dataLines = 0;
+        } else if (i - lineStart >= 4 && b[lineStart] == 'd' && b[lineStart + 1] == 'a' && b[lineStart + 2] == 't'
+            && b[lineStart + 3] == 'a' && (i - lineStart == 4 || b[lineStart + 4] == ':') && ++dataLines > 1) {
+          return false;
+        }
+        lineStart = i + 1;
+      }
+    }
+    return true;
+  }
+
+  private void dispatch(EventClassifier classifier, String type, byte[] b, int from, int length) {
+    boolean json = length > 0 && b[from] == '{';
+    if (!json && !(length == DONE.length && java.util.Arrays.equals(b, from, from + length, DONE, 0, DONE.length))) {
+      sink.onOpaqueEvent();
+    }
+    long kind = classifier.of(type, b, from, length);
+    // The text is kept only where the books read it: an in-band error.
+    String data = EventKind.has(kind, EventKind.ERROR) ? new String(b, from, length, StandardCharsets.UTF_8) : null;
+    sink.onChunk(new Chunk(kind, data, false), readNanos);
+  }
+
+  private String type(byte[] b, int from, int length) {
+    if (length == 0) {
+      return MESSAGE; // an empty event: field means the default type (spec)
+    }
+    byte[] last = lastTypeBytes;
+    if (last == null || !java.util.Arrays.equals(b, from, from + length, last, 0, last.length)) {
+      lastTypeBytes = java.util.Arrays.copyOfRange(b, from, from + length);
+      lastType = new String(lastTypeBytes, StandardCharsets.UTF_8);
+    }
+    return lastType;
+  }
+
+  /** Eight bytes per checked read: {@code getBytes} into an array allocates an NIO duplicate per call on a direct buffer. */
+  private static void copy(ByteBuf buf, int index, byte[] to, int length) {
+    if (buf.hasArray()) {
+      System.arraycopy(buf.array(), buf.arrayOffset() + index, to, 0, length);
+      return;
+    }
+    int i = 0;
+    for (; i + 8 <= length; i += 8) {
+      LONGS.set(to, i, buf.getLong(index + i));
+    }
+    for (; i < length; i++) {
+      to[i] = buf.getByte(index + i);
+    }
+  }
+
+  private static int indexOfLf(byte[] b, int from, int end) {
+    return indexOf(b, (byte) '\n', from, end);
+  }
+
+  private static int indexOf(byte[] b, byte c, int from, int end) {
+    for (int i = from; i < end; i++) {
+      if (b[i] == c) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private void feedLines(ByteBuf buf) {

@@ -1,0 +1,138 @@
+package dev.tokenpipe.gateway;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.ReferenceCountUtil;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The gateway's per-event path without sockets, one op = one upstream read holding one whole SSE event (the
+ * common case: a model writes and flushes each event): {@link EventRelay#feed} cuts it, {@link ClientStream#forward}
+ * writes and flushes it through Netty's {@link HttpServerCodec} (chunked framing, the write future and its
+ * added-latency listener), {@link StreamScanner} classifies it and {@link StreamBooks} keeps the books, exactly
+ * as {@code ProxyExchange.relayEvents} does once a stream is committed. The client socket is replaced by an
+ * outbound handler that releases each write and completes its promise, so what is measured is the gateway's own
+ * work. Events cycle through a realistic OpenAI chat stream (role, content, reasoning, tool call, finish, usage,
+ * [DONE]).
+ *
+ * <p>Issue 15's target is at most 256 bytes allocated per relayed event: read {@code gc.alloc.rate.norm} with
+ * {@code bench/jmh.sh RelayPathBenchmark -prof gc}. Results in docs/benchmarks.md.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xms256m", "-Xmx256m"})
+public class RelayPathBenchmark {
+  private static final String HEAD =
+      "{\"id\":\"chatcmpl-8f1c2a9d\",\"object\":\"chat.completion.chunk\",\"created\":1732965432,"
+      + "\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"choices\":[{\"index\":0,";
+  static final String[] EVENTS = {
+      HEAD + "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}",
+      HEAD + "\"delta\":{\"content\":\" The\"},\"logprobs\":null,\"finish_reason\":null}]}",
+      HEAD + "\"delta\":{\"content\":\" quick\"},\"logprobs\":null,\"finish_reason\":null}]}",
+      HEAD + "\"delta\":{\"reasoning_content\":\"Let me think\"},\"logprobs\":null,\"finish_reason\":null}]}",
+      HEAD + "\"delta\":{\"content\":\" brown \\\"fox\\\"\"},\"logprobs\":null,\"finish_reason\":null}]}",
+      HEAD + "\"delta\":{\"content\":\" jumps\"},\"logprobs\":null,\"finish_reason\":null}]}",
+      HEAD + "\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]},"
+          + "\"logprobs\":null,\"finish_reason\":null}]}",
+      HEAD + "\"delta\":{\"content\":\" over\"},\"logprobs\":null,\"finish_reason\":null}]}",
+      HEAD + "\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}",
+      "{\"id\":\"chatcmpl-8f1c2a9d\",\"object\":\"chat.completion.chunk\",\"created\":1732965432,"
+          + "\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"choices\":[],"
+          + "\"usage\":{\"prompt_tokens\":12,\"total_tokens\":76,\"completion_tokens\":64}}",
+      "[DONE]"};
+
+  private ByteBuf[] reads;
+  private EmbeddedChannel channel;
+  private EventRelay relay;
+  private ClientStream client;
+  private StreamScanner scanner;
+  private StreamBooks books;
+  private int next;
+  private long sink;
+
+  /** Stands in for the client socket: frees each write and reports it written. */
+  private static final class Socket extends ChannelOutboundHandlerAdapter {
+    long bytes;
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+      if (msg instanceof ByteBuf b) {
+        bytes += b.readableBytes();
+      }
+      ReferenceCountUtil.release(msg);
+      promise.trySuccess();
+    }
+  }
+
+  @Setup
+  public void setUp() {
+    reads = new ByteBuf[EVENTS.length];
+    for (int i = 0; i < EVENTS.length; i++) {
+      byte[] event = ("data: " + EVENTS[i] + "\n\n").getBytes(UTF_8);
+      reads[i] = PooledByteBufAllocator.DEFAULT.directBuffer(event.length).writeBytes(event);
+    }
+    ChannelInboundHandlerAdapter gateway = new ChannelInboundHandlerAdapter();
+    channel = new EmbeddedChannel(new Socket(), new HttpServerCodec(), gateway);
+    ChannelHandlerContext ctx = channel.pipeline().context(gateway);
+    GatewayMetrics metrics = new GatewayMetrics();
+    client = new ClientStream(ctx, metrics, true, TimeUnit.SECONDS.toNanos(15), false);
+    client.streamHead(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK), Framing.SSE);
+    relay = new EventRelay(Framing.SSE, PooledByteBufAllocator.DEFAULT);
+    books = new StreamBooks(metrics);
+    books.requestSent(System.nanoTime());
+    scanner = new StreamScanner(Framing.SSE, false, books);
+  }
+
+  @TearDown
+  public void tearDown() {
+    client.release();
+    relay.release();
+    channel.finishAndReleaseAll();
+    for (ByteBuf b : reads) {
+      b.release();
+    }
+  }
+
+  /** One upstream read holding one whole event, relayed and booked as {@code ProxyExchange.relayEvents} does. */
+  @Benchmark
+  public boolean relayOneEvent() {
+    ByteBuf read = reads[next];
+    next = next + 1 == reads.length ? 0 : next + 1;
+    long readNanos = System.nanoTime();
+    ByteBuf out = relay.feed(read);
+    out.retain();
+    try {
+      client.forward(out, readNanos, !relay.atBoundary());
+      scanner.feed(out, readNanos);
+    } finally {
+      out.release();
+    }
+    books.delivered();
+    return books.sawTerminator();
+  }
+}

@@ -1,0 +1,127 @@
+package dev.tokenpipe.gateway;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tokenpipe.dialect.EventKind;
+import dev.tokenpipe.sse.SseEvent;
+import dev.tokenpipe.sse.SseListener;
+import dev.tokenpipe.sse.SseParser;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link StreamScanner}'s in-place path (whole events read as bytes, no String per event) must tell the books
+ * exactly what the spec parser tells them: the same events, kinds, opaque marks and error texts, whatever the
+ * reads look like (whole events, several per read, CRLF, multi-line data, types, comments, a BOM, events cut
+ * anywhere).
+ */
+class StreamScannerTest {
+  private static final String CHUNK = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+      + "\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}";
+  private static final String[] EVENTS = {
+      "data: " + CHUNK.formatted("") + "\n\n",
+      "data: " + CHUNK.formatted(" Hi") + "\n\n",
+      ": keep-alive\n\n",
+      "id: 7\nretry: 100\ndata:" + CHUNK.formatted(" there") + "\n\n",
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n",
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"y\"}}\n\n",
+      "event: error\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n",
+      "data: {\"choices\":[{\"delta\":\n" + "data: {\"content\":\"multi\"}}]}\n\n",
+      "data: " + CHUNK.formatted(" crlf") + "\r\n\r\n",
+      "data: not json at all\n\n",
+      "data\n\n",
+      "event:\ndata: " + CHUNK.formatted(" é") + "\n\n",
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":9,\"total_tokens\":12}}\n\n",
+      "\uFEFFdata: {\"mid-stream BOM\":1}\n\n",
+      "data: [DONE]\n\n"};
+
+  /** What a sink was told, in order. */
+  private static final class Books implements StreamScanner.Sink {
+    final List<String> told = new ArrayList<>();
+
+    @Override
+    public void onChunk(Chunk chunk, long readNanos) {
+      told.add(chunk.kind() + (EventKind.has(chunk.kind(), EventKind.ERROR) ? " " + chunk.error() : ""));
+    }
+
+    @Override
+    public void onOpaqueEvent() {
+      told.add("opaque");
+    }
+  }
+
+  /** The reference: the spec parser over the whole stream, then the same classification and opaque rule. */
+  private static List<String> reference(String stream) {
+    Books books = new Books();
+    SseParser parser = new SseParser(new SseListener() {
+      @Override
+      public void onEvent(SseEvent e) {
+        if (!e.data().startsWith("{") && !e.data().equals("[DONE]")) {
+          books.onOpaqueEvent();
+        }
+        books.onChunk(Chunk.classify(e.type(), e.data(), false), 0);
+      }
+    });
+    parser.feed(Unpooled.wrappedBuffer(stream.getBytes(UTF_8)));
+    return books.told;
+  }
+
+  private static List<String> scanned(List<byte[]> reads, boolean direct) {
+    Books books = new Books();
+    StreamScanner scanner = new StreamScanner(Framing.SSE, false, books);
+    for (byte[] read : reads) {
+      ByteBuf buf = direct ? PooledByteBufAllocator.DEFAULT.directBuffer(read.length).writeBytes(read)
+          : Unpooled.wrappedBuffer(read);
+      try {
+        scanner.feed(buf, 0);
+      } finally {
+        buf.release();
+      }
+    }
+    return books.told;
+  }
+
+  @Test
+  void wholeEventReadsTellTheBooksWhatTheSpecParserTells() {
+    String stream = "\uFEFF" + String.join("", EVENTS);
+    List<byte[]> reads = new ArrayList<>();
+    reads.add(("\uFEFF" + EVENTS[0]).getBytes(UTF_8));
+    for (int i = 1; i < EVENTS.length; i++) {
+      reads.add(EVENTS[i].getBytes(UTF_8));
+    }
+    List<String> expected = reference(stream);
+    assertThat(expected).hasSizeGreaterThan(10).contains("opaque");
+    assertThat(scanned(reads, true)).isEqualTo(expected);
+    assertThat(scanned(reads, false)).isEqualTo(expected);
+  }
+
+  @Test
+  void anyCutOfTheStreamTellsTheSame() {
+    Random random = new Random(15);
+    for (int round = 0; round < 300; round++) {
+      StringBuilder sb = new StringBuilder();
+      for (int i = 0; i < 40; i++) {
+        sb.append(EVENTS[random.nextInt(EVENTS.length)]);
+      }
+      byte[] all = sb.toString().getBytes(UTF_8);
+      // Cut at event ends mostly (as EventRelay does), sometimes anywhere (an oversized event's pieces).
+      List<byte[]> reads = new ArrayList<>();
+      int from = 0;
+      for (int i = 0; i + 1 < all.length; i++) {
+        boolean eventEnd = all[i] == '\n' && all[i + 1] == '\n' || all[i] == '\n' && i > 0 && all[i - 1] == '\n';
+        if (eventEnd && random.nextInt(3) == 0 || random.nextInt(400) == 0) {
+          reads.add(java.util.Arrays.copyOfRange(all, from, i + 1));
+          from = i + 1;
+        }
+      }
+      reads.add(java.util.Arrays.copyOfRange(all, from, all.length));
+      assertThat(scanned(reads, round % 2 == 0)).as("round %d", round).isEqualTo(reference(sb.toString()));
+    }
+  }
+}
