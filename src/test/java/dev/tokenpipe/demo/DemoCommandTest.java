@@ -200,4 +200,13 @@ class DemoCommandTest {
       return false;
     }
   }
+
+  @Test
+  void failedRequestsOnEitherPathAreSaidNotHiddenBehindTheTable() {
+    assertThat(DemoCommand.errorWarnings(0, 0, 200)).isEmpty();
+    assertThat(DemoCommand.errorWarnings(0, 22, 200)).containsExactly(
+        "  WARNING: 22 of 200 requests on the after path failed (error classes in the report);"
+            + " the figures above cover only the ones that succeeded.");
+    assertThat(DemoCommand.errorWarnings(3, 1, 40)).hasSize(2).first().asString().contains("3 of 40 requests on the before path");
+  }
 }
