@@ -344,8 +344,7 @@ final class ProxyExchange {
     if (RetryPolicy.unhealthyStatus(status)) {
       gw.upstreams().markFailed(upstream);
     }
-    if (RetryPolicy.retriableStatus(status) && RetryPolicy.mayRetry(client, tried.size(), gw.config().maxAttempts())
-        && gw.upstreams().pick(tried) != null) {
+    if (RetryPolicy.retriableStatus(status) && retryPossible()) {
       attemptFailed(ErrorKind.UPSTREAM_STATUS, null, false);
       return;
     }
