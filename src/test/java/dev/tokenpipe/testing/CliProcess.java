@@ -15,10 +15,16 @@ import java.util.concurrent.TimeUnit;
 public record CliProcess(Process process, int port, Path log) implements AutoCloseable {
 
   public static CliProcess start(Path dir, String... args) throws Exception {
+    return start(dir, List.of("-Xmx512m"), args);
+  }
+
+  /** @param jvmOptions options of the child JVM (heap, GC), before the class path */
+  public static CliProcess start(Path dir, List<String> jvmOptions, String... args) throws Exception {
     int port = ChildProcesses.freeLoopbackPort();
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-        "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+        "--enable-native-access=ALL-UNNAMED"));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
         "dev.tokenpipe.cli.Main"));
     cmd.addAll(List.of(args));
     cmd.addAll(List.of("--port", String.valueOf(port)));
