@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.http.HttpResponses;
 import dev.tokenpipe.sse.SseEncoder;
 import io.netty.buffer.ByteBuf;

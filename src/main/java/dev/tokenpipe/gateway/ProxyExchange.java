@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.sse.SseException;
 import dev.tokenpipe.sse.SseParser;
 import io.netty.buffer.ByteBuf;

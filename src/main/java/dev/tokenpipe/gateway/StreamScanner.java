@@ -2,6 +2,7 @@ package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.dialect.EventClassifier;
 import dev.tokenpipe.dialect.EventKind;
+import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.sse.SseEncoder;
 import dev.tokenpipe.sse.SseEvent;
 import dev.tokenpipe.sse.SseListener;

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.http.Http10Framing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

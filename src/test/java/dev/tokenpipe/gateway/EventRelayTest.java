@@ -2,6 +2,7 @@ package dev.tokenpipe.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.sse.SseEvent;
 import dev.tokenpipe.sse.SseParser;
 import io.netty.buffer.ByteBuf;

@@ -2,6 +2,7 @@ package dev.tokenpipe.gateway;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import dev.tokenpipe.dialect.Framing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;

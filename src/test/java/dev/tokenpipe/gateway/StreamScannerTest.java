@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tokenpipe.dialect.EventKind;
+import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.sse.SseEvent;
 import dev.tokenpipe.sse.SseListener;
 import dev.tokenpipe.sse.SseParser;

@@ -1,0 +1,46 @@
+package dev.tokenpipe.dialect;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tokenpipe.openai.ApiError;
+import dev.tokenpipe.sse.SseEncoder;
+
+/**
+ * OpenAI Responses, {@code POST /v1/responses} with {@code "stream": true}: named SSE events whose data carry
+ * the same {@code type} and a {@code sequence_number} ({@code response.created}, {@code
+ * response.output_text.delta}, {@code response.reasoning_summary_text.delta}, {@code
+ * response.function_call_arguments.delta}, ...), ending with {@code response.completed} (usage),
+ * {@code response.incomplete} or {@code response.failed}; no {@code [DONE]}. Error responses are OpenAI's
+ * shape; mid-stream the error is the {@code error} event {@code {"type":"error","code","message","param"}}
+ * (platform.openai.com/docs/api-reference/responses-streaming). The gateway's own error event carries no
+ * {@code sequence_number}: it does not renumber the upstream's events.
+ */
+public final class OpenAiResponses implements Dialect {
+  @Override
+  public String flag() {
+    return "openai-responses";
+  }
+
+  @Override
+  public String path() {
+    return "/v1/responses";
+  }
+
+  @Override
+  public byte[] streamRequest(String model, String prompt, int maxTokens) {
+    ObjectNode root = Dialect.object();
+    root.put("model", model);
+    root.put("input", prompt);
+    root.put("stream", true);
+    if (maxTokens > 0) {
+      root.put("max_output_tokens", maxTokens);
+    }
+    return Dialect.bytes(root);
+  }
+
+  @Override
+  public String inBandError(ApiError error) {
+    ObjectNode e = Dialect.object().put("type", "error").put("code", error.code()).put("message", error.message());
+    e.putNull("param");
+    return SseEncoder.event("error", null, e.toString());
+  }
+}
