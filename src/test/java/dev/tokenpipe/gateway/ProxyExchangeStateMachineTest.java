@@ -273,6 +273,25 @@ class ProxyExchangeStateMachineTest {
   }
 
   @Test
+  void a503HeadIsRetriedOnTheNextUpstreamAndItsBodyNeverReachesTheClient() {
+    try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A, B)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.send("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n");
+      assertThat(g.state()).as("PENDING -> PENDING: overload is worth another upstream").isEqualTo(PENDING);
+      assertThat(a.isOpen()).as("its body is not waited for").isFalse();
+      assertThat(g.gw.metrics().retries.get()).isEqualTo(1.0);
+
+      Conn b = g.accept();
+      b.sseHead().chunk(ROLE).chunk(HELLO).chunk(DONE_EVENT).end();
+      assertThat(g.response().status()).isEqualTo(200);
+      assertThat(g.response().headers()).containsEntry("x-request-id", "req-upstream-b");
+      assertThat(g.response().body()).isEqualTo(ROLE + HELLO + DONE_EVENT);
+      assertThat(g.states()).containsExactly(PENDING, RELAYING, DONE);
+    }
+  }
+
+  @Test
   void aRefusedConnectWithNoUpstreamLeftIsA502() {
     try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A)) {
       g.post(CHAT_PATH, CHAT);
