@@ -6,6 +6,8 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ReferenceCountUtil;
@@ -37,6 +39,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * on the client channel's loop and read that loop's clock, which is frozen here and moves only by
  * {@link #advance}; the upstream channels schedule nothing. Each channel has its own embedded loop, and
  * every step here runs the tasks of all of them until none is left ({@link #settle}).
+ *
+ * <p>Tasks: on a real loop, what a handler triggers for later (a closed channel's {@code channelInactive},
+ * a writability change) runs after the current task. An embedded channel runs its pending tasks as soon as
+ * an operation on it returns, unless it is inside one of its own operations; so every step of the test runs
+ * inside one operation of the client channel ({@link #step}), and the gateway's own close of the client
+ * cannot call back into an exchange that is still in the middle of ending.
  */
 final class EmbeddedGateway implements AutoCloseable {
   final GatewayContext gw;
@@ -45,6 +53,8 @@ final class EmbeddedGateway implements AutoCloseable {
   private final List<ProxyExchange> started = new ArrayList<>();
   private final List<Conn> conns = new ArrayList<>();
   private final List<StreamState> states = new ArrayList<>();
+  /** The exchange {@link #states} are about: the latest one started on this connection. */
+  private ProxyExchange tracked;
   private final List<String> clientWrites = new ArrayList<>();
   private final StringBuilder clientBytes = new StringBuilder();
 
@@ -65,7 +75,50 @@ final class EmbeddedGateway implements AutoCloseable {
         new ApiKeys(Set.of()), new GatewayMetrics(), null, running, new AtomicInteger(), new AtomicBoolean(),
         new AtomicBoolean());
     client = new EmbeddedChannel(new GatewayInitializer(gw));
+    client.pipeline().addFirst("test-step", new StepRunner());
     client.freezeTime();
+  }
+
+  /** A test step travelling through the client's pipeline head, run there and not passed on. */
+  private record Step(Runnable body, Throwable[] thrown) {}
+
+  private static final class StepRunner extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (!(msg instanceof Step step)) {
+        ctx.fireChannelRead(msg);
+        return;
+      }
+      try {
+        step.body().run();
+      } catch (Throwable t) {
+        step.thrown()[0] = t; // an assertion in a step fails the test, not the client connection
+      }
+    }
+  }
+
+  /**
+   * Runs {@code body} as one task of the client's loop: whatever it closes or fires later runs after it, as
+   * on a real loop. Then {@link #settle settles}.
+   */
+  void step(Runnable body) {
+    onClientLoop(body);
+    settle();
+  }
+
+  private void onClientLoop(Runnable body) {
+    if (!client.isOpen()) {
+      body.run(); // nothing can close the client any more
+      return;
+    }
+    Throwable[] thrown = new Throwable[1];
+    client.writeOneInbound(new Step(body, thrown));
+    if (thrown[0] instanceof RuntimeException e) {
+      throw e;
+    }
+    if (thrown[0] instanceof Error e) {
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- client side
@@ -77,15 +130,13 @@ final class EmbeddedGateway implements AutoCloseable {
         + "Content-Length: " + body.length + "\r\n\r\n";
     ByteBuf raw = Unpooled.buffer();
     raw.writeBytes(head.getBytes(ISO_8859_1)).writeBytes(body);
-    client.writeInbound(raw);
-    settle();
+    step(() -> client.pipeline().fireChannelRead(raw));
     return this;
   }
 
   /** The client closes its connection. */
   void clientCloses() {
-    client.close();
-    settle();
+    step(client::close);
   }
 
   /**
@@ -94,8 +145,7 @@ final class EmbeddedGateway implements AutoCloseable {
    * socket buffer does (the same writability event, the same {@code isWritable()}).
    */
   void clientWritable(boolean writable) {
-    client.unsafe().outboundBuffer().setUserDefinedWritability(1, writable);
-    settle();
+    step(() -> client.unsafe().outboundBuffer().setUserDefinedWritability(1, writable));
   }
 
   /** Everything the client received so far, as one string (bytes as ISO-8859-1 chars, so lengths are byte counts). */
@@ -112,20 +162,26 @@ final class EmbeddedGateway implements AutoCloseable {
     return Response.parse(clientBytes.toString());
   }
 
+  /** The response that starts at {@code offset} of {@link #clientBytes()} (a later one on this connection). */
+  Response responseFrom(int offset) {
+    return Response.parse(clientBytes.substring(offset));
+  }
+
   // ---------------------------------------------------------------- the exchange
 
+  /** The latest exchange started on this connection. */
   ProxyExchange exchange() {
-    if (started.size() != 1) {
-      throw new AssertionError("expected one exchange, started: " + started.size());
+    if (started.isEmpty()) {
+      throw new AssertionError("no exchange started");
     }
-    return started.getFirst();
+    return started.getLast();
   }
 
   StreamState state() {
     return exchange().state();
   }
 
-  /** The exchange's state after each step of the test, consecutive repeats folded. */
+  /** The latest exchange's state after each step of the test, consecutive repeats folded. */
   List<StreamState> states() {
     return states;
   }
@@ -138,16 +194,14 @@ final class EmbeddedGateway implements AutoCloseable {
     EmbeddedChannel ch = new EmbeddedChannel(new UpstreamInitializer(p.upstream, null));
     Conn c = new Conn(p.upstream, ch);
     conns.add(c);
-    p.promise.setSuccess(ch);
-    settle();
+    step(() -> p.promise.setSuccess(ch));
     return c;
   }
 
   /** Fails the oldest pending acquisition as a refused connect. Returns the upstream it was for. */
   Upstream refuse() {
     Pending p = connector.next();
-    p.promise.setFailure(new ConnectException("Connection refused"));
-    settle();
+    step(() -> p.promise.setFailure(new ConnectException("Connection refused")));
     return p.upstream;
   }
 
@@ -182,13 +236,11 @@ final class EmbeddedGateway implements AutoCloseable {
   }
 
   private long settleAndNext() {
-    long next;
+    long[] next = new long[1];
     do {
-      settle();
-      next = client.runScheduledPendingTasks();
+      step(() -> next[0] = client.runScheduledPendingTasks());
     } while (anyPendingTasks());
-    settle();
-    return next;
+    return next[0];
   }
 
   /** Runs every loop's tasks until none is left, collects what the client received, notes the state. */
@@ -197,7 +249,7 @@ final class EmbeddedGateway implements AutoCloseable {
       if (round > 10_000) {
         throw new AssertionError("tasks keep scheduling tasks");
       }
-      client.runPendingTasks();
+      onClientLoop(client::runPendingTasks);
       for (Conn c : conns) {
         c.ch.runPendingTasks();
       }
@@ -216,8 +268,12 @@ final class EmbeddedGateway implements AutoCloseable {
         clientBytes.append(s);
       }
     }
-    if (started.size() == 1) {
-      StreamState s = started.getFirst().state();
+    if (!started.isEmpty()) {
+      if (tracked != started.getLast()) {
+        tracked = started.getLast();
+        states.clear();
+      }
+      StreamState s = tracked.state();
       if (states.isEmpty() || states.getLast() != s) {
         states.add(s);
       }
@@ -251,12 +307,26 @@ final class EmbeddedGateway implements AutoCloseable {
 
   private record Pending(Upstream upstream, Promise<Channel> promise) {}
 
-  /** The seam: acquisitions wait for the test; releases are noted (a pooled connection is not closed). */
+  /**
+   * The seam, as {@link UpstreamPool} behaves: a released connection is kept idle and handed out again, already
+   * completed; a new one waits for the test to {@link #accept} or {@link #refuse} it.
+   */
   private final class Connector implements UpstreamConnections {
     final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    final ArrayDeque<Conn> idle = new ArrayDeque<>();
 
     @Override
     public Future<Channel> acquire(EventLoop loop, Upstream upstream) {
+      for (var it = idle.descendingIterator(); it.hasNext(); ) {
+        Conn c = it.next();
+        if (c.upstream.equals(upstream)) {
+          it.remove();
+          if (c.ch.isActive()) {
+            c.released = false;
+            return loop.newSucceededFuture(c.ch);
+          }
+        }
+      }
       Promise<Channel> p = loop.newPromise();
       pending.add(new Pending(upstream, p));
       return p;
@@ -265,9 +335,11 @@ final class EmbeddedGateway implements AutoCloseable {
     @Override
     public void release(Channel ch, Upstream upstream) {
       ch.pipeline().get(UpstreamHandler.class).unbind();
+      ch.config().setAutoRead(true);
       for (Conn c : conns) {
         if (c.ch == ch) {
           c.released = true;
+          idle.add(c);
         }
       }
     }
@@ -307,10 +379,11 @@ final class EmbeddedGateway implements AutoCloseable {
 
     /** Raw response bytes from the upstream, as one socket read. */
     Conn send(String raw) {
-      if (ch.isOpen()) {
-        ch.writeInbound(Unpooled.copiedBuffer(raw, UTF_8));
-      }
-      settle();
+      step(() -> {
+        if (ch.isOpen()) {
+          ch.writeInbound(Unpooled.copiedBuffer(raw, UTF_8));
+        }
+      });
       return this;
     }
 
@@ -348,8 +421,7 @@ final class EmbeddedGateway implements AutoCloseable {
 
     /** The upstream closes the connection. */
     void close() {
-      ch.close();
-      settle();
+      step(ch::close);
     }
 
     boolean isOpen() {

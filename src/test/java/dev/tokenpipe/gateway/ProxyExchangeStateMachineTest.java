@@ -292,6 +292,56 @@ class ProxyExchangeStateMachineTest {
   }
 
   @Test
+  void aPooledConnectionTheUpstreamHadClosedIsRetriedOnceOnTheSameUpstream() {
+    try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.sseHead().chunk(ROLE).chunk(HELLO).chunk(DONE_EVENT).end();
+      assertThat(g.states()).containsExactly(PENDING, RELAYING, DONE);
+      assertThat(a.released).isTrue();
+      int second = g.clientBytes().length();
+
+      g.post(CHAT_PATH, CHAT); // the next request on the same client connection gets the pooled one at once
+      assertThat(g.pendingConnects()).isZero();
+      assertThat(a.request().split("POST /v1/chat/completions ", -1)).as("two requests on one connection").hasSize(3);
+      a.close(); // the upstream had closed it before our request arrived
+      assertThat(g.state()).as("PENDING -> PENDING: a stale keep-alive, tried again").isEqualTo(PENDING);
+      assertThat(g.pendingConnects()).isEqualTo(1);
+
+      Conn fresh = g.accept();
+      assertThat(fresh.upstream).isEqualTo(a.upstream);
+      fresh.sseHead().chunk(ROLE).chunk(WORLD).chunk(DONE_EVENT).end();
+      assertThat(g.responseFrom(second).body()).isEqualTo(ROLE + WORLD + DONE_EVENT);
+      assertThat(g.responseFrom(second).ended()).isTrue();
+      assertThat(g.states()).containsExactly(PENDING, RELAYING, DONE);
+      assertThat(g.gw.metrics().retries.get()).as("not the upstream's failure: no retry counted").isZero();
+    }
+  }
+
+  @Test
+  void aWholeBodyCutMidWayClosesTheClientConnectionWithoutItsEnd() {
+    String body = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+        + "\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}]}";
+    try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A, B)) {
+      g.post(CHAT_PATH, CHAT.replace("\"stream\":true", "\"stream\":false"));
+      Conn a = g.accept();
+      a.send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n"
+          + body.substring(0, 20));
+      assertThat(g.state()).isEqualTo(RELAYING);
+      assertThat(g.response().headers()).containsEntry("content-length", String.valueOf(body.length()));
+      assertThat(g.response().body()).isEqualTo(body.substring(0, 20));
+      a.close();
+
+      assertThat(g.state()).isEqualTo(FAILED);
+      assertThat(g.pendingConnects()).as("bytes went out: no failover").isZero();
+      assertThat(g.response().body()).isEqualTo(body.substring(0, 20));
+      assertThat(g.response().ended()).isFalse();
+      assertThat(g.client.isOpen()).as("closing short of Content-Length is how HTTP/1.1 says incomplete").isFalse();
+      assertThat(g.states()).containsExactly(PENDING, RELAYING, FAILED);
+    }
+  }
+
+  @Test
   void aRefusedConnectWithNoUpstreamLeftIsA502() {
     try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A)) {
       g.post(CHAT_PATH, CHAT);
@@ -350,6 +400,7 @@ class ProxyExchangeStateMachineTest {
       Conn late = g.accept();
       assertThat(late.isOpen()).isFalse();
       assertThat(late.request()).as("no request is sent for a cancelled exchange").isEmpty();
+      assertThat(g.clientBytes()).isEmpty();
     }
   }
 
