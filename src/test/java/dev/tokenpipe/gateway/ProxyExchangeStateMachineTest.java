@@ -251,6 +251,40 @@ class ProxyExchangeStateMachineTest {
     }
   }
 
+  @Test
+  void anInBandErrorEventBeforeGeneratedContentFailsOverToo() {
+    String overloaded = "event: error\ndata: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\","
+        + "\"param\":null,\"code\":\"overloaded\"}}\n\n";
+    try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A, B)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.sseHead().chunk(ROLE).chunk(overloaded);
+      assertThat(g.state()).isEqualTo(PENDING);
+      assertThat(a.isOpen()).isFalse();
+      assertThat(g.response().body()).isEmpty();
+
+      g.accept().sseHead().chunk(ROLE).chunk(HELLO).chunk(DONE_EVENT).end();
+      assertThat(g.response().body()).isEqualTo(ROLE + HELLO + DONE_EVENT);
+      assertThat(g.response().ended()).isTrue();
+      assertThat(g.states()).containsExactly(PENDING, RELAYING, PENDING, RELAYING, DONE);
+    }
+  }
+
+  @Test
+  void aStreamStillRunningWhenTheDrainEndsGetsAnInBandShutdownError() {
+    try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.sseHead().chunk(ROLE).chunk(HELLO);
+      g.step(() -> g.exchange().shutdown());
+      assertThat(g.response().body()).isEqualTo(ROLE + HELLO
+          + openAiError("The gateway is shutting down.", "server_error", "gateway_shutdown"));
+      assertThat(g.response().ended()).isTrue();
+      assertThat(a.isOpen()).isFalse();
+      assertThat(g.states()).containsExactly(PENDING, RELAYING, FAILED);
+    }
+  }
+
   // ---------------------------------------------------------------- PENDING -> PENDING, PENDING -> FAILED
 
   @Test
