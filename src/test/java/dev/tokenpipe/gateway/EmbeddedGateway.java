@@ -55,7 +55,6 @@ final class EmbeddedGateway implements AutoCloseable {
   private final List<StreamState> states = new ArrayList<>();
   /** The exchange {@link #states} are about: the latest one started on this connection. */
   private ProxyExchange tracked;
-  private final List<String> clientWrites = new ArrayList<>();
   private final StringBuilder clientBytes = new StringBuilder();
 
   /** @param upstreams base URLs, tried in this order (round-robin from the first) */
@@ -151,11 +150,6 @@ final class EmbeddedGateway implements AutoCloseable {
   /** Everything the client received so far, as one string (bytes as ISO-8859-1 chars, so lengths are byte counts). */
   String clientBytes() {
     return clientBytes.toString();
-  }
-
-  /** Each buffer the client received, in order: one per write and flush. */
-  List<String> clientWrites() {
-    return clientWrites;
   }
 
   Response response() {
@@ -264,7 +258,6 @@ final class EmbeddedGateway implements AutoCloseable {
       String s = b.toString(ISO_8859_1);
       b.release();
       if (!s.isEmpty()) {
-        clientWrites.add(s);
         clientBytes.append(s);
       }
     }
