@@ -117,6 +117,13 @@ class BenchDialectsTest {
   }
 
   @Test
+  void theSummaryNamesTheApi() {
+    BenchCli r = BenchCli.run("bench", "-n", "2", "-c", "1", "--progress", "none", "--model", "m", upstream.url("/v1/responses"));
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    assertThat(r.out()).contains("model     m (flag), api openai-responses");
+  }
+
+  @Test
   void anUnknownApiIsAUsageError() {
     BenchCli r = BenchCli.run("bench", "--api", "gemini", "-n", "1", upstream.url("/v1/messages"));
     assertThat(r.exitCode()).isEqualTo(64);
