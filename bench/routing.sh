@@ -88,7 +88,7 @@ for cfg in "${configs[@]}"; do
   total=$(awk '/^tokenpipe_gateway_upstream_picks_total/ {s += $2} END {print s + 0}' <<<"$metrics")
   for p in "${ports[@]}"; do
     n=$(awk -v u="upstream=\"http://127.0.0.1:$p\"" 'index($0, "tokenpipe_gateway_upstream_picks_total{") == 1 && index($0, u) {print $2}' <<<"$metrics")
-    shares+=$(awk -v n="${n:-0}" -v t="$total" 'BEGIN {printf "%.1f%%/", t > 0 ? 100 * n / t : 0}')
+    shares+=$(awk -v n="${n:-0}" -v t="$total" 'BEGIN {printf "%.1f%%/", (t > 0 ? 100 * n / t : 0)}')
   done
   if [ ! -s "$json" ]; then
     printf '%-22s %s\n' "$name" "bench failed: $(tail -1 "${json%.json}.txt")"

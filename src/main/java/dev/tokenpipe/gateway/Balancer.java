@@ -57,23 +57,27 @@ interface Balancer {
 
     @Override
     public int pick(boolean[] eligible) {
-      int a = draw(eligible, -1);
+      double[] weight = new double[eligible.length]; // one read per upstream and pick
+      for (int i = 0; i < eligible.length; i++) {
+        weight[i] = eligible[i] ? scores.effectiveWeight(i) : 0;
+      }
+      int a = draw(weight, -1);
       if (a < 0) {
         return -1;
       }
-      int b = draw(eligible, a);
+      int b = draw(weight, a);
       if (b < 0) {
         return a;
       }
       return scores.cost(b) < scores.cost(a) ? b : a;
     }
 
-    /** One eligible index other than {@code skip}, with probability by effective weight; -1 if none. */
-    private int draw(boolean[] eligible, int skip) {
+    /** One index with a positive weight other than {@code skip}, with probability by weight; -1 if none. */
+    private int draw(double[] weight, int skip) {
       double total = 0;
-      for (int i = 0; i < eligible.length; i++) {
-        if (eligible[i] && i != skip) {
-          total += scores.effectiveWeight(i);
+      for (int i = 0; i < weight.length; i++) {
+        if (i != skip) {
+          total += weight[i];
         }
       }
       if (total <= 0) {
@@ -81,10 +85,10 @@ interface Balancer {
       }
       double r = random.nextDouble() * total;
       int last = -1;
-      for (int i = 0; i < eligible.length; i++) {
-        if (eligible[i] && i != skip) {
+      for (int i = 0; i < weight.length; i++) {
+        if (i != skip && weight[i] > 0) {
           last = i;
-          r -= scores.effectiveWeight(i);
+          r -= weight[i];
           if (r < 0) {
             return i;
           }

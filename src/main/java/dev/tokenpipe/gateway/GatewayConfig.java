@@ -33,7 +33,8 @@ import java.util.Set;
  * @param maxBodyBytes largest request body; larger gets 413
  * @param maxStreams concurrent proxied requests; more get 429; 0 = unlimited
  * @param maxAttempts upstream attempts per request (retries go to another healthy upstream)
- * @param unhealthyFor how long an upstream that refused or failed is skipped by round-robin
+ * @param unhealthyFor the passive cool-down: how long an upstream marked down by failures of real traffic is
+ *     skipped ({@link UpstreamSet})
  * @param apiKeys bearer keys accepted from clients; empty = no client authentication
  * @param upstreamKey bearer credential injected toward the upstream; null = pass the client's through
  *     (only when client authentication is off). Never logged.
