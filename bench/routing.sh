@@ -4,25 +4,27 @@
 # serve` once per configuration: --balance round-robin, --balance p2c-ewma, and any configuration added
 # with EXTRA (e.g. hedging). Each configuration gets a fresh serve, so each learns from nothing.
 #
-# Usage: bench/routing.sh [rate] [seconds]          (default 10 arrivals/s, 30 s measured)
+# Usage: bench/routing.sh [rate] [seconds]          (default 6 arrivals/s, 30 s measured)
 #   env SLOW_TTFT   first token of the slow replica (default 1s); FAST_TTFT of the others (default 200ms)
-#       ITL, TOKENS stream shape of every replica (default 20ms, 32)
+#       ITL, TOKENS stream shape of every replica (default 20ms, 16)
 #       EXTRA       more configurations, ';'-separated "name=serve flags", e.g.
 #                   EXTRA='p2c-ewma+hedge p95=--balance p2c-ewma --hedge-after p95'
+#       WARMUP      unmeasured warm-up per configuration (default 10s: JIT, connections, first scores)
 #       OUT         where the bench JSON files go (default target/routing)
 #
-# Per configuration: serve starts, a 5 s unmeasured warm-up at the same rate, then the measured run
+# Per configuration: serve starts, a 10 s unmeasured warm-up at the same rate (WARMUP), then the measured run
 # (Poisson arrivals, latency from each intended start). Prints TTFT p50/p99/p99.9, errors, and the share
 # of upstream attempts each replica got (serve's tokenpipe_gateway_upstream_picks_total, warm-up included).
-# Loopback only; about 45 s per configuration. Needs jq and curl.
+# Loopback only; about 50 s per configuration plus the fleet's start (3.5 min in all on a busy 2-core VM).
+# Needs jq and curl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-rate=${1:-10}
+rate=${1:-6}
 secs=${2:-30}
 slow=${SLOW_TTFT:-1s}
 fast=${FAST_TTFT:-200ms}
 itl=${ITL:-20ms}
-tokens=${TOKENS:-32}
+tokens=${TOKENS:-16}
 out=${OUT:-$here/target/routing}
 for tool in jq curl; do
   command -v "$tool" >/dev/null || { echo "routing: needs $tool" >&2; exit 1; }
@@ -66,7 +68,7 @@ if [ -n "${EXTRA:-}" ]; then
 fi
 
 echo "fleet: 4 sims, first token ${fast} x3 and ${slow} x1 (replica 4), itl ${itl}, ${tokens} tokens"
-echo "load: open loop, ${rate}/s Poisson, ${secs}s measured after a 5s warm-up, through serve"
+echo "load: open loop, ${rate}/s Poisson, ${secs}s measured after a ${WARMUP:-10s} warm-up, through serve"
 echo
 printf '%-22s %9s %9s %11s %7s   %s\n' config "ttft p50" "ttft p99" "ttft p99.9" errors "share r1/r2/r3/r4 (slow)"
 for cfg in "${configs[@]}"; do
@@ -79,7 +81,7 @@ for cfg in "${configs[@]}"; do
   wait_up http://127.0.0.1:18430/readyz
   kill -0 "$serve_pid" 2>/dev/null || { echo "routing: serve ($name) did not start: $(tail -1 "$work/serve-$name.log")" >&2; exit 1; }
   json="$out/routing-${name// /_}.json"
-  tp bench --rate "$rate" -c 500 -z "${secs}s" --warmup 5s --max-tokens "$tokens" --progress none --json "$json" \
+  tp bench --rate "$rate" -c 500 -z "${secs}s" --warmup "${WARMUP:-10s}" --max-tokens "$tokens" --progress none --json "$json" \
     http://127.0.0.1:18430/v1/chat/completions >"${json%.json}.txt" 2>&1 || true
   metrics=$(curl -fs http://127.0.0.1:18430/metrics)
   kill "$serve_pid"
