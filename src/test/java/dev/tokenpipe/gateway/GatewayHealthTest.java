@@ -104,6 +104,29 @@ class GatewayHealthTest {
     }
   }
 
+  @Test
+  void badBalancingAndHealthFlagsAreOneLineUsageErrors() {
+    String[][] cases = {
+        {"--balance", "random"}, {"--upstream", "http://127.0.0.1:1=0"}, {"--upstream", "http://127.0.0.1:1=101"},
+        {"--health-check", "health"}, {"--health-check", "/health", "--health-interval", "0"}};
+    String[] expected = {"--balance must be p2c-ewma or round-robin", "weight after '=' must be 1..100",
+        "weight after '=' must be 1..100", "--health-check must be a path starting with /", "--health-interval must be above zero"};
+    for (int i = 0; i < cases.length; i++) {
+      String[] args = new String[cases[i].length + 2];
+      args[0] = "--port";
+      args[1] = "0";
+      System.arraycopy(cases[i], 0, args, 2, cases[i].length);
+      if (!java.util.Arrays.asList(cases[i]).contains("--upstream")) {
+        args = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--upstream", "http://127.0.0.1:1"))
+            .toArray(String[]::new);
+      }
+      GatewayTlsTest.Run r = GatewayTlsTest.serve(args);
+      assertThat(r.code()).as("%s: %s", java.util.Arrays.toString(cases[i]), r.err()).isEqualTo(dev.tokenpipe.cli.Cli.EXIT_USAGE);
+      assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
+      assertThat(r.err()).contains(expected[i]);
+    }
+  }
+
   static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
