@@ -41,11 +41,26 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = {"-p", "--port"}, defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}).")
   int port;
 
-  @Option(names = {"-u", "--upstream"}, paramLabel = "URL", split = ",", description = {
+  @Option(names = {"-u", "--upstream"}, paramLabel = "URL[=WEIGHT]", split = ",", description = {
       "Upstream base URL, e.g. http://10.0.0.5:8000 or https://api.openai.com/v1 (repeatable;",
-      "round-robin over healthy ones). https:// verifies the certificate and host name.",
+      "balanced over healthy ones, see --balance), optionally with a relative weight 1..100: http://a:8000/v1=3.",
+      "https:// verifies the certificate and host name.",
       "Default: env " + UPSTREAM_ENV + " (comma-separated), else the built-in simulated model."})
   List<String> upstreams = new ArrayList<>();
+
+  @Option(names = "--balance", paramLabel = "p2c-ewma|round-robin", defaultValue = "p2c-ewma", description = {
+      "How a stream's upstream is chosen: p2c-ewma = the better of two random healthy upstreams, scored by",
+      "streams in flight and a decaying average of first-token latency; round-robin = in turn. Default: ${DEFAULT-VALUE}."})
+  String balance;
+
+  @Option(names = "--health-check", paramLabel = "PATH", description = {
+      "Active health check: GET this path (relative to each upstream's base URL, e.g. /health or /v1/models)",
+      "every --health-interval; 3 failures in a row eject the upstream, 2 passes (2xx) bring it back. Default: off."})
+  String healthCheck;
+
+  @Option(names = "--health-interval", defaultValue = "5s", converter = Durations.class, description =
+      "Time between active checks of one upstream, also each check's time limit. Default: ${DEFAULT-VALUE}.")
+  Duration healthInterval;
 
   @Option(names = "--upstream-ca", paramLabel = "FILE", description = {
       "PEM certificate(s) to trust for https:// upstreams in addition to the JDK's default trust store,",
@@ -140,7 +155,8 @@ public final class GatewayCommand implements Callable<Integer> {
     Set<String> keys = apiKeysFile == null ? Set.of() : ApiKeys.load(apiKeysFile);
     return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, headWait, connectTimeout,
         firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestTimeout, drainTimeout, maxBody, maxStreams,
-        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa, corsOrigins, probeRoute);
+        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa, corsOrigins, probeRoute, balance,
+        healthCheck == null || healthCheck.isBlank() ? null : healthCheck.trim(), healthInterval);
   }
 
   @Override
@@ -164,9 +180,10 @@ public final class GatewayCommand implements Callable<Integer> {
     }
     GatewayServer g = gateway;
     signals.closeOnSignal(gateway, () -> System.err.printf(
-        "tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s heartbeat=%s%s%n",
+        "tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s%s heartbeat=%s%s%n",
         host, g.port(), Transport.get().name(), String.join(",", g.upstreamNames()),
         g.sim() != null ? " (built-in simulated model)" : "",
+        g.upstreamNames().size() > 1 ? " balance=" + config.balance() : "",
         heartbeat.isZero() ? "off" : Durations.format(heartbeat),
         config.apiKeys().isEmpty() ? "" : " auth=" + config.apiKeys().size() + " key(s)"));
     return 0;

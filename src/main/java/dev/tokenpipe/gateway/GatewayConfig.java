@@ -33,7 +33,8 @@ import java.util.Set;
  * @param maxBodyBytes largest request body; larger gets 413
  * @param maxStreams concurrent proxied requests; more get 429; 0 = unlimited
  * @param maxAttempts upstream attempts per request (retries go to another healthy upstream)
- * @param unhealthyFor how long an upstream that refused or failed is skipped by round-robin
+ * @param unhealthyFor the passive cool-down: how long an upstream marked down by failures of real traffic is
+ *     skipped ({@link UpstreamSet})
  * @param apiKeys bearer keys accepted from clients; empty = no client authentication
  * @param upstreamKey bearer credential injected toward the upstream; null = pass the client's through
  *     (only when client authentication is off). Never logged.
@@ -42,6 +43,11 @@ import java.util.Set;
  * @param corsOrigins browser origins allowed to call the gateway ({@code https://host[:port]}, or {@code *});
  *     empty = CORS off, the upstream's CORS headers pass through ({@link CorsPolicy})
  * @param probe serve {@code GET /tokenpipe/probe} (see {@link ProbeRoute}); false = 404
+ * @param balance how an upstream is chosen: {@code p2c-ewma} (power of two choices scored by first-token
+ *     latency and streams in flight) or {@code round-robin} ({@link Balancer})
+ * @param healthCheck path of the active health check ({@code GET}, relative to each upstream's base URL
+ *     like client paths, e.g. {@code /health} or {@code /v1/models}); null = no active checks
+ * @param healthInterval time between two active checks of one upstream; also each check's time limit
  */
 public record GatewayConfig(
     String host,
@@ -66,7 +72,10 @@ public record GatewayConfig(
     String upstreamKey,
     Path upstreamCa,
     List<String> corsOrigins,
-    boolean probe) {
+    boolean probe,
+    String balance,
+    String healthCheck,
+    Duration healthInterval) {
 
   public GatewayConfig {
     upstreams = List.copyOf(upstreams);
@@ -76,6 +85,13 @@ public record GatewayConfig(
     if (maxAttempts < 1) {
       throw new IllegalArgumentException("max attempts must be >= 1");
     }
+    balance = Balancer.Mode.parse(balance).label();
+    if (healthCheck != null && (healthCheck.isBlank() || !healthCheck.startsWith("/"))) {
+      throw new IllegalArgumentException("--health-check must be a path starting with /, e.g. /health, not '" + healthCheck + "'");
+    }
+    if (healthInterval.isNegative() || healthInterval.isZero()) {
+      throw new IllegalArgumentException("--health-interval must be above zero");
+    }
   }
 
   /** The defaults of {@code tokenpipe serve}. */
@@ -84,7 +100,8 @@ public record GatewayConfig(
         dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0,
         Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(120),
         Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
-        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of(), true);
+        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of(), true,
+        "p2c-ewma", null, Duration.ofSeconds(5));
   }
 
   public GatewayConfig withPort(int port) {
@@ -149,6 +166,23 @@ public record GatewayConfig(
     return edit(b -> b.probe = probe);
   }
 
+  public GatewayConfig withBalance(String balance) {
+    return edit(b -> b.balance = balance);
+  }
+
+  /** @param path null = active checks off */
+  public GatewayConfig withHealthCheck(String path, Duration interval) {
+    return edit(b -> {
+      b.healthCheck = path;
+      b.healthInterval = interval;
+    });
+  }
+
+  /** The passive cool-down: how long an upstream marked down by traffic is skipped. */
+  public GatewayConfig withUnhealthyFor(Duration unhealthyFor) {
+    return edit(b -> b.unhealthyFor = unhealthyFor);
+  }
+
   private GatewayConfig edit(java.util.function.Consumer<Builder> change) {
     Builder b = new Builder(this);
     change.accept(b);
@@ -180,6 +214,9 @@ public record GatewayConfig(
     private Path upstreamCa;
     private List<String> corsOrigins;
     private boolean probe;
+    private String balance;
+    private String healthCheck;
+    private Duration healthInterval;
 
     Builder(GatewayConfig c) {
       this.host = c.host;
@@ -205,17 +242,20 @@ public record GatewayConfig(
       this.upstreamCa = c.upstreamCa;
       this.corsOrigins = c.corsOrigins;
       this.probe = c.probe;
+      this.balance = c.balance;
+      this.healthCheck = c.healthCheck;
+      this.healthInterval = c.healthInterval;
     }
 
     GatewayConfig build() {
-      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe);
+      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe, balance, healthCheck, healthInterval);
     }
   }
 
   /** Hides the upstream credential from logs and exception messages. */
   @Override
   public String toString() {
-    return "GatewayConfig[" + host + ":" + port + " upstreams=" + upstreams + " heartbeat=" + heartbeat
+    return "GatewayConfig[" + host + ":" + port + " upstreams=" + upstreams + " balance=" + balance + " heartbeat=" + heartbeat
         + " apiKeys=" + apiKeys.size() + " upstreamKey=" + (upstreamKey == null ? "none" : "***") + "]";
   }
 }

@@ -248,11 +248,13 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   }
 
   private FullHttpResponse readiness() {
-    boolean healthy = gw.upstreams().anyHealthy();
+    int usable = gw.upstreams().usableCount();
+    boolean healthy = usable > 0;
     boolean ready = healthy && !gw.draining() && !gw.warming();
     String status = gw.draining() ? "draining" : gw.warming() ? "warming" : ready ? "ready" : "not_ready";
     return HttpResponses.json(ctx, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
-        "{\"status\":\"" + status + "\",\"upstreams_healthy\":" + healthy + "}");
+        "{\"status\":\"" + status + "\",\"upstreams_healthy\":" + healthy
+            + ",\"upstreams_usable\":" + usable + ",\"upstreams\":" + gw.upstreams().all().size() + "}");
   }
 
   private void local(FullHttpRequest req, long start, FullHttpResponse res, boolean keepAlive) {

@@ -2,7 +2,9 @@ package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.PrometheusText;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.concurrent.atomic.AtomicLong;
@@ -89,6 +91,70 @@ public final class GatewayMetrics {
 
   private Counter counter(String name, String help) {
     return Counter.builder().name(name).help(help).withoutExemplars().register(registry);
+  }
+
+  /**
+   * Per-upstream numbers, read from the set at scrape time (label {@code upstream}, the normalized base
+   * URL): nothing is counted twice and the request path touches no label map.
+   */
+  void upstreams(UpstreamSet set) {
+    java.util.List<Upstream> all = set.all();
+    UpstreamScores scores = set.scores();
+    CounterWithCallback.builder().name("tokenpipe_gateway_upstream_picks")
+        .help("Attempts sent to the upstream: first tries, retries and hedges.").labelNames("upstream")
+        .callback(cb -> {
+          for (int i = 0; i < all.size(); i++) {
+            cb.call(set.picks(i), all.get(i).name());
+          }
+        }).register(registry);
+    GaugeWithCallback.builder().name("tokenpipe_gateway_upstream_in_flight")
+        .help("Attempts in progress on the upstream (streams in flight).").labelNames("upstream")
+        .callback(cb -> {
+          for (int i = 0; i < all.size(); i++) {
+            cb.call(scores.inFlight(i), all.get(i).name());
+          }
+        }).register(registry);
+    GaugeWithCallback.builder().name("tokenpipe_gateway_upstream_ewma_first_token_seconds")
+        .help("The balancer's latency score: decaying peak EWMA of request sent to first generated event.")
+        .labelNames("upstream")
+        .callback(cb -> {
+          for (int i = 0; i < all.size(); i++) {
+            cb.call(scores.scoreNanos(i) / 1e9, all.get(i).name());
+          }
+        }).register(registry);
+    GaugeWithCallback.builder().name("tokenpipe_gateway_upstream_weight")
+        .help("Effective weight: the configured weight times the slow-start factor after a return.")
+        .labelNames("upstream")
+        .callback(cb -> {
+          for (int i = 0; i < all.size(); i++) {
+            cb.call(scores.effectiveWeight(i), all.get(i).name());
+          }
+        }).register(registry);
+    GaugeWithCallback.builder().name("tokenpipe_gateway_upstream_healthy")
+        .help("1 while the upstream is usable (not marked down by traffic, not ejected by checks), else 0.")
+        .labelNames("upstream")
+        .callback(cb -> {
+          for (int i = 0; i < all.size(); i++) {
+            cb.call(set.isHealthy(i) ? 1 : 0, all.get(i).name());
+          }
+        }).register(registry);
+    CounterWithCallback.builder().name("tokenpipe_gateway_upstream_ejections")
+        .help("Times the upstream was taken out: by failures of real traffic (passive) or by health checks (active).")
+        .labelNames("upstream", "by")
+        .callback(cb -> {
+          for (int i = 0; i < all.size(); i++) {
+            cb.call(set.passiveEjections(i), all.get(i).name(), "passive");
+            cb.call(set.activeEjections(i), all.get(i).name(), "active");
+          }
+        }).register(registry);
+    CounterWithCallback.builder().name("tokenpipe_gateway_upstream_health_checks")
+        .help("Active health checks by result (pass, fail).").labelNames("upstream", "result")
+        .callback(cb -> {
+          for (int i = 0; i < all.size(); i++) {
+            cb.call(set.checksPassed(i), all.get(i).name(), "pass");
+            cb.call(set.checksFailed(i), all.get(i).name(), "fail");
+          }
+        }).register(registry);
   }
 
   void recordAdded(long nanos) {

@@ -24,14 +24,18 @@ public final class GatewayServer implements AutoCloseable {
   private final SimServer sim;
   private final GatewayContext gw;
   private final RunningServer server;
+  /** Active health checks, or null when {@code --health-check} is off. */
+  private final HealthChecker checker;
   private boolean closed;
 
-  private GatewayServer(GatewayConfig config, EventLoopGroup loops, SimServer sim, GatewayContext gw, RunningServer server) {
+  private GatewayServer(GatewayConfig config, EventLoopGroup loops, SimServer sim, GatewayContext gw, RunningServer server,
+      HealthChecker checker) {
     this.config = config;
     this.loops = loops;
     this.sim = sim;
     this.gw = gw;
     this.server = server;
+    this.checker = checker;
   }
 
   /**
@@ -42,31 +46,41 @@ public final class GatewayServer implements AutoCloseable {
    * @throws IllegalArgumentException for a bad upstream URL or a bad {@code --upstream-ca} file
    */
   public static GatewayServer start(GatewayConfig config) {
-    List<Upstream> upstreams = new ArrayList<>();
-    config.upstreams().forEach(u -> upstreams.add(Upstream.parse(u)));
+    List<UpstreamSpec> upstreams = new ArrayList<>();
+    config.upstreams().forEach(u -> upstreams.add(UpstreamSpec.parse(u)));
     // One TLS client context per gateway, built once. A given --upstream-ca is read (and checked) even
     // when no upstream is https://, so a bad path fails at start, not on some later request.
-    UpstreamTls tls = upstreams.stream().anyMatch(Upstream::tls) || config.upstreamCa() != null
+    UpstreamTls tls = upstreams.stream().anyMatch(s -> s.upstream().tls()) || config.upstreamCa() != null
         ? UpstreamTls.create(config.upstreamCa(), (int) config.connectTimeout().toMillis())
         : null;
     int threads = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
     EventLoopGroup loops = Transport.get().newGroup(threads);
     SimServer sim = null;
+    HealthChecker checker = null;
     try {
       String defaultModel = null;
       if (upstreams.isEmpty()) {
         SimConfig simConfig = SimConfig.defaults().withProfile(config.simProfile());
         sim = SimServer.startOn(simConfig, "127.0.0.1", 0, loops);
-        upstreams.add(Upstream.parse("http://127.0.0.1:" + sim.port()));
+        upstreams.add(UpstreamSpec.parse("http://127.0.0.1:" + sim.port()));
         defaultModel = simConfig.models().getFirst();
       }
-      GatewayContext gw = new GatewayContext(config,
-          new UpstreamSet(upstreams, config.unhealthyFor().toNanos()), tls, new ApiKeys(config.apiKeys()),
-          new GatewayMetrics(), defaultModel);
+      UpstreamSet set = new UpstreamSet(upstreams, config.unhealthyFor().toNanos(), Balancer.Mode.parse(config.balance()),
+          System::nanoTime, Balancer.threadLocalRandom());
+      GatewayMetrics metrics = new GatewayMetrics();
+      metrics.upstreams(set);
+      GatewayContext gw = new GatewayContext(config, set, tls, new ApiKeys(config.apiKeys()), metrics, defaultModel);
       RunningServer server = RunningServer.startOn(config.host(), config.port(), loops, new GatewayInitializer(gw));
       Warmup.run(gw, server.address(), sim != null);
-      return new GatewayServer(config, loops, sim, gw, server);
+      if (config.healthCheck() != null) {
+        checker = new HealthChecker(set, loops, tls, config.healthCheck(), config.healthInterval(), config.upstreamKey());
+        checker.start();
+      }
+      return new GatewayServer(config, loops, sim, gw, server, checker);
     } catch (RuntimeException e) {
+      if (checker != null) {
+        checker.close();
+      }
       if (sim != null) {
         sim.close();
       }
@@ -134,6 +148,9 @@ public final class GatewayServer implements AutoCloseable {
       ex.executor().execute(ex::shutdown);
     }
     waitForStreams(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
+    if (checker != null) {
+      checker.close();
+    }
     if (sim != null) {
       sim.close();
     }

@@ -91,6 +91,8 @@ final class ProxyExchange {
 
   // The current attempt.
   private Upstream upstream;
+  /** The current attempt's place in the balancer's books (in flight, first-token latency). */
+  private UpstreamSet.Lease lease = UpstreamSet.Lease.NONE;
   private Channel upstreamChannel;
   private boolean reusedConnection;
   private boolean staleRetried;
@@ -192,6 +194,8 @@ final class ProxyExchange {
     }
     tried.add(u);
     upstream = u;
+    lease.end();
+    lease = gw.upstreams().begin(u, !warmup);
     upstreamHead = null;
     upstreamReusable = false;
     inInformational = false;
@@ -229,7 +233,7 @@ final class ProxyExchange {
     ch.pipeline().get(UpstreamHandler.class).bind(this);
     ch.config().setAutoRead(ctx.channel().isWritable());
     long now = clock.nanoTime();
-    books.requestSent(now);
+    books.requestSent(now, lease);
     lastUpstreamReadNanos = now;
     ch.writeAndFlush(upstreamRequest(u)).addListener((ChannelFutureListener) wf -> {
       if (!wf.isSuccess()) {
@@ -263,9 +267,9 @@ final class ProxyExchange {
    */
   private void attemptFailed(ErrorKind kind, ApiError error, boolean upstreamAtFault) {
     closeUpstream();
-    if (upstreamAtFault && client.canStartOver()) {
-      // Only failures before any output count against health (as the pool's own connect errors do):
-      // one stream cut mid-way is that stream's error, not proof the upstream is down.
+    if (upstreamAtFault) {
+      // A cut mid-way counts too: one is that stream's error, but only a run of them marks the upstream
+      // down, and only a complete response (onUpstreamEnd) breaks the run.
       gw.upstreams().markFailed(upstream);
     }
     if (RetryPolicy.mayRetry(client, tried.size(), gw.config().maxAttempts())) {
@@ -330,7 +334,6 @@ final class ProxyExchange {
         && (HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
     Framing framing = Framing.of(head.headers());
     if (status >= 200 && status < 300) {
-      gw.upstreams().markHealthy(upstream);
       cancel(headWaitTimer);
       moveTo(StreamState.RELAYING);
       if (api == Api.TOKENS) {
@@ -475,6 +478,9 @@ final class ProxyExchange {
           "The upstream ended the stream without its terminator."), true);
       return;
     }
+    if (books.upstreamError() == null) {
+      gw.upstreams().markHealthy(upstream); // a complete response is the upstream's success, not its 2xx head
+    }
     releaseUpstream();
     client.end(readNanos);
     moveTo(StreamState.DONE);
@@ -557,7 +563,18 @@ final class ProxyExchange {
 
   private void onFirstTokenTimeout() {
     if (!state.isTerminal() && !books.sawGenerated() && !client.passthrough()) {
+      upstreamTimedOut();
       fail(ErrorKind.FIRST_TOKEN_TIMEOUT, null);
+    }
+  }
+
+  /** A first-token or idle timeout is the upstream's failure; with no token yet, its latency is at least this long. */
+  private void upstreamTimedOut() {
+    if (upstream != null) {
+      gw.upstreams().markFailed(upstream);
+    }
+    if (!books.sawGenerated() && books.requestSentNanos() != 0) {
+      lease.noTokenAfter(System.nanoTime() - books.requestSentNanos());
     }
   }
 
@@ -575,6 +592,7 @@ final class ProxyExchange {
     long timeout = gw.config().upstreamIdleTimeout().toNanos();
     long idle = clock.nanoTime() - lastUpstreamReadNanos;
     if (idle >= timeout && upstreamChannel.config().isAutoRead()) {
+      upstreamTimedOut();
       fail(ErrorKind.UPSTREAM_IDLE_TIMEOUT, null);
       return;
     }
@@ -678,6 +696,7 @@ final class ProxyExchange {
       errorBody.release();
       errorBody = null;
     }
+    lease.end();
     gw.unregister(this);
     books.finish(!warmup, method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome, errorKind);
     owner.exchangeEnded(this, keepAlive && state != StreamState.CANCELLED && !client.closedConnection());

@@ -28,6 +28,8 @@ final class StreamBooks implements StreamScanner.Sink {
   private boolean terminator;
   private boolean opaque;
   private String errorJson;
+  /** The current attempt's lease: its first-token latency goes to the balancer's scores. */
+  private UpstreamSet.Lease lease = UpstreamSet.Lease.NONE;
 
   StreamBooks(GatewayMetrics metrics) {
     this(metrics, Dialects.OPENAI_CHAT);
@@ -40,6 +42,12 @@ final class StreamBooks implements StreamScanner.Sink {
 
   /** A new attempt's request went upstream: its first token is timed from here. */
   void requestSent(long nanos) {
+    requestSent(nanos, UpstreamSet.Lease.NONE);
+  }
+
+  /** A new attempt's request went upstream on {@code lease}: its first token is timed from here and reported to it. */
+  void requestSent(long nanos, UpstreamSet.Lease lease) {
+    this.lease = lease;
     upstreamRequestNanos = nanos;
     terminator = false;
     opaque = false;
@@ -65,6 +73,7 @@ final class StreamBooks implements StreamScanner.Sink {
     if (upstreamTtftNanos < 0) {
       upstreamTtftNanos = readNanos - upstreamRequestNanos;
       metrics.upstreamTtft.observe(upstreamTtftNanos / 1e9);
+      lease.firstToken(upstreamTtftNanos);
     } else {
       metrics.itl.observe((readNanos - lastGeneratedNanos) / 1e9);
     }
@@ -91,6 +100,11 @@ final class StreamBooks implements StreamScanner.Sink {
   /** This attempt sent an event the gateway cannot read: whether it is output is unknown, so it is not held. */
   boolean sawOpaque() {
     return opaque;
+  }
+
+  /** When the current attempt's request went upstream ({@link System#nanoTime()}). */
+  long requestSentNanos() {
+    return upstreamRequestNanos;
   }
 
   boolean sawGenerated() {

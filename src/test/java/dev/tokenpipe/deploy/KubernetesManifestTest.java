@@ -33,13 +33,28 @@ class KubernetesManifestTest {
         byKind.put(doc.get("kind").asText(), doc);
       }
     }
-    assertThat(byKind).containsKeys("ConfigMap", "Deployment", "Service", "Ingress");
+    assertThat(byKind).containsKeys("ConfigMap", "Deployment", "Service", "Ingress", "PodDisruptionBudget");
   }
 
   JsonNode container() {
     JsonNode containers = byKind.get("Deployment").at("/spec/template/spec/containers");
     assertThat(containers).hasSize(1);
     return containers.get(0);
+  }
+
+  @Test
+  void severalReplicasAndADisruptionBudgetThatKeepsMostOfThemServing() {
+    JsonNode pdb = byKind.get("PodDisruptionBudget");
+    JsonNode podLabels = byKind.get("Deployment").at("/spec/template/metadata/labels");
+    pdb.at("/spec/selector/matchLabels").properties()
+        .forEach(e -> assertThat(podLabels.get(e.getKey()).asText()).isEqualTo(e.getValue().asText()));
+    int replicas = byKind.get("Deployment").at("/spec/replicas").asInt();
+    assertThat(replicas).isGreaterThanOrEqualTo(2);
+    assertThat(pdb.at("/spec/maxUnavailable").asInt()).isBetween(1, replicas - 1);
+    // Balancing needs the model server pods one by one, and the readiness probe reflects their health.
+    String upstreams = byKind.get("ConfigMap").at("/data/TOKENPIPE_UPSTREAM").asText();
+    assertThat(upstreams.split(",")).hasSizeGreaterThan(1);
+    assertThat(byKind.get("ConfigMap").at("/data/TOKENPIPE_HEALTH_CHECK").asText()).startsWith("/");
   }
 
   @Test

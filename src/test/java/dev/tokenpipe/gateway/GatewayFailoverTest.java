@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Failover before generated content: upstream A fails after sending only an event that carries nothing
  * generated (vLLM's and the sim's assistant role chunk); upstream B answers. The client must see B's
- * stream alone, as if A had never been tried. A fresh gateway per test, so round-robin starts at A.
+ * stream alone, as if A had never been tried. A fresh round-robin gateway per test, so A is tried first.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class GatewayFailoverTest {
@@ -41,7 +41,8 @@ class GatewayFailoverTest {
       }
       x.end();
     });
-    gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(a.url(), b.url())));
+    gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(a.url(), b.url()))
+        .withBalance("round-robin"));
   }
 
   @AfterEach

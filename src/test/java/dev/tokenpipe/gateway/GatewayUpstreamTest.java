@@ -168,7 +168,8 @@ class GatewayUpstreamTest {
     }
     try (SimServer sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
          GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0)
-             .withUpstreams(List.of("http://127.0.0.1:" + closedPort, "http://127.0.0.1:" + sim.port())))) {
+             .withUpstreams(List.of("http://127.0.0.1:" + closedPort, "http://127.0.0.1:" + sim.port()))
+             .withBalance("round-robin"))) {
       // Round-robin keeps picking the dead upstream, each refusal is retried on the live one, until it is marked down.
       for (int i = 0; i < 40 && g.metrics().count("retries") < UpstreamSet.FAILURES_TO_MARK_DOWN; i++) {
         completeStream(g);
