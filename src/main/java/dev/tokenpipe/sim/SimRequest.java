@@ -10,10 +10,17 @@ import java.util.Map;
 
 /**
  * A validated generation request. Parsing checks every field the simulated model uses and
- * reports the first problem as an OpenAI-style 400/404 naming the field.
+ * reports the first problem as a 400/404 naming the field (written in the API's own error shape by
+ * {@link SimHttpHandler}).
  *
- * @param maxTokens the request's max_tokens, or -1 when absent
+ * @param maxTokens the request's max_tokens (max_completion_tokens, max_output_tokens), or -1 when absent
  * @param promptTokens prompt length counted with the real tokenizer, for {@code usage}
+ * @param asksReasoning the request enables thinking or reasoning (Anthropic {@code thinking}, Responses
+ *     {@code reasoning}, chat {@code reasoning_effort})
+ * @param reasoningBudget Anthropic's {@code thinking.budget_tokens}, or -1
+ * @param forcesTool the request's tool choice requires a tool call (Anthropic {@code any}/{@code tool},
+ *     OpenAI {@code required}/a named function)
+ * @param toolName the tool a call goes to: the named one, else the first declared, else {@value #DEFAULT_TOOL}
  */
 record SimRequest(
     SimApi api,
@@ -22,15 +29,40 @@ record SimRequest(
     boolean includeUsage,
     int maxTokens,
     int promptTokens,
-    StreamProfile profile) {
+    StreamProfile profile,
+    boolean asksReasoning,
+    int reasoningBudget,
+    boolean forcesTool,
+    String toolName) {
 
-  /** Tokens this request will produce and whether max_tokens cut it short. */
+  /** The tool name when the request declares none and the profile asks for a call. */
+  static final String DEFAULT_TOOL = "sim_tool";
+
+  /** Tokens this request will produce (the profile's length, capped by max_tokens). */
   int outputTokens() {
     return maxTokens >= 0 ? Math.min(maxTokens, profile.tokens()) : profile.tokens();
   }
 
-  String finishReason() {
-    return maxTokens >= 0 && maxTokens < profile.tokens() ? "length" : "stop";
+  /**
+   * What this request outputs, starting at {@code textStart} of the bundled text: the profile's
+   * {@code reasoning} and {@code tool_call} counts, or, where they are -1, what the request asks for (half
+   * the output as reasoning, capped by the thinking budget; all the rest as a tool call when one is
+   * required). Completions and the token API output content only.
+   */
+  OutputPlan plan(long textStart) {
+    int total = outputTokens();
+    boolean truncated = maxTokens >= 0 && maxTokens < profile.tokens();
+    if (api == SimApi.COMPLETIONS || api == SimApi.TOKENS) {
+      return new OutputPlan(textStart, 0, total, 0, toolName, truncated);
+    }
+    int reasoning = profile.reasoning() >= 0 ? profile.reasoning() : asksReasoning ? total / 2 : 0;
+    if (profile.reasoning() < 0 && reasoningBudget > 0) {
+      reasoning = Math.min(reasoning, reasoningBudget);
+    }
+    reasoning = Math.min(reasoning, total);
+    int tool = profile.toolCall() >= 0 ? profile.toolCall() : forcesTool ? total - reasoning : 0;
+    tool = Math.min(tool, total - reasoning);
+    return new OutputPlan(textStart, reasoning, total - reasoning - tool, tool, toolName, truncated);
   }
 
   static SimRequest parse(SimApi api, String body, String overrideHeader, SimConfig config) {
@@ -46,6 +78,16 @@ record SimRequest(
     String model = model(api, root, config);
     int promptTokens = prompt(api, root);
     boolean stream = api == SimApi.TOKENS || optionalBoolean(root, "stream", false);
+    StreamProfile profile = profile(root, overrideHeader, config);
+    return switch (api) {
+      case MESSAGES -> messagesRequest(root, model, stream, promptTokens, profile);
+      case RESPONSES -> responsesRequest(root, model, stream, promptTokens, profile);
+      default -> openAiRequest(api, root, model, stream, promptTokens, profile);
+    };
+  }
+
+  private static SimRequest openAiRequest(SimApi api, JsonNode root, String model, boolean stream, int promptTokens,
+      StreamProfile profile) {
     boolean includeUsage = false;
     JsonNode so = root.get("stream_options");
     if (so != null && !so.isNull()) {
@@ -62,7 +104,137 @@ record SimRequest(
     if (n != null && !n.isNull() && !(n.isIntegralNumber() && n.asInt() == 1)) {
       throw bad("Only n=1 is supported by the simulated model.", "n");
     }
-    return new SimRequest(api, model, stream, includeUsage, maxTokens, promptTokens, profile(root, overrideHeader, config));
+    JsonNode effort = root.get("reasoning_effort");
+    if (effort != null && !effort.isNull() && !effort.isTextual()) {
+      throw bad("Invalid type for 'reasoning_effort': expected a string.", "reasoning_effort");
+    }
+    boolean reasoning = effort != null && effort.isTextual() && !"none".equals(effort.asText());
+    Tools tools = openAiTools(root, true);
+    return new SimRequest(api, model, stream, includeUsage, maxTokens, promptTokens, profile, reasoning, -1,
+        tools.forced(), tools.name());
+  }
+
+  /** Anthropic Messages: {@code max_tokens} required; {@code thinking}, {@code tools}, {@code tool_choice}. */
+  private static SimRequest messagesRequest(JsonNode root, String model, boolean stream, int promptTokens,
+      StreamProfile profile) {
+    JsonNode mt = root.get("max_tokens");
+    if (mt == null || mt.isNull()) {
+      throw bad("max_tokens: Field required", "max_tokens");
+    }
+    int maxTokens = optionalPositiveInt(root, "max_tokens");
+    boolean reasoning = false;
+    int budget = -1;
+    JsonNode thinking = root.get("thinking");
+    if (thinking != null && !thinking.isNull()) {
+      String type = thinking.path("type").asText("");
+      switch (type) {
+        case "enabled" -> {
+          JsonNode b = thinking.get("budget_tokens");
+          if (b == null || !b.isIntegralNumber() || !b.canConvertToInt() || b.asInt() < 1024) {
+            throw bad("thinking.budget_tokens: expected an integer >= 1024", "thinking.budget_tokens");
+          }
+          if (b.asInt() >= maxTokens) {
+            throw bad("`max_tokens` must be greater than `thinking.budget_tokens`", "thinking.budget_tokens");
+          }
+          reasoning = true;
+          budget = b.asInt();
+        }
+        case "adaptive" -> reasoning = true;
+        case "disabled" -> { }
+        default -> throw bad("thinking.type: expected 'enabled', 'adaptive' or 'disabled'", "thinking.type");
+      }
+    }
+    String first = null;
+    JsonNode tools = root.get("tools");
+    if (tools != null && !tools.isNull()) {
+      if (!tools.isArray()) {
+        throw bad("tools: expected an array", "tools");
+      }
+      for (int i = 0; i < tools.size(); i++) {
+        JsonNode name = tools.get(i).get("name");
+        if (name == null || !name.isTextual()) {
+          throw bad("tools." + i + ".name: Field required", "tools." + i + ".name");
+        }
+        first = first == null ? name.asText() : first;
+      }
+    }
+    boolean forced = false;
+    String named = null;
+    JsonNode choice = root.get("tool_choice");
+    if (choice != null && !choice.isNull()) {
+      switch (choice.path("type").asText("")) {
+        case "any" -> forced = true;
+        case "tool" -> {
+          forced = true;
+          named = choice.path("name").asText(null);
+          if (named == null) {
+            throw bad("tool_choice.name: Field required", "tool_choice.name");
+          }
+        }
+        case "auto", "none" -> { }
+        default -> throw bad("tool_choice.type: expected 'auto', 'any', 'tool' or 'none'", "tool_choice.type");
+      }
+    }
+    return new SimRequest(SimApi.MESSAGES, model, stream, false, maxTokens, promptTokens, profile, reasoning, budget,
+        forced, named != null ? named : first != null ? first : DEFAULT_TOOL);
+  }
+
+  /** OpenAI Responses: {@code max_output_tokens}, {@code reasoning}, {@code tools}, {@code tool_choice}. */
+  private static SimRequest responsesRequest(JsonNode root, String model, boolean stream, int promptTokens,
+      StreamProfile profile) {
+    int maxTokens = optionalPositiveInt(root, "max_output_tokens");
+    JsonNode r = root.get("reasoning");
+    if (r != null && !r.isNull() && !r.isObject()) {
+      throw bad("Invalid type for 'reasoning': expected an object.", "reasoning");
+    }
+    boolean reasoning = r != null && r.isObject() && !"none".equals(r.path("effort").asText(""));
+    Tools tools = openAiTools(root, false);
+    return new SimRequest(SimApi.RESPONSES, model, stream, false, maxTokens, promptTokens, profile, reasoning, -1,
+        tools.forced(), tools.name());
+  }
+
+  /** The tool a call goes to and whether the tool choice requires one. */
+  private record Tools(boolean forced, String name) {}
+
+  /**
+   * OpenAI's {@code tools} and {@code tool_choice}: chat nests the name in {@code function}
+   * ({@code {"type":"function","function":{"name"}}}), Responses does not ({@code {"type":"function","name"}}).
+   */
+  private static Tools openAiTools(JsonNode root, boolean nested) {
+    String first = null;
+    JsonNode tools = root.get("tools");
+    if (tools != null && !tools.isNull()) {
+      if (!tools.isArray()) {
+        throw bad("Invalid type for 'tools': expected an array.", "tools");
+      }
+      for (int i = 0; i < tools.size(); i++) {
+        JsonNode t = tools.get(i);
+        if (!t.isObject()) {
+          throw bad("Invalid type for 'tools[" + i + "]': expected an object.", "tools[" + i + "]");
+        }
+        JsonNode name = nested ? t.path("function").get("name") : t.get("name");
+        if (first == null && name != null && name.isTextual()) {
+          first = name.asText();
+        }
+      }
+    }
+    boolean forced = false;
+    String named = null;
+    JsonNode choice = root.get("tool_choice");
+    if (choice != null && !choice.isNull()) {
+      if (choice.isTextual()) {
+        forced = "required".equals(choice.asText());
+      } else if (choice.isObject()) {
+        JsonNode name = nested ? choice.path("function").get("name") : choice.get("name");
+        if (name != null && name.isTextual()) {
+          forced = true;
+          named = name.asText();
+        }
+      } else {
+        throw bad("Invalid type for 'tool_choice': expected a string or an object.", "tool_choice");
+      }
+    }
+    return new Tools(forced, named != null ? named : first != null ? first : DEFAULT_TOOL);
   }
 
   private static String model(SimApi api, JsonNode root, SimConfig config) {
@@ -86,6 +258,8 @@ record SimRequest(
   private static int prompt(SimApi api, JsonNode root) {
     return switch (api) {
       case CHAT -> messages(root.get("messages"));
+      case MESSAGES -> messages(root.get("messages")) + system(root.get("system"));
+      case RESPONSES -> responsesInput(root.get("input")) + system(root.get("instructions"));
       case COMPLETIONS -> completionPrompt(root.get("prompt"));
       case TOKENS -> {
         JsonNode p = root.get("prompt");
@@ -132,6 +306,57 @@ record SimRequest(
         throw bad("Invalid type for '" + where + ".content': expected a string or an array of parts.", where + ".content");
       }
       tokens += 4; // per-message framing, as OpenAI counts it for chat models
+    }
+    return tokens + 3;
+  }
+
+  /** Anthropic's {@code system} or Responses' {@code instructions}: a string or an array of text blocks. */
+  private static int system(JsonNode system) {
+    if (system == null || system.isNull()) {
+      return 0;
+    }
+    if (system.isTextual()) {
+      return Tokenizer.cl100k().count(system.asText());
+    }
+    int tokens = 0;
+    for (JsonNode block : system) {
+      JsonNode text = block.get("text");
+      if (text != null && text.isTextual()) {
+        tokens += Tokenizer.cl100k().count(text.asText());
+      }
+    }
+    return tokens;
+  }
+
+  /** Responses' {@code input}: a string, or an array of items (messages with string or part content, tool outputs). */
+  private static int responsesInput(JsonNode input) {
+    if (input == null || input.isNull()) {
+      throw bad("Missing required parameter: 'input'.", "input");
+    }
+    if (input.isTextual()) {
+      return Tokenizer.cl100k().count(input.asText());
+    }
+    if (!input.isArray()) {
+      throw bad("Invalid type for 'input': expected a string or an array of input items.", "input");
+    }
+    int tokens = 0;
+    for (int i = 0; i < input.size(); i++) {
+      JsonNode item = input.get(i);
+      if (!item.isObject()) {
+        throw bad("Invalid type for 'input[" + i + "]': expected an object.", "input[" + i + "]");
+      }
+      JsonNode content = item.has("content") ? item.get("content") : item.get("output");
+      if (content != null && content.isTextual()) {
+        tokens += Tokenizer.cl100k().count(content.asText());
+      } else if (content != null && content.isArray()) {
+        for (JsonNode part : content) {
+          JsonNode text = part.get("text");
+          if (text != null && text.isTextual()) {
+            tokens += Tokenizer.cl100k().count(text.asText());
+          }
+        }
+      }
+      tokens += 4;
     }
     return tokens + 3;
   }
