@@ -16,6 +16,8 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Anthropic Messages and OpenAI Responses streams from the sim over real sockets: the APIs' exact event
@@ -268,6 +270,50 @@ class SimDialectStreamTest {
       assertThat(body.at("/error/type").asText()).isEqualTo("invalid_request_error");
       assertThat(body.at("/error/message").asText()).contains("max_tokens");
     }
+  }
+
+  @ParameterizedTest(name = "{0} {1} -> {2}")
+  @CsvSource(delimiter = '|', value = {
+      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":0,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 400 | max_tokens",
+      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":10,\"messages\":[]} | 400 | messages",
+      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":2000,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":10},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 400 | budget_tokens",
+      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":1500,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1500},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 400 | budget_tokens",
+      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":10,\"tools\":[{}],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 400 | tools.0.name",
+      "/v1/messages | {\"model\":\"other\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 404 | does not exist",
+      "/v1/messages | {not json | 400 | JSON",
+      "/v1/responses | {\"model\":\"tokenpipe-sim\"} | 400 | input",
+      "/v1/responses | {\"model\":\"tokenpipe-sim\",\"input\":5} | 400 | input",
+      "/v1/responses | {\"model\":\"tokenpipe-sim\",\"input\":\"hi\",\"max_output_tokens\":-1} | 400 | max_output_tokens",
+      "/v1/responses | {\"model\":\"tokenpipe-sim\",\"input\":\"hi\",\"reasoning\":\"high\"} | 400 | reasoning",
+      "/v1/responses | {\"model\":\"tokenpipe-sim\",\"input\":\"hi\",\"stream\":\"yes\"} | 400 | stream",
+  })
+  void badRequestsAreAnsweredInTheApisOwnErrorShape(String path, String body, int status, String mentions) throws Exception {
+    try (RawClient c = RawClient.post(sim.port(), path, body)) {
+      assertThat(c.readToEnd()).isTrue();
+      assertThat(c.status()).isEqualTo(status);
+      JsonNode error = Json.MAPPER.readTree(c.body());
+      if (path.equals("/v1/messages")) {
+        assertThat(error.get("type").asText()).as("%s", error).isEqualTo("error");
+        assertThat(error.at("/error/type").asText()).isEqualTo(status == 404 ? "not_found_error" : "invalid_request_error");
+        assertThat(error.at("/error/message").asText()).contains(mentions);
+      } else {
+        assertThat(error.has("type")).as("OpenAI's shape: %s", error).isFalse();
+        assertThat(error.at("/error/type").asText()).isEqualTo("invalid_request_error");
+        assertThat(error.at("/error/param").asText() + error.at("/error/message").asText()).contains(mentions);
+      }
+    }
+  }
+
+  @Test
+  void chatInBandErrorKeepsOpenAisShape() throws Exception {
+    Stream s = post("/v1/chat/completions", SimStreamingTest.CHAT, "ttft=10ms itl=5ms tokens=10 error_after=2");
+    Event error = s.events().getLast();
+    assertThat(error.name()).isEqualTo("error");
+    assertThat(error.flags()).isEqualTo(EventKind.ERROR);
+    assertThat(error.json().at("/error/code").asText()).isEqualTo("injected_fault");
+    assertThat(countKinds(s, EventKind.CONTENT)).isEqualTo(2);
+    assertThat(s.body()).doesNotContain("[DONE]");
+    assertStampedInOrder(s);
   }
 
   @Test
