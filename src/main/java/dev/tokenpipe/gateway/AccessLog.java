@@ -12,6 +12,8 @@ final class AccessLog {
   private static final Logger log = LoggerFactory.getLogger("tokenpipe.access");
 
   /**
+   * @param api the client's API ({@code --api} flag of its dialect, e.g. {@code anthropic-messages}); "-" when
+   *     answered by the gateway itself
    * @param upstream base URL of the upstream that served it, "-" when answered by the gateway
    * @param upstreamTtftNanos request written upstream → first content event read; -1 if none
    * @param deliveredTtftNanos request received → first generated event (content, reasoning or tool call)
@@ -20,7 +22,7 @@ final class AccessLog {
    * @param tokens output tokens (usage when the upstream sent it, else content events)
    * @param outcome {@code done}, {@code cancelled}, {@code error:<kind>} or {@code local}
    */
-  record Entry(String method, String path, int status, String upstream, long upstreamTtftNanos,
+  record Entry(String method, String path, String api, int status, String upstream, long upstreamTtftNanos,
       long deliveredTtftNanos, long contentTtftNanos, long tokens, long durationNanos, String outcome) {}
 
   private AccessLog() {}
@@ -30,13 +32,13 @@ final class AccessLog {
       return;
     }
     log.info(String.format(Locale.ROOT,
-        "method=%s path=%s status=%d upstream=%s upstream_ttft_ms=%s ttft_ms=%s content_ttft_ms=%s tokens=%d duration_ms=%.1f outcome=%s",
-        e.method(), e.path(), e.status(), e.upstream(), millis(e.upstreamTtftNanos()), millis(e.deliveredTtftNanos()),
+        "method=%s path=%s api=%s status=%d upstream=%s upstream_ttft_ms=%s ttft_ms=%s content_ttft_ms=%s tokens=%d duration_ms=%.1f outcome=%s",
+        e.method(), e.path(), e.api(), e.status(), e.upstream(), millis(e.upstreamTtftNanos()), millis(e.deliveredTtftNanos()),
         millis(e.contentTtftNanos()), e.tokens(), e.durationNanos() / 1e6, e.outcome()));
   }
 
   static void local(String method, String path, int status, long startNanos) {
-    write(new Entry(method, path, status, "-", -1, -1, -1, 0, System.nanoTime() - startNanos, "local"));
+    write(new Entry(method, path, "-", status, "-", -1, -1, -1, 0, System.nanoTime() - startNanos, "local"));
   }
 
   private static String millis(long nanos) {

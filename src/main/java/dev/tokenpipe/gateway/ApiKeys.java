@@ -14,10 +14,14 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Client authentication with bearer keys ({@code --api-keys-file}, one key per line, {@code #} comments).
+ * Client authentication with keys sent as {@code Authorization: Bearer <key>} (OpenAI's way) or
+ * {@code x-api-key: <key>} (Anthropic's, what its SDK sends) ({@code --api-keys-file}, one key per line, {@code #} comments).
  * Keys are compared in constant time and never logged; an empty set means authentication is off.
  */
 final class ApiKeys {
+  /** Anthropic's key header. */
+  static final String X_API_KEY = "x-api-key";
+
   private final List<byte[]> keys;
 
   ApiKeys(Set<String> keys) {
@@ -49,11 +53,16 @@ final class ApiKeys {
       return null;
     }
     String auth = headers.get(HttpHeaderNames.AUTHORIZATION);
-    if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+    String key;
+    if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      key = auth.substring(7);
+    } else if (headers.contains(X_API_KEY)) {
+      key = headers.get(X_API_KEY);
+    } else {
       return unauthorized("You didn't provide an API key. You need to provide your API key in an Authorization header"
-          + " using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+          + " using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or in an x-api-key header.");
     }
-    byte[] given = auth.substring(7).strip().getBytes(StandardCharsets.UTF_8);
+    byte[] given = key.strip().getBytes(StandardCharsets.UTF_8);
     boolean ok = false;
     for (byte[] k : keys) {
       ok |= MessageDigest.isEqual(k, given); // no early exit: timing does not reveal which key matched

@@ -1,7 +1,9 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.SseEncoder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -22,8 +24,9 @@ import io.netty.handler.codec.http.LastHttpContent;
 
 /**
  * Everything the gateway writes to one client for one request, and the completeness contract: a response
- * whose head went out ends with the upstream's own terminator, or with an in-band error in the body's own
- * framing (SSE {@code event: error} + the terminating chunk, an NDJSON error line), never with a bare close
+ * whose head went out ends with the upstream's own terminator, or with an in-band error in the client's API
+ * shape and the body's framing ({@link Dialect#inBandError}: an SSE {@code event: error} + the terminating
+ * chunk, an NDJSON error line), never with a bare close
  * — except a non-stream body cut mid-way, where closing without the last chunk is how HTTP/1.1 says
  * "incomplete".
  *
@@ -42,6 +45,8 @@ final class ClientStream {
   private final GatewayMetrics metrics;
   private final boolean keepAlive;
   private final HeartbeatTimer heartbeat;
+  /** The client's API: the shape of every error it is sent. */
+  private final Dialect dialect;
 
   private boolean headSent;
   private int status;
@@ -65,9 +70,10 @@ final class ClientStream {
    */
   private ChannelHandlerContext chunkedCtx;
 
-  ClientStream(ChannelHandlerContext ctx, GatewayMetrics metrics, boolean keepAlive, long heartbeatNanos,
-      boolean headRequest) {
+  ClientStream(ChannelHandlerContext ctx, GatewayMetrics metrics, Dialect dialect, boolean keepAlive,
+      long heartbeatNanos, boolean headRequest) {
     this.ctx = ctx;
+    this.dialect = dialect;
     this.headRequest = headRequest;
     this.metrics = metrics;
     this.keepAlive = keepAlive;
@@ -333,19 +339,19 @@ final class ClientStream {
   }
 
   /**
-   * Ends with an error: a JSON error response when the head has not gone out, else an in-band error
-   * event and the terminating chunk (SSE), an error line (NDJSON), or a close (other bodies). Held events
-   * go out first, so the client sees what the upstream said before it failed.
+   * Ends with an error in the client's API shape: a JSON error response when the head has not gone out,
+   * else an in-band error event and the terminating chunk (SSE), an error line (NDJSON), or a close (other
+   * bodies). Held events go out first, so the client sees what the upstream said before it failed.
    *
    * @param retryAfter the {@code Retry-After} value of an error response, or null
    */
-  void fail(HttpResponseStatus st, String json, String retryAfter) {
+  void fail(HttpResponseStatus st, ApiError error, String retryAfter) {
     if (ended) {
       return;
     }
     heartbeat.stop();
     if (!headSent) {
-      errorResponse(st, json, null, retryAfter);
+      errorResponse(st, dialect.errorBody(error), null, retryAfter);
       return;
     }
     if (held != null) {
@@ -357,12 +363,11 @@ final class ClientStream {
       ctx.close(); // a body cut mid-way: closing without the last chunk says "incomplete"
       return;
     }
-    if (framing == Framing.SSE) {
-      // Mid-event (only an oversized event), the blank line ends the partial event first.
-      writeOwn((midEvent ? "\n\n" : "") + SseEncoder.event("error", null, json));
-    } else {
-      writeOwn((midEvent ? "\n" : "") + json + "\n");
-    }
+    // The dialect's own event when the body is framed as its API frames it; else the framing's plain error.
+    String event = dialect.framing() == framing ? dialect.inBandError(error)
+        : framing == Framing.SSE ? SseEncoder.event("error", null, error.toJson()) : error.toJson() + "\n";
+    // Mid-event (only an oversized event), a blank line (a newline for NDJSON) ends the partial event first.
+    writeOwn((midEvent ? (framing == Framing.SSE ? "\n\n" : "\n") : "") + event);
     writeLast();
   }
 

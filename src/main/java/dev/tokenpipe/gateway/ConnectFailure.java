@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.openai.ApiError;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.unix.Errors;
 import java.nio.channels.ClosedChannelException;
@@ -19,10 +20,10 @@ import java.util.Set;
  * Linux's, asm-generic/errno-base.h and errno.h).
  *
  * @param kind the error the client gets if no retry helps
- * @param json the OpenAI error JSON for it, or null for the kind's own
+ * @param error the error for it, or null for the kind's own
  * @param local our own socket failed, not the upstream
  */
-record ConnectFailure(ErrorKind kind, String json, boolean local) {
+record ConnectFailure(ErrorKind kind, ApiError error, boolean local) {
   /** Negative errno values as Netty's native transports report them ({@link Errors.NativeIoException#expectedErr()}). */
   private static final Set<Integer> LOCAL_ERRNOS = Set.of(
       -24,  // EMFILE: this process is at its open-file limit (ulimit -n)
@@ -46,7 +47,7 @@ record ConnectFailure(ErrorKind kind, String json, boolean local) {
   static ConnectFailure classify(Throwable cause) {
     if (cause instanceof UpstreamTls.HandshakeFailedException tls) {
       // The message names the upstream and the handshake's reason (untrusted certificate, wrong host name, ...).
-      return new ConnectFailure(ErrorKind.UPSTREAM_TLS, ErrorKind.UPSTREAM_TLS.apiError(tls.getMessage()).toJson(), false);
+      return new ConnectFailure(ErrorKind.UPSTREAM_TLS, ErrorKind.UPSTREAM_TLS.apiError(tls.getMessage()), false);
     }
     if (cause instanceof ConnectTimeoutException) {
       return new ConnectFailure(ErrorKind.UPSTREAM_CONNECT_TIMEOUT, null, false);

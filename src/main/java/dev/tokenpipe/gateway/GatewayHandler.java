@@ -171,7 +171,8 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       req.release();
     } catch (ApiException e) {
       gw.metrics().rejected.labelValues(String.valueOf(e.error().status().code())).inc();
-      FullHttpResponse res = HttpResponses.error(ctx.alloc(), e.error(), route.allow);
+      // In the shape of the API the client called: an Anthropic SDK parses Anthropic's error object.
+      FullHttpResponse res = HttpResponses.error(ctx.alloc(), e.error(), route.allow, Route.dialect(req.uri()));
       if (e.error().status().code() == 429) {
         res.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
       }

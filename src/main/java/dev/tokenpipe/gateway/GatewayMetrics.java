@@ -38,8 +38,9 @@ public final class GatewayMetrics {
 
   private final PrometheusRegistry registry = new PrometheusRegistry();
 
-  final Histogram deliveredTtft = histogram("gen_ai_server_time_to_first_token_seconds",
-      "Request received to first generated event (content, reasoning or tool call) flushed to the client.", LATENCY_BOUNDS);
+  final Histogram deliveredTtft = Histogram.builder().name("gen_ai_server_time_to_first_token_seconds")
+      .help("Request received to first generated event (content, reasoning or tool call) flushed to the client, by the client's API.")
+      .labelNames("api").classicOnly().classicUpperBounds(LATENCY_BOUNDS).withoutExemplars().register(registry);
   final Histogram contentTtft = histogram("tokenpipe_gateway_content_ttft_seconds",
       "Request received to first visible-text event read (after any reasoning).", LATENCY_BOUNDS);
   final Histogram upstreamTtft = histogram("tokenpipe_gateway_upstream_ttft_seconds",
@@ -55,7 +56,8 @@ public final class GatewayMetrics {
   final Gauge active = Gauge.builder().name("tokenpipe_gateway_active_streams")
       .help("Proxied requests in progress.").register(registry);
   final Counter requests = Counter.builder().name("tokenpipe_gateway_requests")
-      .help("Proxied requests by outcome (done, cancelled, error).").labelNames("outcome").register(registry);
+      .help("Proxied requests by the client's API and outcome (done, cancelled, error).").labelNames("api", "outcome")
+      .register(registry);
   final Counter errors = Counter.builder().name("tokenpipe_gateway_errors")
       .help("Proxied requests that ended in an error, by kind.").labelNames("kind").register(registry);
   final Counter rejected = Counter.builder().name("tokenpipe_gateway_rejected")
@@ -69,7 +71,9 @@ public final class GatewayMetrics {
   final Counter localConnectFailures = counter("tokenpipe_gateway_local_connect_failures",
       "Upstream connects that failed on our own side (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL, ...); never charged to the upstream.");
   final Counter retries = counter("tokenpipe_gateway_retries", "Attempts repeated on another upstream before anything but comments went out.");
-  final Counter tokens = counter("tokenpipe_gateway_tokens", "Output tokens relayed (usage when sent, else one per content event).");
+  final Counter tokens = Counter.builder().name("tokenpipe_gateway_tokens")
+      .help("Output tokens relayed (usage when sent, else one per generated event), by the client's API.")
+      .labelNames("api").withoutExemplars().register(registry);
   final Counter events = counter("tokenpipe_gateway_events", "SSE events / NDJSON lines relayed.");
 
   /** Same samples as {@link #added}, at nanosecond resolution for exact percentiles (benchmarks, tests). */
@@ -119,7 +123,7 @@ public final class GatewayMetrics {
       case "pauses" -> pauses.get();
       case "retries" -> retries.get();
       case "local_connect_failures" -> localConnectFailures.get();
-      case "tokens" -> tokens.get();
+      case "tokens" -> tokens.collect().getDataPoints().stream().mapToDouble(d -> d.getValue()).sum();
       case "events" -> events.get();
       default -> throw new IllegalArgumentException(which);
     };

@@ -1,6 +1,9 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.Dialect;
+import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.Framing;
+import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.SseException;
 import dev.tokenpipe.sse.SseParser;
 import io.netty.buffer.ByteBuf;
@@ -64,6 +67,8 @@ final class ProxyExchange {
   private final ChannelHandlerContext ctx;
   private final GatewayHandler owner;
   private final Api api;
+  /** The client's API: the shape of its errors, the auth header toward the upstream, its metrics label. */
+  private final Dialect dialect;
   private final HttpMethod method;
   private final String path;
   private final String upstreamUri;
@@ -118,13 +123,14 @@ final class ProxyExchange {
     this.clientRequest = clientRequest;
     this.method = api == Api.TOKENS ? HttpMethod.POST : clientRequest.method();
     this.path = clientRequest.uri();
+    this.dialect = api == Api.TOKENS ? Dialects.TOKENS : Route.dialect(path);
     this.upstreamUri = upstreamUri;
     this.upstreamBody = upstreamBody;
     this.expectStream = expectStream;
     this.keepAlive = HttpUtil.isKeepAlive(clientRequest);
-    this.client = new ClientStream(ctx, metrics, keepAlive, gw.config().heartbeat().toNanos(),
+    this.client = new ClientStream(ctx, metrics, dialect, keepAlive, gw.config().heartbeat().toNanos(),
         HttpMethod.HEAD.equals(clientRequest.method()));
-    this.books = new StreamBooks(metrics);
+    this.books = new StreamBooks(metrics, dialect);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -153,7 +159,7 @@ final class ProxyExchange {
 
   /** Only an SSE response can carry the gateway's own early head (a comment keeps it alive; NDJSON has none). */
   private boolean expectsSse() {
-    return api == Api.TOKENS || !path.startsWith("/api/");
+    return dialect.framing() == Framing.SSE;
   }
 
   /** The one place where the state changes. */
@@ -204,11 +210,11 @@ final class ProxyExchange {
           attempt(u);
           return;
         }
-        fail(failure.kind(), failure.json());
+        fail(failure.kind(), failure.error());
         return;
       }
       gw.upstreams().markFailed(u);
-      attemptFailed(failure.kind(), failure.json(), false);
+      attemptFailed(failure.kind(), failure.error(), false);
       return;
     }
     Channel ch = f.getNow();
@@ -230,7 +236,7 @@ final class ProxyExchange {
     FullHttpRequest r = new DefaultFullHttpRequest(
         HttpVersion.HTTP_1_1, method, u.target(upstreamUri), upstreamBody.retainedDuplicate());
     r.headers().set(clientRequest.headers());
-    StreamHeaders.toUpstream(r.headers(), u, gw.config().upstreamKey(), !gw.apiKeys().enabled());
+    StreamHeaders.toUpstream(r.headers(), u, gw.config().upstreamKey(), dialect, !gw.apiKeys().enabled());
     if (api == Api.TOKENS) {
       r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
       r.headers().set(HttpHeaderNames.ACCEPT, "text/event-stream");
@@ -245,10 +251,10 @@ final class ProxyExchange {
    * The current attempt failed: try another healthy upstream while the client has seen nothing a fresh
    * stream could contradict, else end with the error.
    *
-   * @param json the OpenAI error JSON to fail with, or null for the kind's own
+   * @param error the error to fail with, or null for the kind's own
    * @param upstreamAtFault whether the failure counts against the upstream's health
    */
-  private void attemptFailed(ErrorKind kind, String json, boolean upstreamAtFault) {
+  private void attemptFailed(ErrorKind kind, ApiError error, boolean upstreamAtFault) {
     closeUpstream();
     if (upstreamAtFault && client.canStartOver()) {
       // Only failures before any output count against health (as the pool's own connect errors do):
@@ -264,7 +270,7 @@ final class ProxyExchange {
         return;
       }
     }
-    fail(kind, json);
+    fail(kind, error);
   }
 
   // ---------------------------------------------------------------- upstream events
@@ -325,7 +331,8 @@ final class ProxyExchange {
           attemptFailed(ErrorKind.INVALID_SSE, null, false);
           return;
         }
-        translator = new TokenTranslator(this::writeTranslated, json -> fail(ErrorKind.UPSTREAM_STATUS, json), books);
+        translator = new TokenTranslator(this::writeTranslated,
+            json -> fail(ErrorKind.UPSTREAM_STATUS, UpstreamErrorBody.toApiError(dialect, 502, json)), books);
         translatorParser = new SseParser(translator);
         client.streamHead(head, Framing.SSE);
       } else if (framing.isStream()) {
@@ -335,7 +342,7 @@ final class ProxyExchange {
       } else if (client.headSent()) {
         // The client holds our early event-stream head, and the upstream answered with a whole body.
         attemptFailed(ErrorKind.INVALID_SSE, ErrorKind.INVALID_SSE.apiError(
-            "The upstream answered a streaming request with a non-stream body.").toJson(), false);
+            "The upstream answered a streaming request with a non-stream body."), false);
       } else {
         client.passthroughHead(head);
         cancel(firstTokenTimer); // a whole answer has no first token to wait for
@@ -418,7 +425,7 @@ final class ProxyExchange {
     }
     if (books.upstreamError() != null && !books.sawGenerated() && retryPossible()) {
       out.release();
-      attemptFailed(ErrorKind.UPSTREAM_STATUS, books.upstreamError(), true);
+      attemptFailed(ErrorKind.UPSTREAM_STATUS, UpstreamErrorBody.toApiError(dialect, 502, books.upstreamError()), true);
       return;
     }
     if (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null || books.sawOpaque()
@@ -458,7 +465,7 @@ final class ProxyExchange {
     if (!complete) {
       upstreamReusable = false;
       attemptFailed(ErrorKind.UPSTREAM_CUT, ErrorKind.UPSTREAM_CUT.apiError(
-          "The upstream ended the stream without its terminator.").toJson(), true);
+          "The upstream ended the stream without its terminator."), true);
       return;
     }
     releaseUpstream();
@@ -578,14 +585,13 @@ final class ProxyExchange {
   private void failWithUpstreamError() {
     int status = upstreamHead.status().code();
     String body = errorBody == null ? "" : errorBody.toString(StandardCharsets.UTF_8);
-    String json = UpstreamErrorBody.toOpenAi(status, body);
     if (client.headSent()) {
-      fail(ErrorKind.UPSTREAM_STATUS, json);
+      fail(ErrorKind.UPSTREAM_STATUS, UpstreamErrorBody.toApiError(dialect, status, body));
       return;
     }
     errorKind = ErrorKind.UPSTREAM_STATUS;
     releaseUpstream();
-    client.errorResponse(upstreamHead.status(), json, upstreamHead.headers());
+    client.errorResponse(upstreamHead.status(), UpstreamErrorBody.forClient(dialect, status, body), upstreamHead.headers());
     moveTo(StreamState.FAILED);
     finish("error:" + ErrorKind.UPSTREAM_STATUS.label());
   }
@@ -594,15 +600,15 @@ final class ProxyExchange {
    * Ends the request with an error: a JSON error response if the head has not gone out, else an in-band
    * error in the body's framing ({@link ClientStream#fail}).
    *
-   * @param json the OpenAI error JSON to send, or null for the kind's own
+   * @param error the error to send, or null for the kind's own
    */
-  private void fail(ErrorKind kind, String json) {
+  private void fail(ErrorKind kind, ApiError error) {
     if (state.isTerminal()) {
       return;
     }
     errorKind = kind;
     closeUpstream();
-    client.fail(kind.status, json != null ? json : kind.apiError().toJson(), kind.retryAfter());
+    client.fail(kind.status, error != null ? error : kind.apiError(), kind.retryAfter());
     moveTo(StreamState.FAILED);
     finish("error:" + kind.label());
   }

@@ -1,6 +1,8 @@
 package dev.tokenpipe.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.dialect.Dialect;
+import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.probe.ProbeRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -45,6 +47,20 @@ enum Route {
       case STREAM_PATH -> TOKENS;
       default -> path.startsWith("/v1/") || path.startsWith("/api/") ? PROXY : NOT_FOUND;
     };
+  }
+
+  /**
+   * The API a request target speaks, which decides the shape of the errors its client is sent: the dialect
+   * that claims the path, Ollama's for its other {@code /api/*} endpoints, OpenAI's otherwise.
+   */
+  static Dialect dialect(String target) {
+    int query = target.indexOf('?');
+    String path = query < 0 ? target : target.substring(0, query);
+    Dialect d = Dialects.forPath(path);
+    if (d != null) {
+      return d;
+    }
+    return path.startsWith("/api/") ? Dialects.OLLAMA : Dialects.OPENAI_CHAT;
   }
 
   /** The gateway's own endpoints: answered here, also while draining. */

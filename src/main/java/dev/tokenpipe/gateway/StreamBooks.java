@@ -1,5 +1,8 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.Dialect;
+import dev.tokenpipe.dialect.Dialects;
+
 /**
  * The books of one proxied request: what its events carried (by the one definition of a generated token,
  * {@link Chunk}), when the first one was read and delivered, and, at the end, its metrics and access-log
@@ -11,6 +14,8 @@ package dev.tokenpipe.gateway;
  */
 final class StreamBooks implements StreamScanner.Sink {
   private final GatewayMetrics metrics;
+  /** The client's API, the {@code api} label of the per-dialect metrics and the access log's field. */
+  private final String api;
   final long startNanos = System.nanoTime();
 
   private long upstreamRequestNanos;
@@ -25,7 +30,12 @@ final class StreamBooks implements StreamScanner.Sink {
   private String errorJson;
 
   StreamBooks(GatewayMetrics metrics) {
+    this(metrics, Dialects.OPENAI_CHAT);
+  }
+
+  StreamBooks(GatewayMetrics metrics, Dialect dialect) {
     this.metrics = metrics;
+    this.api = dialect.flag();
   }
 
   /** A new attempt's request went upstream: its first token is timed from here. */
@@ -69,7 +79,7 @@ final class StreamBooks implements StreamScanner.Sink {
   void delivered() {
     if (deliveredTtftNanos < 0 && upstreamTtftNanos >= 0) {
       deliveredTtftNanos = System.nanoTime() - startNanos;
-      metrics.deliveredTtft.observe(deliveredTtftNanos / 1e9);
+      metrics.deliveredTtft.labelValues(api).observe(deliveredTtftNanos / 1e9);
     }
   }
 
@@ -109,16 +119,16 @@ final class StreamBooks implements StreamScanner.Sink {
     if (deliveredTtftNanos >= 0 && tokens > 1) {
       metrics.tpot.observe((e2e - deliveredTtftNanos) / 1e9 / (tokens - 1));
     }
-    metrics.tokens.inc(tokens);
+    metrics.tokens.labelValues(api).inc(tokens);
     String kind = outcome.startsWith("error:") ? "error" : outcome;
-    metrics.requests.labelValues(kind).inc();
+    metrics.requests.labelValues(api, kind).inc();
     if (errorKind != null) {
       metrics.errors.labelValues(errorKind.label()).inc();
     }
     if (!log) {
       return;
     }
-    AccessLog.write(new AccessLog.Entry(method, path, status, upstream, upstreamTtftNanos, deliveredTtftNanos,
+    AccessLog.write(new AccessLog.Entry(method, path, api, status, upstream, upstreamTtftNanos, deliveredTtftNanos,
         contentTtftNanos, tokens, e2e, outcome));
   }
 }

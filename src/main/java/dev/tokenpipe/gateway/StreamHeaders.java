@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.dialect.Framing;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -12,6 +13,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The one place that decides which headers cross the gateway, both ways. Tests point here.
@@ -118,10 +120,12 @@ final class StreamHeaders {
    * {@code Accept-Encoding: identity} (gateways' bug trackers are full of streams that gzip turned into
    * one burst at the end), our own Host, and the credential policy applied.
    *
-   * @param upstreamKey bearer token to send instead of the client's, or null
-   * @param keepClientAuth whether the client's Authorization may pass (false when it was a gateway key)
+   * @param upstreamKey key to send instead of the client's, in the way {@code dialect} sends one
+   *     ({@code Authorization: Bearer}, or Anthropic's {@code x-api-key} with {@code anthropic-version} unless
+   *     the client named a version), or null
+   * @param keepClientAuth whether the client's credentials may pass (false when they were a gateway key)
    */
-  static void toUpstream(HttpHeaders h, Upstream upstream, String upstreamKey, boolean keepClientAuth) {
+  static void toUpstream(HttpHeaders h, Upstream upstream, String upstreamKey, Dialect dialect, boolean keepClientAuth) {
     removeHopByHop(h);
     h.remove(HttpHeaderNames.CONTENT_LENGTH);
     // The body is already complete here (the aggregator answered any 100-continue); an Expect header
@@ -129,10 +133,17 @@ final class StreamHeaders {
     h.remove(HttpHeaderNames.EXPECT);
     h.set(HttpHeaderNames.HOST, upstream.authority());
     h.set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
-    if (upstreamKey != null) {
-      h.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + upstreamKey);
-    } else if (!keepClientAuth) {
+    if (upstreamKey != null || !keepClientAuth) {
+      // Both ways a client can carry a key: a gateway key must never reach the upstream.
       h.remove(HttpHeaderNames.AUTHORIZATION);
+      h.remove(ApiKeys.X_API_KEY);
+    }
+    if (upstreamKey != null) {
+      for (Map.Entry<String, String> header : dialect.authHeaders(upstreamKey)) {
+        if (!header.getKey().equalsIgnoreCase("anthropic-version") || !h.contains(header.getKey())) {
+          h.set(header.getKey(), header.getValue());
+        }
+      }
     }
     HttpUtil.setKeepAlive(h, HttpVersion.HTTP_1_1, true);
   }

@@ -1,35 +1,57 @@
 package dev.tokenpipe.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.Json;
 import io.netty.handler.codec.http.HttpResponseStatus;
 
 /**
- * Turns an upstream's error response body into the OpenAI error shape the client's SDK parses
- * ({@code {"error":{"message","type","param","code"}}}). An OpenAI error object passes unchanged; anything
- * else (plain text, HTML, {@code {"error":"..."}} as Ollama and some proxies send, {@code {"detail":...}} as
- * FastAPI sends) is wrapped, with its text as the message. The type follows the status class as OpenAI's
- * own API does (it answers a bad key or an unknown model with {@code invalid_request_error} too): 4xx are
- * the caller's ({@code invalid_request_error}; {@code rate_limit_error} for 429, as the gateway's own 429),
- * 5xx the server's ({@code server_error}). SDKs pick their error class from the status.
+ * Turns an upstream's error (a response body, or the data of an in-band error event) into the error shape
+ * of the client's API ({@link Dialect#errorBody}): OpenAI's {@code {"error":{"message","type","param","code"}}},
+ * Anthropic's {@code {"type":"error","error":{"type","message"}}}, Ollama's {@code {"error":"..."}}. A body
+ * already in that shape passes unchanged; anything else (plain text, HTML, another API's error object,
+ * {@code {"detail":...}} as FastAPI sends) is wrapped, with its text as the message. The type follows the
+ * status as the API's own server does ({@link Dialect#errorType}); SDKs pick their error class from the status.
  */
 final class UpstreamErrorBody {
   private static final int MAX_MESSAGE_CHARS = 500;
 
   private UpstreamErrorBody() {}
 
-  static String toOpenAi(int status, String body) {
+  /** The body of the client's error response for an upstream error response. */
+  static String forClient(Dialect dialect, int status, String body) {
     JsonNode root = parse(body);
-    if (root != null && root.path("error").isObject()) {
+    if (dialect.isErrorBody(root)) {
       return root.toString();
     }
+    return dialect.errorBody(wrap(dialect, status, root, body));
+  }
+
+  /**
+   * The upstream's error as an {@link ApiError}, for an in-band error event or a retry that ran out: the
+   * message, type, param and code of an error object it sent are kept; anything else is wrapped.
+   */
+  static ApiError toApiError(Dialect dialect, int status, String body) {
+    JsonNode root = parse(body);
+    JsonNode error = root == null ? null : root.get("error");
+    if (error != null && error.isObject() && error.path("message").isTextual()) {
+      return new ApiError(HttpResponseStatus.valueOf(status), error.path("message").asText(),
+          error.path("type").isTextual() ? error.path("type").asText() : dialect.errorType(status),
+          error.path("param").isTextual() ? error.path("param").asText() : null,
+          error.path("code").isTextual() ? error.path("code").asText() : ErrorKind.UPSTREAM_STATUS.code);
+    }
+    return wrap(dialect, status, root, body);
+  }
+
+  private static ApiError wrap(Dialect dialect, int status, JsonNode root, String body) {
     String message = null;
     if (root != null && root.isObject()) {
       for (String field : new String[] {"error", "message", "detail"}) {
         JsonNode n = root.get(field);
         if (n != null && !n.isNull()) {
-          message = n.isTextual() ? n.asText() : n.toString();
+          JsonNode inner = n.isObject() ? n.get("message") : null;
+          message = n.isTextual() ? n.asText() : inner != null && inner.isTextual() ? inner.asText() : n.toString();
           break;
         }
       }
@@ -41,15 +63,8 @@ final class UpstreamErrorBody {
       message = message.substring(0, MAX_MESSAGE_CHARS) + "...";
     }
     String text = "The upstream answered " + status + (message.isEmpty() ? "." : ": " + message);
-    return new ApiError(HttpResponseStatus.valueOf(status), text, type(status), null,
-        ErrorKind.UPSTREAM_STATUS.code).toJson();
-  }
-
-  static String type(int status) {
-    if (status == 429) {
-      return "rate_limit_error";
-    }
-    return status >= 400 && status < 500 ? "invalid_request_error" : "server_error";
+    return new ApiError(HttpResponseStatus.valueOf(status), text, dialect.errorType(status), null,
+        ErrorKind.UPSTREAM_STATUS.code);
   }
 
   private static JsonNode parse(String body) {

@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.Framing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -78,7 +79,7 @@ final class Warmup {
       in.release();
       relay.release();
     }
-    UpstreamErrorBody.toOpenAi(429, "{\"error\":\"slow down\"}");
+    UpstreamErrorBody.forClient(Dialects.OPENAI_CHAT, 429, "{\"error\":\"slow down\"}");
     TokenTranslator.upstreamBody("{\"prompt\":\"hi\",\"max_tokens\":1}", "m", "m");
     EmbeddedChannel server = new EmbeddedChannel(new HttpServerCodec(), new HttpObjectAggregator(1 << 16));
     server.writeInbound(Unpooled.copiedBuffer(

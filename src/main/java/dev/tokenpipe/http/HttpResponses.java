@@ -1,5 +1,7 @@
 package dev.tokenpipe.http;
 
+import dev.tokenpipe.dialect.Dialect;
+import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.openai.ApiError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -46,7 +48,16 @@ public final class HttpResponses {
    * @param allow the {@code Allow} header of a 405 (RFC 9110 §15.5.6: the methods the target supports)
    */
   public static FullHttpResponse error(ByteBufAllocator alloc, ApiError error, String allow) {
-    FullHttpResponse res = body(alloc, error.status(), "application/json", error.toJson());
+    return error(alloc, error, allow, Dialects.OPENAI_CHAT);
+  }
+
+  /**
+   * The error as a JSON response in {@code dialect}'s own error shape ({@link Dialect#errorBody}).
+   *
+   * @param allow the {@code Allow} header of a 405 (RFC 9110 §15.5.6: the methods the target supports)
+   */
+  public static FullHttpResponse error(ByteBufAllocator alloc, ApiError error, String allow, Dialect dialect) {
+    FullHttpResponse res = body(alloc, error.status(), "application/json", dialect.errorBody(error));
     if (error.status().code() == 405 && allow != null) {
       res.headers().set(HttpHeaderNames.ALLOW, allow);
     }

@@ -37,7 +37,7 @@ class ClientStreamFramingTest {
     while ((req = ch.readInbound()) != null) {
       io.netty.util.ReferenceCountUtil.release(req);
     }
-    ClientStream client = new ClientStream(ch.pipeline().context(gateway), new GatewayMetrics(), true, 0, false);
+    ClientStream client = new ClientStream(ch.pipeline().context(gateway), new GatewayMetrics(), dev.tokenpipe.dialect.Dialects.OPENAI_CHAT, true, 0, false);
     client.streamHead(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK), Framing.SSE);
     drain(ch); // the head
     List<byte[]> writes = new ArrayList<>();

@@ -3,6 +3,8 @@ package dev.tokenpipe.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tokenpipe.dialect.AnthropicMessages;
+import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.Framing;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -57,15 +59,29 @@ class GatewayPoliciesTest {
         .add("Expect", "100-continue")
         .add("Host", "gateway.example");
     Upstream u = Upstream.parse("http://10.0.0.5:8000/v1");
-    StreamHeaders.toUpstream(h, u, null, false);
+    h.add("x-api-key", "gateway-key");
+    StreamHeaders.toUpstream(h, u, null, Dialects.OPENAI_CHAT, false);
     assertThat(h.get("Accept-Encoding")).isEqualTo("identity");
     assertThat(h.get("Host")).isEqualTo("10.0.0.5:8000");
     assertThat(h.contains("Authorization")).isFalse();
+    assertThat(h.contains("x-api-key")).as("a gateway key in Anthropic's header never reaches the upstream").isFalse();
     assertThat(h.contains("Proxy-Authorization")).isFalse();
     assertThat(h.contains("TE")).isFalse();
     assertThat(h.contains("Expect")).isFalse();
-    StreamHeaders.toUpstream(h, u, "sk-up", false);
+    StreamHeaders.toUpstream(h, u, "sk-up", Dialects.OPENAI_CHAT, false);
     assertThat(h.get("Authorization")).isEqualTo("Bearer sk-up");
+  }
+
+  @Test
+  void anthropicUpstreamKeyGoesAsXApiKeyAndTheClientsVersionIsKept() {
+    HttpHeaders h = new DefaultHttpHeaders().add("x-api-key", "client-key").add("anthropic-version", "2024-01-01");
+    StreamHeaders.toUpstream(h, Upstream.parse("http://10.0.0.5:8000"), "sk-ant", Dialects.ANTHROPIC_MESSAGES, true);
+    assertThat(h.get("x-api-key")).isEqualTo("sk-ant");
+    assertThat(h.contains("Authorization")).isFalse();
+    assertThat(h.get("anthropic-version")).isEqualTo("2024-01-01");
+    HttpHeaders bare = new DefaultHttpHeaders();
+    StreamHeaders.toUpstream(bare, Upstream.parse("http://10.0.0.5:8000"), "sk-ant", Dialects.ANTHROPIC_MESSAGES, true);
+    assertThat(bare.get("anthropic-version")).isEqualTo(AnthropicMessages.VERSION);
   }
 
   @Test

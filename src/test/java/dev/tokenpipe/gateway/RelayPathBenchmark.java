@@ -101,7 +101,7 @@ public class RelayPathBenchmark {
     channel = new EmbeddedChannel(new Socket(), new HttpServerCodec(), gateway);
     ChannelHandlerContext ctx = channel.pipeline().context(gateway);
     GatewayMetrics metrics = new GatewayMetrics();
-    client = new ClientStream(ctx, metrics, true, TimeUnit.SECONDS.toNanos(15), false);
+    client = new ClientStream(ctx, metrics, dev.tokenpipe.dialect.Dialects.OPENAI_CHAT, true, TimeUnit.SECONDS.toNanos(15), false);
     client.streamHead(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK), Framing.SSE);
     relay = new EventRelay(Framing.SSE, PooledByteBufAllocator.DEFAULT);
     books = new StreamBooks(metrics);
