@@ -110,6 +110,8 @@ class SimSdkCompatibilityTest {
 
       assertThat(r.path("ok").asBoolean()).as("a cut is not a complete message (%s): %s", mode, r).isFalse();
       assertThat(r.at("/error/isApiError").asBoolean()).as("the gateway's in-band error (%s): %s", mode, r).isTrue();
+      assertThat(r.at("/error/type").asText()).as("Anthropic's error shape: %s", r).isEqualTo("api_error");
+      assertThat(r.at("/error/message").asText()).contains("closed the stream before it ended");
     }
   }
 
@@ -186,17 +188,24 @@ class SimSdkCompatibilityTest {
       JsonNode r = responses(mode, "{\"tokenpipe_sim\":\"ttft=20ms itl=5ms tokens=20 drop_after=4\"}");
 
       assertThat(r.path("ok").asBoolean()).as("a cut is not a complete response (%s): %s", mode, r).isFalse();
-      assertThat(r.path("error").isObject()).as("%s", r).isTrue();
+      // The Responses error event ({"type":"error","code",...}): responses.stream() rejects with it,
+      // a raw create() stream yields it as the last event, which the script raises.
+      assertThat(r.at("/error/code").asText()).as("%s", r).isEqualTo("upstream_cut");
+      assertThat(r.path("events").get(r.path("events").size() - 1).asText()).isEqualTo("error");
+      assertThat(r.path("responseStatus").isNull()).as("never completed: %s", r).isTrue();
     }
   }
 
   @Test
   void responsesInBandErrorRaises() throws Exception {
-    JsonNode r = responses("create", "{\"tokenpipe_sim\":\"ttft=20ms itl=5ms tokens=20 error_after=3\"}");
+    for (String mode : List.of("stream", "create")) {
+      JsonNode r = responses(mode, "{\"tokenpipe_sim\":\"ttft=20ms itl=5ms tokens=20 error_after=3\"}");
 
-    assertThat(r.path("ok").asBoolean()).as("%s", r).isFalse();
-    assertThat(r.path("text").asText()).isNotBlank();
-    assertThat(r.at("/error/code").asText()).as("%s", r).isEqualTo("injected_fault");
+      assertThat(r.path("ok").asBoolean()).as("%s", r).isFalse();
+      assertThat(r.path("text").asText()).as("what came before the error (%s)", mode).isNotBlank();
+      assertThat(r.at("/error/code").asText()).as("%s", r).isEqualTo("injected_fault");
+      assertThat(r.path("responseStatus").isNull()).as("never completed: %s", r).isTrue();
+    }
   }
 
   // ------------------------------------------------------------------------------------------ helpers
