@@ -1,5 +1,6 @@
 package dev.tokenpipe.sim;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.openai.Json;
 import java.util.UUID;
 
@@ -20,7 +21,9 @@ import java.util.UUID;
  * </pre>
  *
  * The first block is opened with the head (as the API does before its first token); the deltas' JSON is a
- * per-block prefix plus the escaped token text.
+ * per-block prefix plus the escaped token text. The request reader ({@link #request}) checks the fields the
+ * sim uses: {@code messages}, {@code system}, {@code max_tokens} (required), {@code stream},
+ * {@code thinking}, {@code tools}, {@code tool_choice}.
  */
 final class MessagesFormat implements StreamFormat {
   /** What a thinking block is signed with: opaque to clients, checked only by Anthropic's servers. */
@@ -36,7 +39,7 @@ final class MessagesFormat implements StreamFormat {
   private String deltaSuffix;
   private int toolSent;
 
-  MessagesFormat(SimRequest request, OutputPlan plan) {
+  MessagesFormat(SimRequest request, OutputPlan plan, long createdEpochSeconds) {
     this.request = request;
     this.plan = plan;
     String uuid = UUID.randomUUID().toString().replace("-", "");
@@ -134,5 +137,73 @@ final class MessagesFormat implements StreamFormat {
         + ",\"content\":[" + content + "],\"stop_reason\":\"" + stopReason() + "\",\"stop_sequence\":null,"
         + "\"usage\":{\"input_tokens\":" + request.promptTokens() + ",\"cache_creation_input_tokens\":0,"
         + "\"cache_read_input_tokens\":0,\"output_tokens\":" + plan.total() + "}}";
+  }
+
+  // ------------------------------------------------------------------------------------------ request
+
+  /** Anthropic Messages: {@code max_tokens} required; {@code thinking}, {@code tools}, {@code tool_choice}. */
+  static SimRequest request(SimApi api, JsonNode root, String model, StreamProfile profile) {
+    int promptTokens = SimRequest.messages(root.get("messages")) + SimRequest.system(root.get("system"));
+    boolean stream = SimRequest.optionalBoolean(root, "stream", false);
+    JsonNode mt = root.get("max_tokens");
+    if (mt == null || mt.isNull()) {
+      throw SimRequest.bad("max_tokens: Field required", "max_tokens");
+    }
+    int maxTokens = SimRequest.optionalPositiveInt(root, "max_tokens");
+    boolean reasoning = false;
+    int budget = -1;
+    JsonNode thinking = root.get("thinking");
+    if (thinking != null && !thinking.isNull()) {
+      String type = thinking.path("type").asText("");
+      switch (type) {
+        case "enabled" -> {
+          JsonNode b = thinking.get("budget_tokens");
+          if (b == null || !b.isIntegralNumber() || !b.canConvertToInt() || b.asInt() < 1024) {
+            throw SimRequest.bad("thinking.budget_tokens: expected an integer >= 1024", "thinking.budget_tokens");
+          }
+          if (b.asInt() >= maxTokens) {
+            throw SimRequest.bad("`max_tokens` must be greater than `thinking.budget_tokens`", "thinking.budget_tokens");
+          }
+          reasoning = true;
+          budget = b.asInt();
+        }
+        case "adaptive" -> reasoning = true;
+        case "disabled" -> { }
+        default -> throw SimRequest.bad("thinking.type: expected 'enabled', 'adaptive' or 'disabled'", "thinking.type");
+      }
+    }
+    String first = null;
+    JsonNode tools = root.get("tools");
+    if (tools != null && !tools.isNull()) {
+      if (!tools.isArray()) {
+        throw SimRequest.bad("tools: expected an array", "tools");
+      }
+      for (int i = 0; i < tools.size(); i++) {
+        JsonNode name = tools.get(i).get("name");
+        if (name == null || !name.isTextual()) {
+          throw SimRequest.bad("tools." + i + ".name: Field required", "tools." + i + ".name");
+        }
+        first = first == null ? name.asText() : first;
+      }
+    }
+    boolean forced = false;
+    String named = null;
+    JsonNode choice = root.get("tool_choice");
+    if (choice != null && !choice.isNull()) {
+      switch (choice.path("type").asText("")) {
+        case "any" -> forced = true;
+        case "tool" -> {
+          forced = true;
+          named = choice.path("name").asText(null);
+          if (named == null) {
+            throw SimRequest.bad("tool_choice.name: Field required", "tool_choice.name");
+          }
+        }
+        case "auto", "none" -> { }
+        default -> throw SimRequest.bad("tool_choice.type: expected 'auto', 'any', 'tool' or 'none'", "tool_choice.type");
+      }
+    }
+    return new SimRequest(api, model, stream, false, maxTokens, promptTokens, profile, reasoning, budget,
+        forced, named != null ? named : first != null ? first : SimRequest.DEFAULT_TOOL);
   }
 }

@@ -1,6 +1,8 @@
 package dev.tokenpipe.sim;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.openai.Json;
+import dev.tokenpipe.tokens.Tokenizer;
 import java.util.UUID;
 
 /**
@@ -23,7 +25,9 @@ import java.util.UUID;
  *
  * The first item is opened with the head. The done events and the final response repeat each item's whole
  * text, as the API does: they are rebuilt from the plan when the item ends (about 6 bytes per token, held
- * only while written), not accumulated.
+ * only while written), not accumulated. The request reader ({@link #request}) checks {@code input},
+ * {@code instructions}, {@code max_output_tokens}, {@code stream}, {@code reasoning}, {@code tools} and
+ * {@code tool_choice}.
  */
 final class ResponsesFormat implements StreamFormat {
   private final SimRequest request;
@@ -197,5 +201,55 @@ final class ResponsesFormat implements StreamFormat {
   @Override
   public String completeBody() {
     return response(plan.truncated() ? "incomplete" : "completed", true);
+  }
+
+  // ------------------------------------------------------------------------------------------ request
+
+  /** OpenAI Responses: {@code max_output_tokens}, {@code reasoning}, {@code tools}, {@code tool_choice}. */
+  static SimRequest request(SimApi api, JsonNode root, String model, StreamProfile profile) {
+    int promptTokens = input(root.get("input")) + SimRequest.system(root.get("instructions"));
+    boolean stream = SimRequest.optionalBoolean(root, "stream", false);
+    int maxTokens = SimRequest.optionalPositiveInt(root, "max_output_tokens");
+    JsonNode r = root.get("reasoning");
+    if (r != null && !r.isNull() && !r.isObject()) {
+      throw SimRequest.bad("Invalid type for 'reasoning': expected an object.", "reasoning");
+    }
+    boolean reasoning = r != null && r.isObject() && !"none".equals(r.path("effort").asText(""));
+    SimRequest.Tools tools = SimRequest.openAiTools(root, false);
+    return new SimRequest(api, model, stream, false, maxTokens, promptTokens, profile, reasoning, -1,
+        tools.forced(), tools.name());
+  }
+
+  /** Responses' {@code input}: a string, or an array of items (messages with string or part content, tool outputs). */
+  private static int input(JsonNode input) {
+    if (input == null || input.isNull()) {
+      throw SimRequest.bad("Missing required parameter: 'input'.", "input");
+    }
+    if (input.isTextual()) {
+      return Tokenizer.cl100k().count(input.asText());
+    }
+    if (!input.isArray()) {
+      throw SimRequest.bad("Invalid type for 'input': expected a string or an array of input items.", "input");
+    }
+    int tokens = 0;
+    for (int i = 0; i < input.size(); i++) {
+      JsonNode item = input.get(i);
+      if (!item.isObject()) {
+        throw SimRequest.bad("Invalid type for 'input[" + i + "]': expected an object.", "input[" + i + "]");
+      }
+      JsonNode content = item.has("content") ? item.get("content") : item.get("output");
+      if (content != null && content.isTextual()) {
+        tokens += Tokenizer.cl100k().count(content.asText());
+      } else if (content != null && content.isArray()) {
+        for (JsonNode part : content) {
+          JsonNode text = part.get("text");
+          if (text != null && text.isTextual()) {
+            tokens += Tokenizer.cl100k().count(text.asText());
+          }
+        }
+      }
+      tokens += 4;
+    }
+    return tokens + 3;
   }
 }

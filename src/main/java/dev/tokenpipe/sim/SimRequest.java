@@ -52,7 +52,7 @@ record SimRequest(
   OutputPlan plan(long textStart) {
     int total = outputTokens();
     boolean truncated = maxTokens >= 0 && maxTokens < profile.tokens();
-    if (api == SimApi.COMPLETIONS || api == SimApi.TOKENS) {
+    if (!api.parts) {
       return new OutputPlan(textStart, 0, total, 0, toolName, truncated);
     }
     int reasoning = profile.reasoning() >= 0 ? profile.reasoning() : asksReasoning ? total / 2 : 0;
@@ -76,18 +76,28 @@ record SimRequest(
       throw bad("The request body must be a JSON object.", null);
     }
     String model = model(api, root, config);
-    int promptTokens = prompt(api, root);
-    boolean stream = api == SimApi.TOKENS || optionalBoolean(root, "stream", false);
     StreamProfile profile = profile(root, overrideHeader, config);
-    return switch (api) {
-      case MESSAGES -> messagesRequest(root, model, stream, promptTokens, profile);
-      case RESPONSES -> responsesRequest(root, model, stream, promptTokens, profile);
-      default -> openAiRequest(api, root, model, stream, promptTokens, profile);
-    };
+    return api.reader.read(api, root, model, profile);
   }
 
-  private static SimRequest openAiRequest(SimApi api, JsonNode root, String model, boolean stream, int promptTokens,
-      StreamProfile profile) {
+  /**
+   * The OpenAI chat and completions requests and the token API's: {@code messages} / {@code prompt},
+   * {@code stream_options}, {@code max_completion_tokens} / {@code max_tokens}, {@code n}, and for chat
+   * {@code reasoning_effort}, {@code tools}, {@code tool_choice}.
+   */
+  static SimRequest openAi(SimApi api, JsonNode root, String model, StreamProfile profile) {
+    int promptTokens = switch (api) {
+      case CHAT -> messages(root.get("messages"));
+      case COMPLETIONS -> completionPrompt(root.get("prompt"));
+      default -> {
+        JsonNode p = root.get("prompt");
+        if (p == null || !p.isTextual()) {
+          throw bad(p == null ? "Missing required parameter: 'prompt'." : "Invalid type for 'prompt': expected a string.", "prompt");
+        }
+        yield Tokenizer.cl100k().count(p.asText());
+      }
+    };
+    boolean stream = api == SimApi.TOKENS || optionalBoolean(root, "stream", false);
     boolean includeUsage = false;
     JsonNode so = root.get("stream_options");
     if (so != null && !so.isNull()) {
@@ -114,93 +124,14 @@ record SimRequest(
         tools.forced(), tools.name());
   }
 
-  /** Anthropic Messages: {@code max_tokens} required; {@code thinking}, {@code tools}, {@code tool_choice}. */
-  private static SimRequest messagesRequest(JsonNode root, String model, boolean stream, int promptTokens,
-      StreamProfile profile) {
-    JsonNode mt = root.get("max_tokens");
-    if (mt == null || mt.isNull()) {
-      throw bad("max_tokens: Field required", "max_tokens");
-    }
-    int maxTokens = optionalPositiveInt(root, "max_tokens");
-    boolean reasoning = false;
-    int budget = -1;
-    JsonNode thinking = root.get("thinking");
-    if (thinking != null && !thinking.isNull()) {
-      String type = thinking.path("type").asText("");
-      switch (type) {
-        case "enabled" -> {
-          JsonNode b = thinking.get("budget_tokens");
-          if (b == null || !b.isIntegralNumber() || !b.canConvertToInt() || b.asInt() < 1024) {
-            throw bad("thinking.budget_tokens: expected an integer >= 1024", "thinking.budget_tokens");
-          }
-          if (b.asInt() >= maxTokens) {
-            throw bad("`max_tokens` must be greater than `thinking.budget_tokens`", "thinking.budget_tokens");
-          }
-          reasoning = true;
-          budget = b.asInt();
-        }
-        case "adaptive" -> reasoning = true;
-        case "disabled" -> { }
-        default -> throw bad("thinking.type: expected 'enabled', 'adaptive' or 'disabled'", "thinking.type");
-      }
-    }
-    String first = null;
-    JsonNode tools = root.get("tools");
-    if (tools != null && !tools.isNull()) {
-      if (!tools.isArray()) {
-        throw bad("tools: expected an array", "tools");
-      }
-      for (int i = 0; i < tools.size(); i++) {
-        JsonNode name = tools.get(i).get("name");
-        if (name == null || !name.isTextual()) {
-          throw bad("tools." + i + ".name: Field required", "tools." + i + ".name");
-        }
-        first = first == null ? name.asText() : first;
-      }
-    }
-    boolean forced = false;
-    String named = null;
-    JsonNode choice = root.get("tool_choice");
-    if (choice != null && !choice.isNull()) {
-      switch (choice.path("type").asText("")) {
-        case "any" -> forced = true;
-        case "tool" -> {
-          forced = true;
-          named = choice.path("name").asText(null);
-          if (named == null) {
-            throw bad("tool_choice.name: Field required", "tool_choice.name");
-          }
-        }
-        case "auto", "none" -> { }
-        default -> throw bad("tool_choice.type: expected 'auto', 'any', 'tool' or 'none'", "tool_choice.type");
-      }
-    }
-    return new SimRequest(SimApi.MESSAGES, model, stream, false, maxTokens, promptTokens, profile, reasoning, budget,
-        forced, named != null ? named : first != null ? first : DEFAULT_TOOL);
-  }
-
-  /** OpenAI Responses: {@code max_output_tokens}, {@code reasoning}, {@code tools}, {@code tool_choice}. */
-  private static SimRequest responsesRequest(JsonNode root, String model, boolean stream, int promptTokens,
-      StreamProfile profile) {
-    int maxTokens = optionalPositiveInt(root, "max_output_tokens");
-    JsonNode r = root.get("reasoning");
-    if (r != null && !r.isNull() && !r.isObject()) {
-      throw bad("Invalid type for 'reasoning': expected an object.", "reasoning");
-    }
-    boolean reasoning = r != null && r.isObject() && !"none".equals(r.path("effort").asText(""));
-    Tools tools = openAiTools(root, false);
-    return new SimRequest(SimApi.RESPONSES, model, stream, false, maxTokens, promptTokens, profile, reasoning, -1,
-        tools.forced(), tools.name());
-  }
-
   /** The tool a call goes to and whether the tool choice requires one. */
-  private record Tools(boolean forced, String name) {}
+  record Tools(boolean forced, String name) {}
 
   /**
    * OpenAI's {@code tools} and {@code tool_choice}: chat nests the name in {@code function}
    * ({@code {"type":"function","function":{"name"}}}), Responses does not ({@code {"type":"function","name"}}).
    */
-  private static Tools openAiTools(JsonNode root, boolean nested) {
+  static Tools openAiTools(JsonNode root, boolean nested) {
     String first = null;
     JsonNode tools = root.get("tools");
     if (tools != null && !tools.isNull()) {
@@ -240,7 +171,7 @@ record SimRequest(
   private static String model(SimApi api, JsonNode root, SimConfig config) {
     JsonNode m = root.get("model");
     if (m == null || m.isNull()) {
-      if (api == SimApi.TOKENS) {
+      if (!api.dialect.namesModel()) {
         return config.models().getFirst();
       }
       throw bad("you must provide a model parameter", "model");
@@ -255,23 +186,7 @@ record SimRequest(
     return m.asText();
   }
 
-  private static int prompt(SimApi api, JsonNode root) {
-    return switch (api) {
-      case CHAT -> messages(root.get("messages"));
-      case MESSAGES -> messages(root.get("messages")) + system(root.get("system"));
-      case RESPONSES -> responsesInput(root.get("input")) + system(root.get("instructions"));
-      case COMPLETIONS -> completionPrompt(root.get("prompt"));
-      case TOKENS -> {
-        JsonNode p = root.get("prompt");
-        if (p == null || !p.isTextual()) {
-          throw bad(p == null ? "Missing required parameter: 'prompt'." : "Invalid type for 'prompt': expected a string.", "prompt");
-        }
-        yield Tokenizer.cl100k().count(p.asText());
-      }
-    };
-  }
-
-  private static int messages(JsonNode messages) {
+  static int messages(JsonNode messages) {
     if (messages == null || messages.isNull()) {
       throw bad("Missing required parameter: 'messages'.", "messages");
     }
@@ -311,7 +226,7 @@ record SimRequest(
   }
 
   /** Anthropic's {@code system} or Responses' {@code instructions}: a string or an array of text blocks. */
-  private static int system(JsonNode system) {
+  static int system(JsonNode system) {
     if (system == null || system.isNull()) {
       return 0;
     }
@@ -326,39 +241,6 @@ record SimRequest(
       }
     }
     return tokens;
-  }
-
-  /** Responses' {@code input}: a string, or an array of items (messages with string or part content, tool outputs). */
-  private static int responsesInput(JsonNode input) {
-    if (input == null || input.isNull()) {
-      throw bad("Missing required parameter: 'input'.", "input");
-    }
-    if (input.isTextual()) {
-      return Tokenizer.cl100k().count(input.asText());
-    }
-    if (!input.isArray()) {
-      throw bad("Invalid type for 'input': expected a string or an array of input items.", "input");
-    }
-    int tokens = 0;
-    for (int i = 0; i < input.size(); i++) {
-      JsonNode item = input.get(i);
-      if (!item.isObject()) {
-        throw bad("Invalid type for 'input[" + i + "]': expected an object.", "input[" + i + "]");
-      }
-      JsonNode content = item.has("content") ? item.get("content") : item.get("output");
-      if (content != null && content.isTextual()) {
-        tokens += Tokenizer.cl100k().count(content.asText());
-      } else if (content != null && content.isArray()) {
-        for (JsonNode part : content) {
-          JsonNode text = part.get("text");
-          if (text != null && text.isTextual()) {
-            tokens += Tokenizer.cl100k().count(text.asText());
-          }
-        }
-      }
-      tokens += 4;
-    }
-    return tokens + 3;
   }
 
   private static int completionPrompt(JsonNode p) {
@@ -409,7 +291,7 @@ record SimRequest(
     throw new IllegalArgumentException("expected a string or an object");
   }
 
-  private static boolean optionalBoolean(JsonNode obj, String field, boolean dflt) {
+  static boolean optionalBoolean(JsonNode obj, String field, boolean dflt) {
     JsonNode v = obj.get(field);
     if (v == null || v.isNull()) {
       return dflt;
@@ -420,7 +302,7 @@ record SimRequest(
     return v.asBoolean();
   }
 
-  private static int optionalPositiveInt(JsonNode obj, String field) {
+  static int optionalPositiveInt(JsonNode obj, String field) {
     JsonNode v = obj.get(field);
     if (v == null || v.isNull()) {
       return -1;
@@ -431,7 +313,7 @@ record SimRequest(
     return v.asInt();
   }
 
-  private static ApiException bad(String message, String param) {
+  static ApiException bad(String message, String param) {
     return new ApiException(ApiError.invalidRequest(message, param));
   }
 

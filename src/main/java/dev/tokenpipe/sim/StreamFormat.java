@@ -4,7 +4,8 @@ package dev.tokenpipe.sim;
  * One generation in its API's wire shape: the events of a stream, driven by {@link TokenStream}, and the
  * body of a non-streaming response. One implementation per API family ({@link ChunkFormat} for OpenAI chat,
  * completions and the token API, {@link MessagesFormat} for Anthropic Messages, {@link ResponsesFormat} for
- * OpenAI Responses); a new API is one more implementation and its line in {@link SimApi}.
+ * OpenAI Responses). A new API is one class, implementing this and holding a static request reader (see
+ * {@link SimApi.Reader}, e.g. {@link MessagesFormat#request}), plus its line in {@link SimApi}.
  *
  * <p>The stream calls {@link #open}, then {@link #tokens} once per token event, in the order of the
  * {@link OutputPlan} (reasoning, then content, then the tool call; one event never mixes parts), then
