@@ -24,8 +24,10 @@ import java.util.UUID;
  * </pre>
  *
  * The first item is opened with the head. The done events and the final response repeat each item's whole
- * text, as the API does: they are rebuilt from the plan when the item ends (about 6 bytes per token, held
- * only while written), not accumulated. The request reader ({@link #request}) checks {@code input},
+ * text, as the API does: they are rebuilt from the plan when the item ends, not accumulated while
+ * streaming. Memory: nothing that grows with the output while tokens stream; the closing events of a message
+ * item plus {@code response.completed} are about four copies of its text (about 25 bytes per output token),
+ * built and written together at the end. The request reader ({@link #request}) checks {@code input},
  * {@code instructions}, {@code max_output_tokens}, {@code stream}, {@code reasoning}, {@code tools} and
  * {@code tool_choice}.
  */

@@ -396,7 +396,12 @@ class SimDialectStreamTest {
   // ------------------------------------------------------------------------------------------ helpers
 
   static Stream post(String path, String body, String profile) throws Exception {
-    try (RawClient c = RawClient.post(sim.port(), path, body, "X-Tokenpipe-Sim: " + profile)) {
+    return post(sim.port(), path, body, profile);
+  }
+
+  /** One request to the sim on {@code port}, read to its end and cut into events, each classified. */
+  static Stream post(int port, String path, String body, String profile) throws Exception {
+    try (RawClient c = RawClient.post(port, path, body, "X-Tokenpipe-Sim: " + profile)) {
       boolean ended = c.readToEnd();
       String raw = c.body();
       String dechunked = dechunk(raw);
