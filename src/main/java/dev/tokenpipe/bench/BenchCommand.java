@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.RequestHeaders;
-import dev.tokenpipe.client.ApiKind;
 import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.ModelDiscovery;
 import dev.tokenpipe.openai.Json;
@@ -36,8 +36,9 @@ import picocli.CommandLine.Parameters;
     description = {
       "Load generator for streaming LLM endpoints: TTFT, ITL, TPOT, E2E to p99.9, closed-loop concurrency or",
       "open-loop arrival rates (latency from the intended start), live progress, JSON/HTML/HdrHistogram output.",
-      "URL is the full endpoint, e.g. http://127.0.0.1:8000/v1/chat/completions. The API key is read from the",
-      "environment (OPENAI_API_KEY, or --api-key-env NAME), never from a flag.",
+      "URL is the full endpoint, e.g. http://127.0.0.1:8000/v1/chat/completions or .../v1/messages; its path picks the",
+      "API (--api to override). The API key is read from the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY for",
+      "Anthropic Messages, or --api-key-env NAME), never from a flag.",
       "",
       "Exit codes: 0 all requests ok; 2 some requests failed; 3 no request succeeded; 1 could not run or write",
       "results; 64 bad usage; 130 interrupted (partial results are still printed and written).",
@@ -106,8 +107,9 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", paramLabel = "N|DURATION", description = "Unmeasured warm-up: a request count (10) or a duration (5s).")
   String warmup;
 
-  @Option(names = "--api", paramLabel = "openai-chat|openai-completions|stream|raw",
-      description = "Request/response shape (default: from the URL path).")
+  @Option(names = "--api", paramLabel = "API",
+      description = "Request and auth shape: " + ClientApi.VALUES + " (auto: from the URL path, openai-chat when it"
+          + " names no API; raw: -d body as given, any response, each event one token). Default: auto.")
   String api;
 
   @Option(names = "--model",
@@ -121,11 +123,14 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Prompts, cycled: ShareGPT JSON (output length of each reply sent as max_tokens) or JSONL (a string, {\"prompt\":...} or {\"messages\":[...]} per line, optional \"max_tokens\").")
   Path promptsFile;
 
-  @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N", description = "max_tokens to ask for (0 = not sent).")
+  @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N", description = "Output token bound to ask for, in the API's field (max_tokens, max_output_tokens, num_predict);"
+          + " 0 = not sent (anthropic-messages requires one: 4096).")
   int maxTokens;
 
-  @Option(names = "--api-key-env", defaultValue = "OPENAI_API_KEY", paramLabel = "NAME",
-      description = "Environment variable holding the API key, sent as 'Authorization: Bearer'. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--api-key-env", paramLabel = "NAME",
+      description = "Environment variable holding the API key, sent as the API sends it ('Authorization: Bearer';"
+          + " anthropic-messages: 'x-api-key' with 'anthropic-version'). Default: ANTHROPIC_API_KEY for"
+          + " anthropic-messages, else OPENAI_API_KEY.")
   String apiKeyEnv;
 
   @Option(names = "--tokenizer", defaultValue = "cl100k", paramLabel = "cl100k|none",
@@ -274,9 +279,9 @@ public final class BenchCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw usage(e.getMessage());
     }
-    ApiKind kind;
+    ClientApi kind;
     try {
-      kind = api == null ? ApiKind.forPath(target.path()) : ApiKind.parse(api);
+      kind = ClientApi.parse(api, target.path());
     } catch (IllegalArgumentException e) {
       throw usage(e.getMessage());
     }
@@ -344,9 +349,9 @@ public final class BenchCommand implements Callable<Integer> {
     if (contentType != null) {
       hs.add(Map.entry("Content-Type", contentType));
     }
-    List<Map.Entry<String, String>> requestHeaders = RequestHeaders.withApiKey(hs, apiKeyEnv);
+    List<Map.Entry<String, String>> requestHeaders = kind.withApiKey(hs, apiKeyEnv);
     ModelDiscovery.Choice choice = ModelDiscovery.choose(model,
-        data == null && dataFile == null && ModelDiscovery.namesModel(kind), target, requestHeaders);
+        data == null && dataFile == null && kind.namesModel(), target, requestHeaders);
     if (choice.failure() != null) {
       // Said after the run, and not at all when the target was unreachable: then the connection error
       // is the one line that matters.
@@ -362,7 +367,7 @@ public final class BenchCommand implements Callable<Integer> {
     return c;
   }
 
-  private List<byte[]> bodies(ApiKind kind, String model) throws IOException {
+  private List<byte[]> bodies(ClientApi kind, String model) throws IOException {
     if (data != null) {
       return List.of(data.getBytes(StandardCharsets.UTF_8));
     }

@@ -1,6 +1,6 @@
 package dev.tokenpipe.bench;
 
-import dev.tokenpipe.client.ApiKind;
+import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.HttpTarget;
 import java.util.List;
 import java.util.Map;
@@ -8,6 +8,7 @@ import java.util.Map;
 /**
  * A validated bench run.
  *
+ * @param api               the API spoken: a dialect (request body, auth) or raw
  * @param requests          measured requests to make; 0 = unlimited (then {@code durationNanos} > 0)
  * @param concurrency       connections (closed loop: streams in flight; open loop: the cap on streams in flight)
  * @param durationNanos     measured run time; 0 = until {@code requests} are done
@@ -26,7 +27,7 @@ record BenchConfig(
     String url,
     HttpTarget target,
     String method,
-    ApiKind api,
+    ClientApi api,
     List<Map.Entry<String, String>> headers,
     List<byte[]> bodies,
     String model,
@@ -65,6 +66,6 @@ record BenchConfig(
   }
 
   boolean expectStream() {
-    return api != ApiKind.RAW;
+    return api.expectsStream();
   }
 }

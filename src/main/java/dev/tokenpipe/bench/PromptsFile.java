@@ -4,7 +4,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tokenpipe.client.ApiKind;
+import dev.tokenpipe.client.ClientApi;
+import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.tokens.Tokenizer;
 import java.io.BufferedReader;
@@ -30,7 +31,12 @@ import java.util.List;
  *       entry below.
  *   <li><b>JSONL</b>: per line a JSON string, {@code {"prompt": ...}} or {@code {"messages": [...]}}, optionally with
  *       {@code "max_tokens"} or {@code "output_len"}, which overrides {@code --max-tokens} for that prompt.
+ *       {@code messages} is for the APIs that take a conversation (OpenAI chat, Ollama, Anthropic, where
+ *       {@code system} turns become the top-level {@code system}; Responses, as its {@code input}).
  * </ul>
+ *
+ * Every body is the API's own streaming request ({@link ClientApi#body}), so ShareGPT and prompt files work for
+ * every dialect.
  *
  * Memory: the file is streamed; at most {@value #MAX_PROMPTS} bodies are kept (the first ones).
  */
@@ -40,7 +46,7 @@ final class PromptsFile {
   private PromptsFile() {}
 
   /** @throws IllegalArgumentException with a one-line message (file:line or file:entry) */
-  static List<byte[]> read(Path file, ApiKind kind, String model, int defaultMaxTokens) throws IOException {
+  static List<byte[]> read(Path file, ClientApi kind, String model, int defaultMaxTokens) throws IOException {
     try (InputStream raw = Files.newInputStream(file)) {
       PushbackInputStream in = new PushbackInputStream(raw, 1);
       int c;
@@ -59,7 +65,7 @@ final class PromptsFile {
     }
   }
 
-  private static List<byte[]> readArray(Path file, InputStream in, ApiKind kind, String model, int dflt) throws IOException {
+  private static List<byte[]> readArray(Path file, InputStream in, ClientApi kind, String model, int dflt) throws IOException {
     List<byte[]> out = new ArrayList<>();
     try (JsonParser p = Json.MAPPER.getFactory().createParser(in)) {
       p.nextToken(); // START_ARRAY
@@ -83,7 +89,7 @@ final class PromptsFile {
     return out;
   }
 
-  private static List<byte[]> readLines(Path file, InputStream in, ApiKind kind, String model, int dflt) throws IOException {
+  private static List<byte[]> readLines(Path file, InputStream in, ClientApi kind, String model, int dflt) throws IOException {
     List<byte[]> out = new ArrayList<>();
     BufferedReader r = new BufferedReader(new java.io.InputStreamReader(in, StandardCharsets.UTF_8));
     String line;
@@ -105,7 +111,7 @@ final class PromptsFile {
   }
 
   /** A JSONL-style entry: a string, {"prompt"} or {"messages"}, with an optional output length. */
-  private static byte[] entry(JsonNode node, ApiKind kind, String model, int dflt, String where) throws IOException {
+  private static byte[] entry(JsonNode node, ClientApi kind, String model, int dflt, String where) throws IOException {
     int maxTokens = dflt;
     if (node.isObject()) {
       JsonNode len = node.has("max_tokens") ? node.get("max_tokens") : node.get("output_len");
@@ -119,9 +125,14 @@ final class PromptsFile {
     if (node.isTextual()) {
       return kind.body(model, node.asText(), maxTokens);
     }
-    if (node.isObject() && node.has("messages") && kind == ApiKind.OPENAI_CHAT) {
+    String messagesField = messagesField(kind);
+    if (node.isObject() && node.path("messages").isArray() && messagesField != null) {
       ObjectNode body = (ObjectNode) Json.MAPPER.readTree(kind.body(model, "", maxTokens));
-      body.set("messages", node.get("messages"));
+      JsonNode messages = node.get("messages");
+      if (kind.dialect() == Dialects.ANTHROPIC_MESSAGES) {
+        messages = anthropicMessages(messages, body);
+      }
+      body.set(messagesField, messages);
       return Json.MAPPER.writeValueAsBytes(body);
     }
     if (node.isObject() && node.path("prompt").isTextual()) {
@@ -130,8 +141,44 @@ final class PromptsFile {
     throw new IllegalArgumentException(where + ": expected a JSON string, {\"prompt\": ...}, {\"messages\": [...]} or {\"conversations\": [...]}");
   }
 
+  /**
+   * The request field a {@code {"messages": [...]}} entry goes into: {@code messages} for OpenAI chat, Ollama and
+   * Anthropic, {@code input} for Responses (which takes the same role/content items); null for the APIs that take
+   * one prompt string (completions, the token API, raw).
+   */
+  private static String messagesField(ClientApi kind) {
+    if (kind.raw()) {
+      return null;
+    }
+    if (kind.dialect() == Dialects.OPENAI_CHAT || kind.dialect() == Dialects.OLLAMA
+        || kind.dialect() == Dialects.ANTHROPIC_MESSAGES) {
+      return "messages";
+    }
+    return kind.dialect() == Dialects.OPENAI_RESPONSES ? "input" : null;
+  }
+
+  /**
+   * Anthropic takes no {@code system} role in {@code messages}: such turns become the top-level {@code system}
+   * text of {@code body} (joined by blank lines), the other turns are kept in order.
+   */
+  private static JsonNode anthropicMessages(JsonNode messages, ObjectNode body) {
+    com.fasterxml.jackson.databind.node.ArrayNode kept = Json.MAPPER.createArrayNode();
+    StringBuilder system = new StringBuilder();
+    for (JsonNode m : messages) {
+      if ("system".equals(m.path("role").asText()) && m.path("content").isTextual()) {
+        system.append(system.isEmpty() ? "" : "\n\n").append(m.path("content").asText());
+      } else {
+        kept.add(m);
+      }
+    }
+    if (!system.isEmpty()) {
+      body.put("system", system.toString());
+    }
+    return kept;
+  }
+
   /** First human turn as the prompt, the reply's token count as max_tokens; null when there is no reply. */
-  private static byte[] shareGpt(JsonNode turns, ApiKind kind, String model) {
+  private static byte[] shareGpt(JsonNode turns, ClientApi kind, String model) {
     String prompt = null;
     for (JsonNode turn : turns) {
       String role = turn.has("from") ? turn.path("from").asText() : turn.path("role").asText();

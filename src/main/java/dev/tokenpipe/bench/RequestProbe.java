@@ -1,6 +1,5 @@
 package dev.tokenpipe.bench;
 
-import dev.tokenpipe.client.ApiKind;
 import dev.tokenpipe.client.ChunkContent;
 import dev.tokenpipe.client.ExchangeListener;
 import dev.tokenpipe.client.ExchangeOutcome;
@@ -80,12 +79,16 @@ final class RequestProbe implements ExchangeListener {
       metrics.recordNanosAsMicros(Metric.PARSE_DELAY, e.parsedNanos() - e.readNanos());
     }
     long emitMicros = emitMicros(e);
-    if (e.isDone()) {
-      return;
+    ChunkContent c;
+    if (config.api().raw()) {
+      if (e.isTerminator()) {
+        return;
+      }
+      c = ChunkContent.plain(e.data()); // whatever the body is, each event is one unit of output
+    } else {
+      // Every dialect through the shared definition: a terminator may carry usage (response.completed).
+      c = ChunkContent.of(e.event().type(), e.data());
     }
-    ChunkContent c = config.api() == ApiKind.RAW
-        ? ChunkContent.plain(e.data())
-        : ChunkContent.of(e.event().type(), e.data());
     if (c.completionTokens() >= 0) {
       usageTokens = c.completionTokens();
     }

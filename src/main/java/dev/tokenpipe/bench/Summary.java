@@ -35,7 +35,9 @@ final class Summary {
         mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]" : "");
     if (c.hasNonNull("model")) {
       String source = c.path("model_source").asText("");
-      out.printf(Locale.ROOT, "  model     %s%s%n", c.path("model").asText(), source.isEmpty() ? "" : " (" + source + ")");
+      String api = c.path("api").asText("");
+      out.printf(Locale.ROOT, "  model     %s%s%s%n", c.path("model").asText(), source.isEmpty() ? "" : " (" + source + ")",
+          api.isEmpty() ? "" : ", api " + api);
     }
     long reqs = t.path("requests").asLong();
     out.printf(Locale.ROOT, "  requests  %d ok, %d errors (%.1f%%)%s in %.2f s, %.1f req/s%n",

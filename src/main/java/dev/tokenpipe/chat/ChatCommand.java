@@ -3,7 +3,7 @@ package dev.tokenpipe.chat;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.client.RequestHeaders;
-import dev.tokenpipe.client.ApiKind;
+import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.ChunkContent;
 import dev.tokenpipe.client.ClientRequest;
 import dev.tokenpipe.client.ExchangeListener;
@@ -34,8 +34,9 @@ import picocli.CommandLine.Parameters;
     sortOptions = false,
     description = {
       "Streaming client in the terminal: prints tokens as they arrive (stdout, flushed per token), then",
-      "TTFT, token count and token rate on stderr. Works with any OpenAI-compatible endpoint; the API key",
-      "comes from the environment (OPENAI_API_KEY, or --api-key-env NAME).",
+      "TTFT, token count and token rate on stderr. Speaks OpenAI chat and completions, Anthropic Messages, OpenAI",
+      "Responses, Ollama and tokenpipe's token API, picked by the URL path (or --api); the API key comes from the",
+      "environment (OPENAI_API_KEY, ANTHROPIC_API_KEY for Anthropic Messages, or --api-key-env NAME).",
       "",
       "Exit codes: 0 ok; 3 the request failed (connect, HTTP error, error event, truncated, timeout);",
       "64 bad usage.",
@@ -57,7 +58,13 @@ public final class ChatCommand implements Callable<Integer> {
       description = "Model id (default: the first id of GET /v1/models on the target, else tokenpipe-sim).")
   String model;
 
-  @Option(names = "--max-tokens", defaultValue = "0", description = "max_tokens (0 = not sent).")
+  @Option(names = "--api", paramLabel = "API",
+      description = "Request and auth shape: " + ClientApi.VALUES + " (auto: from the URL path, openai-chat when it"
+          + " names no API; raw: the prompt is sent as the body). Default: auto.")
+  String api;
+
+  @Option(names = "--max-tokens", defaultValue = "0",
+      description = "Output token bound in the API's field (0 = not sent; anthropic-messages requires one: 4096).")
   int maxTokens;
 
   @Option(names = "--raw", description = "Show the SSE events (id, event, data lines and comments) instead of the text.")
@@ -70,8 +77,9 @@ public final class ChatCommand implements Callable<Integer> {
       description = "Deadline for the whole answer. Default: ${DEFAULT-VALUE}.")
   Duration timeout;
 
-  @Option(names = "--api-key-env", defaultValue = "OPENAI_API_KEY", paramLabel = "NAME",
-      description = "Environment variable holding the API key. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--api-key-env", paramLabel = "NAME",
+      description = "Environment variable holding the API key, sent as the API sends it. Default: ANTHROPIC_API_KEY"
+          + " for anthropic-messages, else OPENAI_API_KEY.")
   String apiKeyEnv;
 
   @Override
@@ -82,16 +90,22 @@ public final class ChatCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-    ApiKind api = ApiKind.forPath(target.path());
+    ClientApi kind;
+    try {
+      kind = ClientApi.parse(api, target.path());
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
     List<Map.Entry<String, String>> flags = new ArrayList<>();
     try {
       RequestHeaders.addFlags(flags, headers);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-    List<Map.Entry<String, String>> hs = RequestHeaders.withApiKey(flags, apiKeyEnv);
-    String chosen = ModelDiscovery.choose(model, ModelDiscovery.namesModel(api), target, hs).model();
-    ClientRequest request = new ClientRequest(target, "POST", hs, api.body(chosen, String.join(" ", prompt), maxTokens), true);
+    List<Map.Entry<String, String>> hs = kind.withApiKey(flags, apiKeyEnv);
+    String chosen = ModelDiscovery.choose(model, kind.namesModel(), target, hs).model();
+    ClientRequest request = new ClientRequest(target, "POST", hs, kind.body(chosen, String.join(" ", prompt), maxTokens),
+        kind.expectsStream());
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     Printer printer = new Printer(out, raw);
@@ -156,9 +170,6 @@ public final class ChatCommand implements Callable<Integer> {
         }
         out.println();
         out.flush();
-      }
-      if (e.isDone()) {
-        return;
       }
       ChunkContent c = ChunkContent.of(e.event().type(), e.data());
       if (c.completionTokens() >= 0) {

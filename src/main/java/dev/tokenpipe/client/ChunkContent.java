@@ -49,23 +49,26 @@ public record ChunkContent(String content, String reasoning, String toolCall, in
   }
 
   /**
-   * Classifies one event. {@code [DONE]} and empty data are empty; an event of type {@code error} is an error
-   * whatever its data; data that does not start with {@code {} is plain text content; JSON that does not
-   * parse is an error ("unparseable JSON event").
+   * Classifies one event. A terminator without payload ({@code [DONE]}) and empty data are empty; an event of
+   * type {@code error} is an error whatever its data; other data that does not start with {@code {} is plain
+   * text content (the token API); JSON that does not parse is an error ("unparseable JSON event"). A JSON
+   * terminator is read like any event: Responses' {@code response.completed} and Ollama's last line carry usage.
+   *
+   * @param type the SSE event type ({@code "message"} when none), or null for an NDJSON line
    */
   public static ChunkContent of(String type, String data) {
     if ("error".equals(type)) {
       return new ChunkContent("", "", "", -1, errorText(data));
     }
-    if (data.isEmpty() || data.equals("[DONE]")) {
+    if (data.isEmpty()) {
       return EMPTY;
-    }
-    if (data.charAt(0) != '{') {
-      return plain(data);
     }
     EventClassifier c = CLASSIFIER.get();
     try {
       long kind = c.of(type, data);
+      if (data.charAt(0) != '{') {
+        return EventKind.has(kind, EventKind.TERMINATOR) ? EMPTY : plain(data);
+      }
       if (c.malformed()) {
         return new ChunkContent("", "", "", -1, "unparseable JSON event: " + abbreviate(data));
       }

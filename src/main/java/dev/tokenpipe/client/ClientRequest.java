@@ -12,8 +12,9 @@ import java.util.Map;
  *                          a header given here replaces the client's default of the same name)
  * @param body              request body, may be empty
  * @param expectEventStream the caller asked for a stream: a successful response that is not
- *                          {@code text/event-stream} or NDJSON is classified {@link ErrorClass#NOT_STREAM}, and an
- *                          SSE stream that ends without {@code data: [DONE]} as {@link ErrorClass#TRUNCATED}
+ *                          {@code text/event-stream} or NDJSON is classified {@link ErrorClass#NOT_STREAM}, and a
+ *                          stream that ends without its API's terminator ({@code data: [DONE]}, {@code message_stop},
+ *                          {@code response.completed}, ...) as {@link ErrorClass#TRUNCATED}
  */
 public record ClientRequest(
     HttpTarget target, String method, List<Map.Entry<String, String>> headers, byte[] body, boolean expectEventStream) {

@@ -11,10 +11,16 @@ public enum ErrorClass {
   TIMEOUT("timeout", "timed out"),
   /** The server answered with a status >= 400; counted per code as {@code http_<code>}. */
   HTTP_STATUS("http", "HTTP error status"),
-  /** The stream carried an error event ({@code event: error} or a JSON {@code "error"} object). */
+  /**
+   * The stream carried an error event: an SSE event named {@code error} (OpenAI, Anthropic, Responses), a JSON
+   * {@code "error"} object or string (OpenAI, Ollama), or {@code response.failed} (Responses).
+   */
   STREAM_ERROR("stream_error", "error event in the stream"),
-  /** The stream ended (connection closed or body ended) without its terminator {@code data: [DONE]}. */
-  TRUNCATED("truncated", "stream ended without [DONE]"),
+  /**
+   * The stream ended (connection closed or body ended) without its API's terminator: {@code data: [DONE]},
+   * {@code message_stop}, {@code response.completed}/{@code .incomplete}, Ollama's {@code "done": true}.
+   */
+  TRUNCATED("truncated", "stream ended without its end event"),
   /** A stream was asked for, but the response was not {@code text/event-stream} or NDJSON. */
   NOT_STREAM("not_stream", "response is not a stream"),
   /** The body claimed to be SSE but could not be parsed (e.g. an over-long line). */

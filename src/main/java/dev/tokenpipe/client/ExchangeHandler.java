@@ -1,5 +1,8 @@
 package dev.tokenpipe.client;
 
+import dev.tokenpipe.dialect.EventClassifier;
+import dev.tokenpipe.dialect.EventKind;
+import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.sse.SseEvent;
 import dev.tokenpipe.sse.SseException;
 import dev.tokenpipe.sse.SseListener;
@@ -22,7 +25,6 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -30,12 +32,16 @@ import java.util.concurrent.TimeUnit;
  * Runs one exchange at a time on its connection: writes the request, decodes the response head, turns the
  * body into timed {@link StreamEvent}s (SSE through {@link SseParser}, NDJSON per line, anything else per
  * chunk), and classifies how it ended. All state belongs to the channel's event loop.
+ *
+ * <p>Every event is classified once by the shared definition ({@link EventClassifier}, the same as the
+ * gateway's), whatever the API: its terminator ({@code [DONE]}, {@code message_stop}, {@code
+ * response.completed}, Ollama's {@code done}) makes the stream complete, and an error event (an SSE event named
+ * {@code error}, an {@code "error"} member, {@code response.failed}) makes it a {@link ErrorClass#STREAM_ERROR}.
+ * A stream that ends without its terminator is {@link ErrorClass#TRUNCATED}.
  */
 final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseListener {
   /** How much of a non-stream or error body is kept for the error message. */
   private static final int KEEP_BODY_BYTES = 8192;
-
-  enum Framing { SSE, NDJSON, BODY }
 
   private ReadClock clock;
   private ChannelHandlerContext ctx;
@@ -51,8 +57,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   private Framing framing;
   private String contentType;
   private SseParser parser;
-  private boolean sawDone;
-  private long doneNanos;
+  private boolean sawTerminator;
+  private long terminatorNanos;
   private long lastReadNanos;
   private String streamError;
   private int events;
@@ -86,8 +92,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     framing = null;
     contentType = "";
     parser = null;
-    sawDone = false;
-    doneNanos = 0;
+    sawTerminator = false;
+    terminatorNanos = 0;
     lastReadNanos = 0;
     streamError = null;
     events = 0;
@@ -165,16 +171,13 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     headReceived = true;
     status = res.status().code();
     keepAlive = HttpUtil.isKeepAlive(res);
-    contentType = String.valueOf(res.headers().get(HttpHeaderNames.CONTENT_TYPE, "")).toLowerCase(Locale.ROOT);
-    if (status < 400 && contentType.startsWith("text/event-stream")) {
-      framing = Framing.SSE;
-      parser = new SseParser(this);
-    } else if (status < 400 && (contentType.startsWith("application/x-ndjson") || contentType.startsWith("application/jsonl"))) {
-      framing = Framing.NDJSON;
-      ndjsonLine = new ByteArrayOutputStream();
-    } else {
-      framing = Framing.BODY;
-      body = new ByteArrayOutputStream();
+    contentType = String.valueOf(res.headers().get(HttpHeaderNames.CONTENT_TYPE, "")).toLowerCase(java.util.Locale.ROOT);
+    // An error status's body is kept for its message, whatever it claims to be.
+    framing = status < 400 ? Framing.of(res.headers()) : Framing.RAW;
+    switch (framing) {
+      case SSE -> parser = new SseParser(this);
+      case NDJSON -> ndjsonLine = new ByteArrayOutputStream();
+      case RAW -> body = new ByteArrayOutputStream();
     }
     listener.onHead(status, res.headers(), clock.readNanos);
   }
@@ -196,10 +199,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
           }
         }
         case NDJSON -> feedNdjson(buf);
-        case BODY -> {
+        case RAW -> {
           keep(buf);
           if (status < 400) {
-            emit(new SseEvent("chunk", buf.toString(StandardCharsets.UTF_8), ""));
+            emit(new SseEvent("chunk", buf.toString(StandardCharsets.UTF_8), ""), EventKind.NONE);
           }
         }
       }
@@ -216,7 +219,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
         String line = ndjsonLine.toString(StandardCharsets.UTF_8).strip();
         ndjsonLine.reset();
         if (!line.isEmpty()) {
-          emit(new SseEvent("message", line, ""));
+          emit(new SseEvent("message", line, ""), EventClassifier.classify(null, line));
         }
       } else {
         ndjsonLine.write(b);
@@ -235,7 +238,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
 
   @Override
   public void onEvent(SseEvent event) {
-    emit(event);
+    emit(event, EventClassifier.classify(event.type(), event.data()));
   }
 
   @Override
@@ -243,14 +246,15 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     listener.onComment(comment, clock.readNanos);
   }
 
-  private void emit(SseEvent event) {
-    StreamEvent timed = new StreamEvent(event, clock.readNanos, clock.readWallMicros, System.nanoTime(), events++);
-    String data = event.data();
-    if (data.equals("[DONE]")) {
-      sawDone = true;
-      doneNanos = timed.readNanos();
-    } else if (streamError == null && isErrorEvent(event)) {
-      streamError = ChunkContent.errorText(data);
+  /** Hands one event out; {@code kind} is its classification by the shared definition. */
+  private void emit(SseEvent event, long kind) {
+    StreamEvent timed = new StreamEvent(event, clock.readNanos, clock.readWallMicros, System.nanoTime(), events++, kind);
+    if (EventKind.has(kind, EventKind.TERMINATOR) && !sawTerminator) {
+      sawTerminator = true;
+      terminatorNanos = timed.readNanos();
+    }
+    if (EventKind.has(kind, EventKind.ERROR) && streamError == null) {
+      streamError = ChunkContent.errorText(event.data());
       if (streamError.isEmpty()) {
         streamError = "error event";
       }
@@ -258,21 +262,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     listener.onEvent(timed);
   }
 
-  private static boolean isErrorEvent(SseEvent event) {
-    if (event.type().equals("error")) {
-      return true;
-    }
-    String d = event.data();
-    int i = 0;
-    while (i < d.length() && Character.isWhitespace(d.charAt(i))) {
-      i++;
-    }
-    return d.startsWith("{\"error\"", i) || d.startsWith("{ \"error\"", i);
-  }
-
   /** The response ended, by its last chunk or ({@code closed}) by the connection closing first. */
   private void finish(boolean closed) {
-    long end = sawDone ? doneNanos : lastReadNanos > 0 ? lastReadNanos : System.nanoTime();
+    long end = sawTerminator ? terminatorNanos : lastReadNanos > 0 ? lastReadNanos : System.nanoTime();
     ErrorClass error = null;
     String message = "ok";
     if (status >= 400) {
@@ -282,20 +274,21 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     } else if (streamError != null) {
       error = ErrorClass.STREAM_ERROR;
       message = "error event: " + streamError;
-    } else if (request.expectEventStream() && framing == Framing.BODY) {
+    } else if (request.expectEventStream() && framing == Framing.RAW) {
       error = ErrorClass.NOT_STREAM;
       message = "expected text/event-stream but got " + (contentType.isEmpty() ? "no content type" : "'" + contentType + "'")
           + (body.size() > 0 ? ": " + ChunkContent.errorText(body.toString(StandardCharsets.UTF_8)) : "");
-    } else if (!sawDone && (closed || (framing == Framing.SSE && request.expectEventStream()))) {
+    } else if (!sawTerminator && (closed || (framing.isStream() && request.expectEventStream()))) {
       error = ErrorClass.TRUNCATED;
-      message = (closed ? "connection closed mid-stream" : "stream ended without [DONE]") + " after " + events + " events";
+      message = (closed ? "connection closed mid-stream" : "stream ended without its end event ([DONE], message_stop,"
+          + " response.completed, done)") + " after " + events + " events";
     }
     boolean reusable = !closed && keepAlive && error != ErrorClass.TRUNCATED && ctx.channel().isActive();
-    end(new ExchangeOutcome(error, status, message, sawDone, end, reusable));
+    end(new ExchangeOutcome(error, status, message, sawTerminator, end, reusable));
   }
 
   private void fail(ErrorClass error, String message, long nanos) {
-    end(new ExchangeOutcome(error, status, message, sawDone, nanos, false));
+    end(new ExchangeOutcome(error, status, message, sawTerminator, nanos, false));
   }
 
   private void end(ExchangeOutcome outcome) {

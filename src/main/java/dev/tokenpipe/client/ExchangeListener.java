@@ -19,7 +19,7 @@ public interface ExchangeListener {
   /** One socket read of {@code bytes} bytes (after TLS), including the head's bytes. */
   default void onRead(long nanos, long wallMicros, int bytes) {}
 
-  /** One parsed event of the body; the {@code [DONE]} terminator is delivered too. */
+  /** One parsed event of the body; the stream's terminator ({@link StreamEvent#isTerminator()}) is delivered too. */
   default void onEvent(StreamEvent event) {}
 
   /** An SSE comment (a heartbeat such as {@code : ping}) read at {@code nanos}. */

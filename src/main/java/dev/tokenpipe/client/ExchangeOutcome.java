@@ -6,13 +6,14 @@ package dev.tokenpipe.client;
  * @param error      null on success
  * @param status     HTTP status, 0 when no response head arrived
  * @param message    one line for humans: the server's error message, the exception, or "ok"
- * @param sawDone    a {@code data: [DONE]} event was received
- * @param endNanos   {@code System.nanoTime()} of the end: the read that carried {@code [DONE]} (or the last
+ * @param sawTerminator the stream's terminator event was received ({@link StreamEvent#isTerminator()}:
+ *                   {@code [DONE]}, {@code message_stop}, {@code response.completed}, Ollama's {@code done}, ...)
+ * @param endNanos   {@code System.nanoTime()} of the end: the read that carried the terminator (or the last
  *                   byte), the close, or the failure
  * @param reusable   the connection may carry another request
  */
 public record ExchangeOutcome(
-    ErrorClass error, int status, String message, boolean sawDone, long endNanos, boolean reusable) {
+    ErrorClass error, int status, String message, boolean sawTerminator, long endNanos, boolean reusable) {
 
   public boolean ok() {
     return error == null;

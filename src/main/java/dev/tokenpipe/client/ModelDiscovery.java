@@ -63,8 +63,8 @@ public final class ModelDiscovery {
    * Chooses the model id for a run.
    *
    * @param flag        the {@code --model} value, null when not given
-   * @param generated   the body is generated with a model field (OpenAI chat/completions, no {@code -d}); when
-   *                    false nothing is asked and the default is returned without a failure
+   * @param generated   the body is generated with a model field ({@link ClientApi#namesModel()}, no {@code -d});
+   *                    when false nothing is asked and the default is returned without a failure
    * @param target      the run's endpoint; only scheme, host and port are used
    * @param headers     the run's headers (API key included), sent with the GET
    */
@@ -80,11 +80,6 @@ public final class ModelDiscovery {
     } catch (DiscoveryFailed e) {
       return new Choice(DEFAULT_MODEL, Source.DEFAULT, e.getMessage());
     }
-  }
-
-  /** True for the APIs whose generated bodies name a model. */
-  public static boolean namesModel(ApiKind kind) {
-    return kind == ApiKind.OPENAI_CHAT || kind == ApiKind.OPENAI_COMPLETIONS;
   }
 
   /** The first model id the target lists, or {@link DiscoveryFailed} with a one-line reason. */

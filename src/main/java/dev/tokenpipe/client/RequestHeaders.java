@@ -1,5 +1,6 @@
 package dev.tokenpipe.client;
 
+import dev.tokenpipe.dialect.Dialect;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -7,7 +8,7 @@ import java.util.Map;
 /**
  * The request headers every client command (bench, chat, doctor) builds the same way: the user's
  * {@code -H 'Name: value'} flags, then the API key from an environment variable, never from a
- * flag, so it stays out of shell history and process lists.
+ * flag, so it stays out of shell history and process lists, in the headers of the dialect spoken.
  */
 public final class RequestHeaders {
   private RequestHeaders() {}
@@ -28,15 +29,29 @@ public final class RequestHeaders {
   }
 
   /**
-   * {@code headers} plus {@code Authorization: Bearer <key>} when the environment variable
-   * {@code keyEnv} holds a key and no Authorization header was given explicitly.
+   * {@code headers} plus the key as {@code dialect} sends it ({@link Dialect#authHeaders}: OpenAI and most
+   * APIs {@code Authorization: Bearer <key>}, Anthropic {@code x-api-key} and {@code anthropic-version}), when
+   * the environment variable {@code keyEnv} holds a key and none of the dialect's key headers was given with
+   * {@code -H}. The dialect's headers that carry no secret ({@code anthropic-version}) are added even without
+   * a key, since the API requires them on every request, unless given with {@code -H}. The key is trimmed and
+   * never logged.
    */
-  public static List<Map.Entry<String, String>> withApiKey(List<Map.Entry<String, String>> headers, String keyEnv) {
+  public static List<Map.Entry<String, String>> withApiKey(
+      List<Map.Entry<String, String>> headers, String keyEnv, Dialect dialect) {
     List<Map.Entry<String, String>> out = new ArrayList<>(headers);
     String key = keyEnv == null ? null : System.getenv(keyEnv);
-    if (key != null && !key.isBlank() && headers.stream().noneMatch(e -> e.getKey().equalsIgnoreCase("Authorization"))) {
-      out.add(Map.entry("Authorization", "Bearer " + key.trim()));
+    boolean keyGiven = dialect.authHeaderNames().stream().anyMatch(n -> given(headers, n));
+    boolean send = key != null && !key.isBlank() && !keyGiven;
+    for (Map.Entry<String, String> h : dialect.authHeaders(send ? key.trim() : "")) {
+      boolean secret = dialect.authHeaderNames().stream().anyMatch(n -> n.equalsIgnoreCase(h.getKey()));
+      if ((send || !secret) && !given(headers, h.getKey())) {
+        out.add(h);
+      }
     }
     return out;
+  }
+
+  private static boolean given(List<Map.Entry<String, String>> headers, String name) {
+    return headers.stream().anyMatch(e -> e.getKey().equalsIgnoreCase(name));
   }
 }

@@ -1,5 +1,6 @@
 package dev.tokenpipe.doctor;
 
+import dev.tokenpipe.dialect.Framing;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -77,7 +78,7 @@ final class BodyTap extends ChannelInboundHandlerAdapter {
 
   private void onHead(HttpResponse res) {
     recorder.head(res);
-    sse = String.valueOf(res.headers().get(HttpHeaderNames.CONTENT_TYPE, "")).toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+    sse = Framing.of(res.headers()) == Framing.SSE;
     String enc = String.valueOf(res.headers().get(HttpHeaderNames.CONTENT_ENCODING, "")).trim().toLowerCase(Locale.ROOT);
     closeInflater();
     switch (enc) {

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.client.RequestHeaders;
-import dev.tokenpipe.client.ApiKind;
+import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.ClientRequest;
 import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.ModelDiscovery;
@@ -40,8 +40,9 @@ import picocli.CommandLine.Parameters;
       "Doctor sends real streaming requests (small max_tokens) through the endpoint: they decide the verdict. If the",
       "origin also serves tokenpipe's probe route (GET /tokenpipe/probe: serve, sim), it streams events with known",
       "pacing too and measures how long each was held (arrival - emission), which tells whether the path up to that",
-      "server or the model behind it holds tokens. The API key comes from the environment (OPENAI_API_KEY, or",
-      "--api-key-env NAME).",
+      "server or the model behind it holds tokens. The URL path picks the API (OpenAI chat or completions, Anthropic",
+      "Messages, OpenAI Responses, Ollama, tokenpipe's token API; --api to override). The API key comes from the",
+      "environment (OPENAI_API_KEY, ANTHROPIC_API_KEY for Anthropic Messages, or --api-key-env NAME).",
       "",
       "Exit codes: 0 no events held (warnings such as compression may be printed), 1 events held or a quiet stream",
       "cut, 2 the model path could not stream (unreachable, 401/403, unknown model, upstream error) or bad input.",
@@ -54,7 +55,8 @@ public final class DoctorCommand implements Callable<Integer> {
   String url;
 
   @Option(names = "--api", paramLabel = "API", defaultValue = "auto",
-      description = "openai-chat, openai-completions, stream or raw; auto picks by path. Default: ${DEFAULT-VALUE}.")
+      description = ClientApi.VALUES + "; auto picks by the URL path (openai-chat when it names no API), raw sends"
+          + " the -d body and accepts any response. Default: ${DEFAULT-VALUE}.")
   String api;
 
   @Option(names = {"-H", "--header"}, paramLabel = "'Name: value'", description = "Extra request header (repeatable).")
@@ -67,7 +69,8 @@ public final class DoctorCommand implements Callable<Integer> {
       description = "Model id (default: the first id of GET /v1/models on the target, else tokenpipe-sim).")
   String model;
 
-  @Option(names = "--max-tokens", defaultValue = "64", paramLabel = "N", description = "max_tokens of the generated request. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--max-tokens", defaultValue = "64", paramLabel = "N",
+      description = "Output token bound of the generated request, in the API's field. Default: ${DEFAULT-VALUE}.")
   String maxTokens;
 
   @Option(names = {"-c", "--concurrency"}, defaultValue = "2", paramLabel = "N",
@@ -107,8 +110,10 @@ public final class DoctorCommand implements Callable<Integer> {
   @Option(names = "--timeout", defaultValue = "30s", paramLabel = "DURATION", description = "Deadline per stream. Default: ${DEFAULT-VALUE}.")
   String timeout;
 
-  @Option(names = "--api-key-env", defaultValue = "OPENAI_API_KEY", paramLabel = "NAME",
-      description = "Environment variable holding the API key, sent as 'Authorization: Bearer'. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--api-key-env", paramLabel = "NAME",
+      description = "Environment variable holding the API key, sent as the API sends it ('Authorization: Bearer';"
+          + " anthropic-messages: 'x-api-key' with 'anthropic-version'). Default: ANTHROPIC_API_KEY for"
+          + " anthropic-messages, else OPENAI_API_KEY.")
   String apiKeyEnv;
 
   @Option(names = "--json", paramLabel = "FILE|-", description = "Write the report as JSON (schema tokenpipe.doctor/v1); '-' = stdout instead of the text report.")
@@ -163,10 +168,10 @@ public final class DoctorCommand implements Callable<Integer> {
       throw bad("missing URL (e.g. tokenpipe doctor http://127.0.0.1:8080/v1/chat/completions)");
     }
     HttpTarget target;
-    ApiKind kind;
+    ClientApi kind;
     try {
       target = HttpTarget.parse(url);
-      kind = api.equalsIgnoreCase("auto") ? ApiKind.forPath(target.path()) : ApiKind.parse(api);
+      kind = ClientApi.parse(api, target.path());
     } catch (IllegalArgumentException e) {
       throw bad(e.getMessage());
     }
@@ -194,19 +199,19 @@ public final class DoctorCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw bad(e.getMessage());
     }
-    List<Map.Entry<String, String>> hs = RequestHeaders.withApiKey(flags, apiKeyEnv);
+    List<Map.Entry<String, String>> hs = kind.withApiKey(flags, apiKeyEnv);
     String describe;
     byte[] body;
     if (data != null) {
       body = data.getBytes(StandardCharsets.UTF_8);
       describe = "POST " + target + " with the -d body";
     } else {
-      var chosen = ModelDiscovery.choose(model, ModelDiscovery.namesModel(kind), target, hs);
+      var chosen = ModelDiscovery.choose(model, kind.namesModel(), target, hs);
       body = kind.body(chosen.model(), "Count from 1 to 100, one number per line.", tokens);
-      describe = "POST " + target + ", " + (ModelDiscovery.namesModel(kind) ? "model " + chosen.model() + ", " : "")
+      describe = "POST " + target + ", " + kind.flag() + ", " + (kind.namesModel() ? "model " + chosen.model() + ", " : "")
           + "max_tokens " + tokens;
     }
-    ClientRequest endpoint = new ClientRequest(target, "POST", hs, body, kind != ApiKind.RAW);
+    ClientRequest endpoint = new ClientRequest(target, "POST", hs, body, kind.expectsStream());
     long minTimeout = interval * count + 5_000_000_000L;
     Prober.Mode mode = noProbe ? Prober.Mode.ENDPOINT_ONLY : probeOnly ? Prober.Mode.PROBE_ONLY : Prober.Mode.BOTH;
     return new Prober.Plan(endpoint, describe, hs, mode, new Trace.Pacing(interval, count, size), probeHeaders, n,

@@ -92,7 +92,7 @@ final class ResponseRecorder implements ExchangeListener {
       lastSeq = stamp.get().seq();
       emit = stamp.get().emitMicros();
     }
-    boolean done = e.isDone();
+    boolean done = e.isTerminator();
     int tokens = 0;
     if (!done) {
       if (probe) {

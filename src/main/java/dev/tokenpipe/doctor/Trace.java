@@ -57,7 +57,8 @@ public record Trace(String target, String probeUrl, Pacing pacing, List<Response
    * @param emitMicros     wall-clock emission time from its {@code tp.<seq>.<micros>} id, or -1
    * @param dataBytes      bytes of its data field
    * @param tokens         generated tokens it carries (0 for role, usage and terminator events)
-   * @param done           it is the {@code [DONE]} terminator
+   * @param done           it is the stream's terminator ({@code [DONE]}, {@code message_stop},
+   *                       {@code response.completed}, ...; see {@link dev.tokenpipe.client.StreamEvent#isTerminator()})
    */
   public record Arrival(long readNanos, long readWallMicros, long emitMicros, int dataBytes, int tokens, boolean done) {
     public boolean content() {

@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.Ticker;
 
 /**
  * Everything the gateway writes to one client for one request, and the completeness contract: a response
@@ -42,6 +43,8 @@ final class ClientStream {
   static final int MAX_HELD_BYTES = 64 * 1024;
 
   private final ChannelHandlerContext ctx;
+  /** The loop's clock, the one the exchange's read times and the heartbeat's timer use. */
+  private final Ticker clock;
   private final GatewayMetrics metrics;
   private final boolean keepAlive;
   private final HeartbeatTimer heartbeat;
@@ -73,6 +76,7 @@ final class ClientStream {
   ClientStream(ChannelHandlerContext ctx, GatewayMetrics metrics, Dialect dialect, boolean keepAlive,
       long heartbeatNanos, boolean headRequest) {
     this.ctx = ctx;
+    this.clock = ctx.executor().ticker();
     this.dialect = dialect;
     this.headRequest = headRequest;
     this.metrics = metrics;
@@ -232,7 +236,7 @@ final class ClientStream {
   /** An event the gateway made (the translated token API), counted as forwarded output. */
   void writeEvent(String event) {
     committed = true;
-    writeMeasured(ByteBufUtil.writeUtf8(ctx.alloc(), event), System.nanoTime());
+    writeMeasured(ByteBufUtil.writeUtf8(ctx.alloc(), event), clock.nanoTime());
   }
 
   /**
@@ -267,12 +271,12 @@ final class ClientStream {
     if (written.isDone()) {
       // The common case: the flush wrote it to the socket before returning. No listener (a lambda per event).
       if (written.isSuccess()) {
-        metrics.recordAdded(System.nanoTime() - readNanos);
+        metrics.recordAdded(clock.nanoTime() - readNanos);
       }
     } else {
       written.addListener(f -> {
         if (f.isSuccess()) {
-          metrics.recordAdded(System.nanoTime() - readNanos);
+          metrics.recordAdded(clock.nanoTime() - readNanos);
         }
       });
     }
@@ -316,7 +320,7 @@ final class ClientStream {
       wroteOwnBytes = true;
     }
     ctx.writeAndFlush(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), text)));
-    heartbeat.written(System.nanoTime());
+    heartbeat.written(clock.nanoTime());
   }
 
   private boolean heartbeatNow() {
@@ -355,7 +359,7 @@ final class ClientStream {
       return;
     }
     if (held != null) {
-      forward(null, System.nanoTime(), false);
+      forward(null, clock.nanoTime(), false);
     }
     if (passthrough || framing == Framing.RAW) {
       ended = true;

@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 record GatewayContext(
     GatewayConfig config,
     UpstreamSet upstreams,
-    UpstreamPool pool,
+    UpstreamConnections pool,
     ApiKeys apiKeys,
     GatewayMetrics metrics,
     String defaultModel,

@@ -12,7 +12,8 @@ import java.util.function.BooleanSupplier;
  *
  * <p>Instead of cancelling and re-arming a timer for every event (two heap operations per token), the
  * timer fires at most once per period and looks at the time of the last write, as Netty's
- * {@code IdleStateHandler} does. Runs on the stream's event loop; not thread-safe.
+ * {@code IdleStateHandler} does. Times are the loop's clock ({@code EventExecutor.ticker()}: {@code System.nanoTime()}
+ * on a real loop, advanced by a test on an embedded one). Runs on the stream's event loop; not thread-safe.
  */
 final class HeartbeatTimer {
   private final EventExecutor loop;
@@ -34,7 +35,7 @@ final class HeartbeatTimer {
     if (periodNanos <= 0 || stopped || timer != null) {
       return;
     }
-    lastWriteNanos = System.nanoTime();
+    lastWriteNanos = loop.ticker().nanoTime();
     schedule(periodNanos);
   }
 
@@ -58,7 +59,7 @@ final class HeartbeatTimer {
     if (stopped) {
       return;
     }
-    long now = System.nanoTime();
+    long now = loop.ticker().nanoTime();
     long idle = now - lastWriteNanos;
     if (idle < periodNanos) {
       schedule(periodNanos - idle);

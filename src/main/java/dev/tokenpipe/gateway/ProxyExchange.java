@@ -26,6 +26,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.util.concurrent.Ticker;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Set;
@@ -65,6 +66,11 @@ final class ProxyExchange {
   private final GatewayMetrics metrics;
   private final boolean warmup;
   private final ChannelHandlerContext ctx;
+  /**
+   * The clock of the loop the timers run on ({@code System.nanoTime()} on a real one), so that the idle check
+   * reads the time its timer fired at; a test's embedded loop advances both together.
+   */
+  private final Ticker clock;
   private final GatewayHandler owner;
   private final Api api;
   /** The client's API: the shape of its errors, the auth header toward the upstream, its metrics label. */
@@ -118,6 +124,7 @@ final class ProxyExchange {
     this.warmup = gw.warming() && clientRequest.headers().contains(Warmup.HEADER);
     this.metrics = warmup ? new GatewayMetrics() : gw.metrics();
     this.ctx = ctx;
+    this.clock = ctx.executor().ticker();
     this.owner = owner;
     this.api = api;
     this.clientRequest = clientRequest;
@@ -221,7 +228,7 @@ final class ProxyExchange {
     upstreamChannel = ch;
     ch.pipeline().get(UpstreamHandler.class).bind(this);
     ch.config().setAutoRead(ctx.channel().isWritable());
-    long now = System.nanoTime();
+    long now = clock.nanoTime();
     books.requestSent(now);
     lastUpstreamReadNanos = now;
     ch.writeAndFlush(upstreamRequest(u)).addListener((ChannelFutureListener) wf -> {
@@ -281,7 +288,7 @@ final class ProxyExchange {
       if (state.isTerminal()) {
         return;
       }
-      long now = System.nanoTime();
+      long now = clock.nanoTime();
       lastUpstreamReadNanos = now;
       if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
         // Not HTTP, a cut/oversized/NUL-bearing head, broken chunk framing: the connection is unusable.
@@ -512,7 +519,7 @@ final class ProxyExchange {
         slowClientTimer = ctx.executor().schedule(this::onSlowClient, slow, TimeUnit.NANOSECONDS);
       }
     } else {
-      lastUpstreamReadNanos = System.nanoTime(); // the pause was the client's, not the upstream's silence
+      lastUpstreamReadNanos = clock.nanoTime(); // the pause was the client's, not the upstream's silence
       cancel(slowClientTimer);
       slowClientTimer = null;
     }
@@ -566,7 +573,7 @@ final class ProxyExchange {
       return;
     }
     long timeout = gw.config().upstreamIdleTimeout().toNanos();
-    long idle = System.nanoTime() - lastUpstreamReadNanos;
+    long idle = clock.nanoTime() - lastUpstreamReadNanos;
     if (idle >= timeout && upstreamChannel.config().isAutoRead()) {
       fail(ErrorKind.UPSTREAM_IDLE_TIMEOUT, null);
       return;

@@ -9,19 +9,24 @@ import java.util.Set;
  * cancel) fails loudly in tests instead of corrupting a stream.
  *
  * <pre>
- *   PENDING ──(upstream head 2xx or relayed error)──▶ RELAYING ──▶ DONE | FAILED | CANCELLED
- *      │  ▲ retry on another upstream while only comments went out (also from RELAYING,
- *      │  └──┘ when the upstream died after its head but before its first body byte)
- *      ├──(upstream error status after the head was committed)──▶ ERROR_BODY ──▶ FAILED | CANCELLED
+ *   PENDING ──(upstream head 2xx)──▶ RELAYING ──▶ DONE | FAILED | CANCELLED
+ *      │  ▲ retry on another upstream while the client has no upstream event (also from RELAYING,
+ *      │  └──┘ when the attempt failed after its head while its events without output were held)
+ *      ├──(upstream error status, not retried)──▶ ERROR_BODY ──▶ FAILED | CANCELLED
  *      └──▶ FAILED | CANCELLED
  * </pre>
+ *
+ * <p>ProxyExchangeStateMachineTest drives every transition listed here, without sockets.
  */
 enum StreamState {
   /** Choosing, connecting to or waiting for the head of an upstream. Retries happen here. */
   PENDING,
   /** Upstream bytes are being forwarded to the client as they arrive. */
   RELAYING,
-  /** The client already has a 200 event-stream head, the upstream answered an error: collect its body for the in-band error event. */
+  /**
+   * The upstream answered an error status that is not retried: its body is collected for the client's error
+   * response (with that status), or for the in-band error event when the client already has a 200 head.
+   */
   ERROR_BODY,
   /** The upstream's own terminator was relayed. */
   DONE,

@@ -24,7 +24,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * failed handshake fails the acquisition with {@link UpstreamTls.HandshakeFailedException}, like a refused
  * connect. A pooled TLS connection is reused as it is (no new handshake).
  */
-final class UpstreamPool {
+final class UpstreamPool implements UpstreamConnections {
   /** Idle connections kept per loop and upstream; more are closed on release. */
   static final int MAX_IDLE_PER_LOOP = 512;
 
@@ -41,9 +41,10 @@ final class UpstreamPool {
 
   /**
    * A connection to {@code upstream} on {@code loop}: an idle one if there is, else a new one. The future
-   * completes on {@code loop}. {@code reused} tells the caller whether a failure may be a stale keep-alive.
+   * completes on {@code loop}; an idle one is handed out already completed.
    */
-  Future<Channel> acquire(EventLoop loop, Upstream upstream) {
+  @Override
+  public Future<Channel> acquire(EventLoop loop, Upstream upstream) {
     ArrayDeque<Channel> q = idleList(loop, upstream);
     Channel ch;
     while ((ch = q.pollLast()) != null) {
@@ -95,7 +96,8 @@ final class UpstreamPool {
   }
 
   /** Returns a connection whose response ended cleanly and that may be kept alive. Call on its loop. */
-  void release(Channel ch, Upstream upstream) {
+  @Override
+  public void release(Channel ch, Upstream upstream) {
     ch.pipeline().get(UpstreamHandler.class).unbind();
     ch.config().setAutoRead(true); // it may have been paused for a slow client
     ArrayDeque<Channel> q = idleList(ch.eventLoop(), upstream);

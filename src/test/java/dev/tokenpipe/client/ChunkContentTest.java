@@ -45,6 +45,17 @@ class ChunkContentTest {
     assertThat(ChunkContent.of("error", "{\"type\":\"error\",\"code\":\"x\",\"message\":\"bad\"}").error()).isEqualTo("bad");
   }
 
+  /** The terminator is recognised by the shared definition, not by string equality: trailing space included. */
+  @Test
+  void terminatorsAreNotTokens() {
+    assertThat(ChunkContent.of("message", "[DONE]").isGenerated()).isFalse();
+    assertThat(ChunkContent.of("message", "[DONE] ").isGenerated()).isFalse();
+    assertThat(ChunkContent.of("message", "[1, 2]").content()).as("token API text that is not [DONE]").isEqualTo("[1, 2]");
+    assertThat(ChunkContent.of("message_stop", "{\"type\":\"message_stop\"}").isGenerated()).isFalse();
+    assertThat(ChunkContent.of(null, "{\"message\":{\"content\":\"\"},\"done\":true,\"eval_count\":4}").completionTokens())
+        .isEqualTo(4);
+  }
+
   @Test
   void ollamaStringErrorsAndPlainTokens() {
     assertThat(ChunkContent.of(null, "{\"error\":\"model not found\"}").error()).isEqualTo("model not found");

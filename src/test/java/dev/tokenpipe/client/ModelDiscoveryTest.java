@@ -46,9 +46,10 @@ class ModelDiscoveryTest {
   void notGeneratedMeansDefaultWithoutAFailure() {
     Choice c = ModelDiscovery.choose(null, false, HttpTarget.parse(sim.chatUrl()), NO_HEADERS);
     assertThat(c).isEqualTo(new Choice(ModelDiscovery.DEFAULT_MODEL, Source.DEFAULT, null));
-    assertThat(ModelDiscovery.namesModel(ApiKind.STREAM)).isFalse();
-    assertThat(ModelDiscovery.namesModel(ApiKind.RAW)).isFalse();
-    assertThat(ModelDiscovery.namesModel(ApiKind.OPENAI_COMPLETIONS)).isTrue();
+    assertThat(ClientApi.parse("stream", "/").namesModel()).isFalse();
+    assertThat(ClientApi.parse("raw", "/v1/chat/completions").namesModel()).isFalse();
+    assertThat(ClientApi.parse("openai-completions", "/").namesModel()).isTrue();
+    assertThat(ClientApi.parse(null, "/v1/messages").namesModel()).isTrue();
   }
 
   @Test
