@@ -43,23 +43,19 @@ final class CompleteResponse implements SimResponse {
     if (profile.stallAfter() >= 0 && profile.stallAfter() < tokens) {
       delay += profile.stallNanos();
     }
-    long start = random.nextInt(TokenText.get().size());
-    r.timer = ctx.executor().schedule(() -> r.send(start, tokens), delay, TimeUnit.NANOSECONDS);
+    OutputPlan plan = request.plan(random.nextInt(TokenText.get().size()));
+    r.timer = ctx.executor().schedule(() -> r.send(plan), delay, TimeUnit.NANOSECONDS);
     ctx.channel().closeFuture().addListener(f -> r.timer.cancel(false));
     return r;
   }
 
-  private void send(long start, int tokens) {
+  private void send(OutputPlan plan) {
     if (done || !ctx.channel().isActive()) {
       return;
     }
     done = true;
-    StringBuilder text = new StringBuilder();
-    for (int i = 0; i < tokens; i++) {
-      text.append(TokenText.get().token(start + i));
-    }
-    String body = new ChunkFormat(request, System.currentTimeMillis() / 1000).completeResponse(text.toString(), tokens);
-    metrics.tokens.inc(tokens);
+    String body = request.api().format(request, plan, System.currentTimeMillis() / 1000).completeBody();
+    metrics.tokens.inc(plan.total());
     HttpResponses.send(ctx, HttpResponses.json(ctx, HttpResponseStatus.OK, body), keepAlive);
     metrics.recordPending(ctx.channel());
     onEnd.run();
@@ -78,7 +74,7 @@ final class CompleteResponse implements SimResponse {
     done = true;
     timer.cancel(false);
     metrics.errors.labelValues("503").inc();
-    HttpResponses.send(ctx, HttpResponses.error(ctx, SimHttpHandler.shuttingDown()), false);
+    HttpResponses.send(ctx, SimHttpHandler.errorResponse(ctx, SimHttpHandler.shuttingDown(), request.api().dialect), false);
     onEnd.run();
   }
 }

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Simulated OpenAI-compatible model server with controllable timing and faults.",
+      "Simulated model server with controllable timing and faults: OpenAI chat, completions and",
+      "Responses, Anthropic Messages and a plain token API.",
       "Every event carries its emission time in the SSE id field (tp.<seq>.<epoch-micros>).",
       "Any timing flag can be overridden per request with the header",
       "  X-Tokenpipe-Sim: ttft=500ms/2s itl=30ms tokens=100 burst=8",

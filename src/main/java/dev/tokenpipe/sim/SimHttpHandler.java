@@ -1,5 +1,6 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.http.ConnectionTimeouts;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -159,15 +160,31 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
           if (api == null) {
             throw new ApiException(ApiError.notFound("Invalid URL (" + method + " " + path + ")", "unknown_url"));
           }
-          if (!HttpMethod.POST.equals(method)) {
-            throw new ApiException(ApiError.methodNotAllowed(method.name(), path));
+          try {
+            if (!HttpMethod.POST.equals(method)) {
+              throw new ApiException(ApiError.methodNotAllowed(method.name(), path));
+            }
+            generate(req, api, keepAlive);
+          } catch (ApiException e) {
+            reply(e.error(), api.dialect, keepAlive);
           }
-          generate(req, api, keepAlive);
         }
       }
     } catch (ApiException e) {
       reply(e.error(), keepAlive);
     }
+  }
+
+  /**
+   * The error as a JSON response in {@code dialect}'s own shape (OpenAI's for the OpenAI APIs, Anthropic's
+   * {@code {"type":"error","error":{"type","message"}}} for Messages); a 405 says {@code Allow: GET, POST}.
+   */
+  static FullHttpResponse errorResponse(ChannelHandlerContext ctx, ApiError error, Dialect dialect) {
+    FullHttpResponse res = HttpResponses.json(ctx, error.status(), dialect.errorBody(error));
+    if (error.status().code() == 405) {
+      res.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
+    }
+    return res;
   }
 
   private void running(SimResponse response) {
@@ -236,7 +253,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     if (profile.errorRate() > 0 && random.nextDouble() < profile.errorRate()) {
       HttpResponseStatus status = HttpResponseStatus.valueOf(profile.errorStatus());
       ApiError err = ApiError.server(status, "Injected fault: the simulated model answered " + status, "injected_fault");
-      FullHttpResponse res = HttpResponses.error(ctx, err);
+      FullHttpResponse res = errorResponse(ctx, err, api.dialect);
       if (status.code() == 429) {
         res.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
       }
@@ -298,6 +315,11 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   private void reply(ApiError error, boolean keepAlive) {
     server.metrics().errors.labelValues(String.valueOf(error.status().code())).inc();
     send(HttpResponses.error(ctx, error), keepAlive);
+  }
+
+  private void reply(ApiError error, Dialect dialect, boolean keepAlive) {
+    server.metrics().errors.labelValues(String.valueOf(error.status().code())).inc();
+    send(errorResponse(ctx, error, dialect), keepAlive);
   }
 
   /** An instant response: written whole; the next request may start once the connection is writable. */

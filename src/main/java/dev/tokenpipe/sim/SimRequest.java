@@ -10,10 +10,17 @@ import java.util.Map;
 
 /**
  * A validated generation request. Parsing checks every field the simulated model uses and
- * reports the first problem as an OpenAI-style 400/404 naming the field.
+ * reports the first problem as a 400/404 naming the field (written in the API's own error shape by
+ * {@link SimHttpHandler}).
  *
- * @param maxTokens the request's max_tokens, or -1 when absent
+ * @param maxTokens the request's max_tokens (max_completion_tokens, max_output_tokens), or -1 when absent
  * @param promptTokens prompt length counted with the real tokenizer, for {@code usage}
+ * @param asksReasoning the request enables thinking or reasoning (Anthropic {@code thinking}, Responses
+ *     {@code reasoning}, chat {@code reasoning_effort})
+ * @param reasoningBudget Anthropic's {@code thinking.budget_tokens}, or -1
+ * @param forcesTool the request's tool choice requires a tool call (Anthropic {@code any}/{@code tool},
+ *     OpenAI {@code required}/a named function)
+ * @param toolName the tool a call goes to: the named one, else the first declared, else {@value #DEFAULT_TOOL}
  */
 record SimRequest(
     SimApi api,
@@ -22,15 +29,40 @@ record SimRequest(
     boolean includeUsage,
     int maxTokens,
     int promptTokens,
-    StreamProfile profile) {
+    StreamProfile profile,
+    boolean asksReasoning,
+    int reasoningBudget,
+    boolean forcesTool,
+    String toolName) {
 
-  /** Tokens this request will produce and whether max_tokens cut it short. */
+  /** The tool name when the request declares none and the profile asks for a call. */
+  static final String DEFAULT_TOOL = "sim_tool";
+
+  /** Tokens this request will produce (the profile's length, capped by max_tokens). */
   int outputTokens() {
     return maxTokens >= 0 ? Math.min(maxTokens, profile.tokens()) : profile.tokens();
   }
 
-  String finishReason() {
-    return maxTokens >= 0 && maxTokens < profile.tokens() ? "length" : "stop";
+  /**
+   * What this request outputs, starting at {@code textStart} of the bundled text: the profile's
+   * {@code reasoning} and {@code tool_call} counts, or, where they are -1, what the request asks for (half
+   * the output as reasoning, capped by the thinking budget; all the rest as a tool call when one is
+   * required). Completions and the token API output content only.
+   */
+  OutputPlan plan(long textStart) {
+    int total = outputTokens();
+    boolean truncated = maxTokens >= 0 && maxTokens < profile.tokens();
+    if (!api.parts) {
+      return new OutputPlan(textStart, 0, total, 0, toolName, truncated);
+    }
+    int reasoning = profile.reasoning() >= 0 ? profile.reasoning() : asksReasoning ? total / 2 : 0;
+    if (profile.reasoning() < 0 && reasoningBudget > 0) {
+      reasoning = Math.min(reasoning, reasoningBudget);
+    }
+    reasoning = Math.min(reasoning, total);
+    int tool = profile.toolCall() >= 0 ? profile.toolCall() : forcesTool ? total - reasoning : 0;
+    tool = Math.min(tool, total - reasoning);
+    return new OutputPlan(textStart, reasoning, total - reasoning - tool, tool, toolName, truncated);
   }
 
   static SimRequest parse(SimApi api, String body, String overrideHeader, SimConfig config) {
@@ -44,7 +76,27 @@ record SimRequest(
       throw bad("The request body must be a JSON object.", null);
     }
     String model = model(api, root, config);
-    int promptTokens = prompt(api, root);
+    StreamProfile profile = profile(root, overrideHeader, config);
+    return api.reader.read(api, root, model, profile);
+  }
+
+  /**
+   * The OpenAI chat and completions requests and the token API's: {@code messages} / {@code prompt},
+   * {@code stream_options}, {@code max_completion_tokens} / {@code max_tokens}, {@code n}, and for chat
+   * {@code reasoning_effort}, {@code tools}, {@code tool_choice}.
+   */
+  static SimRequest openAi(SimApi api, JsonNode root, String model, StreamProfile profile) {
+    int promptTokens = switch (api) {
+      case CHAT -> messages(root.get("messages"));
+      case COMPLETIONS -> completionPrompt(root.get("prompt"));
+      default -> {
+        JsonNode p = root.get("prompt");
+        if (p == null || !p.isTextual()) {
+          throw bad(p == null ? "Missing required parameter: 'prompt'." : "Invalid type for 'prompt': expected a string.", "prompt");
+        }
+        yield Tokenizer.cl100k().count(p.asText());
+      }
+    };
     boolean stream = api == SimApi.TOKENS || optionalBoolean(root, "stream", false);
     boolean includeUsage = false;
     JsonNode so = root.get("stream_options");
@@ -62,13 +114,64 @@ record SimRequest(
     if (n != null && !n.isNull() && !(n.isIntegralNumber() && n.asInt() == 1)) {
       throw bad("Only n=1 is supported by the simulated model.", "n");
     }
-    return new SimRequest(api, model, stream, includeUsage, maxTokens, promptTokens, profile(root, overrideHeader, config));
+    JsonNode effort = root.get("reasoning_effort");
+    if (effort != null && !effort.isNull() && !effort.isTextual()) {
+      throw bad("Invalid type for 'reasoning_effort': expected a string.", "reasoning_effort");
+    }
+    boolean reasoning = effort != null && effort.isTextual() && !"none".equals(effort.asText());
+    Tools tools = openAiTools(root, true);
+    return new SimRequest(api, model, stream, includeUsage, maxTokens, promptTokens, profile, reasoning, -1,
+        tools.forced(), tools.name());
+  }
+
+  /** The tool a call goes to and whether the tool choice requires one. */
+  record Tools(boolean forced, String name) {}
+
+  /**
+   * OpenAI's {@code tools} and {@code tool_choice}: chat nests the name in {@code function}
+   * ({@code {"type":"function","function":{"name"}}}), Responses does not ({@code {"type":"function","name"}}).
+   */
+  static Tools openAiTools(JsonNode root, boolean nested) {
+    String first = null;
+    JsonNode tools = root.get("tools");
+    if (tools != null && !tools.isNull()) {
+      if (!tools.isArray()) {
+        throw bad("Invalid type for 'tools': expected an array.", "tools");
+      }
+      for (int i = 0; i < tools.size(); i++) {
+        JsonNode t = tools.get(i);
+        if (!t.isObject()) {
+          throw bad("Invalid type for 'tools[" + i + "]': expected an object.", "tools[" + i + "]");
+        }
+        JsonNode name = nested ? t.path("function").get("name") : t.get("name");
+        if (first == null && name != null && name.isTextual()) {
+          first = name.asText();
+        }
+      }
+    }
+    boolean forced = false;
+    String named = null;
+    JsonNode choice = root.get("tool_choice");
+    if (choice != null && !choice.isNull()) {
+      if (choice.isTextual()) {
+        forced = "required".equals(choice.asText());
+      } else if (choice.isObject()) {
+        JsonNode name = nested ? choice.path("function").get("name") : choice.get("name");
+        if (name != null && name.isTextual()) {
+          forced = true;
+          named = name.asText();
+        }
+      } else {
+        throw bad("Invalid type for 'tool_choice': expected a string or an object.", "tool_choice");
+      }
+    }
+    return new Tools(forced, named != null ? named : first != null ? first : DEFAULT_TOOL);
   }
 
   private static String model(SimApi api, JsonNode root, SimConfig config) {
     JsonNode m = root.get("model");
     if (m == null || m.isNull()) {
-      if (api == SimApi.TOKENS) {
+      if (!api.dialect.namesModel()) {
         return config.models().getFirst();
       }
       throw bad("you must provide a model parameter", "model");
@@ -83,21 +186,7 @@ record SimRequest(
     return m.asText();
   }
 
-  private static int prompt(SimApi api, JsonNode root) {
-    return switch (api) {
-      case CHAT -> messages(root.get("messages"));
-      case COMPLETIONS -> completionPrompt(root.get("prompt"));
-      case TOKENS -> {
-        JsonNode p = root.get("prompt");
-        if (p == null || !p.isTextual()) {
-          throw bad(p == null ? "Missing required parameter: 'prompt'." : "Invalid type for 'prompt': expected a string.", "prompt");
-        }
-        yield Tokenizer.cl100k().count(p.asText());
-      }
-    };
-  }
-
-  private static int messages(JsonNode messages) {
+  static int messages(JsonNode messages) {
     if (messages == null || messages.isNull()) {
       throw bad("Missing required parameter: 'messages'.", "messages");
     }
@@ -134,6 +223,24 @@ record SimRequest(
       tokens += 4; // per-message framing, as OpenAI counts it for chat models
     }
     return tokens + 3;
+  }
+
+  /** Anthropic's {@code system} or Responses' {@code instructions}: a string or an array of text blocks. */
+  static int system(JsonNode system) {
+    if (system == null || system.isNull()) {
+      return 0;
+    }
+    if (system.isTextual()) {
+      return Tokenizer.cl100k().count(system.asText());
+    }
+    int tokens = 0;
+    for (JsonNode block : system) {
+      JsonNode text = block.get("text");
+      if (text != null && text.isTextual()) {
+        tokens += Tokenizer.cl100k().count(text.asText());
+      }
+    }
+    return tokens;
   }
 
   private static int completionPrompt(JsonNode p) {
@@ -184,7 +291,7 @@ record SimRequest(
     throw new IllegalArgumentException("expected a string or an object");
   }
 
-  private static boolean optionalBoolean(JsonNode obj, String field, boolean dflt) {
+  static boolean optionalBoolean(JsonNode obj, String field, boolean dflt) {
     JsonNode v = obj.get(field);
     if (v == null || v.isNull()) {
       return dflt;
@@ -195,7 +302,7 @@ record SimRequest(
     return v.asBoolean();
   }
 
-  private static int optionalPositiveInt(JsonNode obj, String field) {
+  static int optionalPositiveInt(JsonNode obj, String field) {
     JsonNode v = obj.get(field);
     if (v == null || v.isNull()) {
       return -1;
@@ -206,7 +313,7 @@ record SimRequest(
     return v.asInt();
   }
 
-  private static ApiException bad(String message, String param) {
+  static ApiException bad(String message, String param) {
     return new ApiException(ApiError.invalidRequest(message, param));
   }
 

@@ -23,6 +23,12 @@ import java.util.Map;
  * @param dropAfter close the connection without a terminator after this many tokens (-1 = never)
  * @param stallAfter pause after this many tokens (-1 = never)
  * @param stallNanos length of that pause
+ * @param errorAfter end the stream with an in-band error event in the API's own shape after this many
+ *     tokens (-1 = never)
+ * @param reasoning how many of the output tokens are reasoning (thinking), sent first; -1 = as the request
+ *     asks (half the output when it enables thinking or reasoning, else none)
+ * @param toolCall how many of the output tokens are one tool call's arguments, sent last; -1 = as the
+ *     request asks (all output after the reasoning when its tool choice requires a tool, else none)
  */
 public record StreamProfile(
     LatencyDistribution ttft,
@@ -34,7 +40,10 @@ public record StreamProfile(
     int errorStatus,
     int dropAfter,
     int stallAfter,
-    long stallNanos) {
+    long stallNanos,
+    int errorAfter,
+    int reasoning,
+    int toolCall) {
 
   public static final String HEADER = "X-Tokenpipe-Sim";
   public static final String BODY_FIELD = "tokenpipe_sim";
@@ -46,6 +55,14 @@ public record StreamProfile(
     require(errorRate >= 0 && errorRate <= 1, "error_rate", "must be between 0 and 1");
     require(errorStatus == 429 || (errorStatus >= 500 && errorStatus <= 599), "error_status", "must be 429 or 5xx");
     require(stallNanos >= 0, "stall", "must be >= 0");
+    require(reasoning >= -1, "reasoning", "must be >= 0");
+    require(toolCall >= -1, "tool_call", "must be >= 0");
+  }
+
+  /** Without the in-band error fault, and reasoning and tool calls as the request asks. */
+  public StreamProfile(LatencyDistribution ttft, LatencyDistribution itl, int tokens, int burst, long groupCommitNanos,
+      double errorRate, int errorStatus, int dropAfter, int stallAfter, long stallNanos) {
+    this(ttft, itl, tokens, burst, groupCommitNanos, errorRate, errorStatus, dropAfter, stallAfter, stallNanos, -1, -1, -1);
   }
 
   private static void require(boolean ok, String key, String rule) {
@@ -89,6 +106,9 @@ public record StreamProfile(
     int dropAfter = this.dropAfter;
     int stallAfter = this.stallAfter;
     long stall = this.stallNanos;
+    int errorAfter = this.errorAfter;
+    int reasoning = this.reasoning;
+    int toolCall = this.toolCall;
     for (Map.Entry<String, String> e : overrides.entrySet()) {
       String v = e.getValue();
       try {
@@ -103,15 +123,19 @@ public record StreamProfile(
           case "drop_after" -> dropAfter = Integer.parseInt(v);
           case "stall_after" -> stallAfter = Integer.parseInt(v);
           case "stall" -> stall = Durations.parse(v).toNanos();
+          case "error_after" -> errorAfter = Integer.parseInt(v);
+          case "reasoning" -> reasoning = Integer.parseInt(v);
+          case "tool_call" -> toolCall = Integer.parseInt(v);
           default -> throw new IllegalArgumentException(
               "unknown key '" + e.getKey() + "' (known: ttft, itl, tokens, burst, group_commit,"
-                  + " error_rate, error_status, drop_after, stall_after, stall)");
+                  + " error_rate, error_status, drop_after, stall_after, stall, error_after, reasoning, tool_call)");
         }
       } catch (NumberFormatException ex) {
         throw new IllegalArgumentException(e.getKey() + ": not a number: '" + v + "'");
       }
     }
-    return new StreamProfile(ttft, itl, tokens, burst, groupCommit, errorRate, errorStatus, dropAfter, stallAfter, stall);
+    return new StreamProfile(ttft, itl, tokens, burst, groupCommit, errorRate, errorStatus, dropAfter, stallAfter, stall,
+        errorAfter, reasoning, toolCall);
   }
 
   public boolean groupCommit() {

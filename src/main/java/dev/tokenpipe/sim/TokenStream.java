@@ -1,5 +1,6 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.EmissionStamp;
 import dev.tokenpipe.sse.SseEncoder;
 import io.netty.buffer.ByteBufUtil;
@@ -22,8 +23,10 @@ import java.util.random.RandomGenerator;
  * recorded as pacing error.
  *
  * <p>Lifecycle: {@code WAITING_FIRST_TOKEN -> STREAMING -> FINISHED}, or {@code CANCELLED} when
- * the client goes away, {@code DROPPED} when a fault cuts the connection, {@code SHUT_DOWN} when the
- * server's drain period ran out (in-band error event, then the terminating chunk).
+ * the client goes away, {@code DROPPED} when a fault cuts the connection, {@code ERRORED} when the
+ * {@code error_after} fault ends it with an in-band error event, {@code SHUT_DOWN} when the server's drain
+ * period ran out (in-band error event, then the terminating chunk). In-band errors are in the API's own
+ * shape ({@link dev.tokenpipe.dialect.Dialect#inBandError}).
  *
  * <p>Backpressure, as a real server's: when its connection is not writable (the client does not read
  * and the outbound buffer passed the high-water mark) the stream generates nothing and leaves the
@@ -31,17 +34,21 @@ import java.util.random.RandomGenerator;
  * at once and the intervals measured from there. So a stream holds at most the high-water mark plus
  * one event in memory, however slowly its client reads.
  *
- * <p>Shape: the chat API first sends the assistant-role chunk at once (so the first byte comes
- * before the first token, as with real servers); the first token follows after the TTFT; then
- * every {@code burst} intervals one event with {@code burst} tokens.
+ * <p>Shape: the API's opening events go out at once with the head (chat's assistant-role chunk,
+ * Anthropic's {@code message_start}, Responses' {@code response.created}, ...: the first byte comes before
+ * the first token, as with real servers); the first token follows after the TTFT; then every {@code burst}
+ * intervals one event with {@code burst} tokens, in the order of the {@link OutputPlan} (reasoning, content,
+ * tool call; an event never mixes parts, so a burst may end early at a change of part). What the events
+ * look like is the API's {@link StreamFormat}; every event it writes carries an emission stamp.
  */
-final class TokenStream implements PacingScheduler.Paced, SimResponse {
-  enum State { WAITING_FIRST_TOKEN, STREAMING, FINISHED, CANCELLED, DROPPED, SHUT_DOWN }
+final class TokenStream implements PacingScheduler.Paced, SimResponse, StreamFormat.Sink {
+  enum State { WAITING_FIRST_TOKEN, STREAMING, FINISHED, CANCELLED, DROPPED, ERRORED, SHUT_DOWN }
 
   private final ChannelHandlerContext ctx;
   private final SimRequest request;
   private final StreamProfile profile;
-  private final ChunkFormat format;
+  private final StreamFormat format;
+  private final OutputPlan plan;
   private final SimMetrics metrics;
   private final RandomGenerator random;
   private final boolean keepAlive;
@@ -62,13 +69,14 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse {
     this.ctx = ctx;
     this.request = request;
     this.profile = request.profile();
-    this.format = new ChunkFormat(request, System.currentTimeMillis() / 1000);
     this.metrics = metrics;
     this.random = random;
     this.keepAlive = keepAlive;
     this.onEnd = onEnd;
-    this.totalTokens = request.outputTokens();
     this.textPosition = random.nextInt(TokenText.get().size());
+    this.plan = request.plan(textPosition);
+    this.format = request.api().format(request, plan, System.currentTimeMillis() / 1000);
+    this.totalTokens = plan.total();
   }
 
   State state() {
@@ -86,9 +94,7 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse {
     HttpUtil.setTransferEncodingChunked(head, true);
     HttpUtil.setKeepAlive(head, keepAlive);
     ctx.write(head);
-    if (request.api() == SimApi.CHAT) {
-      writeEvent(format.roleChunk());
-    }
+    format.open(this);
     flushOrHold();
     dueNanos = System.nanoTime() + profile.ttft().sampleNanos(random);
     schedule();
@@ -119,11 +125,18 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse {
     boolean first = state == State.WAITING_FIRST_TOKEN;
     state = State.STREAMING;
     int n = first ? 1 : profile.burst();
-    n = Math.min(n, totalTokens - tokensSent);
+    n = Math.min(n, plan.partEnd(tokensSent) - tokensSent);
     if (profile.dropAfter() >= 0) {
       n = Math.min(n, profile.dropAfter() - tokensSent);
       if (n <= 0) {
         drop();
+        return;
+      }
+    }
+    if (profile.errorAfter() >= 0) {
+      n = Math.min(n, profile.errorAfter() - tokensSent);
+      if (n <= 0) {
+        inBandError();
         return;
       }
     }
@@ -135,7 +148,7 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse {
       return;
     }
     long gap = 0;
-    int nextEventTokens = Math.min(profile.burst(), totalTokens - tokensSent);
+    int nextEventTokens = Math.min(profile.burst(), plan.partEnd(tokensSent) - tokensSent);
     for (int i = 0; i < nextEventTokens; i++) {
       gap += profile.itl().sampleNanos(random);
     }
@@ -164,25 +177,24 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse {
       escaped = e.toString();
       raw = r.toString();
     }
+    OutputPlan.Part part = plan.partAt(tokensSent);
     textPosition += n;
     tokensSent += n;
-    writeEvent(format.contentChunk(escaped, raw));
+    format.tokens(this, part, escaped, raw, n);
     flushOrHold();
     metrics.tokens.inc(n);
     metrics.events.inc();
   }
 
   private void finish() {
-    String finishChunk = format.finishChunk();
-    if (finishChunk != null) {
-      writeEvent(finishChunk);
-    }
-    if (request.includeUsage() && request.api() != SimApi.TOKENS) {
-      writeEvent(format.usageChunk(tokensSent));
-    }
-    writeEvent(SseEncoder.DONE);
+    format.finish(this);
     end(State.FINISHED);
     metrics.completed.inc();
+    endBody();
+  }
+
+  /** The terminating chunk: the response is complete as HTTP (whether its stream was is the events' matter). */
+  private void endBody() {
     if (keepAlive) {
       ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
       flushOrHold();
@@ -190,6 +202,28 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse {
       ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
     }
     onEnd.run();
+  }
+
+  /**
+   * Injected fault ({@code error_after}): the model fails mid-stream, as real servers report it: an in-band
+   * error event in the API's shape instead of the rest, then the terminating chunk (no [DONE], no
+   * message_stop, no response.completed).
+   */
+  private void inBandError() {
+    end(State.ERRORED);
+    metrics.failed.inc();
+    writeError(ApiError.server(io.netty.handler.codec.http.HttpResponseStatus.INTERNAL_SERVER_ERROR,
+        "Injected fault: the simulated model failed after " + tokensSent + " tokens", "injected_fault"));
+    endBody();
+  }
+
+  /** The API's in-band error event, stamped like every other event. */
+  private void writeError(ApiError error) {
+    String event = request.api().dialect.inBandError(error);
+    // The stamp goes last, so the event still begins "event: error\ndata: " as the API's own do.
+    String stamped = event.substring(0, event.length() - 1) + "id: " + stamp() + "\n\n";
+    ctx.write(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), stamped)));
+    metrics.recordPending(ctx.channel());
   }
 
   @Override
@@ -209,9 +243,7 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse {
     }
     end(State.SHUT_DOWN);
     metrics.shutDown.inc();
-    String error = "{\"error\":{\"message\":\"The simulated model is shutting down.\",\"type\":\"server_error\","
-        + "\"param\":null,\"code\":\"sim_shutdown\"}}";
-    ctx.write(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), SseEncoder.event("error", null, error))));
+    writeError(SimHttpHandler.shuttingDown());
     ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
     onEnd.run();
   }
@@ -238,12 +270,17 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse {
   }
 
   private boolean isOver() {
-    return state == State.FINISHED || state == State.CANCELLED || state == State.DROPPED || state == State.SHUT_DOWN;
+    return state != State.WAITING_FIRST_TOKEN && state != State.STREAMING;
   }
 
-  private void writeEvent(String data) {
-    String id = new EmissionStamp(eventSeq++, EmissionStamp.nowMicros()).toId();
-    String event = SseEncoder.event(null, id, data);
+  private String stamp() {
+    return new EmissionStamp(eventSeq++, EmissionStamp.nowMicros()).toId();
+  }
+
+  /** One event of the format, stamped and written (flushed by the caller, once per firing). */
+  @Override
+  public void event(String name, String data) {
+    String event = SseEncoder.event(name, stamp(), data);
     ctx.write(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), event)));
     metrics.recordPending(ctx.channel());
   }
