@@ -480,6 +480,9 @@ final class ProxyExchange {
     }
     if (books.upstreamError() == null) {
       gw.upstreams().markHealthy(upstream); // a complete response is the upstream's success, not its 2xx head
+    } else if (errorKind == null) {
+      // The upstream's own error event ended it: relayed as sent, but the stream failed, and the books say so.
+      errorKind = ErrorKind.UPSTREAM_STATUS;
     }
     releaseUpstream();
     client.end(readNanos);

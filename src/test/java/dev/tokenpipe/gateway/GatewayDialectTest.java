@@ -160,6 +160,25 @@ class GatewayDialectTest {
   }
 
   @Test
+  void anUpstreamsOwnErrorEventPassesAsSentAndTheBooksCountAnError() throws Exception {
+    String error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+        + "\"message\":\"Overloaded\"}}\n\n";
+    ScriptedUpstream up = upstream().on("/v1/messages", x -> {
+      x.sseHead("");
+      stream(x, A_OPEN + A_TEXT + error);
+      x.end();
+    });
+    GatewayServer gw = gateway(GatewayConfig.defaults().withUpstreams(List.of(up.url())));
+    try (AccessLogCapture log = new AccessLogCapture()) {
+      Wire.Response r = Wire.post(gw.port(), "/v1/messages", MESSAGES);
+
+      assertThat(r.bodyWithoutComments()).isEqualTo(A_OPEN + A_TEXT + error);
+      assertThat(log.await("/v1/messages", Duration.ofSeconds(5))).containsEntry("outcome", "error:upstream_status");
+    }
+    assertThat(gw.metrics().errors("upstream_status")).isEqualTo(1);
+  }
+
+  @Test
   void responsesStreamPassesByteForByte() throws Exception {
     ScriptedUpstream up = upstream().on("/v1/responses", x -> {
       x.sseHead("x-request-id: r1\r\n");
