@@ -21,7 +21,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.util.concurrent.Ticker;
 
 /**
  * Everything the gateway writes to one client for one request, and the completeness contract: a response
@@ -44,7 +43,7 @@ final class ClientStream {
 
   private final ChannelHandlerContext ctx;
   /** The loop's clock, the one the exchange's read times and the heartbeat's timer use. */
-  private final Ticker clock;
+  private final LoopClock clock;
   private final GatewayMetrics metrics;
   private final boolean keepAlive;
   private final HeartbeatTimer heartbeat;
@@ -76,7 +75,7 @@ final class ClientStream {
   ClientStream(ChannelHandlerContext ctx, GatewayMetrics metrics, Dialect dialect, boolean keepAlive,
       long heartbeatNanos, boolean headRequest) {
     this.ctx = ctx;
-    this.clock = ctx.executor().ticker();
+    this.clock = LoopClock.of(ctx.executor());
     this.dialect = dialect;
     this.headRequest = headRequest;
     this.metrics = metrics;

@@ -12,11 +12,12 @@ import java.util.function.BooleanSupplier;
  *
  * <p>Instead of cancelling and re-arming a timer for every event (two heap operations per token), the
  * timer fires at most once per period and looks at the time of the last write, as Netty's
- * {@code IdleStateHandler} does. Times are the loop's clock ({@code EventExecutor.ticker()}: {@code System.nanoTime()}
- * on a real loop, advanced by a test on an embedded one). Runs on the stream's event loop; not thread-safe.
+ * {@code IdleStateHandler} does. Times are the loop's {@link LoopClock} ({@code System.nanoTime()}'s scale on a real loop, advanced by a
+ * test on an embedded one), the clock the stream's writes report. Runs on the stream's event loop; not thread-safe.
  */
 final class HeartbeatTimer {
   private final EventExecutor loop;
+  private final LoopClock clock;
   private final long periodNanos;
   /** Sends one heartbeat if the stream is at an event boundary; returns false if it could not. */
   private final BooleanSupplier sendIfPossible;
@@ -26,6 +27,7 @@ final class HeartbeatTimer {
 
   HeartbeatTimer(EventExecutor loop, long periodNanos, BooleanSupplier sendIfPossible) {
     this.loop = loop;
+    this.clock = LoopClock.of(loop);
     this.periodNanos = periodNanos;
     this.sendIfPossible = sendIfPossible;
   }
@@ -35,7 +37,7 @@ final class HeartbeatTimer {
     if (periodNanos <= 0 || stopped || timer != null) {
       return;
     }
-    lastWriteNanos = loop.ticker().nanoTime();
+    lastWriteNanos = clock.nanoTime();
     schedule(periodNanos);
   }
 
@@ -59,7 +61,7 @@ final class HeartbeatTimer {
     if (stopped) {
       return;
     }
-    long now = loop.ticker().nanoTime();
+    long now = clock.nanoTime();
     long idle = now - lastWriteNanos;
     if (idle < periodNanos) {
       schedule(periodNanos - idle);

@@ -26,7 +26,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.netty.util.concurrent.Ticker;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Set;
@@ -70,7 +69,7 @@ final class ProxyExchange {
    * The clock of the loop the timers run on ({@code System.nanoTime()} on a real one), so that the idle check
    * reads the time its timer fired at; a test's embedded loop advances both together.
    */
-  private final Ticker clock;
+  private final LoopClock clock;
   private final GatewayHandler owner;
   private final Api api;
   /** The client's API: the shape of its errors, the auth header toward the upstream, its metrics label. */
@@ -126,7 +125,7 @@ final class ProxyExchange {
     this.warmup = gw.warming() && clientRequest.headers().contains(Warmup.HEADER);
     this.metrics = warmup ? new GatewayMetrics() : gw.metrics();
     this.ctx = ctx;
-    this.clock = ctx.executor().ticker();
+    this.clock = LoopClock.of(ctx.executor());
     this.owner = owner;
     this.api = api;
     this.clientRequest = clientRequest;

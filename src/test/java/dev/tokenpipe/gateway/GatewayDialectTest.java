@@ -110,6 +110,8 @@ class GatewayDialectTest {
       assertThat(line).containsEntry("api", "anthropic-messages").containsEntry("outcome", "done")
           .as("usage from message_delta").containsEntry("tokens", "7");
       assertThat(line.get("ttft_ms")).isNotEqualTo("-");
+      assertThat(line.get("content_ttft_ms")).as("the first text_delta is visible text").isNotEqualTo("-");
+      assertThat(Double.parseDouble(line.get("content_ttft_ms"))).isBetween(0.0, Double.parseDouble(line.get("duration_ms")));
     }
     assertThat(gw.metrics().scrape())
         .contains("tokenpipe_gateway_requests_total{api=\"anthropic-messages\",outcome=\"done\"} 1")
@@ -190,8 +192,10 @@ class GatewayDialectTest {
       Wire.Response r = Wire.post(gw.port(), "/v1/responses", RESPONSES);
 
       assertThat(r.bodyWithoutComments()).isEqualTo(RESPONSES_STREAM);
-      assertThat(log.await("/v1/responses", Duration.ofSeconds(5))).containsEntry("api", "openai-responses")
-          .containsEntry("outcome", "done").containsEntry("tokens", "9");
+      Map<String, String> line = log.await("/v1/responses", Duration.ofSeconds(5));
+      assertThat(line).containsEntry("api", "openai-responses").containsEntry("outcome", "done")
+          .containsEntry("tokens", "9");
+      assertThat(line.get("content_ttft_ms")).isNotEqualTo("-");
     }
   }
 
