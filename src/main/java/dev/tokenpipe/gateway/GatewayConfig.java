@@ -42,6 +42,10 @@ import java.util.Set;
  * @param corsOrigins browser origins allowed to call the gateway ({@code https://host[:port]}, or {@code *});
  *     empty = CORS off, the upstream's CORS headers pass through ({@link CorsPolicy})
  * @param probe serve {@code GET /tokenpipe/probe} (see {@link ProbeRoute}); false = 404
+ * @param hedgeAfter when a stream's second, hedged attempt starts: {@code off}, a duration, or {@code pNN}
+ *     of the observed first-token latency ({@link HedgePolicy.After})
+ * @param hedgeBudget most hedges as a share of eligible requests, {@code 10%} or {@code 0.1}
+ * @param hedgePaths request paths that may be hedged (generation endpoints, safe to ask twice)
  */
 public record GatewayConfig(
     String host,
@@ -66,13 +70,19 @@ public record GatewayConfig(
     String upstreamKey,
     Path upstreamCa,
     List<String> corsOrigins,
-    boolean probe) {
+    boolean probe,
+    String hedgeAfter,
+    String hedgeBudget,
+    List<String> hedgePaths) {
 
   public GatewayConfig {
     upstreams = List.copyOf(upstreams);
     corsOrigins = List.copyOf(corsOrigins);
     CorsPolicy.of(corsOrigins); // a malformed origin fails at start, with the option's name
     apiKeys = Set.copyOf(apiKeys);
+    hedgePaths = List.copyOf(hedgePaths);
+    HedgePolicy.After.parse(hedgeAfter); // a bad value fails at start, with the option's name
+    HedgePolicy.parseBudget(hedgeBudget);
     if (maxAttempts < 1) {
       throw new IllegalArgumentException("max attempts must be >= 1");
     }
@@ -84,7 +94,8 @@ public record GatewayConfig(
         dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0,
         Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(120),
         Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
-        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of(), true);
+        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of(), true,
+        "off", "10%", HedgePolicy.DEFAULT_PATHS);
   }
 
   public GatewayConfig withPort(int port) {
@@ -149,6 +160,17 @@ public record GatewayConfig(
     return edit(b -> b.probe = probe);
   }
 
+  public GatewayConfig withHedging(String after, String budget) {
+    return edit(b -> {
+      b.hedgeAfter = after;
+      b.hedgeBudget = budget;
+    });
+  }
+
+  public GatewayConfig withMaxAttempts(int maxAttempts) {
+    return edit(b -> b.maxAttempts = maxAttempts);
+  }
+
   private GatewayConfig edit(java.util.function.Consumer<Builder> change) {
     Builder b = new Builder(this);
     change.accept(b);
@@ -180,6 +202,9 @@ public record GatewayConfig(
     private Path upstreamCa;
     private List<String> corsOrigins;
     private boolean probe;
+    private String hedgeAfter;
+    private String hedgeBudget;
+    private List<String> hedgePaths;
 
     Builder(GatewayConfig c) {
       this.host = c.host;
@@ -205,10 +230,13 @@ public record GatewayConfig(
       this.upstreamCa = c.upstreamCa;
       this.corsOrigins = c.corsOrigins;
       this.probe = c.probe;
+      this.hedgeAfter = c.hedgeAfter;
+      this.hedgeBudget = c.hedgeBudget;
+      this.hedgePaths = c.hedgePaths;
     }
 
     GatewayConfig build() {
-      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe);
+      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe, hedgeAfter, hedgeBudget, hedgePaths);
     }
   }
 

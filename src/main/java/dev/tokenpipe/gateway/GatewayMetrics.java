@@ -69,6 +69,16 @@ public final class GatewayMetrics {
   final Counter localConnectFailures = counter("tokenpipe_gateway_local_connect_failures",
       "Upstream connects that failed on our own side (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL, ...); never charged to the upstream.");
   final Counter retries = counter("tokenpipe_gateway_retries", "Attempts repeated on another upstream before anything but comments went out.");
+  final Counter hedges = counter("tokenpipe_gateway_hedges",
+      "Hedged second attempts started (no generated event by --hedge-after).");
+  final Counter hedgeWins = counter("tokenpipe_gateway_hedge_wins",
+      "Hedged streams whose second attempt delivered the first generated event and was relayed.");
+  final Counter hedgeCancelled = counter("tokenpipe_gateway_hedge_cancelled",
+      "Attempts closed because the other attempt of a hedged stream won (the first when the hedge won, else the hedge).");
+  final Counter hedgeFailures = counter("tokenpipe_gateway_hedge_failures",
+      "Hedged attempts that failed before any generated event while the first attempt went on.");
+  final Counter hedgeRefusals = counter("tokenpipe_gateway_hedge_budget_refusals",
+      "Hedges not started because --hedge-budget was spent.");
   final Counter tokens = counter("tokenpipe_gateway_tokens", "Output tokens relayed (usage when sent, else one per content event).");
   final Counter events = counter("tokenpipe_gateway_events", "SSE events / NDJSON lines relayed.");
 
@@ -120,6 +130,11 @@ public final class GatewayMetrics {
       case "retries" -> retries.get();
       case "local_connect_failures" -> localConnectFailures.get();
       case "tokens" -> tokens.get();
+      case "hedges" -> hedges.get();
+      case "hedge_wins" -> hedgeWins.get();
+      case "hedge_cancelled" -> hedgeCancelled.get();
+      case "hedge_failures" -> hedgeFailures.get();
+      case "hedge_refusals" -> hedgeRefusals.get();
       case "events" -> events.get();
       default -> throw new IllegalArgumentException(which);
     };

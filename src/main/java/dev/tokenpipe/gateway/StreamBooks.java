@@ -23,6 +23,7 @@ final class StreamBooks implements StreamScanner.Sink {
   private boolean terminator;
   private boolean opaque;
   private String errorJson;
+  private String hedge = "-";
 
   StreamBooks(GatewayMetrics metrics) {
     this.metrics = metrics;
@@ -83,6 +84,16 @@ final class StreamBooks implements StreamScanner.Sink {
     return opaque;
   }
 
+  /** Request written to the upstream that served → first generated event read; -1 if none. */
+  long upstreamTtftNanos() {
+    return upstreamTtftNanos;
+  }
+
+  /** How hedging went, for the access log: {@code -} (not hedged), {@code first}, {@code second}, ... */
+  void hedged(String outcome) {
+    hedge = outcome;
+  }
+
   boolean sawGenerated() {
     return generatedEvents > 0;
   }
@@ -119,6 +130,6 @@ final class StreamBooks implements StreamScanner.Sink {
       return;
     }
     AccessLog.write(new AccessLog.Entry(method, path, status, upstream, upstreamTtftNanos, deliveredTtftNanos,
-        contentTtftNanos, tokens, e2e, outcome));
+        contentTtftNanos, tokens, e2e, outcome, hedge));
   }
 }

@@ -14,13 +14,22 @@ import java.util.Set;
  *      │  └──┘ when the upstream died after its head but before its first body byte)
  *      ├──(upstream error status after the head was committed)──▶ ERROR_BODY ──▶ FAILED | CANCELLED
  *      └──▶ FAILED | CANCELLED
+ *
+ *   PENDING | RELAYING ──(--hedge-after passed, nothing generated)──▶ HEDGING
+ *   HEDGING ──(an attempt delivered first; or the hedge failed and the first goes on)──▶ RELAYING | PENDING
+ *   HEDGING ──(both attempts failed: failover)──▶ PENDING;  ──▶ ERROR_BODY | FAILED | CANCELLED
  * </pre>
+ *
+ * <p>In HEDGING two attempts race (the first in the exchange, the second in a {@link HedgeAttempt} with a
+ * lifecycle of its own); the client has seen at most a head and comments.
  */
 enum StreamState {
   /** Choosing, connecting to or waiting for the head of an upstream. Retries happen here. */
   PENDING,
   /** Upstream bytes are being forwarded to the client as they arrive. */
   RELAYING,
+  /** Two attempts race for the first generated event; nothing of either is committed to the client. */
+  HEDGING,
   /** The client already has a 200 event-stream head, the upstream answered an error: collect its body for the in-band error event. */
   ERROR_BODY,
   /** The upstream's own terminator was relayed. */
@@ -40,8 +49,9 @@ enum StreamState {
 
   private Set<StreamState> allowedNext() {
     return switch (this) {
-      case PENDING -> EnumSet.of(PENDING, RELAYING, ERROR_BODY, FAILED, CANCELLED);
-      case RELAYING -> EnumSet.of(PENDING, DONE, FAILED, CANCELLED);
+      case PENDING -> EnumSet.of(PENDING, RELAYING, HEDGING, ERROR_BODY, FAILED, CANCELLED);
+      case RELAYING -> EnumSet.of(PENDING, HEDGING, DONE, FAILED, CANCELLED);
+      case HEDGING -> EnumSet.of(PENDING, RELAYING, ERROR_BODY, FAILED, CANCELLED);
       case ERROR_BODY -> EnumSet.of(FAILED, CANCELLED);
       case DONE, FAILED, CANCELLED -> EnumSet.noneOf(StreamState.class);
     };
