@@ -234,10 +234,22 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   /** The hedge delivered first: the first attempt (if still running) is closed, the hedge becomes the stream. */
   @Override
   public void hedgeWon(HedgeAttempt h, ByteBuf out, long readNanos, boolean midEvent, boolean last) {
-    if (h != hedge || state.isTerminal()) {
+    if (h != hedge || state.isTerminal()) { // cannot happen (a cancelled hedge never wins); free it all anyway
       ReferenceCountUtil.release(out);
+      ReferenceCountUtil.release(h.takeHeld());
+      h.relay().release();
+      h.channel().close();
       return;
     }
+    try {
+      adoptHedge(h, out, readNanos, midEvent, last);
+    } catch (RuntimeException e) {
+      LoggerFactory.getLogger(ProxyExchange.class).warn("relay failed", e);
+      fail(ErrorKind.INTERNAL, null);
+    }
+  }
+
+  private void adoptHedge(HedgeAttempt h, ByteBuf out, long readNanos, boolean midEvent, boolean last) {
     hedge = null;
     if (upstream != null) {
       closeUpstream(); // never pooled: the model server must see the close to stop generating
@@ -265,13 +277,18 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       client.streamHead(upstreamHead, h.framing());
     }
     ByteBuf held = h.takeHeld();
-    if (held != null) {
-      scanner.feed(held, readNanos); // its books start with the events it held, as if relayed from the start
-      client.hold(held);
-    }
+    boolean outTaken = false;
     try {
+      if (held != null) {
+        client.hold(held);
+        scanner.feed(held, readNanos); // its books start with the events it held, as if relayed from the start
+      }
+      outTaken = true;
       relayOut(out, readNanos, midEvent);
     } catch (SseException e) {
+      if (!outTaken) {
+        out.release();
+      }
       attemptFailed(ErrorKind.INVALID_SSE, null, true);
       return;
     }
