@@ -79,7 +79,8 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
 
   private final Owner owner;
   private final GatewayContext gw;
-  private final EventLoop loop;
+  /** Hands out a connection to an upstream (the pool on the exchange's loop; a test's own channel). */
+  private final Function<Upstream, Future<Channel>> connect;
   private final ClientStream client;
   private final Upstream upstream;
   private final Function<Upstream, FullHttpRequest> request;
@@ -101,9 +102,14 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
 
   HedgeAttempt(Owner owner, GatewayContext gw, EventLoop loop, ClientStream client, Upstream upstream,
       Function<Upstream, FullHttpRequest> request, GatewayMetrics metrics) {
+    this(owner, gw, u -> gw.pool().acquire(loop, u), client, upstream, request, metrics);
+  }
+
+  HedgeAttempt(Owner owner, GatewayContext gw, Function<Upstream, Future<Channel>> connect, ClientStream client,
+      Upstream upstream, Function<Upstream, FullHttpRequest> request, GatewayMetrics metrics) {
     this.owner = owner;
     this.gw = gw;
-    this.loop = loop;
+    this.connect = connect;
     this.client = client;
     this.upstream = upstream;
     this.request = request;
@@ -158,7 +164,7 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
   }
 
   void start() {
-    Future<Channel> f = gw.pool().acquire(loop, upstream);
+    Future<Channel> f = connect.apply(upstream);
     reused = f.isDone();
     f.addListener(done -> onAcquired(f));
   }
