@@ -34,6 +34,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Once, before the parallel starts below: the launcher rebuilds its jar when sources changed.
+"$here/tokenpipe" --version >/dev/null
+
 ports=(18440 18441 18442 18443)
 for i in 0 1 2 3; do
   ttft=$fast; [ "$i" = 3 ] && ttft=$slow
@@ -69,7 +72,7 @@ run() { # label, serve flags...
   started0=$(sims_total tokenpipe_sim_streams_started_total)
   tokens0=$(sims_total tokenpipe_sim_tokens_sent_total)
   cancelled0=$(sims_total tokenpipe_sim_streams_cancelled_total)
-  "$here/tokenpipe" bench --rate "$rate" -c 400 -z "${secs}s" --warmup 15s --progress none \
+  "$here/tokenpipe" bench --model tokenpipe-sim --rate "$rate" -c 400 -z "${secs}s" --warmup 15s --progress none \
     --json "$out/$label.json" "http://127.0.0.1:$port/v1/chat/completions" >"$out/$label.txt" 2>&1 || true
   sleep 1 # the last cancels reach the sims
   local g="http://127.0.0.1:$port"
