@@ -96,6 +96,11 @@ final class ClientStream {
     return committed;
   }
 
+  /** The framing of the head that went out (RAW before one did). */
+  Framing framing() {
+    return framing;
+  }
+
   boolean passthrough() {
     return passthrough;
   }

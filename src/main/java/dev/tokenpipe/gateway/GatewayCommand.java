@@ -112,6 +112,23 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--max-attempts", defaultValue = "2", description = "Upstream attempts per request; a retry goes to another healthy upstream, only while nothing but comments went out. Default: ${DEFAULT-VALUE}.")
   int maxAttempts;
 
+  @Option(names = "--hedge-after", paramLabel = "off|DURATION|pNN", defaultValue = "off", description = {
+      "Start a second attempt on another upstream when a stream has no generated token this long after the",
+      "request: a delay (300ms) or a percentile of this gateway's observed first-token latency (p95; no hedging",
+      "until 100 samples in the last 60 s). The first attempt to deliver a token wins, the other is closed.",
+      "Default: ${DEFAULT-VALUE}."})
+  String hedgeAfter;
+
+  @Option(names = "--hedge-budget", paramLabel = "SHARE", defaultValue = "10%", description =
+      "Most hedges as a share of eligible requests (token bucket, 10 banked at most); refusals are counted. Default: ${DEFAULT-VALUE}.")
+  String hedgeBudget;
+
+  @Option(names = "--hedge-paths", paramLabel = "LIST", split = ",",
+      defaultValue = "/v1/chat/completions,/v1/completions,/v1/messages,/api/chat,/api/generate", description = {
+      "Request paths that may be hedged (safe to ask twice). A request with X-Tokenpipe-Hedge: off or an",
+      "Idempotency-Key header is never hedged. Default: ${DEFAULT-VALUE}."})
+  List<String> hedgePaths;
+
   @Option(names = "--cors-origins", paramLabel = "LIST", split = ",", description = {
       "Browser origins allowed to call the gateway, e.g. https://app.example.com,http://localhost:3000, or *.",
       "The gateway then answers CORS preflights itself and adds Access-Control-* headers to every response",
@@ -156,7 +173,8 @@ public final class GatewayCommand implements Callable<Integer> {
     return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, headWait, connectTimeout,
         firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestTimeout, drainTimeout, maxBody, maxStreams,
         maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa, corsOrigins, probeRoute, balance,
-        healthCheck == null || healthCheck.isBlank() ? null : healthCheck.trim(), healthInterval);
+        healthCheck == null || healthCheck.isBlank() ? null : healthCheck.trim(), healthInterval,
+        hedgeAfter, hedgeBudget, hedgePaths.stream().map(String::trim).filter(s -> !s.isEmpty()).toList());
   }
 
   @Override

@@ -48,6 +48,10 @@ import java.util.Set;
  * @param healthCheck path of the active health check ({@code GET}, relative to each upstream's base URL
  *     like client paths, e.g. {@code /health} or {@code /v1/models}); null = no active checks
  * @param healthInterval time between two active checks of one upstream; also each check's time limit
+ * @param hedgeAfter when a stream's second, hedged attempt starts: {@code off}, a duration, or {@code pNN}
+ *     of the observed first-token latency ({@link HedgePolicy.After})
+ * @param hedgeBudget most hedges as a share of eligible requests, {@code 10%} or {@code 0.1}
+ * @param hedgePaths request paths that may be hedged (generation endpoints, safe to ask twice)
  */
 public record GatewayConfig(
     String host,
@@ -75,13 +79,20 @@ public record GatewayConfig(
     boolean probe,
     String balance,
     String healthCheck,
-    Duration healthInterval) {
+    Duration healthInterval,
+
+    String hedgeAfter,
+    String hedgeBudget,
+    List<String> hedgePaths) {
 
   public GatewayConfig {
     upstreams = List.copyOf(upstreams);
     corsOrigins = List.copyOf(corsOrigins);
     CorsPolicy.of(corsOrigins); // a malformed origin fails at start, with the option's name
     apiKeys = Set.copyOf(apiKeys);
+    hedgePaths = List.copyOf(hedgePaths);
+    HedgePolicy.After.parse(hedgeAfter); // a bad value fails at start, with the option's name
+    HedgePolicy.parseBudget(hedgeBudget);
     if (maxAttempts < 1) {
       throw new IllegalArgumentException("max attempts must be >= 1");
     }
@@ -101,7 +112,7 @@ public record GatewayConfig(
         Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(120),
         Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
         1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of(), true,
-        "p2c-ewma", null, Duration.ofSeconds(5));
+        "p2c-ewma", null, Duration.ofSeconds(5), "off", "10%", HedgePolicy.DEFAULT_PATHS);
   }
 
   public GatewayConfig withPort(int port) {
@@ -183,6 +194,17 @@ public record GatewayConfig(
     return edit(b -> b.unhealthyFor = unhealthyFor);
   }
 
+  public GatewayConfig withHedging(String after, String budget) {
+    return edit(b -> {
+      b.hedgeAfter = after;
+      b.hedgeBudget = budget;
+    });
+  }
+
+  public GatewayConfig withMaxAttempts(int maxAttempts) {
+    return edit(b -> b.maxAttempts = maxAttempts);
+  }
+
   private GatewayConfig edit(java.util.function.Consumer<Builder> change) {
     Builder b = new Builder(this);
     change.accept(b);
@@ -217,6 +239,9 @@ public record GatewayConfig(
     private String balance;
     private String healthCheck;
     private Duration healthInterval;
+    private String hedgeAfter;
+    private String hedgeBudget;
+    private List<String> hedgePaths;
 
     Builder(GatewayConfig c) {
       this.host = c.host;
@@ -245,10 +270,13 @@ public record GatewayConfig(
       this.balance = c.balance;
       this.healthCheck = c.healthCheck;
       this.healthInterval = c.healthInterval;
+      this.hedgeAfter = c.hedgeAfter;
+      this.hedgeBudget = c.hedgeBudget;
+      this.hedgePaths = c.hedgePaths;
     }
 
     GatewayConfig build() {
-      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe, balance, healthCheck, healthInterval);
+      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe, balance, healthCheck, healthInterval, hedgeAfter, hedgeBudget, hedgePaths);
     }
   }
 

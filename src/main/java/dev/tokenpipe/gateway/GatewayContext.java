@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * metrics, and the set of running exchanges (for {@code --max-streams} and draining on shutdown).
  * Everything here is thread-safe; per-stream state lives in {@link ProxyExchange} on its event loop.
  *
+ * @param hedging when streams get a hedged second attempt ({@link HedgePolicy}), per gateway
  * @param defaultModel model used by {@code /v1/stream} when neither {@code --model} nor the request names
  *     one (the embedded simulated model's id; null with external upstreams)
  */
@@ -23,13 +24,14 @@ record GatewayContext(
     Set<ProxyExchange> running,
     AtomicInteger streams,
     AtomicBoolean drainingFlag,
-    AtomicBoolean warmingFlag) {
+    AtomicBoolean warmingFlag,
+    HedgePolicy hedging) {
 
   /** @param tls the TLS client for https:// upstreams, or null when there are none */
   GatewayContext(GatewayConfig config, UpstreamSet upstreams, UpstreamTls tls, ApiKeys apiKeys, GatewayMetrics metrics,
       String defaultModel) {
     this(config, upstreams, new UpstreamPool((int) config.connectTimeout().toMillis(), tls), apiKeys, metrics, defaultModel,
-        ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean(), new AtomicBoolean());
+        ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean(), new AtomicBoolean(), HedgePolicy.of(config));
   }
 
   /** True once shutdown began: {@code /readyz} turns 503 so load balancers stop sending. */

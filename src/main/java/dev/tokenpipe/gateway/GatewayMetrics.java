@@ -73,6 +73,16 @@ public final class GatewayMetrics {
   final Counter localConnectFailures = counter("tokenpipe_gateway_local_connect_failures",
       "Upstream connects that failed on our own side (EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL, ...); never charged to the upstream.");
   final Counter retries = counter("tokenpipe_gateway_retries", "Attempts repeated on another upstream before anything but comments went out.");
+  final Counter hedges = counter("tokenpipe_gateway_hedges",
+      "Hedged second attempts started (no generated event by --hedge-after).");
+  final Counter hedgeWins = counter("tokenpipe_gateway_hedge_wins",
+      "Hedged streams whose second attempt delivered the first generated event and was relayed.");
+  final Counter hedgeCancelled = counter("tokenpipe_gateway_hedge_cancelled",
+      "Attempts closed because the other attempt of a hedged stream won (the first when the hedge won, else the hedge).");
+  final Counter hedgeFailures = counter("tokenpipe_gateway_hedge_failures",
+      "Hedged attempts that failed before any generated event while the first attempt went on.");
+  final Counter hedgeRefusals = counter("tokenpipe_gateway_hedge_budget_refusals",
+      "Hedges not started because --hedge-budget was spent.");
   final Counter tokens = Counter.builder().name("tokenpipe_gateway_tokens")
       .help("Output tokens relayed (usage when sent, else one per generated event), by the client's API.")
       .labelNames("api").withoutExemplars().register(registry);
@@ -190,6 +200,11 @@ public final class GatewayMetrics {
       case "retries" -> retries.get();
       case "local_connect_failures" -> localConnectFailures.get();
       case "tokens" -> tokens.collect().getDataPoints().stream().mapToDouble(d -> d.getValue()).sum();
+      case "hedges" -> hedges.get();
+      case "hedge_wins" -> hedgeWins.get();
+      case "hedge_cancelled" -> hedgeCancelled.get();
+      case "hedge_failures" -> hedgeFailures.get();
+      case "hedge_refusals" -> hedgeRefusals.get();
       case "events" -> events.get();
       default -> throw new IllegalArgumentException(which);
     };

@@ -53,9 +53,15 @@ import org.slf4j.LoggerFactory;
  * held, and a failed attempt (connect error, 5xx or 429, a cut, an in-band error event, a stream that ends
  * without its terminator) is retried on another healthy upstream; the client sees one clean stream.
  *
+ * <p>Hedging ({@link HedgePolicy}): when no generated event came by {@code --hedge-after}, a second
+ * attempt ({@link HedgeAttempt}) races the first on another upstream, holding its events apart. The first
+ * attempt to deliver a generated event wins and is relayed; the other is closed at once. While the race
+ * runs and no head went out, the first attempt's 2xx head is held back too, so that the winner's head is
+ * the one the client gets. Either attempt failing meanwhile leaves the other to go on alone.
+ *
  * <p>State changes go through {@link #moveTo}; the allowed ones are listed in {@link StreamState}.
  */
-final class ProxyExchange {
+final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner {
   /** Which API the client called: relayed bytes, or the translated simple token API. */
   enum Api { PROXY, TOKENS }
 
@@ -114,6 +120,14 @@ final class ProxyExchange {
   private ScheduledFuture<?> slowClientTimer;
   private long lastUpstreamReadNanos;
 
+  // Hedging (see HedgeAttempt): the second attempt while the race is undecided, else null.
+  private HedgeAttempt hedge;
+  private ScheduledFuture<?> hedgeTimer;
+  /** Non-null while the first attempt's 2xx head is held back for the race (the winner's head goes out). */
+  private Framing deferredFraming;
+  /** For the access log: {@code -} not hedged, {@code first}/{@code second} which attempt won, else why not. */
+  private String hedgeOutcome = "-";
+
   /**
    * @param clientRequest the aggregated request; this exchange takes over one reference and releases it
    * @param upstreamBody the body to send upstream (the client's, or the translated one); taken over too
@@ -157,12 +171,166 @@ final class ProxyExchange {
     if (ftt > 0 && expectStream) {
       firstTokenTimer = ctx.executor().schedule(this::onFirstTokenTimeout, ftt, TimeUnit.NANOSECONDS);
     }
+    armHedgeTimer();
     Upstream first = gw.upstreams().pick(tried);
     if (first == null) {
       fail(ErrorKind.NO_UPSTREAM, null);
       return;
     }
     attempt(first);
+  }
+
+  // ---------------------------------------------------------------- hedging
+
+  private void armHedgeTimer() {
+    if (api != Api.PROXY || warmup || gw.upstreams().all().size() < 2
+        || !gw.hedging().eligible(path, clientRequest.headers(), expectStream)) {
+      return;
+    }
+    long delay = gw.hedging().delayNanos();
+    if (delay >= 0) {
+      hedgeTimer = ctx.executor().schedule(this::onHedgeDue, delay, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** {@code --hedge-after} passed: start the second attempt if nothing generated was committed yet. */
+  private void onHedgeDue() {
+    if (hedge != null || state.isTerminal() || state == StreamState.ERROR_BODY || books.sawGenerated()
+        || !client.canStartOver()) {
+      return;
+    }
+    Upstream u = gw.upstreams().pick(tried);
+    if (u == null) {
+      return;
+    }
+    if (!gw.hedging().tryHedge()) {
+      metrics.hedgeRefusals.inc();
+      return;
+    }
+    tried.add(u);
+    metrics.hedges.inc();
+    hedgeOutcome = "undecided";
+    moveTo(StreamState.HEDGING);
+    hedge = new HedgeAttempt(this, gw, ctx.channel().eventLoop(), client, u, this::upstreamRequest, metrics);
+    hedge.start();
+  }
+
+  /** The first attempt commits (or ends) first: the hedge lost and is closed; a held-back head goes out. */
+  private void firstAttemptDecided() {
+    if (hedge != null) {
+      hedge.cancel();
+      hedge = null;
+      metrics.hedgeCancelled.inc();
+      hedgeOutcome = "first";
+    }
+    if (state == StreamState.HEDGING) {
+      moveTo(StreamState.RELAYING);
+    }
+    sendDeferredHead();
+  }
+
+  private void sendDeferredHead() {
+    if (deferredFraming != null) {
+      if (!client.headSent()) {
+        cancel(headWaitTimer);
+        client.streamHead(upstreamHead, deferredFraming);
+      }
+      deferredFraming = null;
+    }
+  }
+
+  private void cancelHedge() {
+    if (hedge != null) {
+      hedge.cancel();
+      hedge = null;
+    }
+  }
+
+  /** The hedge delivered first: the first attempt (if still running) is closed, the hedge becomes the stream. */
+  @Override
+  public void hedgeWon(HedgeAttempt h, ByteBuf out, long readNanos, boolean midEvent, boolean last) {
+    if (h != hedge || state.isTerminal()) { // cannot happen (a cancelled hedge never wins); free it all anyway
+      ReferenceCountUtil.release(out);
+      ReferenceCountUtil.release(h.takeHeld());
+      h.relay().release();
+      h.channel().close();
+      return;
+    }
+    try {
+      adoptHedge(h, out, readNanos, midEvent, last);
+    } catch (RuntimeException e) {
+      LoggerFactory.getLogger(ProxyExchange.class).warn("relay failed", e);
+      fail(ErrorKind.INTERNAL, null);
+    }
+  }
+
+  private void adoptHedge(HedgeAttempt h, ByteBuf out, long readNanos, boolean midEvent, boolean last) {
+    hedge = null;
+    if (upstream != null) {
+      closeUpstream(); // never pooled: the model server must see the close to stop generating
+      metrics.hedgeCancelled.inc();
+      lease.noTokenAfter(clock.nanoTime() - books.requestSentNanos()); // it lost: its first token was at least this late
+    }
+    lease.end();
+    lease = h.lease();
+    client.discardHeld();
+    metrics.hedgeWins.inc();
+    hedgeOutcome = "second";
+    upstream = h.upstream();
+    upstreamChannel = h.channel();
+    upstreamHead = h.head();
+    upstreamReusable = h.reusable();
+    inInformational = false;
+    deferredFraming = null;
+    upstreamChannel.pipeline().get(UpstreamHandler.class).bind(this);
+    upstreamChannel.config().setAutoRead(ctx.channel().isWritable());
+    relay = h.relay();
+    scanner = new StreamScanner(h.framing(), false, books);
+    books.requestSent(h.sentNanos(), lease);
+    lastUpstreamReadNanos = readNanos;
+    armIdleTimer(gw.config().upstreamIdleTimeout().toNanos());
+    moveTo(StreamState.RELAYING);
+    if (!client.headSent()) {
+      cancel(headWaitTimer);
+      client.streamHead(upstreamHead, h.framing());
+    }
+    ByteBuf held = h.takeHeld();
+    boolean outTaken = false;
+    try {
+      if (held != null) {
+        client.hold(held);
+        scanner.feed(held, readNanos); // its books start with the events it held, as if relayed from the start
+      }
+      outTaken = true;
+      relayOut(out, readNanos, midEvent);
+    } catch (SseException e) {
+      if (!outTaken) {
+        out.release();
+      }
+      attemptFailed(ErrorKind.INVALID_SSE, null, true);
+      return;
+    }
+    if (last && state == StreamState.RELAYING) {
+      onUpstreamEnd(readNanos);
+    }
+  }
+
+  /** The hedge failed before deciding: the first attempt goes on alone, or, if it failed too, the usual failover. */
+  @Override
+  public void hedgeFailed(HedgeAttempt h, ErrorKind kind, ApiError error) {
+    if (h != hedge || state.isTerminal()) {
+      return;
+    }
+    hedge = null;
+    metrics.hedgeFailures.inc();
+    hedgeOutcome = "hedge_failed";
+    if (upstream != null) {
+      moveTo(upstreamHead != null ? StreamState.RELAYING : StreamState.PENDING);
+      sendDeferredHead();
+      return;
+    }
+    upstream = h.upstream(); // its health was already marked
+    attemptFailed(kind, error, false);
   }
 
   /** Only an SSE response can carry the gateway's own early head (a comment keeps it alive; NDJSON has none). */
@@ -188,7 +356,7 @@ final class ProxyExchange {
   }
 
   private void attempt(Upstream u) {
-    if (!tried.isEmpty()) {
+    if (tried.size() > (hedge != null ? 1 : 0)) { // the hedge's upstream is no earlier attempt of this one
       metrics.retries.inc();
     }
     tried.add(u);
@@ -271,6 +439,14 @@ final class ProxyExchange {
       // down, and only a complete response (onUpstreamEnd) breaks the run.
       gw.upstreams().markFailed(upstream);
     }
+    if (hedge != null) {
+      // The hedge races on alone: it is this request's retry, no other starts while it runs.
+      client.discardHeld();
+      upstream = null;
+      upstreamHead = null;
+      deferredFraming = null;
+      return;
+    }
     if (RetryPolicy.mayRetry(client, tried.size(), gw.config().maxAttempts())) {
       Upstream next = gw.upstreams().pick(tried);
       if (next != null) {
@@ -286,7 +462,8 @@ final class ProxyExchange {
   // ---------------------------------------------------------------- upstream events
 
   /** Everything the upstream connection reads. Releases {@code msg}. */
-  void onUpstreamMessage(Object msg) {
+  @Override
+  public void onUpstreamMessage(Object msg) {
     try {
       if (state.isTerminal()) {
         return;
@@ -333,8 +510,12 @@ final class ProxyExchange {
         && (HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
     Framing framing = Framing.of(head.headers());
     if (status >= 200 && status < 300) {
-      cancel(headWaitTimer);
-      moveTo(StreamState.RELAYING);
+      if (hedge == null) {
+        cancel(headWaitTimer);
+      }
+      if (state != StreamState.HEDGING) {
+        moveTo(StreamState.RELAYING);
+      }
       if (api == Api.TOKENS) {
         if (framing != Framing.SSE) {
           attemptFailed(ErrorKind.INVALID_SSE, null, false);
@@ -347,12 +528,17 @@ final class ProxyExchange {
       } else if (framing.isStream()) {
         relay = new EventRelay(framing, ctx.alloc());
         scanner = new StreamScanner(framing, false, books);
-        client.streamHead(head, framing);
+        if (hedge == null) {
+          client.streamHead(head, framing);
+        } else {
+          deferredFraming = framing; // the race decides whose head the client gets
+        }
       } else if (client.headSent()) {
         // The client holds our early event-stream head, and the upstream answered with a whole body.
         attemptFailed(ErrorKind.INVALID_SSE, ErrorKind.INVALID_SSE.apiError(
             "The upstream answered a streaming request with a non-stream body."), false);
       } else {
+        firstAttemptDecided();
         client.passthroughHead(head);
         cancel(firstTokenTimer); // a whole answer has no first token to wait for
       }
@@ -361,11 +547,13 @@ final class ProxyExchange {
     if (RetryPolicy.unhealthyStatus(status)) {
       gw.upstreams().markFailed(upstream);
     }
-    if (RetryPolicy.retriableStatus(status) && retryPossible()) {
+    if (RetryPolicy.retriableStatus(status) && (hedge != null || retryPossible())) {
       attemptFailed(ErrorKind.UPSTREAM_STATUS, null, false);
       return;
     }
-    // Collect the error body: it becomes the client's error response (or the in-band error event).
+    // Collect the error body: it becomes the client's error response (or the in-band error event). The
+    // request itself was refused, so a hedge would fare no better.
+    cancelHedge();
     moveTo(StreamState.ERROR_BODY);
     errorBody = ctx.alloc().buffer(256);
   }
@@ -396,7 +584,7 @@ final class ProxyExchange {
         return;
       }
     }
-    if (last && state == StreamState.RELAYING) {
+    if (last && (state == StreamState.RELAYING || state == StreamState.HEDGING)) {
       onUpstreamEnd(readNanos);
     }
   }
@@ -414,7 +602,11 @@ final class ProxyExchange {
     if (out == null) {
       return;
     }
-    boolean midEvent = !relay.atBoundary();
+    relayOut(out, readNanos, !relay.atBoundary());
+  }
+
+  /** The rest of {@link #relayEvents}, for whole events {@code out} (owned) cut from a read. */
+  private void relayOut(ByteBuf out, long readNanos, boolean midEvent) {
     if (client.committed()) {
       out.retain();
       try {
@@ -432,16 +624,18 @@ final class ProxyExchange {
       out.release();
       throw e;
     }
-    if (books.upstreamError() != null && !books.sawGenerated() && retryPossible()) {
+    if (books.upstreamError() != null && !books.sawGenerated() && (hedge != null || retryPossible())) {
       out.release();
       attemptFailed(ErrorKind.UPSTREAM_STATUS, UpstreamErrorBody.toApiError(dialect, 502, books.upstreamError()), true);
       return;
     }
     if (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null || books.sawOpaque()
         || midEvent) {
+      firstAttemptDecided();
       client.forward(out, readNanos, midEvent);
       books.delivered();
     } else if (!client.hold(out)) {
+      firstAttemptDecided();
       client.forward(null, readNanos, false); // past the hold bound: commit, no failover from here
     }
   }
@@ -477,6 +671,7 @@ final class ProxyExchange {
           "The upstream ended the stream without its terminator."), true);
       return;
     }
+    firstAttemptDecided();
     if (books.upstreamError() == null) {
       gw.upstreams().markHealthy(upstream); // a complete response is the upstream's success, not its 2xx head
     } else if (errorKind == null) {
@@ -490,7 +685,8 @@ final class ProxyExchange {
   }
 
   /** The upstream connection closed (or failed) while serving us. */
-  void onUpstreamClosed(Throwable cause) {
+  @Override
+  public void onUpstreamClosed(Throwable cause) {
     upstreamChannel = null;
     if (state.isTerminal()) {
       return;
@@ -499,7 +695,8 @@ final class ProxyExchange {
       failWithUpstreamError();
       return;
     }
-    if (state == StreamState.PENDING && upstreamHead == null && reusedConnection && !staleRetried) {
+    if ((state == StreamState.PENDING || state == StreamState.HEDGING) && upstreamHead == null && reusedConnection
+        && !staleRetried) {
       // A pooled keep-alive connection the upstream had already closed: not the upstream's fault.
       staleRetried = true;
       tried.remove(upstream);
@@ -678,6 +875,8 @@ final class ProxyExchange {
   }
 
   private void finish(String outcome) {
+    cancel(hedgeTimer);
+    cancelHedge();
     cancel(headWaitTimer);
     cancel(firstTokenTimer);
     cancel(idleTimer);
@@ -700,6 +899,10 @@ final class ProxyExchange {
     }
     lease.end();
     gw.unregister(this);
+    if (!warmup) {
+      gw.hedging().recordFirstToken(books.upstreamTtftNanos());
+    }
+    books.hedged(hedgeOutcome);
     books.finish(!warmup, method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome, errorKind);
     owner.exchangeEnded(this, keepAlive && state != StreamState.CANCELLED && !client.closedConnection());
   }

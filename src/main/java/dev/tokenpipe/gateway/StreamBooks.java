@@ -30,6 +30,7 @@ final class StreamBooks implements StreamScanner.Sink {
   private String errorJson;
   /** The current attempt's lease: its first-token latency goes to the balancer's scores. */
   private UpstreamSet.Lease lease = UpstreamSet.Lease.NONE;
+  private String hedge = "-";
 
   StreamBooks(GatewayMetrics metrics) {
     this(metrics, Dialects.OPENAI_CHAT);
@@ -107,6 +108,16 @@ final class StreamBooks implements StreamScanner.Sink {
     return upstreamRequestNanos;
   }
 
+  /** Request written to the upstream that served → first generated event read; -1 if none. */
+  long upstreamTtftNanos() {
+    return upstreamTtftNanos;
+  }
+
+  /** How hedging went, for the access log: {@code -} (not hedged), {@code first}, {@code second}, ... */
+  void hedged(String outcome) {
+    hedge = outcome;
+  }
+
   boolean sawGenerated() {
     return generatedEvents > 0;
   }
@@ -143,6 +154,6 @@ final class StreamBooks implements StreamScanner.Sink {
       return;
     }
     AccessLog.write(new AccessLog.Entry(method, path, api, status, upstream, upstreamTtftNanos, deliveredTtftNanos,
-        contentTtftNanos, tokens, e2e, outcome));
+        contentTtftNanos, tokens, e2e, outcome, hedge));
   }
 }

@@ -14,7 +14,14 @@ import java.util.Set;
  *      │  └──┘ when the attempt failed after its head while its events without output were held)
  *      ├──(upstream error status, not retried)──▶ ERROR_BODY ──▶ FAILED | CANCELLED
  *      └──▶ FAILED | CANCELLED
+ *
+ *   PENDING | RELAYING ──(--hedge-after passed, nothing generated)──▶ HEDGING
+ *   HEDGING ──(an attempt delivered first; or the hedge failed and the first goes on)──▶ RELAYING | PENDING
+ *   HEDGING ──(both attempts failed: failover)──▶ PENDING;  ──▶ ERROR_BODY | FAILED | CANCELLED
  * </pre>
+ *
+ * <p>In HEDGING two attempts race (the first in the exchange, the second in a {@link HedgeAttempt} with a
+ * lifecycle of its own); the client has seen at most a head and comments.
  *
  * <p>ProxyExchangeStateMachineTest drives every transition listed here, without sockets.
  */
@@ -23,6 +30,8 @@ enum StreamState {
   PENDING,
   /** Upstream bytes are being forwarded to the client as they arrive. */
   RELAYING,
+  /** Two attempts race for the first generated event; nothing of either is committed to the client. */
+  HEDGING,
   /**
    * The upstream answered an error status that is not retried: its body is collected for the client's error
    * response (with that status), or for the in-band error event when the client already has a 200 head.
@@ -45,8 +54,9 @@ enum StreamState {
 
   private Set<StreamState> allowedNext() {
     return switch (this) {
-      case PENDING -> EnumSet.of(PENDING, RELAYING, ERROR_BODY, FAILED, CANCELLED);
-      case RELAYING -> EnumSet.of(PENDING, DONE, FAILED, CANCELLED);
+      case PENDING -> EnumSet.of(PENDING, RELAYING, HEDGING, ERROR_BODY, FAILED, CANCELLED);
+      case RELAYING -> EnumSet.of(PENDING, HEDGING, DONE, FAILED, CANCELLED);
+      case HEDGING -> EnumSet.of(PENDING, RELAYING, ERROR_BODY, FAILED, CANCELLED);
       case ERROR_BODY -> EnumSet.of(FAILED, CANCELLED);
       case DONE, FAILED, CANCELLED -> EnumSet.noneOf(StreamState.class);
     };

@@ -7,16 +7,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The last handler of an upstream connection: hands everything to the {@link ProxyExchange} the
- * connection currently serves. A pooled connection serves one exchange at a time; while idle in the pool
+ * The last handler of an upstream connection: hands everything to the {@link ProxyExchange} (or the
+ * {@link HedgeAttempt}) the connection currently serves. A pooled connection serves one exchange at a time; while idle in the pool
  * anything it reads is unexpected and the connection is closed.
  */
 final class UpstreamHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(UpstreamHandler.class);
 
-  private ProxyExchange exchange;
+  /** Who reads the connection now: an exchange, or the hedged attempt of one ({@link HedgeAttempt}). */
+  interface Reader {
+    /** Everything the connection reads; the reader releases {@code msg}. */
+    void onUpstreamMessage(Object msg);
 
-  void bind(ProxyExchange exchange) {
+    /** The connection closed (or failed) while serving this reader. */
+    void onUpstreamClosed(Throwable cause);
+  }
+
+  private Reader exchange;
+
+  void bind(Reader exchange) {
     this.exchange = exchange;
   }
 
@@ -26,7 +35,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    ProxyExchange ex = exchange;
+    Reader ex = exchange;
     if (ex == null) {
       ReferenceCountUtil.release(msg);
       ctx.close(); // bytes on an idle keep-alive connection: the upstream and we disagree on framing
@@ -37,7 +46,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    ProxyExchange ex = exchange;
+    Reader ex = exchange;
     exchange = null;
     if (ex != null) {
       ex.onUpstreamClosed(null);
@@ -46,7 +55,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    ProxyExchange ex = exchange;
+    Reader ex = exchange;
     exchange = null;
     log.debug("upstream connection error", cause);
     if (ex != null) {

@@ -4,6 +4,7 @@ import static dev.tokenpipe.gateway.StreamState.CANCELLED;
 import static dev.tokenpipe.gateway.StreamState.DONE;
 import static dev.tokenpipe.gateway.StreamState.ERROR_BODY;
 import static dev.tokenpipe.gateway.StreamState.FAILED;
+import static dev.tokenpipe.gateway.StreamState.HEDGING;
 import static dev.tokenpipe.gateway.StreamState.PENDING;
 import static dev.tokenpipe.gateway.StreamState.RELAYING;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -63,7 +64,14 @@ class ProxyExchangeStateMachineTest {
       Map.entry("RELAYING->FAILED", "aCutAfterContentEndsWithAnInBandError"),
       Map.entry("RELAYING->CANCELLED", "theClientClosingCancelsTheExchangeAndClosesTheUpstream"),
       Map.entry("ERROR_BODY->FAILED", "anUpstream4xxBodyBecomesTheClientsErrorResponse"),
-      Map.entry("ERROR_BODY->CANCELLED", "theClientClosingCancelsTheExchangeAndClosesTheUpstream"));
+      Map.entry("ERROR_BODY->CANCELLED", "theClientClosingCancelsTheExchangeAndClosesTheUpstream"),
+      Map.entry("PENDING->HEDGING", "aLateFirstTokenStartsAHedgeAndTheHedgeThatDeliversFirstIsTheStream"),
+      Map.entry("HEDGING->RELAYING", "aLateFirstTokenStartsAHedgeAndTheHedgeThatDeliversFirstIsTheStream"),
+      Map.entry("RELAYING->HEDGING", "whenTheFirstAttemptDeliversFirstTheHedgeIsClosedUnseen"),
+      Map.entry("HEDGING->PENDING", "aHedgeThatIsRefusedLeavesTheFirstAttemptToGoOnAlone"),
+      Map.entry("HEDGING->ERROR_BODY", "anErrorStatusOfTheFirstAttemptWhileHedgingIsTheClientsAnswer"),
+      Map.entry("HEDGING->FAILED", "theFirstTokenTimeoutEndsAHedgedStreamWithBothAttemptsClosed"),
+      Map.entry("HEDGING->CANCELLED", "theClientClosingWhileHedgingClosesBothAttempts"));
 
   static String sse(String data) {
     return "data: " + data + "\n\n";
@@ -134,6 +142,141 @@ class ProxyExchangeStateMachineTest {
       assertThat(a.released).as("a cleanly ended keep-alive response goes back to the pool").isTrue();
       assertThat(a.isOpen()).isTrue();
       assertThat(g.client.isOpen()).isTrue();
+    }
+  }
+
+  // ---------------------------------------------------------------- HEDGING
+
+  /** Hedging after 200 ms with a budget that never refuses, so the first request may hedge. */
+  static GatewayConfig hedged() {
+    return GatewayConfig.defaults().withHedging("200ms", "100%");
+  }
+
+  @Test
+  void aLateFirstTokenStartsAHedgeAndTheHedgeThatDeliversFirstIsTheStream() {
+    try (EmbeddedGateway g = new EmbeddedGateway(hedged(), A, B)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      g.advance(Duration.ofMillis(199));
+      assertThat(g.pendingConnects()).as("no hedge before --hedge-after").isZero();
+      g.advance(Duration.ofMillis(1));
+      assertThat(g.state()).isEqualTo(HEDGING);
+      Conn b = g.accept();
+      assertThat(b.upstream.host()).isEqualTo("upstream-b");
+      assertThat(b.request()).startsWith("POST /v1/chat/completions HTTP/1.1\r\n").endsWith(CHAT);
+
+      b.sseHead().chunk(ROLE);
+      assertThat(g.clientBytes()).as("the hedge's held role chunk and head are not the client's yet").isEmpty();
+      b.chunk(HELLO);
+      assertThat(g.state()).isEqualTo(RELAYING);
+      assertThat(a.isOpen()).as("the loser is closed at once, never pooled").isFalse();
+      b.chunk(STOP).chunk(DONE_EVENT).end();
+
+      Response r = g.response();
+      assertThat(r.headers()).containsEntry("x-request-id", "req-upstream-b");
+      assertThat(r.body()).isEqualTo(ROLE + HELLO + STOP + DONE_EVENT);
+      assertThat(g.states()).containsExactly(PENDING, HEDGING, RELAYING, DONE);
+    }
+  }
+
+  @Test
+  void whenTheFirstAttemptDeliversFirstTheHedgeIsClosedUnseen() {
+    try (EmbeddedGateway g = new EmbeddedGateway(hedged(), A, B)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.sseHead().chunk(ROLE);
+      assertThat(g.state()).isEqualTo(RELAYING);
+      g.advance(Duration.ofMillis(200));
+      assertThat(g.state()).isEqualTo(HEDGING);
+      Conn b = g.accept();
+      b.sseHead().chunk(ROLE);
+
+      a.chunk(HELLO);
+      assertThat(g.state()).isEqualTo(RELAYING);
+      assertThat(b.isOpen()).as("the hedge lost: closed so its model stops").isFalse();
+      a.chunk(DONE_EVENT).end();
+
+      Response r = g.response();
+      assertThat(r.headers()).containsEntry("x-request-id", "req-upstream-a");
+      assertThat(r.body()).isEqualTo(ROLE + HELLO + DONE_EVENT);
+      assertThat(g.states()).containsExactly(PENDING, RELAYING, HEDGING, RELAYING, DONE);
+    }
+  }
+
+  @Test
+  void aHedgeThatIsRefusedLeavesTheFirstAttemptToGoOnAlone() {
+    try (EmbeddedGateway g = new EmbeddedGateway(hedged(), A, B)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      g.advance(Duration.ofMillis(200));
+      assertThat(g.state()).isEqualTo(HEDGING);
+      g.refuse();
+      assertThat(g.state()).as("the first attempt has no head yet").isEqualTo(PENDING);
+      assertThat(g.pendingConnects()).as("no retry storm: the first attempt is still running").isZero();
+
+      a.sseHead().chunk(HELLO).chunk(DONE_EVENT).end();
+
+      assertThat(g.response().body()).isEqualTo(HELLO + DONE_EVENT);
+      assertThat(g.states()).containsExactly(PENDING, HEDGING, PENDING, RELAYING, DONE);
+    }
+  }
+
+  @Test
+  void anErrorStatusOfTheFirstAttemptWhileHedgingIsTheClientsAnswer() {
+    try (EmbeddedGateway g = new EmbeddedGateway(hedged(), A, B)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      g.advance(Duration.ofMillis(200));
+      Conn b = g.accept();
+      assertThat(g.state()).isEqualTo(HEDGING);
+
+      String error = "{\"error\":{\"message\":\"bad\",\"type\":\"invalid_request_error\"}}";
+      a.send("HTTP/1.1 400 X\r\nContent-Type: application/json\r\nContent-Length: " + error.length() + "\r\n\r\n");
+      assertThat(g.state()).isEqualTo(ERROR_BODY);
+      a.send(error);
+
+      Response r = g.response();
+      assertThat(r.status()).as("the request itself was refused: a hedge would fare no better").isEqualTo(400);
+      assertThat(r.body()).contains("bad");
+      assertThat(b.isOpen()).isFalse();
+      assertThat(g.states()).containsExactly(PENDING, HEDGING, ERROR_BODY, FAILED);
+    }
+  }
+
+  @Test
+  void theFirstTokenTimeoutEndsAHedgedStreamWithBothAttemptsClosed() {
+    GatewayConfig config = hedged().withTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(30),
+        Duration.ofSeconds(30));
+    try (EmbeddedGateway g = new EmbeddedGateway(config, A, B)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      g.advance(Duration.ofMillis(200));
+      Conn b = g.accept();
+      b.sseHead().chunk(ROLE);
+      g.advance(Duration.ofMillis(800));
+
+      Response r = g.response();
+      assertThat(r.status()).as("no head went out: the timeout is the response").isEqualTo(504);
+      assertThat(r.body()).contains("first_token_timeout");
+      assertThat(a.isOpen()).isFalse();
+      assertThat(b.isOpen()).isFalse();
+      assertThat(g.states()).containsExactly(PENDING, HEDGING, FAILED);
+    }
+  }
+
+  @Test
+  void theClientClosingWhileHedgingClosesBothAttempts() {
+    try (EmbeddedGateway g = new EmbeddedGateway(hedged(), A, B)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      g.advance(Duration.ofMillis(200));
+      Conn b = g.accept();
+      b.sseHead();
+      g.clientCloses();
+
+      assertThat(a.isOpen()).isFalse();
+      assertThat(b.isOpen()).as("the hedge's model must stop too").isFalse();
+      assertThat(g.states()).containsExactly(PENDING, HEDGING, CANCELLED);
     }
   }
 
