@@ -161,6 +161,7 @@ END {
   printf "  nginx   %28.1f %22.1f\n", cpm["nginx"], rss["nginx"]
   printf "  serve / nginx CPU ratio %.2f (target <= 1.1); events per content event %.3f\n", \
     (cpm["nginx"] > 0 ? cpm["serve"] / cpm["nginx"] : 0), per
+  printf "  (RSS peak - idle counts a heap growing under load; memory held per open stream: bench/stream-memory.sh)\n"
   if (ev["serve"] > 0) {
     printf "  serve by thread, CPU-s per million events: event loops %.1f, GC %.1f, JIT %.1f (warm-up), other %.1f\n", \
       median("serve", 20) / ev["serve"] * 1e6, median("serve", 21) / ev["serve"] * 1e6, \
