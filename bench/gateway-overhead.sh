@@ -45,6 +45,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Build (or check) the jar once, before processes start in parallel: two launchers building at once fail.
+"$here/tokenpipe" --version >/dev/null
 tp() { "$here/tokenpipe" "$@"; }
 
 taskset -c "$rest" "$here/tokenpipe" sim -p 18410 --ttft 200ms --itl 20ms --tokens 64 >"$work/sim.log" 2>&1 & pids+=($!)

@@ -38,6 +38,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Build (or check) the jar once, before processes start in parallel: two launchers building at once fail.
+"$here/tokenpipe" --version >/dev/null
 tp() { "$here/tokenpipe" "$@"; }
 wait_up() { # url
   for _ in $(seq 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done

@@ -27,6 +27,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Build (or check) the jar once, before processes start in parallel: two launchers building at once fail.
+"$here/tokenpipe" --version >/dev/null
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 up() { for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$1/v1/models" && return; sleep 0.2; done; }
 
