@@ -28,8 +28,14 @@ interface Balancer {
     }
   }
 
-  /** The index of the chosen upstream, or -1 when no entry of {@code eligible} is true. */
-  int pick(boolean[] eligible);
+  /**
+   * The index of the chosen upstream, or -1 when no entry of {@code eligible} is true.
+   *
+   * @param firstAttempt a request's first attempt; a retry or a hedge (which exclude the upstreams already
+   *     tried) must not move a rotation on, or every request that retries or hedges would skip a turn and
+   *     the first attempts of a two-upstream rotation would all land on one upstream
+   */
+  int pick(boolean[] eligible, boolean firstAttempt);
 
   static Balancer of(Mode mode, UpstreamScores scores, RandomGenerator random) {
     return mode == Mode.ROUND_ROBIN ? new RoundRobin(scores, random) : new P2cEwma(scores, random);
@@ -56,7 +62,7 @@ interface Balancer {
     }
 
     @Override
-    public int pick(boolean[] eligible) {
+    public int pick(boolean[] eligible, boolean firstAttempt) {
       double[] weight = new double[eligible.length]; // one read per upstream and pick
       for (int i = 0; i < eligible.length; i++) {
         weight[i] = eligible[i] ? scores.effectiveWeight(i) : 0;
@@ -117,9 +123,9 @@ interface Balancer {
     }
 
     @Override
-    public int pick(boolean[] eligible) {
+    public int pick(boolean[] eligible, boolean firstAttempt) {
       int len = rotation.length;
-      int start = Math.floorMod(next.getAndIncrement(), len);
+      int start = Math.floorMod(firstAttempt ? next.getAndIncrement() : next.get(), len);
       int fallback = -1;
       for (int k = 0; k < len; k++) {
         int i = rotation[(start + k) % len];

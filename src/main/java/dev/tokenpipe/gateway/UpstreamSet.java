@@ -137,7 +137,7 @@ final class UpstreamSet {
       }
       java.util.Arrays.fill(eligible, true);
     }
-    int idx = balancer.pick(eligible);
+    int idx = balancer.pick(eligible, exclude.isEmpty());
     return idx < 0 ? null : upstreams.get(idx);
   }
 

@@ -188,6 +188,19 @@ class BalancerTest {
   }
 
   @Test
+  void retriesAndHedgesDoNotMoveTheRotationOn() {
+    UpstreamSet set = set(Balancer.Mode.ROUND_ROBIN, new Clock(), 5, 1, 1);
+    List<Integer> firsts = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      Upstream first = set.pick(Set.of());
+      firsts.add(set.all().indexOf(first));
+      Upstream second = set.pick(Set.of(first)); // a hedge's (or a retry's) pick, refused or not
+      assertThat(second).isNotEqualTo(first);
+    }
+    assertThat(firsts).as("first attempts still alternate (each used to skip a turn)").containsExactly(0, 1, 0, 1, 0, 1);
+  }
+
+  @Test
   void roundRobinIsTheRotationItWasAndIgnoresLatency() {
     Clock clock = new Clock();
     UpstreamSet set = set(Balancer.Mode.ROUND_ROBIN, clock, 5, 1, 1, 1, 1);
