@@ -10,7 +10,8 @@ import dev.tokenpipe.sse.SseEncoder;
  * response.output_text.delta}, {@code response.reasoning_summary_text.delta}, {@code
  * response.function_call_arguments.delta}, ...), ending with {@code response.completed} (usage),
  * {@code response.incomplete} or {@code response.failed}; no {@code [DONE]}. Error responses are OpenAI's
- * shape; mid-stream the error is the {@code error} event {@code {"type":"error","code","message","param"}}
+ * shape; mid-stream the error is the {@code error} event {@code {"type":"error","code","message","param"}}, with
+ * the same fields also as an {@code "error"} object, which is what makes the official SDKs raise
  * (platform.openai.com/docs/api-reference/responses-streaming). The gateway's own error event carries no
  * {@code sequence_number}: it does not renumber the upstream's events.
  */
@@ -41,6 +42,12 @@ public final class OpenAiResponses implements Dialect {
   public String inBandError(ApiError error) {
     ObjectNode e = Dialect.object().put("type", "error").put("code", error.code()).put("message", error.message());
     e.putNull("param");
+    // The official SDKs raise their APIError for an event whose data carries an "error" object (openai-node
+    // core/streaming.js, openai-python _streaming.py) and pass the bare documented shape on as one more
+    // event, which an application iterating the stream never sees as a failure; so both are sent.
+    ObjectNode inner = e.putObject("error").put("type", error.type()).put("code", error.code())
+        .put("message", error.message());
+    inner.putNull("param");
     return SseEncoder.event("error", null, e.toString());
   }
 }

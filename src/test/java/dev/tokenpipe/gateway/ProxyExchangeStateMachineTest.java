@@ -749,7 +749,8 @@ class ProxyExchangeStateMachineTest {
         Arguments.of("/v1/responses", GatewayDialectTest.RESPONSES, "text/event-stream",
             GatewayDialectTest.R_OPEN + GatewayDialectTest.R_TEXT, GatewayDialectTest.R_OPEN + GatewayDialectTest.R_TEXT,
             "event: error\ndata: {\"type\":\"error\",\"code\":\"upstream_cut\",\"message\":\"" + CUT_MESSAGE
-                + "\",\"param\":null}\n\n"),
+                + "\",\"param\":null,\"error\":{\"type\":\"server_error\",\"code\":\"upstream_cut\",\"message\":\""
+                + CUT_MESSAGE + "\",\"param\":null}}\n\n"),
         Arguments.of("/api/chat", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
             "application/x-ndjson", ndjsonLine, ndjsonLine, "{\"error\":\"" + CUT_MESSAGE + "\"}\n"),
         Arguments.of("/v1/stream", "{\"model\":\"m\",\"prompt\":\"hi\"}", "text/event-stream", ROLE + HELLO,

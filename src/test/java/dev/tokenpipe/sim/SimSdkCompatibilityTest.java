@@ -188,10 +188,9 @@ class SimSdkCompatibilityTest {
       JsonNode r = responses(mode, "{\"tokenpipe_sim\":\"ttft=20ms itl=5ms tokens=20 drop_after=4\"}");
 
       assertThat(r.path("ok").asBoolean()).as("a cut is not a complete response (%s): %s", mode, r).isFalse();
-      // The Responses error event ({"type":"error","code",...}): responses.stream() rejects with it,
-      // a raw create() stream yields it as the last event, which the script raises.
+      // The Responses error event carries an "error" object too: the SDK itself raises its APIError, in both modes.
       assertThat(r.at("/error/code").asText()).as("%s", r).isEqualTo("upstream_cut");
-      assertThat(r.path("events").get(r.path("events").size() - 1).asText()).isEqualTo("error");
+      assertThat(r.at("/error/isApiError").asBoolean()).as("the SDK's own error type (%s): %s", mode, r).isTrue();
       assertThat(r.path("responseStatus").isNull()).as("never completed: %s", r).isTrue();
     }
   }
@@ -204,6 +203,7 @@ class SimSdkCompatibilityTest {
       assertThat(r.path("ok").asBoolean()).as("%s", r).isFalse();
       assertThat(r.path("text").asText()).as("what came before the error (%s)", mode).isNotBlank();
       assertThat(r.at("/error/code").asText()).as("%s", r).isEqualTo("injected_fault");
+      assertThat(r.at("/error/isApiError").asBoolean()).as("the SDK's own error type (%s): %s", mode, r).isTrue();
       assertThat(r.path("responseStatus").isNull()).as("never completed: %s", r).isTrue();
     }
   }
