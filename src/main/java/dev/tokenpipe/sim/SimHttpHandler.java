@@ -177,12 +177,13 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
 
   /**
    * The error as a JSON response in {@code dialect}'s own shape (OpenAI's for the OpenAI APIs, Anthropic's
-   * {@code {"type":"error","error":{"type","message"}}} for Messages); a 405 says {@code Allow: GET, POST}.
+   * {@code {"type":"error","error":{"type","message"}}} for Messages); a 405 says {@code Allow: POST}, the
+   * one method the generation endpoints take.
    */
   static FullHttpResponse errorResponse(ChannelHandlerContext ctx, ApiError error, Dialect dialect) {
     FullHttpResponse res = HttpResponses.json(ctx, error.status(), dialect.errorBody(error));
     if (error.status().code() == 405) {
-      res.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
+      res.headers().set(HttpHeaderNames.ALLOW, "POST");
     }
     return res;
   }
@@ -312,9 +313,10 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     send(HttpResponses.json(ctx, HttpResponseStatus.OK, body), keepAlive);
   }
 
+  /** An error of the sim's own endpoints (models, health, metrics, probe), whose only methods are GET and HEAD. */
   private void reply(ApiError error, boolean keepAlive) {
     server.metrics().errors.labelValues(String.valueOf(error.status().code())).inc();
-    send(HttpResponses.error(ctx, error), keepAlive);
+    send(HttpResponses.error(ctx.alloc(), error, "GET, HEAD"), keepAlive);
   }
 
   private void reply(ApiError error, Dialect dialect, boolean keepAlive) {

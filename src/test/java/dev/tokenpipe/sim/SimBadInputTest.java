@@ -83,6 +83,20 @@ class SimBadInputTest {
   }
 
   @Test
+  void aWrongMethodGets405WithTheMethodsTheEndpointTakes() throws Exception {
+    for (String path : new String[] {"/v1/messages", "/v1/responses", "/v1/chat/completions"}) {
+      HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sim.port() + path)).GET()
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(path).isEqualTo(405);
+      assertThat(r.headers().firstValue("allow")).as(path).hasValue("POST");
+    }
+    HttpResponse<String> models = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sim.port() + "/v1/models"))
+        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(models.statusCode()).isEqualTo(405);
+    assertThat(models.headers().firstValue("allow")).hasValue("GET, HEAD");
+  }
+
+  @Test
   void bodyOverTheLimitGets413AndTheConnectionCloses() throws Exception {
     String big = "{\"model\":\"tokenpipe-sim\",\"prompt\":\"" + "x".repeat(10_000) + "\"}";
     HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sim.port() + "/v1/completions"))
