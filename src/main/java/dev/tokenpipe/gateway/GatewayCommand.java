@@ -24,7 +24,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Zero-buffer streaming gateway: an OpenAI-compatible reverse proxy that relays every upstream event",
+      "Zero-buffer streaming gateway for OpenAI (chat, completions, Responses), Anthropic Messages and Ollama",
+      "streams: a reverse proxy that relays every upstream event",
       "the moment it arrives (one write+flush per event, no compression, anti-buffering headers),",
       "with heartbeats, cancellation, backpressure and per-hop timing metrics.",
       "Without --upstream it serves the built-in simulated model, so it works out of the box.",

@@ -13,13 +13,14 @@ import java.util.regex.Pattern;
  */
 public record UpstreamSpec(Upstream upstream, int weight) {
   static final int MAX_WEIGHT = 100;
-  private static final Pattern WEIGHTED = Pattern.compile("(.*)=([0-9]+)");
+  /** A trailing {@code =...} without a slash: meant as a weight, whatever follows it (a base URL has no query). */
+  private static final Pattern WEIGHTED = Pattern.compile("([^?]*)=([^/=?]*)");
 
   /** @throws IllegalArgumentException with a one-line reason for a bad URL or weight */
   public static UpstreamSpec parse(String spec) {
     String s = spec.trim();
     Matcher m = WEIGHTED.matcher(s);
-    if (!m.matches()) {
+    if (!m.matches() || !m.group(1).contains("://")) {
       return new UpstreamSpec(Upstream.parse(s), 1);
     }
     int weight;
@@ -29,7 +30,8 @@ public record UpstreamSpec(Upstream upstream, int weight) {
       weight = -1;
     }
     if (weight < 1 || weight > MAX_WEIGHT) {
-      throw new IllegalArgumentException("upstream '" + s + "': the weight after '=' must be 1.." + MAX_WEIGHT);
+      throw new IllegalArgumentException("upstream '" + s + "': the weight after '=' must be a whole number 1.."
+          + MAX_WEIGHT + ", not '" + m.group(2) + "'");
     }
     return new UpstreamSpec(Upstream.parse(m.group(1)), weight);
   }

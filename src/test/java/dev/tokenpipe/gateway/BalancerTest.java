@@ -276,6 +276,10 @@ class BalancerTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1..100");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> UpstreamSpec.parse("http://a:8000=1000"))
         .isInstanceOf(IllegalArgumentException.class);
+    for (String bad : new String[] {"http://a:8000=abc", "http://a:8000=", "http://a:8000=1.5", "http://a:8000=-2"}) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> UpstreamSpec.parse(bad)).as(bad)
+          .hasMessageContaining("the weight after '=' must be a whole number").hasMessageNotContaining("no host");
+    }
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> Balancer.Mode.parse("random"))
         .hasMessageContaining("p2c-ewma or round-robin");
     // The same URL twice adds up (the old way of weighting one).

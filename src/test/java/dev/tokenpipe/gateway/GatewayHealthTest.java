@@ -109,8 +109,8 @@ class GatewayHealthTest {
     String[][] cases = {
         {"--balance", "random"}, {"--upstream", "http://127.0.0.1:1=0"}, {"--upstream", "http://127.0.0.1:1=101"},
         {"--health-check", "health"}, {"--health-check", "/health", "--health-interval", "0"}};
-    String[] expected = {"--balance must be p2c-ewma or round-robin", "weight after '=' must be 1..100",
-        "weight after '=' must be 1..100", "--health-check must be a path starting with /", "--health-interval must be above zero"};
+    String[] expected = {"--balance must be p2c-ewma or round-robin", "weight after '=' must be a whole number 1..100",
+        "weight after '=' must be a whole number 1..100", "--health-check must be a path starting with /", "--health-interval must be above zero"};
     for (int i = 0; i < cases.length; i++) {
       String[] args = new String[cases[i].length + 2];
       args[0] = "--port";
