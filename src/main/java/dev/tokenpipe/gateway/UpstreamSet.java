@@ -32,6 +32,7 @@ import java.util.random.RandomGenerator;
  * <p>Thread-safe: picked and marked from every event loop.
  */
 final class UpstreamSet {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UpstreamSet.class);
   /** Consecutive failures that mark an upstream down. */
   static final int FAILURES_TO_MARK_DOWN = 5;
   /** Consecutive failed active checks that eject an upstream. */
@@ -165,6 +166,8 @@ final class UpstreamSet {
       long before = unhealthyUntil.getAndSet(idx, now + unhealthyNanos);
       if (before == 0 || now - before >= 0) {
         passiveEjections.incrementAndGet(idx);
+        LOG.warn("upstream {} marked down after {} failures in a row; skipped for {} s", u.name(),
+            failuresInRow.get(idx), unhealthyNanos / 1_000_000_000L);
       }
     }
   }
@@ -180,6 +183,7 @@ final class UpstreamSet {
     }
     if (unhealthyUntil.get(idx) != 0 && unhealthyUntil.getAndSet(idx, 0) != 0 && ejected.get(idx) == 0) {
       scores.beginSlowStart(idx);
+      LOG.info("upstream {} is back (a complete response); its share ramps up", u.name());
     }
   }
 
@@ -197,12 +201,14 @@ final class UpstreamSet {
       int run = checkRun.updateAndGet(idx, r -> r > 0 ? r + 1 : 1);
       if (run >= CHECK_PASSES_TO_RETURN && ejected.compareAndSet(idx, 1, 0)) {
         scores.beginSlowStart(idx);
+        LOG.info("upstream {} is back ({} health checks passed); its share ramps up", u.name(), run);
       }
     } else {
       checksFailed.incrementAndGet(idx);
       int run = checkRun.updateAndGet(idx, r -> r < 0 ? r - 1 : -1);
       if (-run >= CHECK_FAILS_TO_EJECT && ejected.compareAndSet(idx, 0, 1)) {
         activeEjections.incrementAndGet(idx);
+        LOG.warn("upstream {} ejected: {} health checks failed in a row", u.name(), -run);
       }
     }
   }
