@@ -59,8 +59,10 @@ class GatewayTlsTest {
   }
 
   static GatewayConfig config(Path ca, String... upstreams) {
-    // One event loop: both requests of a test land on the same per-loop pool.
-    return GatewayConfig.defaults().withPort(0).withThreads(1).withUpstreams(List.of(upstreams)).withUpstreamCa(ca);
+    // One event loop: both requests of a test land on the same per-loop pool. Round-robin: the retry test
+    // needs the bad upstream to take its turn (P2C, the default, may never pick it in three requests).
+    return GatewayConfig.defaults().withPort(0).withThreads(1).withBalance("round-robin").withUpstreams(List.of(upstreams))
+        .withUpstreamCa(ca);
   }
 
   @Test
