@@ -92,6 +92,11 @@ final class ClientStream {
     return status;
   }
 
+  /** The clock of this stream's loop: the one every read time handed to {@link #forward} is on. */
+  LoopClock clock() {
+    return clock;
+  }
+
   boolean committed() {
     return committed;
   }

@@ -199,7 +199,7 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
     channel.pipeline().get(UpstreamHandler.class).bind(this);
     channel.config().setAutoRead(true); // it holds at most MAX_HELD_BYTES; the client's pace matters once it won
     moveTo(State.AWAITING_HEAD);
-    sentNanos = System.nanoTime();
+    sentNanos = client.clock().nanoTime();
     channel.writeAndFlush(request.apply(upstream)).addListener((ChannelFutureListener) wf -> {
       if (!wf.isSuccess()) {
         wf.channel().close(); // reported through channelInactive -> onUpstreamClosed
@@ -269,7 +269,7 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
     if (state != State.HOLDING) {
       return; // a body before a head cannot be: the decoder reports it as a failure
     }
-    long readNanos = System.nanoTime();
+    long readNanos = client.clock().nanoTime(); // the exchange and the client compare it with their clock
     boolean last = content instanceof LastHttpContent;
     ByteBuf buf = content.content();
     if (buf.isReadable()) {
@@ -364,7 +364,7 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
     moveTo(State.CANCELLED);
     close();
     if (sentNanos != 0) {
-      lease.noTokenAfter(System.nanoTime() - sentNanos); // it lost the race: its first token was at least this late
+      lease.noTokenAfter(client.clock().nanoTime() - sentNanos); // it lost the race: its first token was at least this late
     }
     lease.end();
   }

@@ -773,7 +773,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       gw.upstreams().markFailed(upstream);
     }
     if (!books.sawGenerated() && books.requestSentNanos() != 0) {
-      lease.noTokenAfter(System.nanoTime() - books.requestSentNanos());
+      lease.noTokenAfter(clock.nanoTime() - books.requestSentNanos());
     }
   }
 
