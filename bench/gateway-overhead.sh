@@ -11,6 +11,9 @@
 #       WARM           unmeasured warm-up per path and round (default 10s; a JVM pinned to one core still
 #                      compiles after a minute on a busy machine, so CPU is also reported without the JIT)
 #       MAIN=0         skip the side-by-side runs (e.g. to run only CAPACITY)
+#       FLOOR=1        also run a fourth path, bench/NettyFloorRelay.java: a Netty TCP relay that parses nothing, on
+#                      serve's JVM flags and core. Its CPU per event is the floor under any Netty gateway, so
+#                      serve's CPU splits into that floor and serve's own HTTP and SSE work
 #       CAPACITY=1     also step the concurrency up per path (STEPS, default "500 1000 2000 4000"; CAP_SECS
 #                      measured seconds per step, default 20) until a step loses, errors or stalls an event
 #                      (a gap over STALL_MS, default 200) or delivers late (delivery p99 over LATE_MS, default
@@ -65,7 +68,17 @@ http {
 }
 NGINX
 taskset -c "$gw_core" nginx -c "$work/nginx.conf"
-for port in 18410 18411 18412; do
+paths="direct serve nginx"
+ports="18410 18411 18412"
+floor_pid=
+if [ "${FLOOR:-0}" = 1 ]; then
+  TOKENPIPE_SOURCE="$here/bench/NettyFloorRelay.java" taskset -c "$gw_core" "$here/tokenpipe" 18413 18410 \
+    >"$work/floor.log" 2>&1 & pids+=($!)
+  floor_pid=$!
+  paths="$paths floor"
+  ports="$ports 18413"
+fi
+for port in $ports; do
   for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.2; done
 done
 nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
@@ -85,8 +98,8 @@ thread_cpu() {
     {o += $2}
     END {printf "%.2f %.2f %.2f %.2f\n", l / hz, g / hz, j / hz, o / hz}'
 }
-gw_pid() { case $1 in serve) echo "$serve_pid" ;; nginx) echo "$nginx_worker" ;; *) echo "" ;; esac; }
-port_of() { case $1 in direct) echo 18410 ;; serve) echo 18411 ;; nginx) echo 18412 ;; esac; }
+gw_pid() { case $1 in serve) echo "$serve_pid" ;; nginx) echo "$nginx_worker" ;; floor) echo "$floor_pid" ;; *) echo "" ;; esac; }
+port_of() { case $1 in direct) echo 18410 ;; serve) echo 18411 ;; nginx) echo 18412 ;; floor) echo 18413 ;; esac; }
 events_total() { curl -fs http://127.0.0.1:18411/metrics | awk '/^tokenpipe_gateway_events_total/ {print int($2)}'; }
 load() { # name conc seconds json
   taskset -c "$rest" "$here/tokenpipe" bench -c "$2" -z "$3" --progress none --json "$4" \
@@ -101,7 +114,7 @@ echo "per-run rows (path round ok errors content_events ttft p50 p99 p99.9 itl .
 : >"$results"
 : >"$out/one.tsv"
 [ "${MAIN:-1}" = 1 ] && for round in $(seq "$rounds"); do
-  for name in direct serve nginx; do
+  for name in $paths; do
     pid=$(gw_pid "$name")
     idle=0; [ -n "$pid" ] && idle=$(rss_kb "$pid")
     load "$name" "$c" "${WARM:-10s}" "$work/warm-$name-$round.json"
@@ -152,8 +165,8 @@ END {
       (s - x > 0.5 ? "   (target <= 0.5: missed)" : "")
   }
   per = median("serve", 18) / (median("serve", 5) > 0 ? median("serve", 5) : 1)
-  for (p = 1; p <= 2; p++) {
-    name = p == 1 ? "serve" : "nginx"
+  for (p = 1; p <= 3; p++) {
+    name = p == 1 ? "serve" : (p == 2 ? "nginx" : "floor")
     ev[name] = median(name, 5) * per
     cpm[name] = ev[name] > 0 ? median(name, 15) / ev[name] * 1e6 : 0
     rss[name] = (median(name, 17) - median(name, 16)) / c
@@ -163,6 +176,11 @@ END {
   printf "  nginx   %28.1f %22.1f\n", cpm["nginx"], rss["nginx"]
   printf "  serve / nginx CPU ratio %.2f (target <= 1.1); events per content event %.3f\n", \
     (cpm["nginx"] > 0 ? cpm["serve"] / cpm["nginx"] : 0), per
+  if (cpm["floor"] > 0) {
+    printf "  floor   %28.1f   (a Netty relay that parses nothing: floor / nginx %.2f, serve / floor %.2f;\n", \
+      cpm["floor"], (cpm["nginx"] > 0 ? cpm["floor"] / cpm["nginx"] : 0), cpm["serve"] / cpm["floor"]
+    printf "           serve minus floor, its HTTP and SSE work: %.1f CPU-s per million events)\n", cpm["serve"] - cpm["floor"]
+  }
   printf "  (RSS peak - idle counts a heap growing under load; memory held per open stream: bench/stream-memory.sh)\n"
   if (ev["serve"] > 0) {
     printf "  serve by thread, CPU-s per million events: event loops %.1f, GC %.1f, JIT %.1f (warm-up), other %.1f\n", \

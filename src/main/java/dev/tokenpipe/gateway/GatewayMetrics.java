@@ -174,7 +174,9 @@ public final class GatewayMetrics {
   }
 
   void recordPending(long bytes) {
-    maxPendingWriteBytes.accumulateAndGet(bytes, Math::max);
+    if (bytes > maxPendingWriteBytes.get()) { // a plain read per event; the CAS only when a new maximum is set
+      maxPendingWriteBytes.accumulateAndGet(bytes, Math::max);
+    }
   }
 
   /** Added latency since the previous call, in nanoseconds. */

@@ -5,7 +5,6 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpContentDecompressor;
 
 /**
  * The pipeline of an upstream connection, in the order a response byte passes through it. Reading this
@@ -40,8 +39,9 @@ final class UpstreamInitializer extends ChannelInitializer<Channel> {
     // at 8 KiB), never waiting for a whole HTTP chunk or message.
     p.addLast("http", new HttpClientCodec());
     // We ask for Accept-Encoding: identity. If the upstream compresses anyway, inflate each arriving
-    // piece at once (streaming inflate, no aggregation) so events still leave one by one.
-    p.addLast("inflate", new HttpContentDecompressor(0));
+    // piece at once (streaming inflate, no aggregation) so events still leave one by one. An identity body
+    // skips the decompressor.
+    p.addLast("inflate", new InflateIfEncoded());
     // Deliberately absent: HttpObjectAggregator (would hold the whole stream until its end) and
     // FlushConsolidationHandler (would batch flushes across events).
     p.addLast("relay", new UpstreamHandler());

@@ -1,0 +1,121 @@
+// The floor under any Netty gateway: a TCP relay in the shape of Netty's HexDumpProxy example, on the transport
+// and JVM flags `serve` runs with, that parses nothing. Each client connection gets its own upstream
+// connection; every read is written and flushed to the other side as it came, and the next read waits for
+// that write (backpressure). bench/gateway-overhead.sh runs it as the "floor" path (FLOOR=1) so that serve's
+// CPU per event splits into what Netty on the JVM costs and what serve's own HTTP and SSE work costs.
+//
+// Usage (loopback only): TOKENPIPE_SOURCE=bench/NettyFloorRelay.java ./tokenpipe LISTEN_PORT UPSTREAM_PORT
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+
+public class NettyFloorRelay {
+  public static void main(String[] args) throws InterruptedException {
+    if (args.length != 2) {
+      System.err.println("usage: NettyFloorRelay LISTEN_PORT UPSTREAM_PORT (both on 127.0.0.1)");
+      System.exit(64);
+    }
+    int listen = Integer.parseInt(args[0]);
+    int upstream = Integer.parseInt(args[1]);
+    // One event loop, named like serve's so the benchmark's per-thread split counts it the same way.
+    EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("tokenpipe-floor"),
+        EpollIoHandler.newFactory());
+    Channel server = new ServerBootstrap().group(loop).channel(EpollServerSocketChannel.class)
+        .childOption(ChannelOption.TCP_NODELAY, true).childOption(ChannelOption.AUTO_READ, false)
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(new Frontend(upstream));
+          }
+        }).bind("127.0.0.1", listen).sync().channel();
+    System.err.println("floor relay on 127.0.0.1:" + listen + " -> 127.0.0.1:" + upstream);
+    server.closeFuture().sync();
+  }
+
+  /** Client side: connects its upstream, then relays each read to it. */
+  static final class Frontend extends ChannelInboundHandlerAdapter {
+    private final int upstreamPort;
+    private Channel upstream;
+
+    Frontend(int upstreamPort) {
+      this.upstreamPort = upstreamPort;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      Channel client = ctx.channel();
+      var connect = new Bootstrap().group(client.eventLoop()).channel(EpollSocketChannel.class)
+          .option(ChannelOption.TCP_NODELAY, true).option(ChannelOption.AUTO_READ, false)
+          .handler(new Backend(client)).connect("127.0.0.1", upstreamPort);
+      upstream = connect.channel();
+      connect.addListener((ChannelFutureListener) f -> {
+        if (f.isSuccess()) {
+          client.read();
+        } else {
+          client.close();
+        }
+      });
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      upstream.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+        if (f.isSuccess()) {
+          ctx.channel().read();
+        } else {
+          f.channel().close();
+          ctx.close();
+        }
+      });
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (upstream != null) {
+        upstream.close();
+      }
+    }
+  }
+
+  /** Upstream side: relays each read back to the client. */
+  static final class Backend extends ChannelInboundHandlerAdapter {
+    private final Channel client;
+
+    Backend(Channel client) {
+      this.client = client;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      ctx.read();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      client.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+        if (f.isSuccess()) {
+          ctx.channel().read();
+        } else {
+          f.channel().close();
+          ctx.close();
+        }
+      });
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      client.close();
+    }
+  }
+}
