@@ -43,57 +43,12 @@ public class NettyFloorRelay {
     server.closeFuture().sync();
   }
 
-  /** Client side: connects its upstream, then relays each read to it. */
-  static final class Frontend extends ChannelInboundHandlerAdapter {
-    private final int upstreamPort;
-    private Channel upstream;
+  /** One direction: each read goes to the peer, written and flushed; the next read waits for that write. */
+  static class Pipe extends ChannelInboundHandlerAdapter {
+    Channel peer;
 
-    Frontend(int upstreamPort) {
-      this.upstreamPort = upstreamPort;
-    }
-
-    @Override
-    public void channelActive(ChannelHandlerContext ctx) {
-      Channel client = ctx.channel();
-      var connect = new Bootstrap().group(client.eventLoop()).channel(EpollSocketChannel.class)
-          .option(ChannelOption.TCP_NODELAY, true).option(ChannelOption.AUTO_READ, false)
-          .handler(new Backend(client)).connect("127.0.0.1", upstreamPort);
-      upstream = connect.channel();
-      connect.addListener((ChannelFutureListener) f -> {
-        if (f.isSuccess()) {
-          client.read();
-        } else {
-          client.close();
-        }
-      });
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      upstream.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
-        if (f.isSuccess()) {
-          ctx.channel().read();
-        } else {
-          f.channel().close();
-          ctx.close();
-        }
-      });
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      if (upstream != null) {
-        upstream.close();
-      }
-    }
-  }
-
-  /** Upstream side: relays each read back to the client. */
-  static final class Backend extends ChannelInboundHandlerAdapter {
-    private final Channel client;
-
-    Backend(Channel client) {
-      this.client = client;
+    Pipe(Channel peer) {
+      this.peer = peer;
     }
 
     @Override
@@ -103,7 +58,7 @@ public class NettyFloorRelay {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      client.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+      peer.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
         if (f.isSuccess()) {
           ctx.channel().read();
         } else {
@@ -115,7 +70,35 @@ public class NettyFloorRelay {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      client.close();
+      if (peer != null) {
+        peer.close();
+      }
+    }
+  }
+
+  /** Client side: connects its own upstream connection, then pipes reads both ways. */
+  static final class Frontend extends Pipe {
+    private final int upstreamPort;
+
+    Frontend(int upstreamPort) {
+      super(null);
+      this.upstreamPort = upstreamPort;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      Channel client = ctx.channel();
+      var connect = new Bootstrap().group(client.eventLoop()).channel(EpollSocketChannel.class)
+          .option(ChannelOption.TCP_NODELAY, true).option(ChannelOption.AUTO_READ, false)
+          .handler(new Pipe(client)).connect("127.0.0.1", upstreamPort);
+      peer = connect.channel();
+      connect.addListener((ChannelFutureListener) f -> {
+        if (f.isSuccess()) {
+          client.read();
+        } else {
+          client.close();
+        }
+      });
     }
   }
 }
