@@ -73,7 +73,11 @@ final class EventRelay implements ByteProcessor {
     }
     boundary = -1;
     index = from;
-    in.forEachByte(from, to - from, this);
+    if (framing == Framing.SSE && !afterCr && in.indexOf(from, to, (byte) '\r') < 0) {
+      scanLineFeeds(in, from, to);
+    } else {
+      in.forEachByte(from, to - from, this);
+    }
     ByteBuf out = null;
     if (boundary >= 0) {
       out = takeUpTo(in, from, boundary);
@@ -147,6 +151,29 @@ final class EventRelay implements ByteProcessor {
       lineStart = false;
     }
     return true;
+  }
+
+  /**
+   * {@link #process} for a read with no CR in it and no CR pending from the last one (the common case: LF line
+   * ends), one LF search per line instead of a call per byte: a line that is empty ends the event.
+   */
+  private void scanLineFeeds(ByteBuf in, int from, int to) {
+    endedAtCr = false;
+    for (int i = from; i < to; ) {
+      int lf = in.indexOf(i, to, (byte) '\n');
+      if (lf < 0) {
+        lineStart = false;
+        return;
+      }
+      if (lf > i) {
+        lineStart = false;
+      }
+      if (lineStart) {
+        boundary = lf + 1;
+      }
+      lineStart = true;
+      i = lf + 1;
+    }
   }
 
   private ByteBuf takeUpTo(ByteBuf in, int from, int end) {
