@@ -3,11 +3,13 @@ package dev.tokenpipe.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tokenpipe.cli.Cli;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** {@link HedgePolicy} without sockets: parsing, eligibility, the budget's bound, the percentile window. */
 class HedgePolicyTest {
@@ -54,6 +56,17 @@ class HedgePolicyTest {
   void badValuesFailTheConfigWithTheFlagsName() {
     assertThatThrownBy(() -> GatewayConfig.defaults().withHedging("p0", "10%")).hasMessageContaining("--hedge-after");
     assertThatThrownBy(() -> GatewayConfig.defaults().withHedging("300ms", "-5%")).hasMessageContaining("--hedge-budget");
+  }
+
+  /** A hedge path is matched against request paths, which always start with /: "foo" would never match. */
+  @Test
+  @Timeout(value = 15, unit = TimeUnit.SECONDS) // accepted, serve would run until stopped
+  void aHedgePathWithoutItsLeadingSlashIsAOneLineUsageError() {
+    GatewayTlsTest.Run r = GatewayTlsTest.serve("--port", "0", "--upstream", "http://127.0.0.1:1",
+        "--hedge-paths", "/v1/chat/completions,foo");
+    assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
+    assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
+    assertThat(r.err()).contains("--hedge-paths must be paths starting with /").contains("not 'foo'");
   }
 
   @Test
