@@ -41,7 +41,9 @@ class HedgePolicyTest {
     assertThat(HedgePolicy.After.parse("P99.9").percentile()).isEqualTo(99.9);
     assertThat(HedgePolicy.After.parse("p95").toString()).isEqualTo("p95");
     assertThat(HedgePolicy.After.parse("300ms").toString()).isEqualTo("300ms");
-    assertThatThrownBy(() -> HedgePolicy.After.parse("p100")).hasMessageContaining("--hedge-after");
+    assertThatThrownBy(() -> HedgePolicy.After.parse("p100")).hasMessageContaining("--hedge-after")
+        .hasMessageContaining("above 0 and below 100 (0 < N < 100, e.g. p95)");
+    assertThatThrownBy(() -> HedgePolicy.After.parse("p0")).hasMessageContaining("0 < N < 100");
     assertThatThrownBy(() -> HedgePolicy.After.parse("pfast")).hasMessageContaining("percentile");
     assertThatThrownBy(() -> HedgePolicy.After.parse("soon")).hasMessageContaining("--hedge-after");
     assertThat(HedgePolicy.parseBudget("10%")).isEqualTo(0.1);
