@@ -31,7 +31,8 @@ class ChatDialectsTest {
         .on("/v1/messages", SSE, DialectUpstream.anthropicThinking(List.of("Greet", " them."), TEXT, 17))
         .on("/cut/v1/messages", SSE, DialectUpstream.before(DialectUpstream.anthropic(TEXT, 15), "message_stop"))
         .on("/v1/responses", SSE, DialectUpstream.responses(TEXT, 12, "response.completed"))
-        .on("/failed/v1/responses", SSE, DialectUpstream.responsesFailed());
+        .on("/failed/v1/responses", SSE, DialectUpstream.responsesFailed())
+        .on("/overloaded/v1/messages", SSE, DialectUpstream.anthropicOverloaded());
   }
 
   @AfterAll
@@ -78,6 +79,16 @@ class ChatDialectsTest {
     assertThat(failed.code()).isEqualTo(ChatCommand.EXIT_REQUEST_FAILED);
     assertThat(failed.err()).contains("The model failed to generate a response.");
     assertThat(failed.err().strip().lines().count()).isEqualTo(1);
+  }
+
+  @Test
+  void anInBandErrorEventIsNamedOnce() {
+    Run r = chat("--url", upstream.url("/overloaded/v1/messages"), "--model", "claude-test", "hi");
+    assertThat(r.code()).isEqualTo(ChatCommand.EXIT_REQUEST_FAILED);
+    assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
+    assertThat(r.err()).as(r.err()).contains("Overloaded").containsOnlyOnce("error event");
+    Run failed = chat("--url", upstream.url("/failed/v1/responses"), "--model", "gpt-test", "hi");
+    assertThat(failed.err()).as(failed.err()).containsOnlyOnce("error event");
   }
 
   @Test
