@@ -58,6 +58,14 @@ public interface Dialect {
    */
   byte[] streamRequest(String model, String prompt, int maxTokens);
 
+  /**
+   * The request field {@link #streamRequest} bounds the output tokens with, as users know it from the API's
+   * reference ({@code max_tokens}, {@code max_output_tokens}, {@code options.num_predict}): for messages that name it.
+   */
+  default String maxTokensField() {
+    return "max_tokens";
+  }
+
   /** The request headers that carry {@code key} (a secret: never logged), in order. */
   default List<Map.Entry<String, String>> authHeaders(String key) {
     return List.of(Map.entry("Authorization", "Bearer " + key));

@@ -50,6 +50,11 @@ public final class Ollama implements Dialect {
   }
 
   @Override
+  public String maxTokensField() {
+    return "options.num_predict";
+  }
+
+  @Override
   public String errorBody(ApiError error) {
     return Dialect.object().put("error", error.message()).toString();
   }

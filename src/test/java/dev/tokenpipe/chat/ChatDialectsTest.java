@@ -57,10 +57,12 @@ class ChatDialectsTest {
 
   @Test
   void responsesTextIsPrinted() {
-    Run r = chat("--url", upstream.url("/v1/responses"), "--model", "gpt-test", "hi");
+    Run r = chat("--url", upstream.url("/v1/responses"), "--model", "gpt-test", "--max-tokens", "50", "hi");
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out()).isEqualTo("Hello, world!\n");
     assertThat(r.err()).contains("12 tokens (usage) in 4 events");
+    assertThat(upstream.seen.getLast().body()).as("the Responses API's own field").contains("\"max_output_tokens\":50")
+        .doesNotContain("max_tokens");
   }
 
   @Test
