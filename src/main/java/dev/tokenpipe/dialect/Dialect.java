@@ -34,6 +34,15 @@ public interface Dialect {
     return requestPath.endsWith(path());
   }
 
+  /**
+   * This dialect as one request path speaks it: itself, or for an API whose endpoints take different requests
+   * (Ollama's {@code /api/chat} and {@code /api/generate}) the variant whose {@link #streamRequest} fits the path.
+   * Flag, framing, auth and errors are the same.
+   */
+  default Dialect at(String requestPath) {
+    return this;
+  }
+
   /** How the streamed response is framed. */
   default Framing framing() {
     return Framing.SSE;

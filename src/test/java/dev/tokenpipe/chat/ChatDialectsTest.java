@@ -32,7 +32,11 @@ class ChatDialectsTest {
         .on("/cut/v1/messages", SSE, DialectUpstream.before(DialectUpstream.anthropic(TEXT, 15), "message_stop"))
         .on("/v1/responses", SSE, DialectUpstream.responses(TEXT, 12, "response.completed"))
         .on("/failed/v1/responses", SSE, DialectUpstream.responsesFailed())
-        .on("/overloaded/v1/messages", SSE, DialectUpstream.anthropicOverloaded());
+        .on("/overloaded/v1/messages", SSE, DialectUpstream.anthropicOverloaded())
+        .on("/api/generate", DialectUpstream.NDJSON, List.of(
+            "{\"model\":\"llama3\",\"response\":\"Hello\",\"done\":false}\n",
+            "{\"model\":\"llama3\",\"response\":\"!\",\"done\":false}\n",
+            "{\"model\":\"llama3\",\"response\":\"\",\"done\":true,\"done_reason\":\"stop\",\"eval_count\":2}\n"));
   }
 
   @AfterAll
@@ -63,6 +67,16 @@ class ChatDialectsTest {
     assertThat(r.err()).contains("12 tokens (usage) in 4 events");
     assertThat(upstream.seen.getLast().body()).as("the Responses API's own field").contains("\"max_output_tokens\":50")
         .doesNotContain("max_tokens");
+  }
+
+  @Test
+  void ollamasGenerateEndpointIsAskedWithAPrompt() throws Exception {
+    Run r = chat("--url", upstream.url("/api/generate"), "--model", "llama3", "Say", "hello");
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).isEqualTo("Hello!\n");
+    JsonNode body = Json.MAPPER.readTree(upstream.seen.getLast().body());
+    assertThat(body.path("prompt").asText()).as("%s", body).isEqualTo("Say hello");
+    assertThat(body.has("messages")).as("%s", body).isFalse();
   }
 
   @Test
