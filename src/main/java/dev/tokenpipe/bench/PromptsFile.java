@@ -142,9 +142,9 @@ final class PromptsFile {
   }
 
   /**
-   * The request field a {@code {"messages": [...]}} entry goes into: {@code messages} for OpenAI chat, Ollama and
-   * Anthropic, {@code input} for Responses (which takes the same role/content items); null for the APIs that take
-   * one prompt string (completions, the token API, raw).
+   * The request field a {@code {"messages": [...]}} entry goes into: {@code messages} for OpenAI chat, Ollama's
+   * {@code /api/chat} and Anthropic, {@code input} for Responses (which takes the same role/content items); null for
+   * the APIs that take one prompt string (completions, the token API, Ollama's {@code /api/generate}, raw).
    */
   private static String messagesField(ClientApi kind) {
     if (kind.raw()) {

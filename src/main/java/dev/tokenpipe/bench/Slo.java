@@ -60,7 +60,8 @@ record Slo(List<Target> targets) {
       }
       double pct = Double.parseDouble(m.group(2));
       if (!(pct > 0 && pct <= 100)) {
-        throw new IllegalArgumentException("--slo: percentile in '" + part.strip() + "' must be in (0, 100]");
+        throw new IllegalArgumentException("--slo: percentile in '" + part.strip()
+            + "' must be above 0 and at most 100 (0 < N <= 100, e.g. p99)");
       }
       long limit;
       try {

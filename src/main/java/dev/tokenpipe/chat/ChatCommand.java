@@ -6,6 +6,7 @@ import dev.tokenpipe.client.RequestHeaders;
 import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.ChunkContent;
 import dev.tokenpipe.client.ClientRequest;
+import dev.tokenpipe.client.ErrorClass;
 import dev.tokenpipe.client.ExchangeListener;
 import dev.tokenpipe.client.ExchangeOutcome;
 import dev.tokenpipe.client.HttpTarget;
@@ -117,7 +118,10 @@ public final class ChatCommand implements Callable<Integer> {
       }
       out.flush();
       if (!outcome.ok()) {
-        throw new CommandFailedException(outcome.error().description() + ": " + outcome.message(), EXIT_REQUEST_FAILED);
+        // A stream error's message already names it ("error event: ..."): its class's description would say it twice.
+        String line = outcome.error() == ErrorClass.STREAM_ERROR ? outcome.message()
+            : outcome.error().description() + ": " + outcome.message();
+        throw new CommandFailedException(line, EXIT_REQUEST_FAILED);
       }
       err.println(printer.stats(outcome));
       err.flush();

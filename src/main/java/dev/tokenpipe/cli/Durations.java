@@ -13,7 +13,13 @@ public final class Durations implements CommandLine.ITypeConverter<Duration> {
 
   @Override
   public Duration convert(String value) {
-    return parse(value);
+    try {
+      return parse(value);
+    } catch (IllegalArgumentException e) {
+      // picocli prints this exception's message as it is; any other as "cannot convert 'x' to Duration
+      // (java.lang.IllegalArgumentException: ...)".
+      throw new CommandLine.TypeConversionException(e.getMessage());
+    }
   }
 
   /** @throws IllegalArgumentException with a one-line message for anything else */

@@ -53,12 +53,14 @@ public record ClientApi(Dialect dialect, boolean raw) {
    *
    * @param value a dialect flag ({@code openai-chat}, {@code anthropic-messages}, ...; case and {@code _} vs
    *              {@code -} ignored), {@code raw}, or {@code auto} (also null or blank): by the path's last
-   *              segments ({@link Dialects#forPath}), OpenAI chat when the path names none
+   *              segments ({@link Dialects#forPath}), OpenAI chat when the path names none; either way the
+   *              dialect as the path speaks it ({@link Dialect#at}: Ollama's {@code /api/generate} takes a prompt)
    * @param path  the URL path, e.g. {@code /v1/messages}
    * @throws IllegalArgumentException one line naming the valid values
    */
   public static ClientApi parse(String value, String path) {
-    Dialect byPath = Dialects.forPathOrChat(path == null ? "" : path);
+    String p = path == null ? "" : path;
+    Dialect byPath = Dialects.forPathOrChat(p).at(p);
     if (value == null || value.isBlank()) {
       return of(byPath);
     }
@@ -70,7 +72,7 @@ public record ClientApi(Dialect dialect, boolean raw) {
       return new ClientApi(byPath, true);
     }
     try {
-      return of(Dialects.parse(v));
+      return of(Dialects.parse(v).at(p));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("unknown API '" + value.trim() + "' (use " + VALUES + ")");
     }

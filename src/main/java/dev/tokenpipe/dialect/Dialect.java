@@ -34,6 +34,15 @@ public interface Dialect {
     return requestPath.endsWith(path());
   }
 
+  /**
+   * This dialect as one request path speaks it: itself, or for an API whose endpoints take different requests
+   * (Ollama's {@code /api/chat} and {@code /api/generate}) the variant whose {@link #streamRequest} fits the path.
+   * Flag, framing, auth and errors are the same.
+   */
+  default Dialect at(String requestPath) {
+    return this;
+  }
+
   /** How the streamed response is framed. */
   default Framing framing() {
     return Framing.SSE;
@@ -57,6 +66,14 @@ public interface Dialect {
    *                  API requires one)
    */
   byte[] streamRequest(String model, String prompt, int maxTokens);
+
+  /**
+   * The request field {@link #streamRequest} bounds the output tokens with, as users know it from the API's
+   * reference ({@code max_tokens}, {@code max_output_tokens}, {@code options.num_predict}): for messages that name it.
+   */
+  default String maxTokensField() {
+    return "max_tokens";
+  }
 
   /** The request headers that carry {@code key} (a secret: never logged), in order. */
   default List<Map.Entry<String, String>> authHeaders(String key) {

@@ -12,6 +12,11 @@ public final class Dialects {
   public static final Dialect OLLAMA = new Ollama();
   public static final Dialect ANTHROPIC_MESSAGES = new AnthropicMessages();
   public static final Dialect OPENAI_RESPONSES = new OpenAiResponses();
+  /**
+   * Ollama's {@code /api/generate}: {@link #OLLAMA} with a {@code prompt} request instead of {@code messages}. Not
+   * in {@link #ALL} (same flag; {@link #forPath} names {@link #OLLAMA} for both): {@link Dialect#at} picks it.
+   */
+  public static final Dialect OLLAMA_GENERATE = new Ollama(true);
 
   /** Every dialect, most specific path first (completions is tested after chat completions). */
   public static final List<Dialect> ALL = List.of(OPENAI_CHAT, OPENAI_COMPLETIONS, TOKENS, OLLAMA,

@@ -33,9 +33,14 @@ public final class OpenAiResponses implements Dialect {
     root.put("input", prompt);
     root.put("stream", true);
     if (maxTokens > 0) {
-      root.put("max_output_tokens", maxTokens);
+      root.put(maxTokensField(), maxTokens);
     }
     return Dialect.bytes(root);
+  }
+
+  @Override
+  public String maxTokensField() {
+    return "max_output_tokens";
   }
 
   @Override

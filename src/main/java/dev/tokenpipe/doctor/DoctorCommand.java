@@ -37,7 +37,7 @@ import picocli.CommandLine.Parameters;
     description = {
       "Traceroute for buffering: stream through a model endpoint, find the layer that holds tokens back, print the fix.",
       "",
-      "Doctor sends real streaming requests (small max_tokens) through the endpoint: they decide the verdict. If the",
+      "Doctor sends real streaming requests (a small output bound) through the endpoint: they decide the verdict. If the",
       "origin also serves tokenpipe's probe route (GET /tokenpipe/probe: serve, sim), it streams events with known",
       "pacing too and measures how long each was held (arrival - emission), which tells whether the path up to that",
       "server or the model behind it holds tokens. The URL path picks the API (OpenAI chat or completions, Anthropic",
@@ -209,7 +209,7 @@ public final class DoctorCommand implements Callable<Integer> {
       var chosen = ModelDiscovery.choose(model, kind.namesModel(), target, hs);
       body = kind.body(chosen.model(), "Count from 1 to 100, one number per line.", tokens);
       describe = "POST " + target + ", " + kind.flag() + ", " + (kind.namesModel() ? "model " + chosen.model() + ", " : "")
-          + "max_tokens " + tokens;
+          + kind.dialect().maxTokensField() + " " + tokens;
     }
     ClientRequest endpoint = new ClientRequest(target, "POST", hs, body, kind.expectsStream());
     long minTimeout = interval * count + 5_000_000_000L;

@@ -91,6 +91,12 @@ public record GatewayConfig(
     CorsPolicy.of(corsOrigins); // a malformed origin fails at start, with the option's name
     apiKeys = Set.copyOf(apiKeys);
     hedgePaths = List.copyOf(hedgePaths);
+    for (String p : hedgePaths) {
+      // Matched against request paths, which always start with /: "foo" would silently never hedge.
+      if (!p.startsWith("/")) {
+        throw new IllegalArgumentException("--hedge-paths must be paths starting with /, e.g. /v1/chat/completions, not '" + p + "'");
+      }
+    }
     HedgePolicy.After.parse(hedgeAfter); // a bad value fails at start, with the option's name
     HedgePolicy.parseBudget(hedgeBudget);
     if (maxAttempts < 1) {

@@ -72,7 +72,8 @@ final class HedgePolicy {
           throw new IllegalArgumentException("--hedge-after: not a percentile: '" + spec + "' (use e.g. p95)");
         }
         if (!(p > 0 && p < 100)) {
-          throw new IllegalArgumentException("--hedge-after: percentile must be between 0 and 100: '" + spec + "'");
+          throw new IllegalArgumentException("--hedge-after: percentile must be above 0 and below 100 (0 < N < 100,"
+              + " e.g. p95), not '" + spec + "'");
         }
         return new After(true, 0, p);
       }

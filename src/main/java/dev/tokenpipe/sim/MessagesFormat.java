@@ -143,7 +143,18 @@ final class MessagesFormat implements StreamFormat {
 
   /** Anthropic Messages: {@code max_tokens} required; {@code thinking}, {@code tools}, {@code tool_choice}. */
   static SimRequest request(SimApi api, JsonNode root, String model, StreamProfile profile) {
-    int promptTokens = SimRequest.messages(root.get("messages")) + SimRequest.system(root.get("system"));
+    JsonNode messages = root.get("messages");
+    // Anthropic's own wording (field path, then what is wrong), not OpenAI's "Missing required parameter".
+    if (messages == null || messages.isNull()) {
+      throw SimRequest.bad("messages: Field required", "messages");
+    }
+    if (!messages.isArray()) {
+      throw SimRequest.bad("messages: Input should be a valid list", "messages");
+    }
+    if (messages.isEmpty()) {
+      throw SimRequest.bad("messages: at least one message is required", "messages");
+    }
+    int promptTokens = SimRequest.messages(messages) + SimRequest.system(root.get("system"));
     boolean stream = SimRequest.optionalBoolean(root, "stream", false);
     JsonNode mt = root.get("max_tokens");
     if (mt == null || mt.isNull()) {

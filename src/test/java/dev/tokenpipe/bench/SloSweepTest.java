@@ -77,7 +77,10 @@ class SloSweepTest {
   void badTargetsAndSweepsAreOneLineUsageErrors() {
     assertThatThrownBy(() -> Slo.parse("ttft<=5ms")).hasMessageContaining("METRIC:pNN<=DURATION");
     assertThatThrownBy(() -> Slo.parse("foo:p99<=5ms")).hasMessageContaining("ttft, itl, tpot or e2e");
-    assertThatThrownBy(() -> Slo.parse("ttft:p0<=5ms")).hasMessageContaining("percentile");
+    assertThatThrownBy(() -> Slo.parse("ttft:p0<=5ms")).hasMessageContaining("percentile")
+        .hasMessageContaining("above 0 and at most 100 (0 < N <= 100, e.g. p99)");
+    assertThatThrownBy(() -> Slo.parse("ttft:p100.5<=5ms")).hasMessageContaining("0 < N <= 100");
+    assertThat(Slo.parse("ttft:p100<=5s").targets().getFirst().percentile()).as("every request").isEqualTo(100.0);
     assertThat(Slo.parse("TTFT:p99<=0.5, itl:p99.9<=50ms").toString()).isEqualTo("ttft:p99<=500ms,itl:p99.9<=50ms");
     assertThat(Sweep.parse("concurrency:1..16").loads()).containsExactly(1.0, 2.0, 4.0, 8.0, 16.0);
     assertThatThrownBy(() -> Sweep.parse("concurrency:4,2")).hasMessageContaining("increase");

@@ -31,7 +31,12 @@ class ChatDialectsTest {
         .on("/v1/messages", SSE, DialectUpstream.anthropicThinking(List.of("Greet", " them."), TEXT, 17))
         .on("/cut/v1/messages", SSE, DialectUpstream.before(DialectUpstream.anthropic(TEXT, 15), "message_stop"))
         .on("/v1/responses", SSE, DialectUpstream.responses(TEXT, 12, "response.completed"))
-        .on("/failed/v1/responses", SSE, DialectUpstream.responsesFailed());
+        .on("/failed/v1/responses", SSE, DialectUpstream.responsesFailed())
+        .on("/overloaded/v1/messages", SSE, DialectUpstream.anthropicOverloaded())
+        .on("/api/generate", DialectUpstream.NDJSON, List.of(
+            "{\"model\":\"llama3\",\"response\":\"Hello\",\"done\":false}\n",
+            "{\"model\":\"llama3\",\"response\":\"!\",\"done\":false}\n",
+            "{\"model\":\"llama3\",\"response\":\"\",\"done\":true,\"done_reason\":\"stop\",\"eval_count\":2}\n"));
   }
 
   @AfterAll
@@ -56,10 +61,22 @@ class ChatDialectsTest {
 
   @Test
   void responsesTextIsPrinted() {
-    Run r = chat("--url", upstream.url("/v1/responses"), "--model", "gpt-test", "hi");
+    Run r = chat("--url", upstream.url("/v1/responses"), "--model", "gpt-test", "--max-tokens", "50", "hi");
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out()).isEqualTo("Hello, world!\n");
     assertThat(r.err()).contains("12 tokens (usage) in 4 events");
+    assertThat(upstream.seen.getLast().body()).as("the Responses API's own field").contains("\"max_output_tokens\":50")
+        .doesNotContain("max_tokens");
+  }
+
+  @Test
+  void ollamasGenerateEndpointIsAskedWithAPrompt() throws Exception {
+    Run r = chat("--url", upstream.url("/api/generate"), "--model", "llama3", "Say", "hello");
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).isEqualTo("Hello!\n");
+    JsonNode body = Json.MAPPER.readTree(upstream.seen.getLast().body());
+    assertThat(body.path("prompt").asText()).as("%s", body).isEqualTo("Say hello");
+    assertThat(body.has("messages")).as("%s", body).isFalse();
   }
 
   @Test
@@ -78,6 +95,16 @@ class ChatDialectsTest {
     assertThat(failed.code()).isEqualTo(ChatCommand.EXIT_REQUEST_FAILED);
     assertThat(failed.err()).contains("The model failed to generate a response.");
     assertThat(failed.err().strip().lines().count()).isEqualTo(1);
+  }
+
+  @Test
+  void anInBandErrorEventIsNamedOnce() {
+    Run r = chat("--url", upstream.url("/overloaded/v1/messages"), "--model", "claude-test", "hi");
+    assertThat(r.code()).isEqualTo(ChatCommand.EXIT_REQUEST_FAILED);
+    assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
+    assertThat(r.err()).as(r.err()).contains("Overloaded").containsOnlyOnce("error event");
+    Run failed = chat("--url", upstream.url("/failed/v1/responses"), "--model", "gpt-test", "hi");
+    assertThat(failed.err()).as(failed.err()).containsOnlyOnce("error event");
   }
 
   @Test

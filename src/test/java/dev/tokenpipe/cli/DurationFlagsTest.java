@@ -55,6 +55,32 @@ class DurationFlagsTest {
         "tokenpipe sim --group-commit");
   }
 
+  /**
+   * A bad value of any duration flag is one clean message naming the flag and what a duration looks like, as
+   * --hedge-after's is, not picocli's "cannot convert 'abc' to Duration (java.lang.IllegalArgumentException: ...)".
+   */
+  @Test
+  void aBadValueOfEveryDurationFlagSaysWhatADurationIs() {
+    List<String> seen = new ArrayList<>();
+    forEachCommand(Cli.newCommandLine(new Main()), cmd -> {
+      for (OptionSpec o : cmd.getCommandSpec().options()) {
+        if (o.type() != Duration.class) {
+          continue;
+        }
+        String name = cmd.getCommandSpec().qualifiedName() + " " + o.longestName();
+        seen.add(name);
+        List<String> args = new ArrayList<>(List.of(cmd.getCommandSpec().qualifiedName().split(" ")));
+        args.removeFirst(); // the root's own name
+        args.addAll(List.of(o.longestName(), "abc"));
+        assertThatThrownBy(() -> Cli.newCommandLine(new Main()).parseArgs(args.toArray(String[]::new)))
+            .as(name).isInstanceOf(CommandLine.ParameterException.class)
+            .hasMessageContaining(o.longestName()).hasMessageContaining("not a duration: 'abc' (use e.g. 250ms, 1.5s, 2m)")
+            .hasMessageNotContaining("cannot convert").hasMessageNotContaining("java.lang");
+      }
+    });
+    assertThat(seen).contains("tokenpipe serve --health-interval", "tokenpipe serve --heartbeat", "tokenpipe bench --timeout");
+  }
+
   /** Flags whose value is a count or a duration, or p50/p99 pairs, follow the same rule through the parser. */
   @Test
   void durationsInsideOtherFlagsFollowTheSameRule() {

@@ -43,6 +43,24 @@ class ClientApiTest {
     assertThat(ClientApi.parse("Anthropic_Messages", "/x").dialect()).isSameAs(Dialects.ANTHROPIC_MESSAGES);
   }
 
+  /** Ollama's two generation endpoints take different bodies (github.com/ollama/ollama/blob/main/docs/api.md). */
+  @Test
+  void ollamasGenerateEndpointIsAskedWithAPromptAndItsChatEndpointWithMessages() throws Exception {
+    for (String api : new String[] {"auto", "ollama"}) {
+      ClientApi generate = ClientApi.parse(api, "/api/generate");
+      assertThat(generate.flag()).as(api).isEqualTo("ollama");
+      JsonNode body = Json.MAPPER.readTree(generate.body("llama3", "hi", 5));
+      assertThat(body.path("model").asText()).as(api).isEqualTo("llama3");
+      assertThat(body.path("prompt").asText()).as(api).isEqualTo("hi");
+      assertThat(body.has("messages")).as("%s: %s", api, body).isFalse();
+      assertThat(body.path("stream").asBoolean()).as(api).isTrue();
+      assertThat(body.path("options").path("num_predict").asInt()).as(api).isEqualTo(5);
+      JsonNode chat = Json.MAPPER.readTree(ClientApi.parse(api, "/api/chat").body("llama3", "hi", 0));
+      assertThat(chat.path("messages").get(0).path("content").asText()).as(api).isEqualTo("hi");
+      assertThat(chat.has("prompt")).as(api).isFalse();
+    }
+  }
+
   @Test
   void rawKeepsThePathsDialectForItsKeyButSendsTheBodyAsGiven() {
     ClientApi raw = ClientApi.parse("raw", "/v1/messages");

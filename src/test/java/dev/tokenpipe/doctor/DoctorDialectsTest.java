@@ -64,6 +64,8 @@ class DoctorDialectsTest {
     assertThat(run.exitCode()).as(run.transcript()).isZero();
     assertThat(run.json().get("verdict").asText()).isEqualTo("clean");
     assertThat(upstream.seen.getLast().body()).contains("\"max_output_tokens\":64");
+    assertThat(run.out()).as("the report names the API's own field").contains("max_output_tokens 64")
+        .doesNotContain("max_tokens");
   }
 
   @Test

@@ -3,11 +3,13 @@ package dev.tokenpipe.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tokenpipe.cli.Cli;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** {@link HedgePolicy} without sockets: parsing, eligibility, the budget's bound, the percentile window. */
 class HedgePolicyTest {
@@ -39,7 +41,9 @@ class HedgePolicyTest {
     assertThat(HedgePolicy.After.parse("P99.9").percentile()).isEqualTo(99.9);
     assertThat(HedgePolicy.After.parse("p95").toString()).isEqualTo("p95");
     assertThat(HedgePolicy.After.parse("300ms").toString()).isEqualTo("300ms");
-    assertThatThrownBy(() -> HedgePolicy.After.parse("p100")).hasMessageContaining("--hedge-after");
+    assertThatThrownBy(() -> HedgePolicy.After.parse("p100")).hasMessageContaining("--hedge-after")
+        .hasMessageContaining("above 0 and below 100 (0 < N < 100, e.g. p95)");
+    assertThatThrownBy(() -> HedgePolicy.After.parse("p0")).hasMessageContaining("0 < N < 100");
     assertThatThrownBy(() -> HedgePolicy.After.parse("pfast")).hasMessageContaining("percentile");
     assertThatThrownBy(() -> HedgePolicy.After.parse("soon")).hasMessageContaining("--hedge-after");
     assertThat(HedgePolicy.parseBudget("10%")).isEqualTo(0.1);
@@ -54,6 +58,17 @@ class HedgePolicyTest {
   void badValuesFailTheConfigWithTheFlagsName() {
     assertThatThrownBy(() -> GatewayConfig.defaults().withHedging("p0", "10%")).hasMessageContaining("--hedge-after");
     assertThatThrownBy(() -> GatewayConfig.defaults().withHedging("300ms", "-5%")).hasMessageContaining("--hedge-budget");
+  }
+
+  /** A hedge path is matched against request paths, which always start with /: "foo" would never match. */
+  @Test
+  @Timeout(value = 15, unit = TimeUnit.SECONDS) // accepted, serve would run until stopped
+  void aHedgePathWithoutItsLeadingSlashIsAOneLineUsageError() {
+    GatewayTlsTest.Run r = GatewayTlsTest.serve("--port", "0", "--upstream", "http://127.0.0.1:1",
+        "--hedge-paths", "/v1/chat/completions,foo");
+    assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
+    assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
+    assertThat(r.err()).contains("--hedge-paths must be paths starting with /").contains("not 'foo'");
   }
 
   @Test

@@ -275,7 +275,9 @@ class SimDialectStreamTest {
   @ParameterizedTest(name = "{0} {1} -> {2}")
   @CsvSource(delimiter = '|', value = {
       "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":0,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 400 | max_tokens",
-      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":10,\"messages\":[]} | 400 | messages",
+      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":10,\"messages\":[]} | 400 | messages: at least one message is required",
+      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":10} | 400 | messages: Field required",
+      "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":10,\"messages\":\"hi\"} | 400 | messages: Input should be a valid list",
       "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":2000,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":10},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 400 | budget_tokens",
       "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":1500,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1500},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 400 | budget_tokens",
       "/v1/messages | {\"model\":\"tokenpipe-sim\",\"max_tokens\":10,\"tools\":[{}],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} | 400 | tools.0.name",
