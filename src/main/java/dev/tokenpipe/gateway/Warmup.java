@@ -100,10 +100,15 @@ final class Warmup {
     ch.finishAndReleaseAll();
   }
 
-  /** One short stream through the gateway and the built-in model, read to its end. */
+  /**
+   * One short stream through the gateway and the built-in model, read to its end. It asks for usage and a token
+   * bound as clients do (bench, the SDKs): without them the first client's request still ran the usage chunk's
+   * path cold, 20 ms slower to its first token (docs/benchmarks.md, "Cold start").
+   */
   private static void selfRequest(InetSocketAddress address, String model) throws Exception {
     SelfRequest.post(address, "/v1/chat/completions",
-        "{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"model\":\"" + model + "\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":8,"
+            + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
         HEADER + ": 1", "X-Tokenpipe-Sim: ttft=0ms itl=0ms tokens=8");
   }
 }
