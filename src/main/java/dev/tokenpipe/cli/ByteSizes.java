@@ -7,7 +7,12 @@ import picocli.CommandLine;
 public final class ByteSizes implements CommandLine.ITypeConverter<Integer> {
   @Override
   public Integer convert(String value) {
-    return parse(value);
+    try {
+      return parse(value);
+    } catch (IllegalArgumentException e) {
+      // picocli prints this exception's message as it is (see Durations).
+      throw new CommandLine.TypeConversionException(e.getMessage());
+    }
   }
 
   public static int parse(String value) {
@@ -18,6 +23,9 @@ public final class ByteSizes implements CommandLine.ITypeConverter<Integer> {
     }
     if (i == 0) {
       throw new IllegalArgumentException("not a size: '" + value + "' (use e.g. 65536, 64KiB, 1MiB)");
+    }
+    if (i > 12) { // beyond any int count of bytes, and beyond what Long.parseLong takes for a long run of digits
+      throw new IllegalArgumentException("size too large: '" + value + "'");
     }
     long n = Long.parseLong(s.substring(0, i));
     long unit = switch (s.substring(i).trim()) {
