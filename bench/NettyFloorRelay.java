@@ -22,12 +22,12 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 
 public class NettyFloorRelay {
   public static void main(String[] args) throws InterruptedException {
-    if (args.length != 2) {
-      System.err.println("usage: NettyFloorRelay LISTEN_PORT UPSTREAM_PORT (both on 127.0.0.1)");
+    int listen = args.length == 2 ? port(args[0]) : -1;
+    int upstream = args.length == 2 ? port(args[1]) : -1;
+    if (listen < 0 || upstream < 0) {
+      System.err.println("usage: NettyFloorRelay LISTEN_PORT UPSTREAM_PORT (both on 127.0.0.1, 1-65535)");
       System.exit(64);
     }
-    int listen = Integer.parseInt(args[0]);
-    int upstream = Integer.parseInt(args[1]);
     // One event loop, named like serve's so the benchmark's per-thread split counts it the same way.
     EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("tokenpipe-floor"),
         EpollIoHandler.newFactory());
@@ -41,6 +41,15 @@ public class NettyFloorRelay {
         }).bind("127.0.0.1", listen).sync().channel();
     System.err.println("floor relay on 127.0.0.1:" + listen + " -> 127.0.0.1:" + upstream);
     server.closeFuture().sync();
+  }
+
+  private static int port(String s) {
+    try {
+      int p = Integer.parseInt(s);
+      return p >= 1 && p <= 65535 ? p : -1;
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   /** One direction: each read goes to the peer, written and flushed; the next read waits for that write. */

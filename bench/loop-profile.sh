@@ -12,8 +12,12 @@
 # Needs perf (linux-perf), taskset, jq; jcmd from the JDK the launcher finds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-pid=${1:?usage: bench/loop-profile.sh PID URL [concurrency] [seconds]}
-url=${2:?usage: bench/loop-profile.sh PID URL [concurrency] [seconds]}
+if [ $# -lt 2 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then
+  echo "usage: bench/loop-profile.sh PID URL [concurrency] [seconds]" >&2
+  exit 64
+fi
+pid=$1
+url=$2
 c=${3:-300}
 secs=${4:-20}
 warm=${WARM:-20s}
