@@ -21,6 +21,10 @@ url=$2
 c=${3:-300}
 secs=${4:-20}
 warm=${WARM:-20s}
+if ! [[ $c =~ ^[0-9]+$ && $secs =~ ^[0-9]+$ && $warm =~ ^[0-9]+s?$ ]] || [ "$secs" -le 4 ] || [ "$c" -lt 1 ]; then
+  echo "loop-profile: concurrency a whole number, seconds a whole number above 4, WARM whole seconds (e.g. 20s)" >&2
+  exit 64
+fi
 case $url in http://127.0.0.1:* | http://localhost:*) ;; *) echo "loop-profile: loopback URLs only" >&2; exit 64 ;; esac
 for tool in perf taskset jq; do
   command -v "$tool" >/dev/null || { echo "loop-profile: needs $tool" >&2; exit 1; }
@@ -29,7 +33,15 @@ done
 . "$here/bin/find-jdk"
 jdk=$(tokenpipe_find_jdk)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench=
+map=/tmp/perf-$pid.map
+[ -e "$map" ] && map= # a perf map that was there before is not ours to remove
+cleanup() {
+  [ -n "$bench" ] && kill "$bench" 2>/dev/null
+  [ -n "$map" ] && rm -f "$map"
+  rm -rf "$work"
+}
+trap cleanup EXIT
 "$here/tokenpipe" --version >/dev/null
 
 # The busiest event-loop thread: tokenpipe's loops are named tokenpipe-*, NGINX's worker is the process itself.
@@ -42,19 +54,22 @@ taskset -c "${REST_CORES:-0}" "$here/tokenpipe" bench -c "$c" -z "$secs" --warmu
   --json "$work/bench.json" "$url" >"$work/bench.txt" 2>&1 &
 bench=$!
 sleep "$(( ${warm%s} + 2 ))"
-perf record -q -F 2999 -t "$tid" -o "$work/perf.data" -- sleep "$(( secs - 4 ))" >/dev/null 2>&1
+perf record -q -F 2999 -t "$tid" -o "$work/perf.data" -- sleep "$(( secs - 4 ))" >"$work/perf.log" 2>&1 ||
+  { echo "loop-profile: perf record failed:" >&2; head -3 "$work/perf.log" >&2; exit 1; }
 if grep -q . <(tr '\0' ' ' <"/proc/$pid/cmdline" | grep java); then
   "$jdk/bin/jcmd" "$pid" Compiler.perfmap >/dev/null
 fi
 wait "$bench" || true
+bench=
 # Events in the sampled window: content events per second over the run, times the seconds sampled.
 rate=$(jq -r '.totals.content_events / .totals.duration_s' "$work/bench.json" 2>/dev/null || echo 0)
 events=$(awk -v r="$rate" -v s="$(( secs - 4 ))" 'BEGIN {printf "%d", r * s}')
-[ "$events" -gt 0 ] || { echo "loop-profile: bench relayed no events ($work/bench.txt)" >&2; cat "$work/bench.txt" >&2; exit 1; }
+[ "$events" -gt 0 ] || { echo "loop-profile: bench relayed no events; its output:" >&2; cat "$work/bench.txt" >&2; exit 1; }
 echo "thread $tid of $pid, $((secs - 4)) s sampled at 2999 Hz, ~$events content events"
 echo "microseconds per content event, by shared object:"
 perf report -i "$work/perf.data" --stdio -g none -n --sort dso 2>/dev/null | grep -v '^#' | grep -v '^$' |
   awk -v ev="$events" '{us = $2 / 2999 * 1e6 / ev; $1 = ""; $2 = ""; printf "  %7.2f  %s\n", us, $0; t += us} END {printf "  %7.2f  total\n", t}'
 echo "top symbols (microseconds per content event):"
-perf report -i "$work/perf.data" --stdio -g none -n --sort sym 2>/dev/null | grep '\[' | head -"${TOP:-25}" |
-  awk -v ev="$events" '{us = $2 / 2999 * 1e6 / ev; $1 = ""; $2 = ""; $3 = ""; printf "  %7.3f %s\n", us, substr($0, 1, 140)}'
+# awk reads to the end (no head): under pipefail a closed pipe would fail the script after its output.
+perf report -i "$work/perf.data" --stdio -g none -n --sort sym 2>/dev/null | grep '\[' |
+  awk -v ev="$events" -v top="${TOP:-25}" 'NR <= top {us = $2 / 2999 * 1e6 / ev; $1 = ""; $2 = ""; $3 = ""; printf "  %7.3f %s\n", us, substr($0, 1, 140)}'
