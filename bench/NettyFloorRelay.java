@@ -1,8 +1,8 @@
 // The floor under any Netty gateway: a TCP relay in the shape of Netty's HexDumpProxy example, on the transport
 // and JVM flags `serve` runs with, that parses nothing. Each client connection gets its own upstream
-// connection; every read is written and flushed to the other side as it came, and the next read waits for
-// that write (backpressure). bench/gateway-overhead.sh runs it as the "floor" path (FLOOR=1) so that serve's
-// CPU per event splits into what Netty on the JVM costs and what serve's own HTTP and SSE work costs.
+// connection; every read is written and flushed to the other side as it came, and reads pause while the
+// other side is not writable (backpressure, as in serve). bench/gateway-overhead.sh runs it as the "floor"
+// path (FLOOR=1) so that serve's CPU per event splits into what Netty on the JVM costs and what serve's own HTTP and SSE work costs.
 //
 // Usage (loopback only): TOKENPIPE_SOURCE=bench/NettyFloorRelay.java ./tokenpipe LISTEN_PORT UPSTREAM_PORT
 import io.netty.bootstrap.Bootstrap;
@@ -52,7 +52,12 @@ public class NettyFloorRelay {
     }
   }
 
-  /** One direction: each read goes to the peer, written and flushed; the next read waits for that write. */
+  /**
+   * One direction: each read goes to the peer, written and flushed as it came. Backpressure as in serve: reads
+   * stay on (auto-read) while the peer is writable and pause when it is not. A relay that asks for every read
+   * itself (auto-read off, as Netty's HexDumpProxy does) pays two epoll_ctl calls per read to arm and disarm
+   * EPOLLIN, which serve does not, and would not be the floor.
+   */
   static class Pipe extends ChannelInboundHandlerAdapter {
     Channel peer;
 
@@ -61,20 +66,18 @@ public class NettyFloorRelay {
     }
 
     @Override
-    public void channelActive(ChannelHandlerContext ctx) {
-      ctx.read();
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      peer.writeAndFlush(msg, peer.voidPromise()); // a failed write closes the peer: exceptionCaught below
+      if (!peer.isWritable()) {
+        ctx.channel().config().setAutoRead(false);
+      }
     }
 
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      peer.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
-        if (f.isSuccess()) {
-          ctx.channel().read();
-        } else {
-          f.channel().close();
-          ctx.close();
-        }
-      });
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (peer != null) {
+        peer.config().setAutoRead(ctx.channel().isWritable());
+      }
     }
 
     @Override
@@ -82,6 +85,11 @@ public class NettyFloorRelay {
       if (peer != null) {
         peer.close();
       }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close(); // channelInactive closes the peer
     }
   }
 
@@ -98,12 +106,12 @@ public class NettyFloorRelay {
     public void channelActive(ChannelHandlerContext ctx) {
       Channel client = ctx.channel();
       var connect = new Bootstrap().group(client.eventLoop()).channel(EpollSocketChannel.class)
-          .option(ChannelOption.TCP_NODELAY, true).option(ChannelOption.AUTO_READ, false)
+          .option(ChannelOption.TCP_NODELAY, true)
           .handler(new Pipe(client)).connect("127.0.0.1", upstreamPort);
       peer = connect.channel();
       connect.addListener((ChannelFutureListener) f -> {
         if (f.isSuccess()) {
-          client.read();
+          client.config().setAutoRead(true); // the client's bytes wait until there is somewhere to put them
         } else {
           client.close();
         }

@@ -11,6 +11,8 @@
 #       WARM           unmeasured warm-up per path and round (default 10s; a JVM pinned to one core still
 #                      compiles after a minute on a busy machine, so CPU is also reported without the JIT)
 #       MAIN=0         skip the side-by-side runs (e.g. to run only CAPACITY)
+#       BASE_JAR       also run `serve` from this jar as path "base" (same flags, core and upstream): two builds of
+#                      serve side by side in one run, e.g. main's against a change (prints base / serve)
 #       FLOOR=1        also run a fourth path, bench/NettyFloorRelay.java: a Netty TCP relay that parses nothing, on
 #                      serve's JVM flags and core. Its CPU per event is the floor under any Netty gateway, so
 #                      serve's CPU splits into that floor and serve's own HTTP and SSE work
@@ -70,6 +72,15 @@ NGINX
 taskset -c "$gw_core" nginx -c "$work/nginx.conf"
 paths="direct serve nginx"
 ports="18410 18411 18412"
+base_pid=
+if [ -n "${BASE_JAR:-}" ]; then
+  [ -f "$BASE_JAR" ] || { echo "gateway-overhead: BASE_JAR: no such file: $BASE_JAR" >&2; exit 64; }
+  TOKENPIPE_JAR=$BASE_JAR taskset -c "$gw_core" "$here/tokenpipe" serve -p 18414 --upstream http://127.0.0.1:18410 \
+    >"$work/base.log" 2>&1 & pids+=($!)
+  base_pid=$!
+  paths="$paths base"
+  ports="$ports 18414"
+fi
 floor_pid=
 if [ "${FLOOR:-0}" = 1 ]; then
   TOKENPIPE_SOURCE="$here/bench/NettyFloorRelay.java" taskset -c "$gw_core" "$here/tokenpipe" 18413 18410 \
@@ -98,8 +109,8 @@ thread_cpu() {
     {o += $2}
     END {printf "%.2f %.2f %.2f %.2f\n", l / hz, g / hz, j / hz, o / hz}'
 }
-gw_pid() { case $1 in serve) echo "$serve_pid" ;; nginx) echo "$nginx_worker" ;; floor) echo "$floor_pid" ;; *) echo "" ;; esac; }
-port_of() { case $1 in direct) echo 18410 ;; serve) echo 18411 ;; nginx) echo 18412 ;; floor) echo 18413 ;; esac; }
+gw_pid() { case $1 in serve) echo "$serve_pid" ;; nginx) echo "$nginx_worker" ;; floor) echo "$floor_pid" ;; base) echo "$base_pid" ;; *) echo "" ;; esac; }
+port_of() { case $1 in direct) echo 18410 ;; serve) echo 18411 ;; nginx) echo 18412 ;; floor) echo 18413 ;; base) echo 18414 ;; esac; }
 events_total() { curl -fs http://127.0.0.1:18411/metrics | awk '/^tokenpipe_gateway_events_total/ {print int($2)}'; }
 load() { # name conc seconds json
   taskset -c "$rest" "$here/tokenpipe" bench -c "$2" -z "$3" --progress none --json "$4" \
@@ -165,8 +176,8 @@ END {
       (s - x > 0.5 ? "   (target <= 0.5: missed)" : "")
   }
   per = median("serve", 18) / (median("serve", 5) > 0 ? median("serve", 5) : 1)
-  for (p = 1; p <= 3; p++) {
-    name = p == 1 ? "serve" : (p == 2 ? "nginx" : "floor")
+  for (p = 1; p <= 4; p++) {
+    name = p == 1 ? "serve" : (p == 2 ? "nginx" : (p == 3 ? "floor" : "base"))
     ev[name] = median(name, 5) * per
     cpm[name] = ev[name] > 0 ? median(name, 15) / ev[name] * 1e6 : 0
     rss[name] = (median(name, 17) - median(name, 16)) / c
@@ -180,6 +191,10 @@ END {
     printf "  floor   %28.1f   (a Netty relay that parses nothing: floor / nginx %.2f, serve / floor %.2f;\n", \
       cpm["floor"], (cpm["nginx"] > 0 ? cpm["floor"] / cpm["nginx"] : 0), cpm["serve"] / cpm["floor"]
     printf "           serve minus floor, its HTTP and SSE work: %.1f CPU-s per million events)\n", cpm["serve"] - cpm["floor"]
+  }
+  if (cpm["base"] > 0) {
+    printf "  base    %28.1f %22.1f   (serve from BASE_JAR: base / serve %.2f, base / nginx %.2f)\n", \
+      cpm["base"], rss["base"], cpm["base"] / (cpm["serve"] > 0 ? cpm["serve"] : 1), (cpm["nginx"] > 0 ? cpm["base"] / cpm["nginx"] : 0)
   }
   printf "  (RSS peak - idle counts a heap growing under load; memory held per open stream: bench/stream-memory.sh)\n"
   if (ev["serve"] > 0) {

@@ -277,6 +277,31 @@ final class ClientStream {
     } else {
       written = ctx.writeAndFlush(new DefaultHttpContent(out));
     }
+    return measured(written, readNanos);
+  }
+
+  /**
+   * True when an upstream chunk whose data is whole events can go to this client as it came, its framing
+   * included ({@link #forwardChunk}): the client's body is chunked, the stream is committed, nothing is held
+   * back and the client is not mid-event.
+   */
+  boolean takesUpstreamChunks() {
+    return chunkedCtx != null && committed && held == null && !midEvent && !ended;
+  }
+
+  /**
+   * The zero-copy write: {@code chunk} is one whole HTTP/1.1 chunk as the upstream framed it (size line without
+   * extensions, data that is whole events, CRLF), written and flushed as it is. Chunked framing is hop-by-hop,
+   * but a chunk is a chunk on either hop: re-framing the same data would copy it for nothing. Only when
+   * {@link #takesUpstreamChunks()}. Takes ownership.
+   */
+  void forwardChunk(ByteBuf chunk, long readNanos) {
+    heartbeat.written(readNanos);
+    measured(chunkedCtx.writeAndFlush(chunk), readNanos);
+  }
+
+  /** Records the write's added latency when it completes, and the client's pending bytes. */
+  private ChannelFuture measured(ChannelFuture written, long readNanos) {
     if (written.isDone()) {
       // The common case: the flush wrote it to the socket before returning. No listener (a lambda per event).
       if (written.isSuccess()) {

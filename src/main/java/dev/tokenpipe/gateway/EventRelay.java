@@ -66,18 +66,15 @@ final class EventRelay implements ByteProcessor {
    * an oversized event, whatever arrived of it. Null when nothing is ready. The caller owns the result.
    */
   ByteBuf feed(ByteBuf in) {
-    int from = in.readerIndex();
-    int to = in.writerIndex();
+    return feed(in, in.readerIndex(), in.writerIndex());
+  }
+
+  /** {@link #feed(ByteBuf)} for the bytes [from, to) of {@code in} (absolute indexes). */
+  ByteBuf feed(ByteBuf in, int from, int to) {
     if (from == to) {
       return null;
     }
-    boundary = -1;
-    index = from;
-    if (framing == Framing.SSE && !afterCr && in.indexOf(from, to, (byte) '\r') < 0) {
-      scanLineFeeds(in, from, to);
-    } else {
-      in.forEachByte(from, to - from, this);
-    }
+    scan(in, from, to);
     ByteBuf out = null;
     if (boundary >= 0) {
       out = takeUpTo(in, from, boundary);
@@ -100,6 +97,40 @@ final class EventRelay implements ByteProcessor {
       }
     }
     return out == null ? null : bomChecked(out);
+  }
+
+  /**
+   * The zero-copy path's question: are the bytes [from, to) of {@code in} whole events, with nothing of an
+   * earlier read held and the stream's first bytes already out? If so they count as relayed (the relay is at a
+   * boundary, as after {@link #feed} returned exactly them) and the caller forwards them itself; if not, nothing
+   * changed and they go through {@link #feed}.
+   */
+  boolean wholeEvents(ByteBuf in, int from, int to) {
+    if (from == to || partial != null || oversized || firstOutput) {
+      return false;
+    }
+    boolean wasLineStart = lineStart;
+    boolean wasAfterCr = afterCr;
+    boolean wasEndedAtCr = endedAtCr;
+    scan(in, from, to);
+    if (boundary == to) {
+      return true;
+    }
+    lineStart = wasLineStart;
+    afterCr = wasAfterCr;
+    endedAtCr = wasEndedAtCr;
+    return false;
+  }
+
+  /** Runs the line state over [from, to) and leaves {@link #boundary} just past the last event end in it, or -1. */
+  private void scan(ByteBuf in, int from, int to) {
+    boundary = -1;
+    index = from;
+    if (framing == Framing.SSE && !afterCr && in.indexOf(from, to, (byte) '\r') < 0) {
+      scanLineFeeds(in, from, to);
+    } else {
+      in.forEachByte(from, to - from, this);
+    }
   }
 
   /** True when the client has received only whole events: a comment or an error event may go next. */

@@ -26,6 +26,11 @@ final class InflateIfEncoded extends HttpContentDecompressor {
     super(0);
   }
 
+  /** The current response's body is content-coded (the decompressor took the coding out of the head it passed on). */
+  boolean encoded() {
+    return encoded;
+  }
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
     if (msg instanceof HttpResponse head) {

@@ -3,6 +3,7 @@ package dev.tokenpipe.gateway;
 import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.Framing;
+import dev.tokenpipe.http.ChunkedBody;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.SseException;
 import dev.tokenpipe.sse.SseParser;
@@ -107,6 +108,11 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   /** A 1xx head was read: its (empty) end is not the response's. */
   private boolean inInformational;
   private EventRelay relay;
+  /**
+   * The current attempt's chunked stream body, read from the socket as it came (the HTTP handlers are out of
+   * its pipeline, {@link UpstreamInitializer#readBodyRaw}); null while the codec reads (heads, other bodies).
+   */
+  private ChunkedBody rawBody;
   /** Our own socket failed once (EMFILE, ...): one more try on the same upstream, then 503. */
   private boolean localRetried;
   private StreamScanner scanner;
@@ -281,6 +287,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     upstreamHead = h.head();
     upstreamReusable = h.reusable();
     inInformational = false;
+    rawBody = null; // the hedge's connection still reads through its codec
     deferredFraming = null;
     upstreamChannel.pipeline().get(UpstreamHandler.class).bind(this);
     upstreamChannel.config().setAutoRead(ctx.channel().isWritable());
@@ -366,6 +373,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     upstreamHead = null;
     upstreamReusable = false;
     inInformational = false;
+    rawBody = null;
     Future<Channel> f = gw.pool().acquire(ctx.channel().eventLoop(), u);
     reusedConnection = f.isDone(); // an idle pooled connection is handed out already completed
     f.addListener(done -> onAcquired(f, u));
@@ -470,6 +478,10 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       }
       long now = clock.nanoTime();
       lastUpstreamReadNanos = now;
+      if (msg instanceof ByteBuf raw) {
+        onRawBody(raw, now);
+        return;
+      }
       if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
         // Not HTTP, a cut/oversized/NUL-bearing head, broken chunk framing: the connection is unusable.
         upstreamReusable = false;
@@ -533,6 +545,13 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         } else {
           deferredFraming = framing; // the race decides whose head the client gets
         }
+        if (rawChunked(head) && upstreamChannel != null) {
+          // Last: the codec hands on the body bytes it already read as it leaves, before this returns.
+          rawBody = new ChunkedBody();
+          if (!UpstreamInitializer.readBodyRaw(upstreamChannel.pipeline())) {
+            rawBody = null;
+          }
+        }
       } else if (client.headSent()) {
         // The client holds our early event-stream head, and the upstream answered with a whole body.
         attemptFailed(ErrorKind.INVALID_SSE, ErrorKind.INVALID_SSE.apiError(
@@ -590,15 +609,100 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   /**
+   * A stream body read in place: only an HTTP/1.1 {@code chunked} body with no content coding (what the gateway
+   * asks for and model servers send), so that chunk data is the stream's own bytes. (A coded body's head reaches
+   * here with its coding already taken out by the decompressor; {@link UpstreamInitializer#readBodyRaw} asks it.
+   * A head that carries no body whatever it says, a HEAD request's answer or a 204, reaches here with its
+   * {@code Transfer-Encoding} taken out by the codec, so no raw body is ever awaited after one.)
+   */
+  private static boolean rawChunked(HttpResponse head) {
+    String te = head.headers().get(HttpHeaderNames.TRANSFER_ENCODING);
+    String ce = head.headers().get(HttpHeaderNames.CONTENT_ENCODING);
+    return head.protocolVersion().equals(HttpVersion.HTTP_1_1) && te != null
+        && HttpHeaderValues.CHUNKED.contentEqualsIgnoreCase(te.strip())
+        && !head.headers().contains(HttpHeaderNames.CONTENT_LENGTH)
+        && (ce == null || ce.isBlank() || HttpHeaderValues.IDENTITY.contentEqualsIgnoreCase(ce.strip()));
+  }
+
+  /**
+   * A read of a raw chunked stream body ({@link #rawBody}): a read that is one whole chunk of whole events goes
+   * to the client as it came ({@link #relayWholeChunk}); any other read is decoded in place and its data pieces
+   * take the token path like the codec's would.
+   */
+  private void onRawBody(ByteBuf in, long readNanos) {
+    ChunkedBody body = rawBody;
+    if (body == null) {
+      // Bytes without a head, on a connection whose codec is out: cannot happen; never guess at framing.
+      upstreamReusable = false;
+      attemptFailed(ErrorKind.UPSTREAM_PROTOCOL, null, true);
+      return;
+    }
+    try {
+      if (relayWholeChunk(in, readNanos)) {
+        return;
+      }
+      for (ChunkedBody.Step step; (step = body.next(in)) != ChunkedBody.Step.NEED_MORE; ) {
+        if (step == ChunkedBody.Step.END) {
+          rawBody = null;
+          if (in.isReadable()) {
+            upstreamReusable = false; // bytes past the response: the upstream and we disagree on framing
+          } else if (upstreamReusable && upstreamChannel != null) {
+            UpstreamInitializer.readHttpAgain(upstreamChannel.pipeline());
+          }
+          if (state == StreamState.RELAYING || state == StreamState.HEDGING) {
+            onUpstreamEnd(readNanos);
+          }
+          return;
+        }
+        relayEvents(in, body.dataFrom(), body.dataTo(), readNanos);
+        if (rawBody != body) {
+          return; // the attempt failed (and maybe another started) on what these events said
+        }
+      }
+    } catch (ChunkedBody.FramingException e) {
+      upstreamReusable = false;
+      attemptFailed(ErrorKind.UPSTREAM_PROTOCOL, null, true);
+    } catch (SseException e) {
+      attemptFailed(ErrorKind.INVALID_SSE, null, true);
+    }
+  }
+
+  /**
+   * The zero-copy token path: when the read is exactly one whole chunk whose data is whole events and the
+   * client takes chunks as they come ({@link ClientStream#takesUpstreamChunks}), the read itself goes to the
+   * client, framing and all, then its events are scanned for the books. Issue 15: this skips the HTTP decoder's
+   * objects, the copy into a re-framed chunk and its buffer. False when the read takes the general path.
+   */
+  private boolean relayWholeChunk(ByteBuf in, long readNanos) {
+    if (!rawBody.atChunkStart() || !client.takesUpstreamChunks()) {
+      return false;
+    }
+    int length = ChunkedBody.wholeChunk(in);
+    int to = in.writerIndex() - 2;
+    if (length < 0 || !relay.wholeEvents(in, to - length, to)) {
+      return false;
+    }
+    client.forwardChunk(in.retain(), readNanos);
+    scanner.feed(in, to - length, to, readNanos);
+    books.delivered();
+    return true;
+  }
+
+  /**
    * The token path: the whole events this read completed go to the client as the upstream's bytes, written
    * and flushed at once, then are scanned for the books. Before the first generated output the events are
    * scanned first, to hold what carries none and to catch an in-band error worth a retry.
    */
   private void relayEvents(ByteBuf buf, long readNanos) {
+    relayEvents(buf, buf.readerIndex(), buf.writerIndex(), readNanos);
+  }
+
+  /** {@link #relayEvents(ByteBuf, long)} for the bytes [from, to) of {@code buf}. */
+  private void relayEvents(ByteBuf buf, int from, int to, long readNanos) {
     if (client.wroteOwnBytes()) {
       relay.stripLeadingBom();
     }
-    ByteBuf out = relay.feed(buf);
+    ByteBuf out = relay.feed(buf, from, to);
     if (out == null) {
       return;
     }
@@ -862,6 +966,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     scanner = null;
     translator = null;
     translatorParser = null;
+    rawBody = null;
     if (up != null) {
       up.pipeline().get(UpstreamHandler.class).unbind();
       up.close();

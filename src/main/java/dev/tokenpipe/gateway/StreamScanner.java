@@ -86,16 +86,21 @@ final class StreamScanner implements SseListener {
    * @throws dev.tokenpipe.sse.SseException when the upstream's SSE is not sane (a line beyond 1 MiB)
    */
   void feed(ByteBuf buf, long readNanos) {
+    feed(buf, buf.readerIndex(), buf.writerIndex(), readNanos);
+  }
+
+  /** {@link #feed(ByteBuf, long)} for the bytes [from, to) of {@code buf} (absolute indexes). */
+  void feed(ByteBuf buf, int from, int to, long readNanos) {
     this.readNanos = readNanos;
     switch (framing) {
       case SSE -> {
-        boolean bomPossible = !started && buf.isReadable() && buf.getByte(buf.readerIndex()) == (byte) 0xEF;
-        if (plainTokens || bomPossible || (sse != null && !sse.atEventBoundary()) || !scanInPlace(buf)) {
-          parser().feed(buf);
+        boolean bomPossible = !started && from < to && buf.getByte(from) == (byte) 0xEF;
+        if (plainTokens || bomPossible || (sse != null && !sse.atEventBoundary()) || !scanInPlace(buf, from, to)) {
+          parser().feed(from == buf.readerIndex() && to == buf.writerIndex() ? buf : buf.slice(from, to - from));
         }
-        started |= buf.isReadable();
+        started |= from < to;
       }
-      case NDJSON -> feedLines(buf);
+      case NDJSON -> feedLines(buf, from, to);
       case RAW -> { }
     }
   }
@@ -140,8 +145,8 @@ final class StreamScanner implements SseListener {
    * the shape (LF line ends, whole events, at most one data line each), so that nothing is dispatched
    * twice when the parser takes over.
    */
-  private boolean scanInPlace(ByteBuf buf) {
-    int length = buf.readableBytes();
+  private boolean scanInPlace(ByteBuf buf, int from, int to) {
+    int length = to - from;
     if (length < 2 || length > MAX_INPLACE_BYTES) {
       return false;
     }
@@ -150,7 +155,7 @@ final class StreamScanner implements SseListener {
       s.bytes = new byte[Math.max(length, s.bytes.length * 2)];
     }
     byte[] b = s.bytes;
-    copy(buf, buf.readerIndex(), b, length);
+    copy(buf, from, b, length);
     if (b[length - 1] != '\n' || b[length - 2] != '\n' || !simpleShape(b, length)) {
       return false;
     }
@@ -258,8 +263,8 @@ final class StreamScanner implements SseListener {
     return -1;
   }
 
-  private void feedLines(ByteBuf buf) {
-    for (int i = buf.readerIndex(), end = buf.writerIndex(); i < end; i++) {
+  private void feedLines(ByteBuf buf, int from, int to) {
+    for (int i = from; i < to; i++) {
       byte b = buf.getByte(i);
       if (b == '\n') {
         String line = ndjsonLine.toString(java.nio.charset.StandardCharsets.UTF_8).trim();

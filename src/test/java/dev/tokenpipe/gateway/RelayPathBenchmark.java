@@ -68,6 +68,8 @@ public class RelayPathBenchmark {
       "[DONE]"};
 
   private ByteBuf[] reads;
+  /** The same events as an upstream's chunked body delivers them: one HTTP/1.1 chunk per read. */
+  private ByteBuf[] chunkReads;
   private EmbeddedChannel channel;
   private EventRelay relay;
   private ClientStream client;
@@ -97,6 +99,13 @@ public class RelayPathBenchmark {
       byte[] event = ("data: " + EVENTS[i] + "\n\n").getBytes(UTF_8);
       reads[i] = PooledByteBufAllocator.DEFAULT.directBuffer(event.length).writeBytes(event);
     }
+    chunkReads = new ByteBuf[EVENTS.length];
+    for (int i = 0; i < EVENTS.length; i++) {
+      byte[] event = ("data: " + EVENTS[i] + "\n\n").getBytes(UTF_8);
+      byte[] size = (Integer.toHexString(event.length) + "\r\n").getBytes(UTF_8);
+      chunkReads[i] = PooledByteBufAllocator.DEFAULT.directBuffer(size.length + event.length + 2)
+          .writeBytes(size).writeBytes(event).writeByte('\r').writeByte('\n');
+    }
     ChannelInboundHandlerAdapter gateway = new ChannelInboundHandlerAdapter();
     channel = new EmbeddedChannel(new Socket(), new HttpServerCodec(), gateway);
     ChannelHandlerContext ctx = channel.pipeline().context(gateway);
@@ -107,6 +116,10 @@ public class RelayPathBenchmark {
     books = new StreamBooks(metrics);
     books.requestSent(System.nanoTime());
     scanner = new StreamScanner(Framing.SSE, false, books);
+    // Committed, with the stream's first output out, as a stream is from its first token on.
+    client.forward(null, System.nanoTime(), false);
+    ByteBuf first = relay.feed(reads[0]);
+    first.release();
   }
 
   @TearDown
@@ -115,6 +128,9 @@ public class RelayPathBenchmark {
     relay.release();
     channel.finishAndReleaseAll();
     for (ByteBuf b : reads) {
+      b.release();
+    }
+    for (ByteBuf b : chunkReads) {
       b.release();
     }
   }
@@ -133,6 +149,28 @@ public class RelayPathBenchmark {
     } finally {
       out.release();
     }
+    books.delivered();
+    return books.sawTerminator();
+  }
+
+  /**
+   * One upstream read that is one whole chunk of one whole event, on the raw body path
+   * ({@code ProxyExchange.relayWholeChunk}): recognised in place and written as it was read, framing included.
+   * Compare with {@link #relayOneEvent}, which is handed the event by the HTTP decoder (its cost is
+   * {@link UpstreamDecodeBenchmark}) and copies it into a chunk of the gateway's framing.
+   */
+  @Benchmark
+  public boolean relayOneWholeChunk() {
+    ByteBuf read = chunkReads[next];
+    next = next + 1 == chunkReads.length ? 0 : next + 1;
+    long readNanos = System.nanoTime();
+    int length = dev.tokenpipe.http.ChunkedBody.wholeChunk(read);
+    int to = read.writerIndex() - 2;
+    if (length < 0 || !client.takesUpstreamChunks() || !relay.wholeEvents(read, to - length, to)) {
+      throw new IllegalStateException("not the raw path");
+    }
+    client.forwardChunk(read.retain(), readNanos);
+    scanner.feed(read, to - length, to, readNanos);
     books.delivered();
     return books.sawTerminator();
   }
