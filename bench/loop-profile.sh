@@ -44,16 +44,18 @@ cleanup() {
 trap cleanup EXIT
 "$here/tokenpipe" --version >/dev/null
 
-# The busiest event-loop thread: tokenpipe's loops are named tokenpipe-*, NGINX's worker is the process itself.
+taskset -c "${REST_CORES:-0}" "$here/tokenpipe" bench -c "$c" -z "$secs" --warmup "$warm" --progress none \
+  --json "$work/bench.json" "$url" >"$work/bench.txt" 2>&1 &
+bench=$!
+sleep "$(( ${warm%s} + 2 ))"
+
+# The busiest event-loop thread under this load (a fresh process's loops have all but no CPU before it): tokenpipe's
+# loops are named tokenpipe-*, NGINX's worker is the process itself.
 tid=$(for t in /proc/"$pid"/task/*; do
   case $(cat "$t/comm") in tokenpipe-*|nginx) echo "$(awk '{print $14 + $15}' "$t/stat") ${t##*/}" ;; esac
 done | sort -rn | head -1 | cut -d' ' -f2)
 [ -n "$tid" ] || { echo "loop-profile: no event-loop thread (tokenpipe-* or nginx) in $pid" >&2; exit 1; }
 
-taskset -c "${REST_CORES:-0}" "$here/tokenpipe" bench -c "$c" -z "$secs" --warmup "$warm" --progress none \
-  --json "$work/bench.json" "$url" >"$work/bench.txt" 2>&1 &
-bench=$!
-sleep "$(( ${warm%s} + 2 ))"
 perf record -q -F 2999 -t "$tid" -o "$work/perf.data" -- sleep "$(( secs - 4 ))" >"$work/perf.log" 2>&1 ||
   { echo "loop-profile: perf record failed:" >&2; head -3 "$work/perf.log" >&2; exit 1; }
 if grep -q . <(tr '\0' ' ' <"/proc/$pid/cmdline" | grep java); then

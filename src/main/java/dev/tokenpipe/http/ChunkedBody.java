@@ -1,6 +1,7 @@
 package dev.tokenpipe.http;
 
 import io.netty.buffer.ByteBuf;
+import java.util.HexFormat;
 
 /**
  * A chunked HTTP/1.1 message body (RFC 9112 §7.1) decoded in place: the data of each chunk is reported as an
@@ -205,17 +206,9 @@ public final class ChunkedBody {
     lineBytes = 0;
   }
 
+  /** The value of a hex digit (RFC 9112 §7.1: {@code chunk-size = 1*HEXDIG}), else -1. */
   private static int hexValue(byte b) {
-    if (b >= '0' && b <= '9') {
-      return b - '0';
-    }
-    if (b >= 'a' && b <= 'f') {
-      return b - 'a' + 10;
-    }
-    if (b >= 'A' && b <= 'F') {
-      return b - 'A' + 10;
-    }
-    return -1;
+    return HexFormat.isHexDigit(b) ? HexFormat.fromHexDigit(b) : -1;
   }
 
   /**
