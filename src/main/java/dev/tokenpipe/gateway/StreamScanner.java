@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.dialect.ByteWords;
 import dev.tokenpipe.dialect.EventClassifier;
 import dev.tokenpipe.dialect.EventKind;
 import dev.tokenpipe.dialect.Framing;
@@ -195,6 +196,12 @@ final class StreamScanner implements SseListener {
     int dataLines = 0;
     int lineStart = 0;
     for (int i = 0; i < length; i++) {
+      while (i + 8 <= length && !ByteWords.hasCrOrLf((long) LONGS.get(b, i))) {
+        i += 8; // only CR and LF matter here; most words hold neither
+      }
+      if (i >= length) {
+        break;
+      }
       byte c = b[i];
       if (c == '\r') {
         return false;
@@ -255,7 +262,11 @@ final class StreamScanner implements SseListener {
   }
 
   private static int indexOf(byte[] b, byte c, int from, int end) {
-    for (int i = from; i < end; i++) {
+    int i = from;
+    while (i + 8 <= end && !ByteWords.has((long) LONGS.get(b, i), c)) {
+      i += 8;
+    }
+    for (; i < end; i++) {
       if (b[i] == c) {
         return i;
       }
