@@ -2,6 +2,7 @@ package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.cli.ConfigDefaults;
 import dev.tokenpipe.sim.SimConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -98,7 +100,10 @@ public final class AotTrainingCommand implements Callable<Integer> {
    */
   static void train(String sim, int rounds) throws IOException {
     GatewayCommand serve = new GatewayCommand();
-    new CommandLine(serve).parseArgs("--host", "127.0.0.1", "--port", "0", "--sim", sim);
+    // serve's flag defaults the way `serve` reads them, from an empty environment: nothing of this
+    // machine's TOKENPIPE_* settings (an upstream, a port) reaches the training.
+    String[] args = {"--host", "127.0.0.1", "--port", "0", "--sim", sim};
+    new CommandLine(serve).setDefaultValueProvider(ConfigDefaults.from(args, Map.of())).parseArgs(args);
     String model = SimConfig.defaults().models().getFirst();
     try (GatewayServer gateway = GatewayServer.start(serve.config())) {
       for (int r = 0; r < rounds; r++) {
