@@ -8,8 +8,8 @@
 # a cold gateway adds (bench's own cold start is in both). Also each run's start-up time: from the launch to
 # /readyz's first 200 (polled every 50 ms), the launcher's own work included.
 #
-# Usage: bench/cold-start.sh [runs]     (default 3)    env TOKENPIPE_JAR pins one build, TOKENPIPE_AOT=0 runs
-# without the launcher's AOT cache (recorded here before the first run when missing). Needs jq, curl.
+# Usage: bench/cold-start.sh [runs]     (default 3)    env TOKENPIPE_JAR pins one build, TOKENPIPE_AOT=1 runs
+# with the launcher's JDK AOT cache (recorded here before the first run when missing). Needs jq, curl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-3}
@@ -23,8 +23,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# Build (or check) the jar once, before the timed processes start; record the AOT cache when it is missing
-# (a `serve --help` through the launcher does, JDK 25 and later), so no run pays for it.
+# Build (or check) the jar once, before the timed processes start; with TOKENPIPE_AOT=1 record the AOT cache
+# when it is missing (a `serve --help` through the launcher does, JDK 25 and later), so no run pays for it.
 "$here/tokenpipe" --version >/dev/null
 "$here/tokenpipe" serve --help >/dev/null
 port=18520

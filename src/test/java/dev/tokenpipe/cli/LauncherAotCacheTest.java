@@ -17,11 +17,12 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The launcher's JDK AOT cache ({@code ./tokenpipe}, README "AOT cache"), on a pinned copy of the built jar
- * ({@code TOKENPIPE_JAR}) with the cache in a temporary folder ({@code TOKENPIPE_AOT_DIR}), one real training
- * run in all: {@code TOKENPIPE_AOT=0} makes none; the first {@code serve} records one and the JVM maps it (on
- * JDK 25 and later; before, none is made); a cache the JVM refuses (here: garbage under its name) changes
- * nothing a user sees, no JVM warning, no retraining, a normal start.
+ * The launcher's JDK AOT cache ({@code ./tokenpipe}, docs/serve.md "Start-up"), on a pinned copy of the built
+ * jar ({@code TOKENPIPE_JAR}) with the cache in a temporary folder ({@code TOKENPIPE_AOT_DIR}), one real
+ * training run in all: by default and with {@code TOKENPIPE_AOT=0} none is made; with {@code TOKENPIPE_AOT=1}
+ * the first {@code serve} records one and the JVM maps it (on JDK 25 and later; before, none is made); a cache
+ * the JVM refuses (here: garbage under its name) changes nothing a user sees, no JVM warning, no retraining, a
+ * normal start.
  *
  * <p>Needs {@code target/tokenpipe.jar} ({@code ./mvnw -DskipTests package}; .ci/run builds it): missing, the
  * test fails in CI and is skipped elsewhere.
@@ -89,12 +90,14 @@ class LauncherAotCacheTest {
   @Test
   void offMakesNoneTheFirstServeRecordsOneAndARefusedCacheChangesNothingVisible() throws Exception {
     Path dir = work.resolve("aot");
+    Started byDefault = serve(dir, Map.of());
+    ChildProcesses.stopTree(byDefault.process());
     Started off = serve(dir, Map.of("TOKENPIPE_AOT", "0"));
     ChildProcesses.stopTree(off.process());
-    assertThat(caches(dir)).as("TOKENPIPE_AOT=0").isEmpty();
-    assertThat(off.output()).doesNotContain("AOT cache");
+    assertThat(caches(dir)).as("by default and with TOKENPIPE_AOT=0").isEmpty();
+    assertThat(byDefault.output() + off.output()).doesNotContain("AOT cache");
 
-    Started first = serve(dir, Map.of());
+    Started first = serve(dir, Map.of("TOKENPIPE_AOT", "1"));
     try {
       if (Runtime.version().feature() < 25) {
         assertThat(caches(dir)).as("no AOT cache flags before JDK 25").isEmpty();
@@ -109,7 +112,7 @@ class LauncherAotCacheTest {
 
     Path cache = caches(dir).getFirst();
     Files.write(cache, new byte[64 * 1024]); // same name, not a cache: the JVM refuses it
-    Started refused = serve(dir, Map.of());
+    Started refused = serve(dir, Map.of("TOKENPIPE_AOT", "1"));
     try {
       assertThat(refused.output()).as("no JVM warning, no second training")
           .doesNotContain("[aot]", "[cds]", "[warning]", "[error]", "recording");
