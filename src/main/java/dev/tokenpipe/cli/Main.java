@@ -4,6 +4,7 @@ import dev.tokenpipe.bench.BenchCommand;
 import dev.tokenpipe.chat.ChatCommand;
 import dev.tokenpipe.demo.DemoCommand;
 import dev.tokenpipe.doctor.DoctorCommand;
+import dev.tokenpipe.gateway.AotTrainingCommand;
 import dev.tokenpipe.gateway.GatewayCommand;
 import dev.tokenpipe.sim.SimCommand;
 import picocli.CommandLine;
@@ -25,7 +26,8 @@ import picocli.CommandLine.Command;
       DoctorCommand.class,
       ChatCommand.class,
       DemoCommand.class,
-      CommandLine.HelpCommand.class
+      CommandLine.HelpCommand.class,
+      AotTrainingCommand.class
     })
 public final class Main implements Runnable {
 
