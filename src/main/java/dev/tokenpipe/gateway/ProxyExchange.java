@@ -609,19 +609,17 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   /**
-   * A stream body read in place: only an HTTP/1.1 {@code chunked} body with no content coding (what the gateway
-   * asks for and model servers send), so that chunk data is the stream's own bytes. (A coded body's head reaches
-   * here with its coding already taken out by the decompressor; {@link UpstreamInitializer#readBodyRaw} asks it.
-   * A head that carries no body whatever it says, a HEAD request's answer or a 204, reaches here with its
-   * {@code Transfer-Encoding} taken out by the codec, so no raw body is ever awaited after one.)
+   * A stream body that can be read in place: HTTP/1.1 {@code chunked} framing (what model servers send). Whether
+   * the body is content-coded is not judged here but by {@link UpstreamInitializer#readBodyRaw}, which asks the
+   * decompressor: it saw the head before taking the coding out of the copy that reaches this method. A head
+   * that carries no body whatever it says, a HEAD request's answer or a 204, reaches here with its
+   * {@code Transfer-Encoding} taken out by the codec, so no raw body is ever awaited after one.
    */
   private static boolean rawChunked(HttpResponse head) {
     String te = head.headers().get(HttpHeaderNames.TRANSFER_ENCODING);
-    String ce = head.headers().get(HttpHeaderNames.CONTENT_ENCODING);
     return head.protocolVersion().equals(HttpVersion.HTTP_1_1) && te != null
         && HttpHeaderValues.CHUNKED.contentEqualsIgnoreCase(te.strip())
-        && !head.headers().contains(HttpHeaderNames.CONTENT_LENGTH)
-        && (ce == null || ce.isBlank() || HttpHeaderValues.IDENTITY.contentEqualsIgnoreCase(ce.strip()));
+        && !head.headers().contains(HttpHeaderNames.CONTENT_LENGTH);
   }
 
   /**
