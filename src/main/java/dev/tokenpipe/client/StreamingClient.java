@@ -2,6 +2,7 @@ package dev.tokenpipe.client;
 
 import dev.tokenpipe.net.Sockets;
 import dev.tokenpipe.net.Transport;
+import dev.tokenpipe.net.Loops;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
@@ -177,7 +178,7 @@ public final class StreamingClient implements AutoCloseable {
   @Override
   public void close() {
     if (ownsGroup) {
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+      Loops.shutdown(group, "client");
     }
   }
 }

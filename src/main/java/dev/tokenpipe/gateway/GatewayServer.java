@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.net.Loops;
 import dev.tokenpipe.net.RunningServer;
 import dev.tokenpipe.net.Transport;
 import dev.tokenpipe.sim.SimConfig;
@@ -57,6 +58,7 @@ public final class GatewayServer implements AutoCloseable {
     EventLoopGroup loops = Transport.get().newGroup(threads);
     SimServer sim = null;
     HealthChecker checker = null;
+    RunningServer server = null;
     try {
       String defaultModel = null;
       if (upstreams.isEmpty()) {
@@ -70,19 +72,24 @@ public final class GatewayServer implements AutoCloseable {
       GatewayMetrics metrics = new GatewayMetrics();
       metrics.upstreams(set);
       GatewayContext gw = new GatewayContext(config, set, tls, new ApiKeys(config.apiKeys()), metrics, defaultModel);
-      RunningServer server = RunningServer.startOn(config.host(), config.port(), loops, new GatewayInitializer(gw));
+      server = RunningServer.startOn(config.host(), config.port(), loops, new GatewayInitializer(gw));
       Warmup.run(gw, server.address(), sim != null);
       if (config.healthCheck() != null) {
         checker = new HealthChecker(set, loops, tls, config.healthCheck(), config.healthInterval(), config.upstreamKey());
         checker.start();
       }
       return new GatewayServer(config, loops, sim, gw, server, checker);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      // Whatever failed after the bind, the port and the boss loop go too: a half-started gateway that keeps
+      // its port open would accept connections nobody answers.
       if (checker != null) {
         checker.close();
       }
       if (sim != null) {
         sim.close();
+      }
+      if (server != null) {
+        server.close();
       }
       loops.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       throw e;
@@ -155,7 +162,12 @@ public final class GatewayServer implements AutoCloseable {
       sim.close();
     }
     server.close();
-    loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    Loops.shutdown(loops, "gateway");
+  }
+
+  /** The event loops, for tests that need to act on one. */
+  EventLoopGroup loops() {
+    return loops;
   }
 
   private void waitForStreams(long deadlineNanos) {

@@ -77,15 +77,16 @@ public final class RunningServer implements AutoCloseable {
 
   /** Stops accepting new connections; existing ones keep running until {@link #close()}. */
   public void stopAccepting() {
-    listener.close().syncUninterruptibly();
+    Loops.awaitOrWarn(listener.close(), "the listener did not close");
   }
 
+  /** Closes the listener and releases the loops it owns; every wait is bounded ({@link Loops}). */
   @Override
   public void close() {
-    listener.close().syncUninterruptibly();
-    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    Loops.awaitOrWarn(listener.close(), "the listener did not close");
+    Loops.shutdown(boss, "acceptor");
     if (ownsWorkers) {
-      workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+      Loops.shutdown(workers, "worker");
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.tokenpipe.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.openai.Json;
@@ -18,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -304,6 +306,30 @@ class GatewayConnectionTest {
       assertThat(p.exitValue()).as(Files.readString(dir.resolve("serve.log"))).isZero();
     } finally {
       p.destroyForcibly();
+    }
+  }
+
+  @Test
+  void closeReturnsWhenAnEventLoopIsWedged() throws Exception {
+    GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0));
+    CountDownLatch release = new CountDownLatch(1);
+    try {
+      // A task that never ends on one loop: before the bound, close() waited for that loop for ever and the
+      // process outlived its SIGTERM with the port still bound.
+      g.loops().next().execute(() -> {
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      long t0 = System.nanoTime();
+      CompletableFuture.runAsync(g::close).get(30, TimeUnit.SECONDS);
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+      assertThatThrownBy(() -> new Socket("127.0.0.1", g.port()).close())
+          .as("the listener is closed even though a loop is stuck").isInstanceOf(IOException.class);
+    } finally {
+      release.countDown();
     }
   }
 

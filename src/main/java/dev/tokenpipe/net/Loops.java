@@ -1,0 +1,49 @@
+package dev.tokenpipe.net;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stops event loops without ever waiting on them for good. A loop wedged in a task (a blocking call, a loop
+ * that does not end) never confirms its shutdown, so {@code shutdownGracefully().sync()} would wait for ever:
+ * the process would outlive its SIGTERM with its port still bound. Here the wait is bounded, the stuck loop is
+ * named in a warning, and the caller goes on (a command then ends the JVM with {@code System.exit}, which
+ * does not wait for it).
+ */
+public final class Loops {
+  private static final Logger log = LoggerFactory.getLogger(Loops.class);
+
+  /** Netty's grace for tasks still queued, then our bound on the whole stop. */
+  private static final long GRACE_MS = 1_000;
+  static final long STOP_WAIT_MS = 5_000;
+
+  private Loops() {}
+
+  /**
+   * Asks {@code loops} to stop (no quiet period, up to one second for queued tasks) and waits at most
+   * {@link #STOP_WAIT_MS} for them.
+   *
+   * @param what names the loops in the warning, e.g. "gateway"
+   * @return true when every loop stopped in time
+   */
+  public static boolean shutdown(EventLoopGroup loops, String what) {
+    Future<?> stopped = loops.shutdownGracefully(0, GRACE_MS, TimeUnit.MILLISECONDS);
+    return awaitOrWarn(stopped, what + " event loops did not stop");
+  }
+
+  /**
+   * Waits at most {@link #STOP_WAIT_MS} for {@code future} (say, a channel's close, which runs on its loop).
+   *
+   * @return true when it completed in time; otherwise a warning saying {@code what} is logged
+   */
+  public static boolean awaitOrWarn(Future<?> future, String what) {
+    if (future.awaitUninterruptibly(STOP_WAIT_MS)) {
+      return true;
+    }
+    log.warn("{} within {} ms (a task on an event loop is stuck); not waiting any longer", what, STOP_WAIT_MS);
+    return false;
+  }
+}
