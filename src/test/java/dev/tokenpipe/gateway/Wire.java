@@ -57,7 +57,11 @@ final class Wire {
     }
   }
 
-  /** Reads one response from {@code s} (which stays open unless the server closed it). */
+  /**
+   * Reads one response from {@code s} (which stays open unless the server closed it). Linear in the bytes read:
+   * the whole response is parsed again only when a read could have ended it (see {@link EndWatch}), so a
+   * multi-megabyte stream in thousands of reads costs no more to receive than to send.
+   */
   static Response read(Socket s, Duration timeout) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
     InputStream in = s.getInputStream();
@@ -65,12 +69,17 @@ final class Wire {
     List<Long> readNanos = new ArrayList<>();
     List<byte[]> reads = new ArrayList<>();
     byte[] buf = new byte[65536];
+    EndWatch watch = new EndWatch();
     boolean closed = false;
     boolean timedOut = false;
+    boolean check = true;
     while (true) {
-      Response r = Response.parse(all.toByteArray(), closed, timedOut, reads, readNanos);
-      if (r.complete || closed || timedOut) {
-        return r;
+      if (check || closed || timedOut) {
+        Response r = Response.parse(all.toByteArray(), closed, timedOut, reads, readNanos);
+        if (r.complete || closed || timedOut) {
+          return r;
+        }
+        watch.learn(r, all.size());
       }
       long left = (deadline - System.nanoTime()) / 1_000_000;
       if (left <= 0) {
@@ -86,12 +95,52 @@ final class Wire {
           all.write(buf, 0, n);
           reads.add(Arrays.copyOf(buf, n));
           readNanos.add(System.nanoTime());
+          check = watch.mayHaveEnded(buf, n, all.size());
         }
       } catch (SocketTimeoutException e) {
         timedOut = true;
       } catch (IOException e) {
         closed = true; // a reset counts as a close here; the test asserts what arrived before it
       }
+    }
+  }
+
+  /**
+   * Says cheaply whether the bytes so far could hold the end of the response. Until the final head is known,
+   * any read could; then a chunked body can only have ended when the bytes end with CRLF CRLF (the last chunk,
+   * or the trailers after it), a body with a length when that many bytes are in, and any other body only at a
+   * close.
+   */
+  private static final class EndWatch {
+    private boolean headKnown;
+    private boolean chunked;
+    private long endsAt = -1;
+    private final byte[] tail = new byte[4];
+    private int tailLength;
+
+    /** @param total the bytes read so far, which {@code r} was parsed from */
+    void learn(Response r, int total) {
+      if (r.status() >= 200) {
+        headKnown = true;
+        chunked = r.chunked();
+        String length = r.headerValue("content-length");
+        endsAt = !chunked && length != null ? total - r.rawBody().length + Long.parseLong(length) : -1;
+      }
+    }
+
+    boolean mayHaveEnded(byte[] read, int n, int total) {
+      for (int i = Math.max(0, n - 4); i < n; i++) {
+        System.arraycopy(tail, 1, tail, 0, 3);
+        tail[3] = read[i];
+        tailLength = Math.min(4, tailLength + 1);
+      }
+      if (!headKnown) {
+        return true;
+      }
+      if (chunked) {
+        return tailLength == 4 && tail[0] == '\r' && tail[1] == '\n' && tail[2] == '\r' && tail[3] == '\n';
+      }
+      return endsAt >= 0 && total >= endsAt;
     }
   }
 
