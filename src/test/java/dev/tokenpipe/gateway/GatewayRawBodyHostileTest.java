@@ -271,7 +271,7 @@ class GatewayRawBodyHostileTest {
 
   /**
    * A chunk whose size lied (its data is not followed by CRLF). Its data reaches the client before the missing
-   * CRLF is seen, as with Netty's codec and NGINX's chunked parser: holding every chunk's tail until its CRLF
+   * CRLF is seen, as it does through Netty's HTTP codec: holding every chunk's tail until its CRLF
    * arrives would delay each token to save a stream that is already broken. What must hold is that the stream
    * does not end looking complete and the connection is not reused.
    */
