@@ -32,6 +32,33 @@ final class ChatChunks {
 
   static final String DONE = "[DONE]";
 
+  /** One SSE event carrying {@code json} as its data. */
+  static String sseEvent(String json) {
+    return "data: " + json + "\n\n";
+  }
+
+  /** A whole chat stream as SSE events: the role chunk, one content chunk per text, then {@code [DONE]}. */
+  static java.util.List<String> sseStream(String... texts) {
+    java.util.List<String> all = new java.util.ArrayList<>();
+    all.add(sseEvent(role()));
+    for (String t : texts) {
+      all.add(sseEvent(content(t)));
+    }
+    all.add(sseEvent(DONE));
+    return all;
+  }
+
+  /** {@code data} framed as one HTTP/1.1 chunk whose size line is {@code sizeLine} (hex digits). */
+  static byte[] httpChunk(String sizeLine, byte[] data) {
+    byte[] line = (sizeLine + "\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] out = new byte[line.length + data.length + 2];
+    System.arraycopy(line, 0, out, 0, line.length);
+    System.arraycopy(data, 0, out, line.length, data.length);
+    out[out.length - 2] = '\r';
+    out[out.length - 1] = '\n';
+    return out;
+  }
+
   private static String chunk(String delta, String finishReason) {
     return "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"m\","
         + "\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"finish_reason\":"

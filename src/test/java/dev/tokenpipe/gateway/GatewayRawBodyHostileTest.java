@@ -28,8 +28,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class GatewayRawBodyHostileTest {
   private static final Duration READ = Duration.ofSeconds(10);
-  private static final String DONE_EVENT = "data: [DONE]\n\n";
-
+  
   static ScriptedUpstream upstream;
   static GatewayServer gateway;
 
@@ -40,7 +39,7 @@ class GatewayRawBodyHostileTest {
           ByteArrayOutputStream b = new ByteArrayOutputStream();
           b.writeBytes(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
               .getBytes(US_ASCII));
-          for (String e : events("a", "b", "c")) {
+          for (String e : ChatChunks.sseStream("a", "b", "c")) {
             b.writeBytes(chunk(e));
           }
           b.writeBytes("0\r\n\r\n".getBytes(US_ASCII));
@@ -51,7 +50,7 @@ class GatewayRawBodyHostileTest {
           b.writeBytes(("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
               + "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
               .getBytes(US_ASCII));
-          List<String> all = events("a", "b");
+          List<String> all = ChatChunks.sseStream("a", "b");
           b.writeBytes(chunk(all.get(0)));
           x.write(b.toByteArray()).pause(20);
           for (String e : all.subList(1, all.size())) {
@@ -61,7 +60,7 @@ class GatewayRawBodyHostileTest {
         })
         .on("split-everywhere", x -> {
           x.sseHead("");
-          List<String> all = events("a", "b", "c", "d");
+          List<String> all = ChatChunks.sseStream("a", "b", "c", "d");
           for (int i = 0; i < all.size(); i++) {
             byte[] c = chunk(all.get(i));
             // Cut each chunk at a different place: inside the size line, between its CR and LF, right after
@@ -76,41 +75,29 @@ class GatewayRawBodyHostileTest {
               .write("\nx-other: 2\r\n").pause(25).write("\r").pause(25).write("\n");
         })
         .on("cut-after-commit", x -> {
-          x.sseHead("");
-          for (String e : events("a", "b").subList(0, 3)) {
-            x.write(chunk(e)).pause(20);
-          }
+          committedStream(x);
           x.write("40\r\ndata: {\"cho").pause(20);
           x.close();
         })
         .on("reset-after-commit", x -> {
-          x.sseHead("");
-          for (String e : events("a", "b").subList(0, 3)) {
-            x.write(chunk(e)).pause(20);
-          }
+          committedStream(x);
           x.pause(20).reset();
         })
         .on("broken-framing", x -> {
-          x.sseHead("");
-          for (String e : events("a", "b").subList(0, 3)) {
-            x.write(chunk(e)).pause(20);
-          }
+          committedStream(x);
           x.write("zz\r\ndata: x\n\n\r\n").pause(200);
           x.close();
         })
         .on("bad-chunk-end", x -> {
-          x.sseHead("");
-          for (String e : events("a", "b").subList(0, 3)) {
-            x.write(chunk(e)).pause(20);
-          }
-          byte[] c = chunk(event(ChatChunks.content("c")));
+          committedStream(x);
+          byte[] c = chunk(ChatChunks.sseEvent(ChatChunks.content("c")));
           c[c.length - 2] = 'X'; // data not followed by CRLF: the size lied
           x.write(c).pause(200);
           x.close();
         })
         .on("late-garbage", x -> {
           x.sseHead("");
-          for (String e : events("a")) {
+          for (String e : ChatChunks.sseStream("a")) {
             x.write(chunk(e)).pause(10);
           }
           x.end().pause(100);
@@ -140,15 +127,6 @@ class GatewayRawBodyHostileTest {
     upstream.close();
   }
 
-  private static List<String> events(String... texts) {
-    List<String> all = new ArrayList<>();
-    all.add(event(ChatChunks.role()));
-    for (String t : texts) {
-      all.add(event(ChatChunks.content(t)));
-    }
-    all.add(DONE_EVENT);
-    return all;
-  }
 
   private static List<String> ndjson() {
     List<String> lines = new ArrayList<>();
@@ -163,27 +141,26 @@ class GatewayRawBodyHostileTest {
   private static List<String> flood() {
     String pad = "x".repeat(900);
     List<String> all = new ArrayList<>();
-    all.add(event(ChatChunks.role()));
+    all.add(ChatChunks.sseEvent(ChatChunks.role()));
     for (int i = 0; i < 10_000; i++) { // ~10 MB: more than the kernel buffers on both sides (4 MiB + 4 MiB) hold
-      all.add(event(ChatChunks.content(i + pad)));
+      all.add(ChatChunks.sseEvent(ChatChunks.content(i + pad)));
     }
-    all.add(DONE_EVENT);
+    all.add(ChatChunks.sseEvent(ChatChunks.DONE));
     return all;
   }
 
-  private static String event(String json) {
-    return "data: " + json + "\n\n";
-  }
 
   private static byte[] chunk(String data) {
     byte[] d = data.getBytes(UTF_8);
-    byte[] line = (Integer.toHexString(d.length) + "\r\n").getBytes(US_ASCII);
-    byte[] out = new byte[line.length + d.length + 2];
-    System.arraycopy(line, 0, out, 0, line.length);
-    System.arraycopy(d, 0, out, line.length, d.length);
-    out[out.length - 2] = '\r';
-    out[out.length - 1] = '\n';
-    return out;
+    return ChatChunks.httpChunk(Integer.toHexString(d.length), d);
+  }
+
+  /** A head and the first three events (role, "a", "b"), each its own chunk: the stream is committed. */
+  private static void committedStream(ScriptedUpstream.Exchange x) throws IOException, InterruptedException {
+    x.sseHead("");
+    for (String e : ChatChunks.sseStream("a", "b").subList(0, 3)) {
+      x.write(chunk(e)).pause(20);
+    }
   }
 
   private static int indexOfCrlf(byte[] b) {
@@ -221,7 +198,7 @@ class GatewayRawBodyHostileTest {
   /** A healthy stream after a broken one: on a fresh connection when the broken one could not be trusted. */
   private static void assertNextIsServedOnAFreshConnection() throws IOException {
     int before = upstream.connections.get();
-    assertWhole(chat("one-write"), events("a", "b", "c"));
+    assertWhole(chat("one-write"), ChatChunks.sseStream("a", "b", "c"));
     assertThat(upstream.connections.get()).as("a fresh upstream connection").isEqualTo(before + 1);
   }
 
@@ -229,24 +206,24 @@ class GatewayRawBodyHostileTest {
   void aHeadAndItsWholeBodyInOneReadReachTheClientWhole() throws Exception {
     int before = upstream.connections.get();
     for (int i = 0; i < 3; i++) {
-      assertWhole(chat("one-write"), events("a", "b", "c"));
+      assertWhole(chat("one-write"), ChatChunks.sseStream("a", "b", "c"));
     }
     assertThat(upstream.connections.get() - before).as("one connection for three in a row").isLessThanOrEqualTo(1);
   }
 
   @Test
   void interimResponsesInTheHeadsReadAreSkipped() throws Exception {
-    assertWhole(chat("interim-first"), events("a", "b"));
+    assertWhole(chat("interim-first"), ChatChunks.sseStream("a", "b"));
     int before = upstream.connections.get();
-    assertWhole(chat("interim-first"), events("a", "b"));
+    assertWhole(chat("interim-first"), ChatChunks.sseStream("a", "b"));
     assertThat(upstream.connections.get()).as("the connection reused").isEqualTo(before);
   }
 
   @Test
   void sizeLinesDataAndTrailersCutAcrossReadsStillMakeTheWholeStream() throws Exception {
-    assertWhole(chat("split-everywhere"), events("a", "b", "c", "d"));
+    assertWhole(chat("split-everywhere"), ChatChunks.sseStream("a", "b", "c", "d"));
     int before = upstream.connections.get();
-    assertWhole(chat("one-write"), events("a", "b", "c"));
+    assertWhole(chat("one-write"), ChatChunks.sseStream("a", "b", "c"));
     assertThat(upstream.connections.get()).as("the codec came back: the connection carries the next exchange")
         .isEqualTo(before);
   }
@@ -285,9 +262,9 @@ class GatewayRawBodyHostileTest {
 
   @Test
   void bytesArrivingAfterTheEndOnAnIdleConnectionDoNotReachTheNextExchange() throws Exception {
-    assertWhole(chat("late-garbage"), events("a"));
+    assertWhole(chat("late-garbage"), ChatChunks.sseStream("a"));
     Thread.sleep(300);
-    assertWhole(chat("one-write"), events("a", "b", "c"));
+    assertWhole(chat("one-write"), ChatChunks.sseStream("a", "b", "c"));
   }
 
   @Test
@@ -318,7 +295,7 @@ class GatewayRawBodyHostileTest {
     assertThat(gateway.metrics().maxPendingWriteBytes()).as("what the gateway held for the client")
         .isLessThan(1024 * 1024);
     int before = upstream.connections.get();
-    assertWhole(chat("one-write"), events("a", "b", "c"));
+    assertWhole(chat("one-write"), ChatChunks.sseStream("a", "b", "c"));
     assertThat(upstream.connections.get()).as("the paused connection carries the next exchange").isEqualTo(before);
   }
 }

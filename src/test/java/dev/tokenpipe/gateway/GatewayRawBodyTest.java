@@ -25,8 +25,7 @@ import org.junit.jupiter.api.Timeout;
 @Tag("issue15")
 class GatewayRawBodyTest {
   private static final Duration READ = Duration.ofSeconds(8);
-  private static final String DONE_EVENT = "data: [DONE]\n\n";
-
+  
   static ScriptedUpstream upstream;
   static GatewayServer gateway;
 
@@ -35,16 +34,16 @@ class GatewayRawBodyTest {
     upstream = new ScriptedUpstream()
         .on("zero-padded", x -> {
           x.sseHead("");
-          for (String e : events("a", "b", "c")) {
+          for (String e : ChatChunks.sseStream("a", "b", "c")) {
             x.write(paddedChunk(e)).pause(30); // one chunk per read
           }
           x.end();
         })
         .on("split-events", x -> {
           x.sseHead("");
-          x.write(paddedChunk(event(ChatChunks.role()))).pause(30);
-          x.write(paddedChunk(event(ChatChunks.content("a")))).pause(30);
-          String b = event(ChatChunks.content("b"));
+          x.write(paddedChunk(ChatChunks.sseEvent(ChatChunks.role()))).pause(30);
+          x.write(paddedChunk(ChatChunks.sseEvent(ChatChunks.content("a")))).pause(30);
+          String b = ChatChunks.sseEvent(ChatChunks.content("b"));
           x.write(paddedChunk(b.substring(0, 10))).pause(30); // half an event: held until its end
           x.write(paddedChunk(b.substring(10))).pause(30);
           x.write("5;ext=1\r\ndata:\r\n").pause(30); // an extension, and data that is no whole event
@@ -68,30 +67,12 @@ class GatewayRawBodyTest {
     upstream.close();
   }
 
-  private static List<String> events(String... texts) {
-    java.util.ArrayList<String> all = new java.util.ArrayList<>();
-    all.add(event(ChatChunks.role()));
-    for (String t : texts) {
-      all.add(event(ChatChunks.content(t)));
-    }
-    all.add(DONE_EVENT);
-    return all;
-  }
 
-  private static String event(String json) {
-    return "data: " + json + "\n\n";
-  }
 
   /** A chunk as the gateway never frames one: the size in 8 upper-case hex digits. */
   private static byte[] paddedChunk(String data) {
     byte[] d = data.getBytes(UTF_8);
-    byte[] line = String.format("%08X\r\n", d.length).getBytes(US_ASCII);
-    byte[] out = new byte[line.length + d.length + 2];
-    System.arraycopy(line, 0, out, 0, line.length);
-    System.arraycopy(d, 0, out, line.length, d.length);
-    out[out.length - 2] = '\r';
-    out[out.length - 1] = '\n';
-    return out;
+    return ChatChunks.httpChunk(String.format("%08X", d.length), d);
   }
 
   private static Wire.Response chat(String model) throws IOException {
@@ -104,11 +85,11 @@ class GatewayRawBodyTest {
     Wire.Response r = chat("zero-padded");
 
     assertThat(r.complete()).as("%s", r).isTrue();
-    assertThat(new String(r.body(), UTF_8)).isEqualTo(String.join("", events("a", "b", "c")));
+    assertThat(new String(r.body(), UTF_8)).isEqualTo(String.join("", ChatChunks.sseStream("a", "b", "c")));
     String raw = new String(r.rawBody(), UTF_8);
     // Before the first token the role chunk is held and re-framed by the gateway; from then on each chunk is
     // the upstream's own, size line and all.
-    for (String e : events("b", "c").subList(2, 4)) {
+    for (String e : ChatChunks.sseStream("b", "c").subList(2, 4)) {
       assertThat(raw).as("the upstream's framing of %s", e).contains(new String(paddedChunk(e), UTF_8));
     }
     assertThat(raw).as("the gateway's own last chunk").endsWith("0\r\n\r\n");
@@ -119,9 +100,9 @@ class GatewayRawBodyTest {
     Wire.Response r = chat("split-events");
 
     assertThat(r.complete()).as("%s", r).isTrue();
-    String b = event(ChatChunks.content("b"));
+    String b = ChatChunks.sseEvent(ChatChunks.content("b"));
     assertThat(new String(r.body(), UTF_8)).isEqualTo(
-        event(ChatChunks.role()) + event(ChatChunks.content("a")) + b + "data: [DONE]\n\n");
+        ChatChunks.sseEvent(ChatChunks.role()) + ChatChunks.sseEvent(ChatChunks.content("a")) + b + "data: [DONE]\n\n");
     String raw = new String(r.rawBody(), UTF_8);
     assertThat(raw).as("the split event re-joined in one chunk of the gateway's framing")
         .contains(Integer.toHexString(b.length()) + "\r\n" + b + "\r\n");
@@ -134,7 +115,7 @@ class GatewayRawBodyTest {
     for (int i = 0; i < 3; i++) {
       Wire.Response r = chat("zero-padded");
       assertThat(r.complete()).as("request %d: %s", i, r).isTrue();
-      assertThat(new String(r.body(), UTF_8)).endsWith(DONE_EVENT);
+      assertThat(new String(r.body(), UTF_8)).endsWith(ChatChunks.sseEvent(ChatChunks.DONE));
     }
     assertThat(upstream.connections.get() - before).as("connections for three requests in a row").isLessThanOrEqualTo(1);
   }
@@ -154,7 +135,7 @@ class GatewayRawBodyTest {
       s.getOutputStream().flush();
       Wire.Response next = Wire.read(s, READ);
       assertThat(next.complete()).as("%s", next).isTrue();
-      assertThat(new String(next.body(), UTF_8)).endsWith(DONE_EVENT);
+      assertThat(new String(next.body(), UTF_8)).endsWith(ChatChunks.sseEvent(ChatChunks.DONE));
     }
   }
 
