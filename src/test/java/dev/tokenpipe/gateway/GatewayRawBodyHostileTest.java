@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class GatewayRawBodyHostileTest {
   private static final Duration READ = Duration.ofSeconds(10);
+
   static ScriptedUpstream upstream;
   static GatewayServer gateway;
 
