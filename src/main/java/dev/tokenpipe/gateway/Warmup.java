@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
  * codecs, the relay and Jackson, and the built-in model's tokenizer. It now happens before
  * {@link GatewayServer#start} returns, while {@code /readyz} says {@code warming}.
  *
- * <p>With the built-in model, one real streaming request crosses the gateway's own port over loopback,
- * marked with {@link #HEADER}; the mark is honoured only while warming, and such a request keeps books in a
+ * <p>With the built-in model, {@link #SELF_REQUESTS} real streaming requests cross the gateway's own port over
+ * loopback, one after another, marked with {@link #HEADER}; the mark is honoured only while warming, and such a request keeps books in a
  * throwaway {@link GatewayMetrics} and writes no access-log line, so no metric counts it. With external
  * upstreams nothing is sent anywhere (a warm-up must not cost a real model a request): the codecs, the relay
  * and the classifier run on an in-memory stream instead.
@@ -45,6 +45,14 @@ final class Warmup {
 
       """;
 
+  /**
+   * Enough streams through the relay for its per-event methods to be compiled before the first client's: with
+   * one, the first client's request still ran beside the JIT (first minus a warm control, median +16 ms over 8
+   * runs, up to +65); with 25, +6 ms (up to +14), for about 0.8 s more before ready (docs/benchmarks.md, "Cold
+   * start").
+   */
+  static final int SELF_REQUESTS = 25;
+
   private Warmup() {}
 
   /** Runs the warm-up; never fails the start (a failed warm-up only means a slower first request). */
@@ -54,7 +62,9 @@ final class Warmup {
     try {
       local();
       if (builtInModel) {
-        selfRequest(address, gw.defaultModel());
+        for (int i = 0; i < SELF_REQUESTS; i++) {
+          selfRequest(address, gw.defaultModel());
+        }
       }
     } catch (Exception e) {
       log.debug("warm-up incomplete: {}", e.toString());
