@@ -22,6 +22,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -37,6 +38,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * outbound handler that releases each write and completes its promise, so what is measured is the gateway's own
  * work. Events cycle through a realistic OpenAI chat stream (role, content, reasoning, tool call, finish, usage,
  * [DONE]).
+ *
+ * <p>{@code streams} is how many streams' state the ops cycle through, one event of each in turn, as an event
+ * loop serves its streams: with 1 everything the path touches stays in the caches; with 300 each stream's
+ * objects (relay, client stream, scanner, books, channel and pipeline) have left them by its next event, as in
+ * a loaded gateway, so the difference is what touching them costs.
  *
  * <p>Issue 15's target is at most 256 bytes allocated per relayed event: read {@code gc.alloc.rate.norm} with
  * {@code bench/jmh.sh RelayPathBenchmark -prof gc}. Results in docs/benchmarks.md.
@@ -67,16 +73,14 @@ public class RelayPathBenchmark {
           + "\"usage\":{\"prompt_tokens\":12,\"total_tokens\":76,\"completion_tokens\":64}}",
       "[DONE]"};
 
+  @Param({"1", "300"})
+  public int streams;
+
   private ByteBuf[] reads;
   /** The same events as an upstream's chunked body delivers them: one HTTP/1.1 chunk per read. */
   private ByteBuf[] chunkReads;
-  private EmbeddedChannel channel;
-  private EventRelay relay;
-  private ClientStream client;
-  private StreamScanner scanner;
-  private StreamBooks books;
-  private int next;
-  private long sink;
+  private Stream[] all;
+  private int cursor;
 
   /** Stands in for the client socket: frees each write and reports it written. */
   private static final class Socket extends ChannelOutboundHandlerAdapter {
@@ -106,27 +110,56 @@ public class RelayPathBenchmark {
       chunkReads[i] = PooledByteBufAllocator.DEFAULT.directBuffer(size.length + event.length + 2)
           .writeBytes(size).writeBytes(event).writeByte('\r').writeByte('\n');
     }
-    ChannelInboundHandlerAdapter gateway = new ChannelInboundHandlerAdapter();
-    channel = new EmbeddedChannel(new Socket(), new HttpServerCodec(), gateway);
-    ChannelHandlerContext ctx = channel.pipeline().context(gateway);
     GatewayMetrics metrics = new GatewayMetrics();
-    client = new ClientStream(ctx, metrics, dev.tokenpipe.dialect.Dialects.OPENAI_CHAT, true, TimeUnit.SECONDS.toNanos(15), false);
-    client.streamHead(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK), Framing.SSE);
-    relay = new EventRelay(Framing.SSE, PooledByteBufAllocator.DEFAULT);
-    books = new StreamBooks(metrics);
-    books.requestSent(System.nanoTime());
-    scanner = new StreamScanner(Framing.SSE, false, books);
-    // Committed, with the stream's first output out, as a stream is from its first token on.
-    client.forward(null, System.nanoTime(), false);
-    ByteBuf first = relay.feed(reads[0]);
-    first.release();
+    all = new Stream[streams];
+    for (int i = 0; i < streams; i++) {
+      all[i] = new Stream(metrics, reads[0]);
+    }
+  }
+
+  /** One stream's state, committed, with its first output out, as a stream is from its first token on. */
+  private static final class Stream {
+    final EmbeddedChannel channel;
+    final EventRelay relay;
+    final ClientStream client;
+    final StreamScanner scanner;
+    final StreamBooks books;
+    int next;
+
+    Stream(GatewayMetrics metrics, ByteBuf firstRead) {
+      ChannelInboundHandlerAdapter gateway = new ChannelInboundHandlerAdapter();
+      channel = new EmbeddedChannel(new Socket(), new HttpServerCodec(), gateway);
+      ChannelHandlerContext ctx = channel.pipeline().context(gateway);
+      client = new ClientStream(ctx, metrics, dev.tokenpipe.dialect.Dialects.OPENAI_CHAT, true,
+          TimeUnit.SECONDS.toNanos(15), false);
+      client.streamHead(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK), Framing.SSE);
+      relay = new EventRelay(Framing.SSE, PooledByteBufAllocator.DEFAULT);
+      books = new StreamBooks(metrics);
+      books.requestSent(System.nanoTime());
+      scanner = new StreamScanner(Framing.SSE, false, books);
+      client.forward(null, System.nanoTime(), false);
+      ByteBuf first = relay.feed(firstRead.duplicate());
+      first.release();
+    }
+
+    void release() {
+      client.release();
+      relay.release();
+      channel.finishAndReleaseAll();
+    }
+  }
+
+  private Stream nextStream() {
+    Stream s = all[cursor];
+    cursor = cursor + 1 == all.length ? 0 : cursor + 1;
+    return s;
   }
 
   @TearDown
   public void tearDown() {
-    client.release();
-    relay.release();
-    channel.finishAndReleaseAll();
+    for (Stream st : all) {
+      st.release();
+    }
     for (ByteBuf b : reads) {
       b.release();
     }
@@ -138,19 +171,20 @@ public class RelayPathBenchmark {
   /** One upstream read holding one whole event, relayed and booked as {@code ProxyExchange.relayEvents} does. */
   @Benchmark
   public boolean relayOneEvent() {
-    ByteBuf read = reads[next];
-    next = next + 1 == reads.length ? 0 : next + 1;
+    Stream s = nextStream();
+    ByteBuf read = reads[s.next];
+    s.next = s.next + 1 == reads.length ? 0 : s.next + 1;
     long readNanos = System.nanoTime();
-    ByteBuf out = relay.feed(read);
+    ByteBuf out = s.relay.feed(read);
     out.retain();
     try {
-      client.forward(out, readNanos, !relay.atBoundary());
-      scanner.feed(out, readNanos);
+      s.client.forward(out, readNanos, !s.relay.atBoundary());
+      s.scanner.feed(out, readNanos);
     } finally {
       out.release();
     }
-    books.delivered();
-    return books.sawTerminator();
+    s.books.delivered();
+    return s.books.sawTerminator();
   }
 
   /**
@@ -161,17 +195,18 @@ public class RelayPathBenchmark {
    */
   @Benchmark
   public boolean relayOneWholeChunk() {
-    ByteBuf read = chunkReads[next];
-    next = next + 1 == chunkReads.length ? 0 : next + 1;
+    Stream s = nextStream();
+    ByteBuf read = chunkReads[s.next];
+    s.next = s.next + 1 == chunkReads.length ? 0 : s.next + 1;
     long readNanos = System.nanoTime();
     int length = dev.tokenpipe.http.ChunkedBody.wholeChunk(read);
     int to = read.writerIndex() - 2;
-    if (length < 0 || !client.takesUpstreamChunks() || !relay.wholeEvents(read, to - length, to)) {
+    if (length < 0 || !s.client.takesUpstreamChunks() || !s.relay.wholeEvents(read, to - length, to)) {
       throw new IllegalStateException("not the raw path");
     }
-    client.forwardChunk(read.retain(), readNanos);
-    scanner.feed(read, to - length, to, readNanos);
-    books.delivered();
-    return books.sawTerminator();
+    s.client.forwardChunk(read.retain(), readNanos);
+    s.scanner.feed(read, to - length, to, readNanos);
+    s.books.delivered();
+    return s.books.sawTerminator();
   }
 }
