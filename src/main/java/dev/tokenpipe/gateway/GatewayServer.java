@@ -7,6 +7,7 @@ import dev.tokenpipe.sim.SimConfig;
 import dev.tokenpipe.sim.SimServer;
 import io.netty.channel.EventLoopGroup;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -86,7 +87,7 @@ public final class GatewayServer implements AutoCloseable {
         checker.close();
       }
       if (sim != null) {
-        sim.close();
+        sim.close(Duration.ZERO);
       }
       if (server != null) {
         server.close();
@@ -159,10 +160,18 @@ public final class GatewayServer implements AutoCloseable {
       checker.close();
     }
     if (sim != null) {
-      sim.close();
+      // No grace of its own: its streams were the gateway's, which the drain above already waited for or
+      // ended. With one, a connection on a wedged loop (the sim shares the gateway's loops) held the stop
+      // for the sim's whole drain timeout.
+      sim.close(Duration.ZERO);
     }
     server.close();
     Loops.shutdown(loops, "gateway");
+  }
+
+  /** Streams running now (for tests). */
+  int runningStreams() {
+    return gw.running().size();
   }
 
   /** The event loops, for tests that need to act on one. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tokenpipe.testing.CliProcess;
 import dev.tokenpipe.testing.RawClient;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -59,6 +60,23 @@ class GatewayColdStartTest {
       Thread.sleep(200); // and no fifth line follows
       logged = serve.logText().lines().filter(l -> l.contains("method=POST path=/v1/chat/completions")).count();
       assertThat(logged).as("access log: the four requests, not the warm-up").isEqualTo(4);
+    }
+  }
+
+  /**
+   * Ready means the warm-up is over: no warm-up stream is still running when {@code start} returns. A
+   * self-request returns once its client has read the stream's end, which the gateway writes before its own
+   * bookkeeping; without waiting for that, about half of the starts reported ready with the last warm-up
+   * stream still registered, and a shutdown right after (or one with a wedged loop) drained it for the whole
+   * drain timeout. Without the wait this failed on the first of the five starts.
+   */
+  @Test
+  void readyMeansNoWarmUpStreamIsStillRunning() {
+    for (int i = 0; i < 5; i++) {
+      try (GatewayServer g = GatewayServer.start(
+          GatewayConfig.defaults().withPort(0).withThreads(1).withDrainTimeout(Duration.ofMillis(100)))) {
+        assertThat(g.runningStreams()).as("streams running when start returned, start %d", i + 1).isZero();
+      }
     }
   }
 }
