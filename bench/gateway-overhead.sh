@@ -14,6 +14,8 @@
 #       MAIN=0         skip the side-by-side runs (e.g. to run only CAPACITY)
 #       BASE_JAR       also run `serve` from this jar as path "base" (same flags, core and upstream): two builds of
 #                      serve side by side in one run, e.g. main's against a change (prints base / serve)
+#       BASE_OPTS      TOKENPIPE_JAVA_OPTS for the base path only (e.g. another collector; the same jar as BASE_JAR
+#                      then compares two flag sets of one build)
 #       FLOOR=1        also run a fourth path, bench/NettyFloorRelay.java: a Netty TCP relay that parses nothing, on
 #                      serve's JVM flags and core. Its CPU per event is the floor under any Netty gateway, so
 #                      serve's CPU splits into that floor and serve's own HTTP and SSE work
@@ -76,7 +78,8 @@ ports="18410 18411 18412"
 base_pid=
 if [ -n "${BASE_JAR:-}" ]; then
   [ -f "$BASE_JAR" ] || { echo "gateway-overhead: BASE_JAR: no such file: $BASE_JAR" >&2; exit 64; }
-  TOKENPIPE_JAR=$BASE_JAR taskset -c "$gw_core" "$here/tokenpipe" serve -p 18414 --upstream http://127.0.0.1:18410 \
+  TOKENPIPE_JAR=$BASE_JAR TOKENPIPE_JAVA_OPTS=${BASE_OPTS:-} taskset -c "$gw_core" "$here/tokenpipe" serve -p 18414 \
+    --upstream http://127.0.0.1:18410 \
     >"$work/base.log" 2>&1 & pids+=($!)
   base_pid=$!
   paths="$paths base"
