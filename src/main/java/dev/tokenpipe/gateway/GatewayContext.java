@@ -69,4 +69,23 @@ record GatewayContext(
       streams.decrementAndGet();
     }
   }
+
+  /**
+   * Waits until no exchange is running or {@code deadlineNanos} ({@link System#nanoTime()}) has passed,
+   * polling every few milliseconds (exchanges end on the event loops). An interrupt ends the wait early and
+   * stays set. Used by the drain on shutdown and by the warm-up before ready.
+   *
+   * @return true when none is running
+   */
+  boolean awaitNoStreams(long deadlineNanos) {
+    while (!running.isEmpty() && System.nanoTime() - deadlineNanos < 0) {
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    return running.isEmpty();
+  }
 }

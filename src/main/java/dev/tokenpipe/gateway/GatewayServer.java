@@ -151,11 +151,11 @@ public final class GatewayServer implements AutoCloseable {
     if (!gw.running().isEmpty()) {
       log.info("draining {} stream(s) for up to {} ms", gw.running().size(), config.drainTimeout().toMillis());
     }
-    waitForStreams(deadline);
+    gw.awaitNoStreams(deadline);
     for (ProxyExchange ex : List.copyOf(gw.running())) {
       ex.executor().execute(ex::shutdown);
     }
-    waitForStreams(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
+    gw.awaitNoStreams(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
     if (checker != null) {
       checker.close();
     }
@@ -177,16 +177,5 @@ public final class GatewayServer implements AutoCloseable {
   /** The event loops, for tests that need to act on one. */
   EventLoopGroup loops() {
     return loops;
-  }
-
-  private void waitForStreams(long deadlineNanos) {
-    while (!gw.running().isEmpty() && System.nanoTime() - deadlineNanos < 0) {
-      try {
-        Thread.sleep(20);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-    }
   }
 }

@@ -13,6 +13,7 @@ import dev.tokenpipe.http.SelfRequest;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,10 +24,10 @@ import org.slf4j.LoggerFactory;
  * {@link GatewayServer#start} returns, while {@code /readyz} says {@code warming}.
  *
  * <p>With the built-in model, {@link #SELF_REQUESTS} real streaming requests cross the gateway's own port over
- * loopback, one after another, marked with {@link #HEADER}; the mark is honoured only while warming, and such a request keeps books in a
- * throwaway {@link GatewayMetrics} and writes no access-log line, so no metric counts it. With external
- * upstreams nothing is sent anywhere (a warm-up must not cost a real model a request): the codecs, the relay
- * and the classifier run on an in-memory stream instead.
+ * loopback, one after another, marked with {@link #HEADER}; the mark is honoured only while warming, and such a
+ * request keeps books in a throwaway {@link GatewayMetrics} and writes no access-log line, so no metric counts
+ * it. With external upstreams nothing is sent anywhere (a warm-up must not cost a real model a request): the
+ * codecs, the relay and the classifier run on an in-memory stream instead.
  */
 final class Warmup {
   static final String HEADER = "X-Tokenpipe-Warmup";
@@ -53,6 +54,7 @@ final class Warmup {
    */
   static final int SELF_REQUESTS = 25;
 
+  /** The longest the warm-up waits for its last stream's exchange to end. */
   private static final long IDLE_WAIT_MS = 2_000;
 
   private Warmup() {}
@@ -67,7 +69,10 @@ final class Warmup {
         for (int i = 0; i < SELF_REQUESTS; i++) {
           selfRequest(address, gw.defaultModel());
         }
-        awaitIdle(gw);
+        // A self-request returns when its client has read the stream's end, which the gateway writes before
+        // its own bookkeeping: without this wait, ready was said with a warm-up stream still running in about
+        // half of the starts, and a drain counted it.
+        gw.awaitNoStreams(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MS));
       }
     } catch (Exception e) {
       log.debug("warm-up incomplete: {}", e.toString());
@@ -75,19 +80,6 @@ final class Warmup {
       gw.warmingFlag().set(false);
     }
     log.debug("warmed up in {} ms", (System.nanoTime() - t0) / 1_000_000);
-  }
-
-  /**
-   * Waits (at most {@link #IDLE_WAIT_MS}) until the last self-request's exchange has finished. A self-request
-   * returns when its client has read the stream's end, which the gateway writes before its own bookkeeping
-   * (and, with the built-in model, before the upstream's end has arrived): without this wait, ready was said
-   * with a warm-up stream still running in about half of the starts, and a drain counted it.
-   */
-  private static void awaitIdle(GatewayContext gw) throws InterruptedException {
-    long deadline = System.nanoTime() + IDLE_WAIT_MS * 1_000_000;
-    while (!gw.running().isEmpty() && System.nanoTime() - deadline < 0) {
-      Thread.sleep(1);
-    }
   }
 
   /** The gateway's own code on an in-memory stream: codecs, relay, scanner, classifier, books, Jackson. */

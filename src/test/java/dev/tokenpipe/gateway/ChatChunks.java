@@ -1,6 +1,9 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.openai.Json;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /** The JSON of OpenAI chat completion chunks as vLLM, Ollama and OpenAI send them, for scripted upstreams. */
 final class ChatChunks {
@@ -38,8 +41,8 @@ final class ChatChunks {
   }
 
   /** A whole chat stream as SSE events: the role chunk, one content chunk per text, then {@code [DONE]}. */
-  static java.util.List<String> sseStream(String... texts) {
-    java.util.List<String> all = new java.util.ArrayList<>();
+  static List<String> sseStream(String... texts) {
+    List<String> all = new ArrayList<>();
     all.add(sseEvent(role()));
     for (String t : texts) {
       all.add(sseEvent(content(t)));
@@ -50,7 +53,7 @@ final class ChatChunks {
 
   /** {@code data} framed as one HTTP/1.1 chunk whose size line is {@code sizeLine} (hex digits). */
   static byte[] httpChunk(String sizeLine, byte[] data) {
-    byte[] line = (sizeLine + "\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] line = (sizeLine + "\r\n").getBytes(StandardCharsets.US_ASCII);
     byte[] out = new byte[line.length + data.length + 2];
     System.arraycopy(line, 0, out, 0, line.length);
     System.arraycopy(data, 0, out, line.length, data.length);

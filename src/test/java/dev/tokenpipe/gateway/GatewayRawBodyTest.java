@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Timeout;
 @Tag("issue15")
 class GatewayRawBodyTest {
   private static final Duration READ = Duration.ofSeconds(8);
-  
+
   static ScriptedUpstream upstream;
   static GatewayServer gateway;
 
@@ -66,8 +66,6 @@ class GatewayRawBodyTest {
     gateway.close();
     upstream.close();
   }
-
-
 
   /** A chunk as the gateway never frames one: the size in 8 upper-case hex digits. */
   private static byte[] paddedChunk(String data) {
