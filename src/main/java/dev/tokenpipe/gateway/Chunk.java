@@ -42,11 +42,21 @@ record Chunk(long kind, String data, boolean plainToken) {
    * empty deltas, finish and usage chunks do not (DESIGN.md "TTFT").
    */
   boolean isContent() {
+    return isContent(kind, plainToken);
+  }
+
+  /** {@link #isContent()} of an event of this kind, without the record. */
+  static boolean isContent(long kind, boolean plainToken) {
     return plainToken || EventKind.generated(kind);
   }
 
   /** True when the event carries text the user reads (not only reasoning or a tool call). */
   boolean hasText() {
+    return hasText(kind, plainToken);
+  }
+
+  /** {@link #hasText()} of an event of this kind, without the record. */
+  static boolean hasText(long kind, boolean plainToken) {
     return plainToken || EventKind.has(kind, EventKind.CONTENT);
   }
 

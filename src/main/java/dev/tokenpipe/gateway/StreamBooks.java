@@ -2,6 +2,7 @@ package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.dialect.Dialects;
+import dev.tokenpipe.dialect.EventKind;
 
 /**
  * The books of one proxied request: what its events carried (by the one definition of a generated token,
@@ -57,17 +58,28 @@ final class StreamBooks implements StreamScanner.Sink {
 
   @Override
   public void onChunk(Chunk chunk, long readNanos) {
-    metrics.events.inc();
-    if (chunk.usageTokens() >= 0) {
-      usageTokens = chunk.usageTokens();
+    String error = chunk.error();
+    if (error != null && errorJson == null) {
+      errorJson = error;
     }
-    if (chunk.done()) {
+    account(chunk.kind(), chunk.plainToken(), readNanos);
+  }
+
+  @Override
+  public void onEvent(long kind, long readNanos) {
+    account(kind, false, readNanos);
+  }
+
+  private void account(long kind, boolean plainToken, long readNanos) {
+    metrics.events.inc();
+    long usage = EventKind.usage(kind);
+    if (usage >= 0) {
+      usageTokens = usage;
+    }
+    if (EventKind.has(kind, EventKind.TERMINATOR)) {
       terminator = true;
     }
-    if (chunk.error() != null && errorJson == null) {
-      errorJson = chunk.error();
-    }
-    if (!chunk.isContent()) {
+    if (!Chunk.isContent(kind, plainToken)) {
       return;
     }
     generatedEvents++;
@@ -78,7 +90,7 @@ final class StreamBooks implements StreamScanner.Sink {
     } else {
       metrics.itl.observe((readNanos - lastGeneratedNanos) / 1e9);
     }
-    if (contentTtftNanos < 0 && chunk.hasText()) {
+    if (contentTtftNanos < 0 && Chunk.hasText(kind, plainToken)) {
       contentTtftNanos = readNanos - startNanos;
       metrics.contentTtft.observe(contentTtftNanos / 1e9);
     }

@@ -36,6 +36,15 @@ final class StreamScanner implements SseListener {
   interface Sink {
     void onChunk(Chunk chunk, long readNanos);
 
+    /**
+     * An event whose text no one reads (it is no in-band error), classified in place: {@link #onChunk} of
+     * {@code new Chunk(kind, null, false)}. Once per relayed event, so {@link StreamBooks} takes it without the
+     * record, which escaped through this interface (JFR: the largest allocation per relayed event).
+     */
+    default void onEvent(long kind, long readNanos) {
+      onChunk(new Chunk(kind, null, false), readNanos);
+    }
+
     /** An event in no dialect the gateway knows (not JSON, not a terminator): it cannot be held back. */
     default void onOpaqueEvent() {}
   }
@@ -72,8 +81,11 @@ final class StreamScanner implements SseListener {
   /** The last {@code event:} type seen and its bytes: types repeat, so one String serves them all. */
   private String lastType;
   private byte[] lastTypeBytes;
-  /** NDJSON: bytes of the current line not yet ended by LF (bounded; beyond the bound only counted). */
-  private final java.io.ByteArrayOutputStream ndjsonLine = new java.io.ByteArrayOutputStream(256);
+  /**
+   * NDJSON: bytes of the current line not yet ended by LF (bounded; beyond the bound only counted). Made on the
+   * first NDJSON byte: an SSE stream never needs it.
+   */
+  private java.io.ByteArrayOutputStream ndjsonLine;
 
   StreamScanner(Framing framing, boolean plainTokens, Sink sink) {
     this.framing = framing;
@@ -225,9 +237,11 @@ final class StreamScanner implements SseListener {
       sink.onOpaqueEvent();
     }
     long kind = classifier.of(type, b, from, length);
-    // The text is kept only where the books read it: an in-band error.
-    String data = EventKind.has(kind, EventKind.ERROR) ? new String(b, from, length, StandardCharsets.UTF_8) : null;
-    sink.onChunk(new Chunk(kind, data, false), readNanos);
+    if (EventKind.has(kind, EventKind.ERROR)) { // the text is kept only where the books read it
+      sink.onChunk(new Chunk(kind, new String(b, from, length, StandardCharsets.UTF_8), false), readNanos);
+    } else {
+      sink.onEvent(kind, readNanos);
+    }
   }
 
   private String type(byte[] b, int from, int length) {
@@ -275,6 +289,9 @@ final class StreamScanner implements SseListener {
   }
 
   private void feedLines(ByteBuf buf, int from, int to) {
+    if (ndjsonLine == null) {
+      ndjsonLine = new java.io.ByteArrayOutputStream(256);
+    }
     for (int i = from; i < to; i++) {
       byte b = buf.getByte(i);
       if (b == '\n') {

@@ -1,6 +1,9 @@
 package dev.tokenpipe.gateway;
 
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -49,16 +52,23 @@ enum StreamState {
   }
 
   boolean canMoveTo(StreamState next) {
-    return allowedNext().contains(next);
+    return Transitions.ALLOWED.get(this).contains(next);
   }
 
-  private Set<StreamState> allowedNext() {
-    return switch (this) {
-      case PENDING -> EnumSet.of(PENDING, RELAYING, HEDGING, ERROR_BODY, FAILED, CANCELLED);
-      case RELAYING -> EnumSet.of(PENDING, HEDGING, DONE, FAILED, CANCELLED);
-      case HEDGING -> EnumSet.of(PENDING, RELAYING, ERROR_BODY, FAILED, CANCELLED);
-      case ERROR_BODY -> EnumSet.of(FAILED, CANCELLED);
-      case DONE, FAILED, CANCELLED -> EnumSet.noneOf(StreamState.class);
-    };
+  /** The lifecycle's edges, built once: a set per move was made on every request's transitions. */
+  private static final class Transitions {
+    static final Map<StreamState, Set<StreamState>> ALLOWED = new EnumMap<>(StreamState.class);
+
+    static {
+      for (StreamState s : values()) {
+        ALLOWED.put(s, Collections.unmodifiableSet(switch (s) {
+          case PENDING -> EnumSet.of(PENDING, RELAYING, HEDGING, ERROR_BODY, FAILED, CANCELLED);
+          case RELAYING -> EnumSet.of(PENDING, HEDGING, DONE, FAILED, CANCELLED);
+          case HEDGING -> EnumSet.of(PENDING, RELAYING, ERROR_BODY, FAILED, CANCELLED);
+          case ERROR_BODY -> EnumSet.of(FAILED, CANCELLED);
+          case DONE, FAILED, CANCELLED -> EnumSet.noneOf(StreamState.class);
+        }));
+      }
+    }
   }
 }

@@ -128,6 +128,54 @@ class GatewayRoutesTest {
     assertThat(Route.asksForStream("/v1/chat/completions", post("{\"stream\":true}"))).isTrue();
   }
 
+  /** What {@link Route#asksForStream} answered when it built the body's tree: the oracle of the streaming read. */
+  private static boolean byTree(String path, String body) {
+    boolean byDefault = path.equals("/api/chat");
+    try {
+      JsonNode n = dev.tokenpipe.openai.Json.MAPPER.readTree(body);
+      JsonNode stream = n == null ? null : n.get("stream");
+      return stream == null || !stream.isBoolean() ? byDefault : stream.asBoolean();
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  @Test
+  void theStreamFlagIsReadAsTheBodysTreeWouldAnswerForAnyBodyWholeCutOrMangled() {
+    List<String> bodies = List.of(
+        "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        "{\"messages\":[{\"stream\":true}],\"stream\":false}", "{\"options\":{\"stream\":true}}",
+        "{\"stream\":true,\"stream\":false}", "{\"stream\":false,\"stream\":true}", "{\"stream\":\"true\"}",
+        "{\"stream\":1}", "{\"stream\":null}", "{\"stream\":{\"a\":[1,{\"stream\":true}]}}", "[{\"stream\":true}]",
+        "true", "5", "\"stream\"", "", "   ", "{}", "{\"stream\":true} trailing", "{\"stream\":true}{\"stream\":false}",
+        "\uFEFF{\"stream\":true}", "{\"str\\u0065am\":true}", "{'stream':true}", "{\"stream\":tru}");
+    java.util.SplittableRandom r = new java.util.SplittableRandom(2);
+    String mangle = "{}[]\":,truefalsn0\\ x";
+    int checked = 0;
+    for (String body : bodies) {
+      for (int cut = 0; cut <= body.length(); cut++) { // every prefix: a body cut anywhere
+        checked += check(body.substring(0, cut));
+      }
+      for (int i = 0; i < 300 && !body.isEmpty(); i++) { // one character replaced, inserted or dropped
+        int at = r.nextInt(body.length());
+        char c = mangle.charAt(r.nextInt(mangle.length()));
+        checked += check(switch (r.nextInt(3)) {
+          case 0 -> body.substring(0, at) + c + body.substring(at + 1);
+          case 1 -> body.substring(0, at) + c + body.substring(at);
+          default -> body.substring(0, at) + body.substring(at + 1);
+        });
+      }
+    }
+    assertThat(checked).isGreaterThan(5_000);
+  }
+
+  private static int check(String body) {
+    for (String path : List.of("/api/chat", "/v1/chat/completions")) {
+      assertThat(Route.asksForStream(path, post(body))).as("%s %s", path, body).isEqualTo(byTree(path, body));
+    }
+    return 1;
+  }
+
   @Test
   void a405NamesTheMethodsOfItsRoute() throws Exception {
     try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0))) {
