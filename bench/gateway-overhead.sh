@@ -30,7 +30,7 @@
 # TTFT, ITL and delivery delay (emission stamp to client read), then the medians over rounds: what each
 # gateway adds to direct, serve minus NGINX (issue 15's target: <= 0.5 ms everywhere), CPU-seconds per
 # million relayed events (target: serve <= 1.1x NGINX) and RSS per stream (target: <= 20 KB). serve's CPU
-# is split by thread (/proc/PID/task): event loops, garbage collector, JIT compiler, the rest; the JIT's
+# (and base's) is split by thread (/proc/PID/task): event loops, garbage collector, JIT compiler, the rest; the JIT's
 # share is warm-up that a long-running process stops paying. When bench flags itself (or the sim beside it)
 # as the bottleneck on the direct path, the core they share is saturated and the script says so: the
 # differences are then that core's queueing, not the gateways'.
@@ -134,7 +134,7 @@ echo "per-run rows (path round ok errors content_events ttft p50 p99 p99.9 itl .
     idle=0; [ -n "$pid" ] && idle=$(rss_kb "$pid")
     load "$name" "$c" "${WARM:-10s}" "$work/warm-$name-$round.json"
     cpu0=0; [ -n "$pid" ] && cpu0=$(cpu_s "$pid")
-    split0="0 0 0 0"; [ "$name" = serve ] && split0=$(thread_cpu "$pid")
+    split0="0 0 0 0"; case $name in serve|base) split0=$(thread_cpu "$pid") ;; esac
     ev0=$(events_total)
     peak=0
     if [ -n "$pid" ]; then
@@ -150,7 +150,7 @@ echo "per-run rows (path round ok errors content_events ttft p50 p99 p99.9 itl .
       peak=$(sort -n "$work/rss-$name-$round.txt" | tail -1)
     fi
     cpu1=0; [ -n "$pid" ] && cpu1=$(cpu_s "$pid")
-    split="0 0 0 0"; [ "$name" = serve ] && split=$(echo "$split0 $(thread_cpu "$pid")" | awk '{printf "%.2f %.2f %.2f %.2f", $5 - $1, $6 - $2, $7 - $3, $8 - $4}')
+    split="0 0 0 0"; case $name in serve|base) split=$(echo "$split0 $(thread_cpu "$pid")" | awk '{printf "%.2f %.2f %.2f %.2f", $5 - $1, $6 - $2, $7 - $3, $8 - $4}') ;; esac
     ev1=$(events_total)
     jq -r --arg n "$name" --arg r "$round" --arg cpu "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {print b - a}')" \
       --arg idle "$idle" --arg peak "${peak:-0}" --arg ev "$((ev1 - ev0))" --arg split "$split" '
@@ -212,6 +212,11 @@ END {
       median("serve", 22) / ev["serve"] * 1e6, median("serve", 23) / ev["serve"] * 1e6
     printf "  serve / nginx CPU ratio without the JIT: %.2f\n", \
       (cpm["nginx"] > 0 ? (median("serve", 15) - median("serve", 22)) / ev["serve"] * 1e6 / cpm["nginx"] : 0)
+  }
+  if (ev["base"] > 0) {
+    printf "  base by thread, CPU-s per million events: event loops %.1f, GC %.1f, JIT %.1f (warm-up), other %.1f\n", \
+      median("base", 20) / ev["base"] * 1e6, median("base", 21) / ev["base"] * 1e6, \
+      median("base", 22) / ev["base"] * 1e6, median("base", 23) / ev["base"] * 1e6
   }
   for (i = 1; i <= rows; i++) if (path[i] == "direct" && val[i, 24] == "true") bound++
   if (bound) printf "\n  WARNING: in %d of the direct runs bench flagged itself as the bottleneck (lag p99 %.1f ms at the median):\n  the core of the sim and bench is saturated, so the differences above are its queueing, not the gateways.\n", bound, median("direct", 19)
