@@ -17,28 +17,19 @@
 # Needs jq, taskset, curl and the JDK's jcmd and jfr. Bounded: about 2.5 minutes; loopback only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 . "$here/bin/find-jdk"
 jdk=$(tokenpipe_find_jdk) || exit 1
 secs=${1:-30}
 c=${CONC:-300}
 gw_core=${GW_CORE:-1}
 rest=${REST_CORES:-0}
-for tool in jq taskset curl; do
-  command -v "$tool" >/dev/null || { echo "allocation: needs $tool" >&2; exit 1; }
-done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-# Build (or check) the jar once, before processes start in parallel: two launchers building at once fail.
-"$here/tokenpipe" --version >/dev/null
+bench_needs allocation jq taskset curl
+bench_setup
 up() { for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$1/v1/models" && return; sleep 0.2; done; }
 counter() { curl -fs http://127.0.0.1:18461/metrics | awk -v m="$1" '$1 ~ "^" m {s += $2} END {printf "%d\n", s}'; }
 
-run() { # tokens -> "requests events bytes"
+run() { # tokens; writes "requests events bytes" to $work/result-TOKENS (no subshell: its processes stay in pids)
   taskset -c "$rest" "$here/tokenpipe" sim -p 18460 --ttft 200ms --itl 20ms --tokens "$1" >"$work/sim-$1.log" 2>&1 &
   local sim=$!
   taskset -c "$gw_core" "$here/tokenpipe" serve -p 18461 --upstream http://127.0.0.1:18460 >"$work/serve-$1.log" 2>&1 &
@@ -49,6 +40,7 @@ run() { # tokens -> "requests events bytes"
   taskset -c "$rest" "$here/tokenpipe" bench -c "$c" -z "$((secs + 35))s" --progress none \
     http://127.0.0.1:18461/v1/chat/completions >"$work/bench-$1.txt" 2>&1 &
   local load=$!
+  pids+=("$load")
   sleep 30 # the gateway's JIT and heap settle under this load first
   local r0 e0 r1 e1
   r0=$(counter tokenpipe_gateway_requests_total)
@@ -67,12 +59,14 @@ run() { # tokens -> "requests events bytes"
     | jq -r '.recording.events[] | [(.values.thread.javaName // ""), .values.allocated] | @tsv' \
     | awk -F'\t' '$1 ~ /^tokenpipe-/ { if (!($1 in first)) first[$1] = $2; last[$1] = $2 }
         END { for (t in first) s += last[t] - first[t]; printf "%d\n", s }')
-  echo "$((r1 - r0)) $((e1 - e0)) $bytes"
+  echo "$((r1 - r0)) $((e1 - e0)) $bytes" >"$work/result-$1"
 }
 
 echo "serve under $c streams, ${secs}s windows: 64 tokens per stream, then 1"
-long=$(run 64)
-short=$(run 1)
+run 64
+run 1
+long=$(cat "$work/result-64")
+short=$(cat "$work/result-1")
 echo "64 tokens: requests events bytes = $long"
 echo " 1 token:  requests events bytes = $short"
 echo "$long $short" | awk '{

@@ -37,24 +37,14 @@
 # Needs nginx, jq, taskset, curl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 c=${1:-300}
 secs=${2:-30}
 rounds=${3:-2}
 gw_core=${GW_CORE:-1}
 rest=${REST_CORES:-0}
-for tool in nginx jq taskset curl; do
-  command -v "$tool" >/dev/null || { echo "gateway-overhead: needs $tool" >&2; exit 1; }
-done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-# Build (or check) the jar once, before processes start in parallel: two launchers building at once fail.
-"$here/tokenpipe" --version >/dev/null
+bench_needs gateway-overhead nginx jq taskset curl
+bench_setup
 tp() { "$here/tokenpipe" "$@"; }
 
 taskset -c "$rest" "$here/tokenpipe" sim -p 18410 --ttft 200ms --itl 20ms --tokens 64 >"$work/sim.log" 2>&1 & pids+=($!)

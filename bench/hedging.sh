@@ -17,25 +17,15 @@
 # (tokens the sims generated minus tokens serve relayed). Needs jq and curl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 rate=${1:-20}
 secs=${2:-25}
 fast=${FAST_TTFT:-100ms/300ms}
 slow=${SLOW_TTFT:-500ms/2s}
 fixed=${FIXED:-}
 budget=${BUDGET:-10%}
-for tool in jq curl; do
-  command -v "$tool" >/dev/null || { echo "hedging: needs $tool" >&2; exit 1; }
-done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Once, before the parallel starts below: the launcher rebuilds its jar when sources changed.
-"$here/tokenpipe" --version >/dev/null
+bench_needs hedging jq curl
+bench_setup
 
 ports=(18440 18441 18442 18443)
 for i in 0 1 2 3; do

@@ -19,6 +19,7 @@
 # Needs jq and curl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 rate=${1:-6}
 secs=${2:-30}
 slow=${SLOW_TTFT:-1s}
@@ -26,20 +27,9 @@ fast=${FAST_TTFT:-200ms}
 itl=${ITL:-20ms}
 tokens=${TOKENS:-16}
 out=${OUT:-$here/target/routing}
-for tool in jq curl; do
-  command -v "$tool" >/dev/null || { echo "routing: needs $tool" >&2; exit 1; }
-done
+bench_needs routing jq curl
 mkdir -p "$out"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-# Build (or check) the jar once, before processes start in parallel: two launchers building at once fail.
-"$here/tokenpipe" --version >/dev/null
+bench_setup
 tp() { "$here/tokenpipe" "$@"; }
 wait_up() { # url
   for _ in $(seq 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done

@@ -11,24 +11,14 @@
 # Needs nginx, jq, taskset, curl and the JDK's jcmd. Bounded: about a minute per gateway.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 . "$here/bin/find-jdk"
 jdk=$(tokenpipe_find_jdk) || exit 1
 n=${1:-500}
 gw_core=${GW_CORE:-1}
 rest=${REST_CORES:-0}
-for tool in nginx jq taskset curl; do
-  command -v "$tool" >/dev/null || { echo "stream-memory: needs $tool" >&2; exit 1; }
-done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-# Build (or check) the jar once, before processes start in parallel: two launchers building at once fail.
-"$here/tokenpipe" --version >/dev/null
+bench_needs stream-memory nginx jq taskset curl
+bench_setup
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 up() { for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$1/v1/models" && return; sleep 0.2; done; }
 
