@@ -1,6 +1,7 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.dialect.Dialects;
+import dev.tokenpipe.dialect.EventKind;
 import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.SseException;
@@ -400,6 +401,12 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
       if (chunk.error() != null && error == null) {
         error = chunk.error();
       }
+    }
+
+    @Override
+    public void onEvent(long kind, long readNanos) {
+      generated |= Chunk.isContent(kind, false);
+      terminator |= EventKind.has(kind, EventKind.TERMINATOR);
     }
 
     @Override
