@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.net.Loops;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -71,21 +72,12 @@ record GatewayContext(
   }
 
   /**
-   * Waits until no exchange is running or {@code deadlineNanos} ({@link System#nanoTime()}) has passed,
-   * polling every few milliseconds (exchanges end on the event loops). An interrupt ends the wait early and
-   * stays set. Used by the drain on shutdown and by the warm-up before ready.
+   * Waits until no exchange is running or {@code deadlineNanos} ({@link System#nanoTime()}) has passed
+   * ({@link Loops#awaitEmpty}). Used by the drain on shutdown and by the warm-up before ready.
    *
    * @return true when none is running
    */
   boolean awaitNoStreams(long deadlineNanos) {
-    while (!running.isEmpty() && System.nanoTime() - deadlineNanos < 0) {
-      try {
-        Thread.sleep(5);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
-      }
-    }
-    return running.isEmpty();
+    return Loops.awaitEmpty(running, deadlineNanos);
   }
 }

@@ -2,6 +2,7 @@ package dev.tokenpipe.net;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.Future;
+import java.util.Collection;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,5 +46,24 @@ public final class Loops {
     }
     log.warn("{} within {} ms (a task on an event loop is stuck); not waiting any longer", what, STOP_WAIT_MS);
     return false;
+  }
+
+  /**
+   * Waits until {@code work} (a concurrent collection the event loops empty: running streams, open connections)
+   * is empty or {@code deadlineNanos} ({@link System#nanoTime()}) has passed, polling every 5 ms. An interrupt
+   * ends the wait early and stays set.
+   *
+   * @return true when {@code work} is empty
+   */
+  public static boolean awaitEmpty(Collection<?> work, long deadlineNanos) {
+    while (!work.isEmpty() && System.nanoTime() - deadlineNanos < 0) {
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    return work.isEmpty();
   }
 }

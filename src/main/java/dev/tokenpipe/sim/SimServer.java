@@ -3,6 +3,7 @@ package dev.tokenpipe.sim;
 import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.Http10Framing;
 import dev.tokenpipe.http.SelfRequest;
+import dev.tokenpipe.net.Loops;
 import dev.tokenpipe.net.RunningServer;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -182,28 +183,17 @@ public final class SimServer implements AutoCloseable {
     if (streams > 0 && !grace.isZero()) {
       log.info("draining {} stream(s) for up to {} ms", streams, grace.toMillis());
     }
-    awaitNoConnections(System.nanoTime() + grace.toNanos());
+    Loops.awaitEmpty(connections, System.nanoTime() + grace.toNanos());
     for (Channel ch : connections) {
       ch.eventLoop().execute(() -> handlerOf(ch).ifPresentOrElse(SimHttpHandler::shutdownNow, ch::close));
     }
     // Time for the error events to reach clients that read; one that does not is closed below.
-    awaitNoConnections(System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
+    Loops.awaitEmpty(connections, System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
     connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
     server.close();
   }
 
   private static Optional<SimHttpHandler> handlerOf(Channel ch) {
     return Optional.ofNullable(ch.pipeline().get(SimHttpHandler.class));
-  }
-
-  private void awaitNoConnections(long deadlineNanos) {
-    while (!connections.isEmpty() && System.nanoTime() - deadlineNanos < 0) {
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-    }
   }
 }
