@@ -44,7 +44,10 @@ public final class SseParser {
   private static final byte[] ID = ascii("id");
   private static final byte[] RETRY = ascii("retry");
   private static final int INITIAL_BUFFER_BYTES = 256;
-  private static final int SCRATCH_BYTES = 8192;
+  /** The copy buffer for direct reads grows from this ... */
+  private static final int MIN_SCRATCH_BYTES = 512;
+  /** ... to this, the largest piece a direct read is copied in. */
+  private static final int MAX_SCRATCH_BYTES = 8192;
 
   private final SseListener listener;
   private final int maxEventBytes;
@@ -116,15 +119,34 @@ public final class SseParser {
       return;
     }
     // Direct or composite buffer: copy through one reusable array, no per-call allocation.
-    if (scratch == null) {
-      scratch = new byte[SCRATCH_BYTES];
-    }
+    byte[] s = scratchFor(length);
     for (int done = 0; done < length; ) {
-      int n = Math.min(scratch.length, length - done);
-      buf.getBytes(from + done, scratch, 0, n);
-      feed(scratch, 0, n);
+      int n = Math.min(s.length, length - done);
+      buf.getBytes(from + done, s, 0, n);
+      feed(s, 0, n);
       done += n;
     }
+  }
+
+  /**
+   * The copy buffer for a direct read of {@code length} bytes: the next power of two that holds it, between
+   * 512 B and 8 KiB, kept for the next read and grown only when a read is larger. A model server's stream
+   * arrives as one small event per read (150-400 B), so an open stream keeps 512 B here, not 8 KiB: at 1,000
+   * streams bench's live young objects, which each of its young collections copies, were 15-17 MB, half of it
+   * these buffers (docs/benchmarks.md, "bench at 1,000 streams: its own collector").
+   */
+  private byte[] scratchFor(int length) {
+    byte[] s = scratch;
+    if (s == null || (s.length < length && s.length < MAX_SCRATCH_BYTES)) {
+      int size = Integer.highestOneBit(Math.max(1, length - 1)) << 1;
+      s = scratch = new byte[Math.min(MAX_SCRATCH_BYTES, Math.max(MIN_SCRATCH_BYTES, size))];
+    }
+    return s;
+  }
+
+  /** Bytes held for copying direct reads (0 until the first); for the per-stream memory test. */
+  int scratchBytes() {
+    return scratch == null ? 0 : scratch.length;
   }
 
   /**

@@ -436,6 +436,34 @@ class SseParserTest {
   }
 
   @Test
+  void aStreamOfSmallDirectReadsKeepsASmallCopyBufferAndALargeReadGrowsIt() {
+    // Memory per open stream: a model server's events arrive one small read each, and bench and the client hold
+    // one parser per stream in flight, so the copy buffer is what a stream keeps beyond its event.
+    String event = "data: {\"choices\":[{\"delta\":{\"content\":\"" + "tok ".repeat(60) + "\"}}]}\n\n";
+    for (int i = 0; i < 64; i++) {
+      ByteBuf read = Unpooled.directBuffer().writeBytes(event.getBytes(UTF_8));
+      try {
+        parser.feed(read);
+      } finally {
+        read.release();
+      }
+    }
+    assertThat(event.length()).isBetween(257, 512);
+    assertThat(parser.scratchBytes()).isEqualTo(512);
+
+    String big = "y".repeat(5_000);
+    ByteBuf large = Unpooled.directBuffer().writeBytes(("data: " + big + "\n\n").getBytes(UTF_8));
+    try {
+      parser.feed(large);
+    } finally {
+      large.release();
+    }
+    assertThat(parser.scratchBytes()).isEqualTo(8192);
+    assertThat(recorder.events).hasSize(65);
+    assertThat(recorder.events.get(64)).isEqualTo(message(big));
+  }
+
+  @Test
   void feedRespectsOffsetAndLength() {
     byte[] bytes = "garbage\ndata: a\n\ngarbage".getBytes(UTF_8);
     parser.feed(bytes, 8, 9);
