@@ -11,6 +11,9 @@
 #       BENCH_WARM     the measured bench's own warm-up (default 5s: each run is a fresh bench JVM)
 #       WARM           unmeasured warm-up per path and round (default 10s; a JVM pinned to one core still
 #                      compiles after a minute on a busy machine, so CPU is also reported without the JIT)
+#       WARM1          the first round's warm-up instead (default WARM): e.g. WARM1=90s for a gateway's steady
+#                      state, what a long-running process pays per event once its JIT is done (the gateways
+#                      keep running from round to round, so later rounds need only WARM)
 #       MAIN=0         skip the side-by-side runs (e.g. to run only CAPACITY)
 #       BASE_JAR       also run `serve` from this jar as path "base" (same flags, core and upstream): two builds of
 #                      serve side by side in one run, e.g. main's against a change (prints base / serve)
@@ -122,7 +125,8 @@ echo "per-run rows (path round ok errors content_events ttft p50 p99 p99.9 itl .
   for name in $paths; do
     pid=$(gw_pid "$name")
     idle=0; [ -n "$pid" ] && idle=$(rss_kb "$pid")
-    load "$name" "$c" "${WARM:-10s}" "$work/warm-$name-$round.json"
+    warm=${WARM:-10s}; [ "$round" = 1 ] && warm=${WARM1:-$warm}
+    load "$name" "$c" "$warm" "$work/warm-$name-$round.json"
     cpu0=0; [ -n "$pid" ] && cpu0=$(cpu_s "$pid")
     split0="0 0 0 0"; case $name in serve|base) split0=$(thread_cpu "$pid") ;; esac
     ev0=$(events_total)
@@ -217,6 +221,11 @@ if [ "${SINGLE:-1}" = 1 ]; then
   # added inter-event gap in microseconds.
   echo
   echo "1 stream, 64 deltas 20 ms apart (added vs direct, microseconds; median of $rounds runs of 20 requests)"
+  # Without the side-by-side runs nothing has warmed the gateways: give each the same unmeasured load first,
+  # or the pass measures serve's JIT warm-up against NGINX.
+  [ "${MAIN:-1}" = 1 ] || for name in serve nginx; do
+    load "$name" "$c" "${WARM1:-${WARM:-10s}}" "$work/warm-one-$name.json"
+  done
   for round in $(seq "$rounds"); do
     for name in direct serve nginx; do
       taskset -c "$rest" "$here/tokenpipe" bench -c 1 -n 20 --warmup 3 --progress none --json "$work/one-$name-$round.json" \
