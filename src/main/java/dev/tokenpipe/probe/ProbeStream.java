@@ -14,6 +14,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -67,6 +69,8 @@ public final class ProbeStream {
   private long lastWriteNanos;
   private int sent;
   private ScheduledFuture<?> timer;
+  /** Taken off again when the probe ends: on a keep-alive connection it would hold every probe it served. */
+  private final GenericFutureListener<Future<? super Void>> onClose = f -> closed();
 
   private ProbeStream(ChannelHandlerContext ctx, ProbeRequest probe, Options options, boolean keepAlive, Runnable onEnd) {
     this.ctx = ctx;
@@ -106,13 +110,17 @@ public final class ProbeStream {
     HttpUtil.setTransferEncodingChunked(head, true);
     HttpUtil.setKeepAlive(head, keepAlive);
     ctx.writeAndFlush(head);
-    ctx.channel().closeFuture().addListener(f -> ctx.executor().execute(() -> {
+    ctx.channel().closeFuture().addListener(onClose);
+    schedule();
+  }
+
+  private void closed() {
+    ctx.executor().execute(() -> {
       if (timer != null) {
         timer.cancel(false);
       }
       release();
-    }));
-    schedule();
+    });
   }
 
   private void release() {
@@ -172,6 +180,7 @@ public final class ProbeStream {
     if (!keepAlive) {
       done.addListener(ChannelFutureListener.CLOSE);
     }
+    ctx.channel().closeFuture().removeListener(onClose);
     release();
     onEnd.run();
   }

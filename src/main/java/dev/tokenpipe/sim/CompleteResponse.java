@@ -45,7 +45,6 @@ final class CompleteResponse implements SimResponse {
     }
     OutputPlan plan = request.plan(random.nextInt(TokenText.get().size()));
     r.timer = ctx.executor().schedule(() -> r.send(plan), delay, TimeUnit.NANOSECONDS);
-    ctx.channel().closeFuture().addListener(f -> r.timer.cancel(false));
     return r;
   }
 
@@ -64,6 +63,11 @@ final class CompleteResponse implements SimResponse {
   @Override
   public void onWritable() {
     // One write, made whole: nothing to resume.
+  }
+
+  @Override
+  public void onClientGone() {
+    timer.cancel(false);
   }
 
   @Override

@@ -152,6 +152,9 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
             public void shutdown() {
               ctx.close(); // the probe writes its own events; it has no in-band error to end with
             }
+
+            @Override
+            public void onClientGone() { } // the probe watches its connection itself, and lets go when it ends
           });
           ProbeStream.start(ctx, ProbeRequest.parse(req.uri()), SIM_PROBE, reuse, this::responseEnded);
         });
@@ -230,6 +233,9 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     releaseQueue();
+    if (current != null) {
+      current.onClientGone();
+    }
     ctx.fireChannelInactive();
   }
 

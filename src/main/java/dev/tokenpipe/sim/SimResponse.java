@@ -13,4 +13,11 @@ interface SimResponse {
    * the terminating chunk for a stream, a 503 for a body not sent yet), then close the connection.
    */
   void shutdown();
+
+  /**
+   * The connection closed (the client left, or it was cut). Called by the connection's handler, once, on its
+   * event loop: a response never hangs a listener on its connection, which on keep-alive would hold every
+   * response the connection ever answered.
+   */
+  void onClientGone();
 }

@@ -15,6 +15,8 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.SplittableRandom;
@@ -155,6 +157,11 @@ public final class SimServer implements AutoCloseable {
   /** Open client connections (idle, queued or responding). */
   public int connectionCount() {
     return connections.size();
+  }
+
+  /** The open client connections themselves, for tests. */
+  Collection<Channel> connections() {
+    return Collections.unmodifiableCollection(connections);
   }
 
   /** Graceful shutdown with the configured {@link SimConfig#drainTimeout()}. */

@@ -86,7 +86,6 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse, StreamFor
   void start() {
     metrics.started.inc();
     metrics.active.inc();
-    ctx.channel().closeFuture().addListener(f -> ctx.executor().execute(this::onClientGone));
     // Like vLLM and FastAPI: content type only. Anti-buffering headers are the gateway's job,
     // and their absence here is what doctor and the demo show.
     HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
@@ -256,7 +255,8 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse, StreamFor
     ctx.channel().close();
   }
 
-  private void onClientGone() {
+  @Override
+  public void onClientGone() {
     if (isOver()) {
       return;
     }
