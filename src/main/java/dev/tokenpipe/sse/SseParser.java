@@ -138,8 +138,8 @@ public final class SseParser {
   private byte[] scratchFor(int length) {
     byte[] s = scratch;
     if (s == null || (s.length < length && s.length < MAX_SCRATCH_BYTES)) {
-      int size = Integer.highestOneBit(Math.max(1, length - 1)) << 1;
-      s = scratch = new byte[Math.min(MAX_SCRATCH_BYTES, Math.max(MIN_SCRATCH_BYTES, size))];
+      int size = length > MAX_SCRATCH_BYTES / 2 ? MAX_SCRATCH_BYTES : Integer.highestOneBit(Math.max(1, length - 1)) << 1;
+      s = scratch = new byte[Math.max(MIN_SCRATCH_BYTES, size)];
     }
     return s;
   }
