@@ -46,6 +46,8 @@ secs=${2:-30}
 rounds=${3:-2}
 gw_core=${GW_CORE:-1}
 rest=${REST_CORES:-0}
+warm=${WARM:-10s}
+warm_first=${WARM1:-$warm}
 bench_needs gateway-overhead nginx jq taskset curl
 bench_setup
 tp() { "$here/tokenpipe" "$@"; }
@@ -125,8 +127,8 @@ echo "per-run rows (path round ok errors content_events ttft p50 p99 p99.9 itl .
   for name in $paths; do
     pid=$(gw_pid "$name")
     idle=0; [ -n "$pid" ] && idle=$(rss_kb "$pid")
-    warm=${WARM:-10s}; [ "$round" = 1 ] && warm=${WARM1:-$warm}
-    load "$name" "$c" "$warm" "$work/warm-$name-$round.json"
+    w=$warm; [ "$round" = 1 ] && w=$warm_first
+    load "$name" "$c" "$w" "$work/warm-$name-$round.json"
     cpu0=0; [ -n "$pid" ] && cpu0=$(cpu_s "$pid")
     split0="0 0 0 0"; case $name in serve|base) split0=$(thread_cpu "$pid") ;; esac
     ev0=$(events_total)
@@ -224,7 +226,7 @@ if [ "${SINGLE:-1}" = 1 ]; then
   # Without the side-by-side runs nothing has warmed the gateways: give each the same unmeasured load first,
   # or the pass measures serve's JIT warm-up against NGINX.
   [ "${MAIN:-1}" = 1 ] || for name in serve nginx; do
-    load "$name" "$c" "${WARM1:-${WARM:-10s}}" "$work/warm-one-$name.json"
+    load "$name" "$c" "$warm_first" "$work/warm-one-$name.json"
   done
   for round in $(seq "$rounds"); do
     for name in direct serve nginx; do
