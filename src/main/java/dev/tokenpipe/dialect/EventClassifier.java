@@ -209,6 +209,48 @@ public final class EventClassifier {
     return decode(spanStart[f], spanEnd[f]);
   }
 
+  /**
+   * Where the last event's generated text lies in its input, when it has exactly one: {@code (start << 32) |
+   * end}, the offsets of the string's content between its quotes (into the caller's array for {@link #of(String,
+   * byte[], int, int)}; for other input, into a private copy, so of no use to the caller), when the
+   * event was valid JSON, set exactly one text fact and that fact is the text of a kind it reported; else -1.
+   * {@link EventShape} uses it: an event equal to this one outside that string has the same kind.
+   */
+  public long soleTextSpan() {
+    int f = facts & ((1 << FACTS) - 1);
+    if (malformed || Integer.bitCount(f) != 1) {
+      return -1;
+    }
+    int fact = Integer.numberOfTrailingZeros(f);
+    if (textFact[0] != fact && textFact[1] != fact && textFact[2] != fact) {
+      return -1;
+    }
+    return ((long) spanStart[fact] << 32) | spanEnd[fact];
+  }
+
+  /**
+   * Where the JSON string whose content starts at {@code b[from]} ends: the index of its closing quote, read by
+   * the rules {@link #of} reads strings by (valid escapes, no raw control character) within {@code b[from,
+   * limit)}; -1 when it is not valid or does not end there. {@code b[from - 1]} must be its opening quote.
+   * Forgets the last event's input, as {@link #forget} does; {@link #malformed} still answers for the last event
+   * classified.
+   */
+  public int stringEnd(byte[] b, int from, int limit) {
+    forget();
+    mode = BYTES;
+    bytes = b;
+    pos = from - 1;
+    end = limit;
+    try {
+      skipString();
+      return pos - 1;
+    } catch (Malformed | IndexOutOfBoundsException e) {
+      return -1;
+    } finally {
+      bytes = null;
+    }
+  }
+
   /** True when the last event's data starts like a JSON object but is not valid JSON (it was classified as nothing). */
   public boolean malformed() {
     return malformed;

@@ -3,6 +3,7 @@ package dev.tokenpipe.gateway;
 import dev.tokenpipe.dialect.ByteWords;
 import dev.tokenpipe.dialect.EventClassifier;
 import dev.tokenpipe.dialect.EventKind;
+import dev.tokenpipe.dialect.EventShape;
 import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.sse.SseEncoder;
 import dev.tokenpipe.sse.SseEvent;
@@ -20,7 +21,7 @@ import java.nio.charset.StandardCharsets;
  * heartbeat may be inserted), timestamps content events, counts tokens and reads {@code usage}. It never
  * changes, holds or delays the bytes; it only keeps books for {@link ProxyExchange}.
  *
- * <p>SSE has two paths with one result. The common case, a buffer of whole events ({@link EventRelay} cuts
+ * <p>SSE has two paths with one result, and a shortcut on the first. The common case, a buffer of whole events ({@link EventRelay} cuts
  * them so) with LF line ends and one {@code data:} line per event, while {@link SseParser} holds nothing, is
  * classified in place: the buffer is copied once into an event-loop-wide scratch array, each event's
  * {@code data:} value is handed to {@link EventClassifier} as bytes and no String is made (issue 15: the
@@ -28,7 +29,8 @@ import java.nio.charset.StandardCharsets;
  * first buffer when it may start with a BOM; CR line ends; multi-line data; a part of an oversized event; a line
  * beyond 1 MiB) goes through {@link SseParser}, which implements the WHATWG rules in full. Both paths
  * dispatch exactly the events the spec dispatches, with the same type and data; the parser is made only when
- * first needed (most streams never need it). NDJSON goes through a line
+ * first needed (most streams never need it). On the in-place path, a read that is the stream's last token event
+ * with another text (id, padding) takes that event's kind without being classified again ({@link EventShape}). NDJSON goes through a line
  * scanner. One scanner per stream, on the stream's event loop.
  */
 final class StreamScanner implements SseListener {
@@ -75,6 +77,13 @@ final class StreamScanner implements SseListener {
   private final Sink sink;
   /** Made on the first buffer the in-place path cannot read (most streams never need one). */
   private SseParser sse;
+  /**
+   * The stream's token event as a template ({@link EventShape}): replaced by each read of one qualifying event
+   * that the in-place path classifies in full; made on the first.
+   */
+  private EventShape shape;
+  /** The text span of the event {@link #dispatch} classified last ({@link EventClassifier#soleTextSpan}). */
+  private long lastSpan;
   private long readNanos;
   /** A byte of the stream was read: a BOM from here on is data, not the stream's leading BOM. */
   private boolean started;
@@ -154,7 +163,8 @@ final class StreamScanner implements SseListener {
 
   /**
    * The in-place path: true when {@code buf} was whole events it could read (and they were dispatched),
-   * false when it touched nothing and the parser must read the buffer. Two passes: the first only checks
+   * false when it touched nothing and the parser must read the buffer. First the stream's {@link EventShape};
+   * then two passes: the first only checks
    * the shape (LF line ends, whole events, at most one data line each), so that nothing is dispatched
    * twice when the parser takes over.
    */
@@ -169,18 +179,32 @@ final class StreamScanner implements SseListener {
     }
     byte[] b = s.bytes;
     copy(buf, from, b, length);
+    if (shape != null) {
+      long kind = shape.match(b, length, s.classifier);
+      if (kind >= 0) {
+        sink.onEvent(kind, readNanos); // the last token's event with another text: the same one dispatch
+        return true;
+      }
+    }
     if (b[length - 1] != '\n' || b[length - 2] != '\n' || !simpleShape(b, length)) {
       return false;
     }
     int dataFrom = -1;
     int dataTo = -1;
     String type = MESSAGE;
+    int dispatched = 0;
+    long kind = -1;
+    long span = -1;
+    int learnFrom = -1;
     int i = 0;
     while (i < length) {
       int eol = indexOfLf(b, i, length);
       if (eol == i) { // a blank line: dispatch
         if (dataFrom >= 0) {
-          dispatch(s.classifier, type, b, dataFrom, dataTo - dataFrom);
+          kind = dispatch(s.classifier, type, b, dataFrom, dataTo - dataFrom);
+          span = lastSpan;
+          learnFrom = dataFrom;
+          dispatched++;
         }
         dataFrom = -1;
         type = MESSAGE;
@@ -200,7 +224,18 @@ final class StreamScanner implements SseListener {
       }
       i = eol + 1;
     }
+    if (dispatched == 1 && span >= 0 && length <= EventShape.MAX_BYTES) {
+      if (shape == null) {
+        shape = new EventShape();
+      }
+      shape.learn(b, length, learnFrom, kind, span, s.classifier);
+    }
     return true;
+  }
+
+  /** Events classified by their likeness to the stream's last token event ({@link EventShape}), for tests. */
+  long shapeHits() {
+    return shape == null ? 0 : shape.hits();
   }
 
   /** LF line ends only, no line beyond the limit, at most one data line per event, and no stray CR. */
@@ -231,17 +266,20 @@ final class StreamScanner implements SseListener {
     return true;
   }
 
-  private void dispatch(EventClassifier classifier, String type, byte[] b, int from, int length) {
+  /** Classifies and dispatches one event; returns its kind. */
+  private long dispatch(EventClassifier classifier, String type, byte[] b, int from, int length) {
     boolean json = length > 0 && b[from] == '{';
     if (!json && !(length == DONE.length && java.util.Arrays.equals(b, from, from + length, DONE, 0, DONE.length))) {
       sink.onOpaqueEvent();
     }
     long kind = classifier.of(type, b, from, length);
+    lastSpan = json ? classifier.soleTextSpan() : -1; // before the sink, which may lead anywhere
     if (EventKind.has(kind, EventKind.ERROR)) { // the text is kept only where the books read it
       sink.onChunk(new Chunk(kind, new String(b, from, length, StandardCharsets.UTF_8), false), readNanos);
     } else {
       sink.onEvent(kind, readNanos);
     }
+    return kind;
   }
 
   private String type(byte[] b, int from, int length) {

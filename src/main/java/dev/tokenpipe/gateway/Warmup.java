@@ -38,6 +38,8 @@ final class Warmup {
 
       data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}
 
+      data: {"choices":[{"index":0,"delta":{"content":" world"}}]}
+
       data: {"choices":[{"index":0,"delta":{"reasoning_content":"hm"}}]}
 
       data: {"choices":[],"usage":{"completion_tokens":2}}
@@ -96,6 +98,13 @@ final class Warmup {
       }
       in.release();
       relay.release();
+      // One event per read too, as a model's tokens arrive: the path that knows a token event by its shape.
+      StreamScanner tokens = new StreamScanner(Framing.SSE, false, new StreamBooks(scratch));
+      for (String event : STREAM.split("(?<=\n\n)")) {
+        ByteBuf one = Unpooled.copiedBuffer(event, StandardCharsets.UTF_8);
+        tokens.feed(one, System.nanoTime());
+        one.release();
+      }
     }
     UpstreamErrorBody.forClient(Dialects.OPENAI_CHAT, 429, "{\"error\":\"slow down\"}");
     TokenTranslator.upstreamBody("{\"prompt\":\"hi\",\"max_tokens\":1}", "m", "m");

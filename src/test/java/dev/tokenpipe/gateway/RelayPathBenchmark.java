@@ -73,12 +73,17 @@ public class RelayPathBenchmark {
           + "\"usage\":{\"prompt_tokens\":12,\"total_tokens\":76,\"completion_tokens\":64}}",
       "[DONE]"};
 
+  /** The bulk of a real stream: content events that differ only in their text, as a model writes its tokens. */
+  static final String[] TOKENS = {" The", " quick", " brown", " \\\"fox\\\"", " jumps", " over", " the", " lazy dog"};
+
   @Param({"1", "300"})
   public int streams;
 
   private ByteBuf[] reads;
   /** The same events as an upstream's chunked body delivers them: one HTTP/1.1 chunk per read. */
   private ByteBuf[] chunkReads;
+  /** {@link #TOKENS} as chunk reads. */
+  private ByteBuf[] tokenReads;
   private Stream[] all;
   private int cursor;
 
@@ -105,16 +110,25 @@ public class RelayPathBenchmark {
     }
     chunkReads = new ByteBuf[EVENTS.length];
     for (int i = 0; i < EVENTS.length; i++) {
-      byte[] event = ("data: " + EVENTS[i] + "\n\n").getBytes(UTF_8);
-      byte[] size = (Integer.toHexString(event.length) + "\r\n").getBytes(UTF_8);
-      chunkReads[i] = PooledByteBufAllocator.DEFAULT.directBuffer(size.length + event.length + 2)
-          .writeBytes(size).writeBytes(event).writeByte('\r').writeByte('\n');
+      chunkReads[i] = chunk(EVENTS[i]);
+    }
+    tokenReads = new ByteBuf[TOKENS.length];
+    for (int i = 0; i < TOKENS.length; i++) {
+      tokenReads[i] = chunk(HEAD + "\"delta\":{\"content\":\"" + TOKENS[i] + "\"},\"logprobs\":null,\"finish_reason\":null}]}");
     }
     GatewayMetrics metrics = new GatewayMetrics();
     all = new Stream[streams];
     for (int i = 0; i < streams; i++) {
       all[i] = new Stream(metrics, reads[0]);
     }
+  }
+
+  /** One SSE event of {@code data} as one HTTP/1.1 chunk, in a pooled direct buffer as a socket read is. */
+  private static ByteBuf chunk(String data) {
+    byte[] event = ("data: " + data + "\n\n").getBytes(UTF_8);
+    byte[] size = (Integer.toHexString(event.length) + "\r\n").getBytes(UTF_8);
+    return PooledByteBufAllocator.DEFAULT.directBuffer(size.length + event.length + 2)
+        .writeBytes(size).writeBytes(event).writeByte('\r').writeByte('\n');
   }
 
   /** One stream's state, committed, with its first output out, as a stream is from its first token on. */
@@ -166,6 +180,9 @@ public class RelayPathBenchmark {
     for (ByteBuf b : chunkReads) {
       b.release();
     }
+    for (ByteBuf b : tokenReads) {
+      b.release();
+    }
   }
 
   /** One upstream read holding one whole event, relayed and booked as {@code ProxyExchange.relayEvents} does. */
@@ -198,6 +215,22 @@ public class RelayPathBenchmark {
     Stream s = nextStream();
     ByteBuf read = chunkReads[s.next];
     s.next = s.next + 1 == chunkReads.length ? 0 : s.next + 1;
+    return relayWholeChunk(s, read);
+  }
+
+  /**
+   * {@link #relayOneWholeChunk} for the events most of a stream is: content tokens of one shape, each its own
+   * chunk (the events {@code EventShape} recognises without classifying them again).
+   */
+  @Benchmark
+  public boolean relayOneTokenChunk() {
+    Stream s = nextStream();
+    ByteBuf read = tokenReads[s.next];
+    s.next = s.next + 1 == tokenReads.length ? 0 : s.next + 1; // each trial has its own streams, from 0
+    return relayWholeChunk(s, read);
+  }
+
+  private static boolean relayWholeChunk(Stream s, ByteBuf read) {
     long readNanos = System.nanoTime();
     int length = dev.tokenpipe.http.ChunkedBody.wholeChunk(read);
     int to = read.writerIndex() - 2;

@@ -75,7 +75,10 @@ class StreamScannerTest {
 
   private static List<String> scanned(List<byte[]> reads, boolean direct) {
     Books books = new Books();
-    StreamScanner scanner = new StreamScanner(Framing.SSE, false, books);
+    return scanned(reads, direct, new StreamScanner(Framing.SSE, false, books), books);
+  }
+
+  private static List<String> scanned(List<byte[]> reads, boolean direct, StreamScanner scanner, Books books) {
     for (byte[] read : reads) {
       ByteBuf buf = direct ? PooledByteBufAllocator.DEFAULT.directBuffer(read.length).writeBytes(read)
           : Unpooled.wrappedBuffer(read);
@@ -124,5 +127,103 @@ class StreamScannerTest {
       reads.add(java.util.Arrays.copyOfRange(all, from, all.length));
       assertThat(scanned(reads, round % 2 == 0)).as("round %d", round).isEqualTo(reference(sb.toString()));
     }
+  }
+
+  /** Texts a token event may carry, escaped as they go into JSON: plain, escapes, non-ASCII, and broken ones. */
+  private static final String[] TEXTS = {
+      " Hi", "", "x", "\\\"", "\\\\", "\\u00e9t\\u00e9", "\\uZZ12", "\\x", "tab\there", "a\"b", "é", "a\\",
+      "\\n\\n", "end\\", "\\/", "{\"content\":\"", "sixteen bytes!!!", "response.output_text.delta"};
+  private static final String[] SHAPES = {
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n",
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"%s\"}}]}\n\n",
+      "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\",\"reasoning\":\"\"}}]}\n\n",
+      "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"%s\"}},{\"delta\":{\"content\":\"b\"}}]}\n\n",
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n",
+      "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"%s\"}\n\n",
+      "data: {\"type\":\"%s\",\"delta\":\"x\"}\n\n",
+      "data: {\"error\":\"%s\"}\n\n",
+      "data:  {\"choices\":[{\"delta\":{\"content\":\"%s\"}}]}\n\n",
+      "data: {\"choices\":[{\"delta\":{\"content\":\"%s\",\"content\":\"dup\"}}]}\n\n",
+      "data: {\"choices\":[{\"delta\":{\"content\":\"\"}},{\"delta\":{\"content\":\"%s\"}}]}\n\n",
+      ": ping\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}]}\n\n",
+      "data: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}],\"usage\":{\"completion_tokens\":4}}\n\n",
+      "data: {\"choices\":[{\"delta\":{\"content\":\"%s\"},\"finish_reason\":\"stop\"}]}\n\n",
+      "id: ID\ndata: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n",
+      "event: content_block_delta\nid: ID\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n",
+      "id: ID\nid: 2\ndata: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}]}\n\n",
+      "data: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}]}\nid: ID\n\n",
+      "data: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}],\"obfuscation\":\"OB\"}\n\n",
+      "data: {\"obfuscation\":\"OB\",\"choices\":[{\"delta\":{\"content\":\"%s\"},\"obfuscation\":\"OB\"}]}\n\n",
+      "id: ID\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"%s\",\"obfuscation\":\"OB\"}\n\n",
+      "event: ID\ndata: {\"delta\":\"x\",\"obfuscation\":\"%s\"}\n\n",
+      "event: EV\nid: ID\ndata: {\"delta\":\"%s\",\"obfuscation\":\"OB\"}\n\n"};
+  /** Event types that give a bare delta its meaning (the data has no type of its own). */
+  private static final String[] TYPES = {"response.output_text.delta", "response.reasoning_text.delta"};
+  /** What OpenAI pads its deltas with: random characters, escaped or not, sometimes none, sometimes broken. */
+  private static final String[] PADS = {"aZ3", "", "qwertyuiopasdfgh", "\\u00e9\\n", "\\x", "a\"b", "tab\t"};
+  /** Ids an event may carry (tokenpipe sim stamps every event's; a CR in one is a line end). */
+  private static final String[] IDS = {"tp.1.1732600000123456", "tp.12345678901.1732600000123457", "7", "", "x\ry", "id: "};
+
+  @Test
+  void anEventLikeTheLastTokenTellsWhatClassifyingItTells() {
+    Random random = new Random(16);
+    long hits = 0;
+    for (int round = 0; round < 400; round++) {
+      StringBuilder stream = new StringBuilder();
+      List<byte[]> reads = new ArrayList<>();
+      String shape = SHAPES[random.nextInt(SHAPES.length)];
+      for (int i = 0; i < 30; i++) {
+        if (random.nextInt(6) == 0) {
+          shape = SHAPES[random.nextInt(SHAPES.length)]; // a turn: another shape from here on
+        }
+        String event = shape.replace("ID", IDS[random.nextInt(IDS.length)])
+            .replace("OB", PADS[random.nextInt(PADS.length)]).replace("EV", TYPES[random.nextInt(TYPES.length)])
+            .formatted(TEXTS[random.nextInt(TEXTS.length)]);
+        stream.append(event);
+        reads.add(event.getBytes(UTF_8));
+      }
+      Books books = new Books();
+      StreamScanner scanner = new StreamScanner(Framing.SSE, false, books);
+      assertThat(scanned(reads, round % 2 == 0, scanner, books)).as("round %d: %s", round, stream)
+          .isEqualTo(reference(stream.toString()));
+      hits += scanner.shapeHits();
+    }
+    assertThat(hits).as("events classified by their likeness to the last token").isGreaterThan(2_000);
+  }
+
+  @Test
+  void openAisPaddedTokensAfterTheFirstAreKnownByTheirShape() {
+    StringBuilder stream = new StringBuilder();
+    List<byte[]> reads = new ArrayList<>();
+    Random random = new Random(17);
+    for (int i = 0; i < 50; i++) {
+      String pad = "abcdefghijklmnopqrstuvwxyz".substring(0, random.nextInt(20));
+      String event = "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+          + "\"delta\":{\"content\":\" token" + i + "\"},\"finish_reason\":null}],\"obfuscation\":\"" + pad + "\"}\n\n";
+      stream.append(event);
+      reads.add(event.getBytes(UTF_8));
+    }
+    Books books = new Books();
+    StreamScanner scanner = new StreamScanner(Framing.SSE, false, books);
+    assertThat(scanned(reads, false, scanner, books)).isEqualTo(reference(stream.toString()))
+        .containsOnly(String.valueOf(EventKind.CONTENT)).hasSize(50);
+    assertThat(scanner.shapeHits()).as("a random pad of any length each time, the shape still known").isEqualTo(49);
+  }
+
+  @Test
+  void theSimsStampedTokensAfterTheFirstAreKnownByTheirShape() {
+    StringBuilder stream = new StringBuilder();
+    List<byte[]> reads = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      String id = new dev.tokenpipe.sse.EmissionStamp(i, 1_732_600_000_000_000L + 19_937L * i).toId();
+      String event = dev.tokenpipe.sse.SseEncoder.event(null, id, CHUNK.formatted(" token" + i));
+      stream.append(event);
+      reads.add(event.getBytes(UTF_8));
+    }
+    Books books = new Books();
+    StreamScanner scanner = new StreamScanner(Framing.SSE, false, books);
+    assertThat(scanned(reads, true, scanner, books)).isEqualTo(reference(stream.toString()))
+        .containsOnly(String.valueOf(EventKind.CONTENT)).hasSize(50);
+    assertThat(scanner.shapeHits()).as("ids of another length each time, the shape still known").isEqualTo(49);
   }
 }
