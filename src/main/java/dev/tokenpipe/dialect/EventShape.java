@@ -64,7 +64,7 @@ public final class EventShape {
         return -1;
       }
       int end = switch (holeRule[h]) {
-        case ID_VALUE -> idValueEnd(b, to, length);
+        case ID_VALUE -> lineEnd(b, to, length); // an id holds no CR
         case TEXT -> {
           int e = classifier.stringEnd(b, to, length);
           yield e > to ? e : -1; // non-empty
@@ -105,7 +105,7 @@ public final class EventShape {
     holes = 0;
     for (int line = 0; line < dataFrom; ) { // the first id line before the data, if any
       if (template[line] == 'i' && template[line + 1] == 'd' && template[line + 2] == ':') {
-        int end = idValueEnd(template, line + 3, dataFrom);
+        int end = lineEnd(template, line + 3, dataFrom);
         if (end > 0) {
           hole(line + 3, end, ID_VALUE);
         }
@@ -119,7 +119,7 @@ public final class EventShape {
     int textFrom = (int) (span >>> 32);
     int textTo = (int) span;
     hole(textFrom, textTo, TEXT);
-    int dataTo = idValueEnd(template, dataFrom, length); // the data line's LF (the line holds no CR)
+    int dataTo = lineEnd(template, dataFrom, length); // the data line's LF (the line holds no CR)
     for (int at = indexOf(template, OBFUSCATION, dataFrom, dataTo); at >= 0 && holes < MAX_HOLES;
         at = indexOf(template, OBFUSCATION, at + 1, dataTo)) {
       int from = at + OBFUSCATION.length;
@@ -163,7 +163,7 @@ public final class EventShape {
   }
 
   /** Where the line whose rest starts at {@code b[at]} ends (its LF), or -1 when a CR or the end comes first. */
-  private static int idValueEnd(byte[] b, int at, int length) {
+  private static int lineEnd(byte[] b, int at, int length) {
     for (int i = at; i < length; i++) {
       if (b[i] == '\n') {
         return i;

@@ -224,7 +224,7 @@ final class StreamScanner implements SseListener {
       }
       i = eol + 1;
     }
-    if (dispatched == 1 && span >= 0 && length <= EventShape.MAX_BYTES) {
+    if (dispatched == 1) { // whether the event qualifies is EventShape's to say
       if (shape == null) {
         shape = new EventShape();
       }

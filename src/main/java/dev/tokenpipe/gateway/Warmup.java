@@ -47,6 +47,8 @@ final class Warmup {
       data: [DONE]
 
       """;
+  /** {@link #STREAM} one event per piece, as a model's tokens arrive. */
+  private static final String[] STREAM_EVENTS = STREAM.split("(?<=\n\n)");
 
   /**
    * Enough streams through the relay for its per-event methods to be compiled before the first client's: with
@@ -100,7 +102,7 @@ final class Warmup {
       relay.release();
       // One event per read too, as a model's tokens arrive: the path that knows a token event by its shape.
       StreamScanner tokens = new StreamScanner(Framing.SSE, false, new StreamBooks(scratch));
-      for (String event : STREAM.split("(?<=\n\n)")) {
+      for (String event : STREAM_EVENTS) {
         ByteBuf one = Unpooled.copiedBuffer(event, StandardCharsets.UTF_8);
         tokens.feed(one, System.nanoTime());
         one.release();
