@@ -16,6 +16,8 @@ enum Metric {
   OUTPUT_TOKENS("output_tokens", false, "output tokens of one request"),
   ONE_WAY_DELAY("one_way_delay", true, "socket read wall clock - server emission stamp, per generated event (same host only)"),
   PARSE_DELAY("parse_delay", true, "socket read -> event parsed in this client, per event"),
+  FIRST_EMITTED("first_emitted", true, "ground truth: server emission time of the first stamped event of any kind - request written"
+      + " (the sim stamps its opening chunk as the request arrives: the request's way in)"),
   TTFT_EMITTED("ttft_emitted", true, "ground truth: server emission time of the first content event - request written"),
   ITL_EMITTED("itl_emitted", true, "ground truth: gap between emission stamps of consecutive content events"),
   CONNECT("connect", true, "TCP (+TLS) connect time"),

@@ -30,6 +30,7 @@ final class RequestProbe implements ExchangeListener {
   private long firstContentNanos;
   private long firstReasoningNanos;
   private long lastContentNanos;
+  private long firstEmitMicros = -1;
   private long firstContentEmitMicros = -1;
   private long lastContentEmitMicros = -1;
   private String lastId = "";
@@ -79,6 +80,9 @@ final class RequestProbe implements ExchangeListener {
       metrics.recordNanosAsMicros(Metric.PARSE_DELAY, e.parsedNanos() - e.readNanos());
     }
     long emitMicros = emitMicros(e);
+    if (firstEmitMicros < 0) {
+      firstEmitMicros = emitMicros;
+    }
     ChunkContent c;
     if (config.api().raw()) {
       if (e.isTerminator()) {
@@ -186,13 +190,16 @@ final class RequestProbe implements ExchangeListener {
     double ttftMs = -1;
     double tpotMs = -1;
     double itlMeanMs = -1;
+    // On the wall clock from the same start as TTFT: TTFT - TTFT_EMITTED is the first token's delivery delay.
+    long baseWallMicros = writtenWallMicros - (writtenNanos - baseNanos) / 1000;
+    if (firstEmitMicros >= 0) {
+      metrics.record(Metric.FIRST_EMITTED, firstEmitMicros - baseWallMicros);
+    }
     if (contentEvents > 0) {
       long ttft = firstContentNanos - baseNanos;
       ttftMs = ttft / 1e6;
       metrics.recordNanosAsMicros(Metric.TTFT, ttft);
       if (firstContentEmitMicros >= 0) {
-        // Same start as TTFT, on the wall clock: TTFT - TTFT_EMITTED is the first token's delivery delay.
-        long baseWallMicros = writtenWallMicros - (writtenNanos - baseNanos) / 1000;
         metrics.record(Metric.TTFT_EMITTED, firstContentEmitMicros - baseWallMicros);
       }
       for (int i = 0; i < gaps; i++) {

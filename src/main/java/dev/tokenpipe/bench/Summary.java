@@ -16,6 +16,7 @@ final class Summary {
       new String[] {"tpot", "TPOT"},
       new String[] {"e2e", "E2E"},
       new String[] {"one_way_delay", "delivery delay"},
+      new String[] {"first_emitted", "first emission"},
       new String[] {"ttft_emitted", "TTFT at server"},
       new String[] {"itl_emitted", "ITL at server"},
       new String[] {"dispatch_lag", "dispatch lag"},

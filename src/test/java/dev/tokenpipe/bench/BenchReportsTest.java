@@ -54,7 +54,7 @@ class BenchReportsTest {
       assertThat(r.path("totals").has(f)).as("totals.%s", f).isTrue();
     }
     for (String m : List.of("ttfb", "ttft", "ttft_reasoning", "itl", "tpot", "e2e", "e2e_per_token", "tokens_per_event",
-        "output_tokens", "one_way_delay", "parse_delay", "ttft_emitted", "itl_emitted", "connect", "dispatch_lag", "loop_lag")) {
+        "output_tokens", "one_way_delay", "parse_delay", "first_emitted", "ttft_emitted", "itl_emitted", "connect", "dispatch_lag", "loop_lag")) {
       JsonNode s = r.path("metrics").path(m);
       for (String k : List.of("unit", "count", "mean", "min", "p50", "p90", "p95", "p99", "p99_9", "max")) {
         assertThat(s.has(k)).as("metrics.%s.%s", m, k).isTrue();
