@@ -99,12 +99,13 @@ public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingE
   }
 
   private void writeQueued(List<ILoggingEvent> batch) {
+    // Counted before the drain: those drops came after every line now queued, so the notice follows them.
+    long lost = dropped.getAndSet(0);
     queue.drainTo(batch);
     for (ILoggingEvent e : batch) {
       appenders.appendLoopOnAppenders(e);
     }
     batch.clear();
-    long lost = dropped.getAndSet(0);
     if (lost > 0) {
       appenders.appendLoopOnAppenders(droppedNotice(lost));
     }

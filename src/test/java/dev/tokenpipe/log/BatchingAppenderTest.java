@@ -7,7 +7,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.util.LogbackMDCAdapter;
-import ch.qos.logback.core.AppenderBase;
+import ch.qos.logback.core.UnsynchronizedAppenderBase;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -17,17 +17,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** The log's queue in front of stderr: in order, off the caller's thread, never blocking, bounded, counted. */
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class BatchingAppenderTest {
   private final LoggerContext context = new LoggerContext();
   private final Logger logger = context.getLogger("test");
   private final Output output = new Output();
   private final BatchingAppender batching = new BatchingAppender();
 
-  /** Stands in for stderr: records each line and the thread that wrote it; can be stuck, like a full pipe. */
-  static final class Output extends AppenderBase<ILoggingEvent> {
-    final List<String> lines = new ArrayList<>();
-    final List<String> threads = new ArrayList<>();
+  /**
+   * Stands in for stderr: records each line and the thread that wrote it; can be stuck, like a full pipe. Not an
+   * {@code AppenderBase}, which holds its own monitor while it appends: the test could then not read the lines
+   * while the writer is stuck.
+   */
+  static final class Output extends UnsynchronizedAppenderBase<ILoggingEvent> {
+    private final List<String> lines = new ArrayList<>();
+    private final List<String> threads = new ArrayList<>();
     volatile CountDownLatch stuck = new CountDownLatch(0);
 
     @Override
@@ -37,14 +41,22 @@ class BatchingAppenderTest {
       } catch (InterruptedException ex) {
         Thread.currentThread().interrupt();
       }
-      synchronized (this) {
+      synchronized (lines) {
         lines.add(e.getLevel() + " " + e.getFormattedMessage());
         threads.add(Thread.currentThread().getName());
       }
     }
 
-    synchronized List<String> lines() {
-      return List.copyOf(lines);
+    List<String> lines() {
+      synchronized (lines) {
+        return List.copyOf(lines);
+      }
+    }
+
+    List<String> threads() {
+      synchronized (lines) {
+        return List.copyOf(threads);
+      }
     }
   }
 
@@ -89,7 +101,7 @@ class BatchingAppenderTest {
     for (int i = 0; i < 500; i++) {
       assertThat(lines.get(i)).isEqualTo("INFO line " + i);
     }
-    assertThat(output.threads).containsOnly("tokenpipe-log");
+    assertThat(output.threads()).containsOnly("tokenpipe-log");
   }
 
   @Test
