@@ -128,11 +128,15 @@ class GatewayRoutesTest {
     assertThat(Route.asksForStream("/v1/chat/completions", post("{\"stream\":true}"))).isTrue();
   }
 
-  /** What {@link Route#asksForStream} answered when it built the body's tree: the oracle of the streaming read. */
+  /**
+   * What {@link Route#asksForStream} answered when it built the body's tree: the oracle of the streaming read. From
+   * the body's bytes, as the gateway reads it: a leading UTF-8 byte order mark is skipped (RFC 8259 §8.1 lets a
+   * parser ignore it; Python's {@code json.loads} of bytes, behind vLLM and FastAPI, does).
+   */
   private static boolean byTree(String path, String body) {
     boolean byDefault = path.equals("/api/chat");
     try {
-      JsonNode n = dev.tokenpipe.openai.Json.MAPPER.readTree(body);
+      JsonNode n = dev.tokenpipe.openai.Json.MAPPER.readTree(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
       JsonNode stream = n == null ? null : n.get("stream");
       return stream == null || !stream.isBoolean() ? byDefault : stream.asBoolean();
     } catch (Exception e) {
