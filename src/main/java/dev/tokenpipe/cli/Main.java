@@ -6,6 +6,7 @@ import dev.tokenpipe.demo.DemoCommand;
 import dev.tokenpipe.doctor.DoctorCommand;
 import dev.tokenpipe.gateway.AotTrainingCommand;
 import dev.tokenpipe.gateway.GatewayCommand;
+import dev.tokenpipe.log.Logs;
 import dev.tokenpipe.sim.SimCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,7 +35,9 @@ public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
-    System.exit(execute(args));
+    int code = execute(args);
+    Logs.flush();
+    System.exit(code);
   }
 
   /** Runs the CLI and returns its exit code; tests call this instead of {@link #main}. */

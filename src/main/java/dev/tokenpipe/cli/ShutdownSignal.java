@@ -1,5 +1,6 @@
 package dev.tokenpipe.cli;
 
+import dev.tokenpipe.log.Logs;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -57,6 +58,7 @@ public final class ShutdownSignal {
     firstSignalNanos.compareAndSet(0, now);
     if (signalled.getCount() == 0) {
       log.warn("second SIG{}: stopping without waiting for the drain", sig.getName());
+      Logs.flush(); // a halt runs no hook: the warning would stay queued
       Runtime.getRuntime().halt(128 + sig.getNumber());
     }
     signalled.countDown();
@@ -79,6 +81,7 @@ public final class ShutdownSignal {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       if (closing.compareAndSet(false, true)) {
         close.run();
+        Logs.flush(); // the JVM ends without Main's flush when it ends this way
       }
     }, "tokenpipe-shutdown"));
     announce.run();

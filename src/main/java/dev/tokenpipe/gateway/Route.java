@@ -10,6 +10,7 @@ import io.netty.buffer.ByteBufInputStream;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Set;
 
 /**
@@ -85,12 +86,20 @@ enum Route {
     }
     // From the body's bytes: decoding it to a String first copied the whole prompt (long contexts are 100 KB to
     // 1 MB) and read it char by char, on the event loop (StreamFlagBenchmark).
+    Boolean stream;
     try (JsonParser p = Json.MAPPER.createParser((InputStream) new ByteBufInputStream(req.content().duplicate()))) {
-      Boolean stream = topLevelStream(p);
-      return stream == null ? byDefault : stream;
-    } catch (Exception e) {
-      return false; // malformed JSON is the upstream's to judge; its 400 passes through unchanged
+      stream = topLevelStream(p);
+    } catch (Exception notUtf8OrMalformed) {
+      // The byte parser also rejects bytes that are not UTF-8, which a String decode replaces: Ollama's Go server
+      // streams such a body, so the flag is read as the decoded text says. Malformed JSON is the upstream's to
+      // judge; its 400 passes through unchanged.
+      try (JsonParser p = Json.MAPPER.createParser(req.content().toString(StandardCharsets.UTF_8))) {
+        stream = topLevelStream(p);
+      } catch (Exception malformed) {
+        return false;
+      }
     }
+    return stream == null ? byDefault : stream;
   }
 
   /**

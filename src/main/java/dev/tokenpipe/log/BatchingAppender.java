@@ -11,8 +11,9 @@ import ch.qos.logback.core.spi.AppenderAttachableImpl;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
@@ -24,12 +25,14 @@ import java.util.concurrent.locks.LockSupport;
  * a gateway pinned to one core the woken writer preempts the event loop that logged. With one access-log line
  * per request, 2-token streams through {@code serve} relayed 17% fewer events (docs/benchmarks.md, "The log off
  * the event loop"). Here the writer sleeps {@link #setIntervalMillis interval} between batches and nothing
- * signals it: logging is one offer to a bounded queue, and a line reaches stderr at most an interval later.
+ * signals it: logging is one lock-free offer to a bounded queue, and a line reaches stderr at most an interval
+ * later.
  *
- * <p>Bounded: at most {@link #setQueueSize queueSize} events wait. From 80% full on, events of level INFO and
- * below are dropped (the access log) and warnings still queue; when it is full, every new event is dropped. The
- * number dropped is itself logged, as a warning, once the writer has room again. On {@link #stop} the writer
- * writes what is queued, for up to one second (stderr may be the very thing that is stuck).
+ * <p>Bounded: at most {@link #setQueueSize queueSize} events wait, and a writer stuck on stderr holds one more
+ * batch of at most as many. From 80% full on, events of level INFO and below are dropped (the access log) and
+ * warnings still queue; when it is full, every new event is dropped. The number dropped is itself logged, as a
+ * warning, after the lines queued before the drops. On {@link #stop} the writer writes what is queued, for up to
+ * one second (stderr may be the very thing that is stuck); {@link Logs#flush} stops it when a command ends.
  *
  * <p>Configured in {@code logback.xml} like {@code AsyncAppender}: one {@code <appender-ref>} inside it.
  */
@@ -41,9 +44,15 @@ public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingE
   private final AtomicLong dropped = new AtomicLong();
   private int queueSize = 8_192;
   private int intervalMillis = 10;
-  private ArrayBlockingQueue<ILoggingEvent> queue;
-  private volatile boolean running;
-  private Thread writer;
+  /** The current writer's queue; each writer drains only its own, so a writer left stuck by stop never races. */
+  private volatile Queue queue;
+  private volatile Thread writer;
+
+  /** A bounded, lock-free queue: a thread that logs never waits on a lock the writer holds. */
+  private static final class Queue {
+    final ConcurrentLinkedQueue<ILoggingEvent> events = new ConcurrentLinkedQueue<>();
+    final AtomicInteger size = new AtomicInteger();
+  }
 
   /** Events that may wait at most (default 8,192; a few hundred bytes each). */
   public void setQueueSize(int queueSize) {
@@ -68,40 +77,45 @@ public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingE
       addError("no appender attached to " + name);
       return;
     }
-    queue = new ArrayBlockingQueue<>(queueSize);
-    running = true;
-    writer = new Thread(this::write, "tokenpipe-log");
-    writer.setDaemon(true); // a writer stuck on a full pipe must not keep the JVM alive
-    writer.start();
+    Queue q = new Queue();
+    queue = q;
+    Thread t = new Thread(() -> write(q), "tokenpipe-log");
+    t.setDaemon(true); // a writer stuck on a full pipe must not keep the JVM alive
+    writer = t;
+    t.start();
     super.start();
   }
 
   @Override
   protected void append(ILoggingEvent event) {
-    if (event.getLevel().toInt() <= Level.INFO_INT && queue.remainingCapacity() < queueSize / 5) {
+    Queue q = queue;
+    // Info and below keep a fifth of the queue free for warnings.
+    int bound = event.getLevel().toInt() <= Level.INFO_INT ? queueSize - queueSize / 5 : queueSize;
+    if (q.size.incrementAndGet() > bound) {
+      q.size.decrementAndGet();
       dropped.incrementAndGet();
       return;
     }
     event.prepareForDeferredProcessing(); // the message formatted and the MDC copied now, on the logging thread
-    // No thread waits on this queue (the writer polls it), so the offer's signal finds no one to wake.
-    if (!queue.offer(event)) {
-      dropped.incrementAndGet();
-    }
+    q.events.offer(event); // nobody waits on it: the writer polls
   }
 
-  private void write() {
+  private void write(Queue q) {
     List<ILoggingEvent> batch = new ArrayList<>();
-    while (running) {
+    while (writer == Thread.currentThread()) {
       LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(intervalMillis));
-      writeQueued(batch);
+      writeQueued(q, batch);
     }
-    writeQueued(batch);
+    writeQueued(q, batch);
   }
 
-  private void writeQueued(List<ILoggingEvent> batch) {
+  private void writeQueued(Queue q, List<ILoggingEvent> batch) {
     // Counted before the drain: those drops came after every line now queued, so the notice follows them.
     long lost = dropped.getAndSet(0);
-    queue.drainTo(batch);
+    for (ILoggingEvent e; (e = q.events.poll()) != null; ) {
+      q.size.decrementAndGet();
+      batch.add(e);
+    }
     for (ILoggingEvent e : batch) {
       appenders.appendLoopOnAppenders(e);
     }
@@ -125,17 +139,19 @@ public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingE
       return;
     }
     super.stop();
-    running = false;
-    LockSupport.unpark(writer);
+    Thread w = writer;
+    writer = null; // the writer's loop ends; it writes what is queued once more
+    LockSupport.unpark(w);
     try {
-      writer.join(STOP_FLUSH_MILLIS);
+      w.join(STOP_FLUSH_MILLIS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (writer.isAlive()) {
-      addWarn("the log's output did not take the last " + queue.size() + " event(s) within " + STOP_FLUSH_MILLIS + " ms");
+    if (w.isAlive()) {
+      addWarn("the log's output did not take the last " + queue.size.get() + " event(s) within " + STOP_FLUSH_MILLIS + " ms");
       return;
     }
+    writeQueued(queue, new ArrayList<>()); // an event offered while the writer made its last pass
     appenders.detachAndStopAllAppenders();
   }
 

@@ -206,6 +206,42 @@ class GatewayRoutesTest {
     }
   }
 
+  @Test
+  void bytesThatAreNotUtf8InAStringDoNotHideTheStreamFlag() {
+    // What the String decode read them as (each such byte a replacement character): Ollama's Go server accepts
+    // them and streams, so a Latin-1 "é" in a prompt must not turn a stream into a buffered answer.
+    List<byte[]> bodies = List.of(
+        bytes("{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"caf", 0xE9, "\"}]}"),
+        bytes("{\"model\":\"m\",\"messages\":[{\"content\":\"x", 0xFF, "\"}]}"),
+        bytes("{\"stream\":true,\"prompt\":\"", 0xE2, 0x82, "\"}"),
+        bytes("{\"stream\":true,\"prompt\":\"", 0xC0, 0xAF, "\"}"),
+        bytes("{\"k", 0xFF, "\":1,\"stream\":false}"),
+        bytes("{\"stream\":true,\"prompt\":\"", 0xED, 0xA0, 0x80, "\"}"));
+    for (byte[] body : bodies) {
+      String decoded = new String(body, StandardCharsets.UTF_8);
+      for (String path : List.of("/api/chat", "/v1/chat/completions")) {
+        DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/",
+            Unpooled.wrappedBuffer(body));
+        assertThat(Route.asksForStream(path, req)).as("%s %s", path, decoded).isEqualTo(byTree(path, decoded));
+      }
+    }
+    assertThat(Route.asksForStream("/v1/chat/completions", new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
+        HttpMethod.POST, "/", Unpooled.wrappedBuffer(bodies.get(0))))).isTrue();
+  }
+
+  /** Text and single bytes (ints), concatenated. */
+  private static byte[] bytes(Object... parts) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (Object part : parts) {
+      if (part instanceof Integer b) {
+        out.write(b);
+      } else {
+        out.writeBytes(part.toString().getBytes(StandardCharsets.UTF_8));
+      }
+    }
+    return out.toByteArray();
+  }
+
   private static DefaultFullHttpRequest post(String body) {
     return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/",
         Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
