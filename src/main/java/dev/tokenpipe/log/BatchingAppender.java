@@ -39,11 +39,13 @@ import java.util.concurrent.locks.LockSupport;
 public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent>
     implements AppenderAttachable<ILoggingEvent> {
   static final long STOP_FLUSH_MILLIS = 1_000;
+  static final int DEFAULT_QUEUE_SIZE = 8_192;
+  static final int DEFAULT_INTERVAL_MILLIS = 10;
 
   private final AppenderAttachableImpl<ILoggingEvent> appenders = new AppenderAttachableImpl<>();
   private final AtomicLong dropped = new AtomicLong();
-  private int queueSize = 8_192;
-  private int intervalMillis = 10;
+  private int queueSize = DEFAULT_QUEUE_SIZE;
+  private int intervalMillis = DEFAULT_INTERVAL_MILLIS;
   /** The current writer's queue; each writer drains only its own, so a writer left stuck by stop never races. */
   private volatile Queue queue;
   private volatile Thread writer;
@@ -69,9 +71,14 @@ public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingE
     if (isStarted()) {
       return;
     }
-    if (queueSize < 1 || intervalMillis < 1) {
-      addError("queueSize and intervalMillis must be at least 1");
-      return;
+    // A bad bound in a system property must not silence the log: the default instead, said in logback's status.
+    if (queueSize < 1) {
+      addWarn("queueSize " + queueSize + " is below 1; using " + DEFAULT_QUEUE_SIZE);
+      queueSize = DEFAULT_QUEUE_SIZE;
+    }
+    if (intervalMillis < 1) {
+      addWarn("intervalMillis " + intervalMillis + " is below 1; using " + DEFAULT_INTERVAL_MILLIS);
+      intervalMillis = DEFAULT_INTERVAL_MILLIS;
     }
     if (!appenders.iteratorForAppenders().hasNext()) {
       addError("no appender attached to " + name);

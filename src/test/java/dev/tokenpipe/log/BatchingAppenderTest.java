@@ -155,6 +155,16 @@ class BatchingAppenderTest {
   }
 
   @Test
+  void aBoundBelowOneFallsBackToTheDefaultInsteadOfSilencingTheLog() throws Exception {
+    start(0, 0);
+    assertThat(batching.isStarted()).isTrue();
+    logger.info("still logged");
+    assertThat(awaitLines(1)).containsExactly("INFO still logged");
+    assertThat(context.getStatusManager().getCopyOfStatusList())
+        .anyMatch(s -> s.getMessage().equals("queueSize 0 is below 1; using 8192"));
+  }
+
+  @Test
   void withoutAnOutputItDoesNotStart() {
     batching.setContext(context);
     batching.start();
