@@ -2,6 +2,7 @@ package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.PrometheusText;
 import io.prometheus.metrics.core.metrics.Counter;
+import dev.tokenpipe.log.BatchingAppender;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
@@ -87,6 +88,12 @@ public final class GatewayMetrics {
       .help("Output tokens relayed (usage when sent, else one per generated event), by the client's API.")
       .labelNames("api").withoutExemplars().register(registry);
   final Counter events = counter("tokenpipe_gateway_events", "SSE events / NDJSON lines relayed.");
+
+  {
+    CounterWithCallback.builder().name("tokenpipe_gateway_log_lines_dropped")
+        .help("Log lines the process dropped because its stderr did not keep up (access lines first).")
+        .callback(cb -> cb.call(BatchingAppender.droppedTotal())).register(registry);
+  }
 
   /** Same samples as {@link #added}, at nanosecond resolution for exact percentiles (benchmarks, tests). */
   private final Recorder addedNanos = new Recorder(3);

@@ -43,6 +43,9 @@ public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingE
   static final int DEFAULT_INTERVAL_MILLIS = 10;
 
   private final AppenderAttachableImpl<ILoggingEvent> appenders = new AppenderAttachableImpl<>();
+  /** Every event any instance dropped since the process started: the gateway's metric. */
+  private static final AtomicLong DROPPED_TOTAL = new AtomicLong();
+
   private final AtomicLong dropped = new AtomicLong();
   private int queueSize = DEFAULT_QUEUE_SIZE;
   private int intervalMillis = DEFAULT_INTERVAL_MILLIS;
@@ -54,6 +57,11 @@ public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingE
   private static final class Queue {
     final ConcurrentLinkedQueue<ILoggingEvent> events = new ConcurrentLinkedQueue<>();
     final AtomicInteger size = new AtomicInteger();
+  }
+
+  /** Events dropped by every instance since the process started (a counter; the gateway's metrics read it). */
+  public static long droppedTotal() {
+    return DROPPED_TOTAL.get();
   }
 
   /** Events that may wait at most (default 8,192; a few hundred bytes each). */
@@ -101,6 +109,7 @@ public final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingE
     if (q.size.incrementAndGet() > bound) {
       q.size.decrementAndGet();
       dropped.incrementAndGet();
+      DROPPED_TOTAL.incrementAndGet();
       return;
     }
     event.prepareForDeferredProcessing(); // the message formatted and the MDC copied now, on the logging thread
