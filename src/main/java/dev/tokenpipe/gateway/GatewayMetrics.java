@@ -1,8 +1,8 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.PrometheusText;
-import io.prometheus.metrics.core.metrics.Counter;
 import dev.tokenpipe.log.BatchingAppender;
+import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;

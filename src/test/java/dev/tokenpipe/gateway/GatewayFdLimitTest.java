@@ -178,7 +178,8 @@ class GatewayFdLimitTest {
     }
   }
 
-  private static long metric(String text, String series) {
+  /** The value of an unlabelled series in a Prometheus text scrape, 0 when it is absent. */
+  static long metric(String text, String series) {
     for (String line : text.split("\n")) {
       if (line.startsWith(series + " ")) {
         return (long) Double.parseDouble(line.substring(series.length() + 1).trim());
