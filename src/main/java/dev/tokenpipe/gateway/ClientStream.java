@@ -35,8 +35,10 @@ import io.netty.handler.codec.http.LastHttpContent;
  * to unsee; the first event that carries output {@link #forward commits} them. The held bytes are bounded
  * by {@link #MAX_HELD_BYTES}; past it they are committed and the stream can no longer fail over.
  *
- * <p>Writes and flushes each whole-event chunk at once (one flush per upstream read, never consolidated).
- * On the client channel's event loop only.
+ * <p>Flushes once per upstream read, at its end ({@link #readStarted}, {@link #readDone}): the events one read
+ * brought (a model server writes its last events together; a busy loop reads several at once) leave in one
+ * flush, one syscall, each still its own write; nothing waits for a later read, and writes made outside a
+ * read (timers, the client's own request) are flushed at once. On the client channel's event loop only.
  */
 final class ClientStream {
   static final int MAX_HELD_BYTES = 64 * 1024;
@@ -71,6 +73,15 @@ final class ClientStream {
    * framed as one chunk (see {@link #writeMeasured}); null when they go through the encoder.
    */
   private ChannelHandlerContext chunkedCtx;
+
+  /** Upstream reads being relayed (nested: a codec leaving hands on its bytes within the read that removed it). */
+  private int reads;
+  /** Something was written since the last flush. */
+  private boolean unflushed;
+  /** Measured writes since the last flush ({@link #measured}): their added latency is recorded at the flush. */
+  private int unflushedMeasured;
+  private long unflushedReadNanos;
+  private ChannelFuture lastMeasured;
 
   ClientStream(ChannelHandlerContext ctx, GatewayMetrics metrics, Dialect dialect, boolean keepAlive,
       long heartbeatNanos, boolean headRequest) {
@@ -160,7 +171,7 @@ final class ClientStream {
     headSent = true;
     framing = f;
     status = head.status().code();
-    ctx.writeAndFlush(head);
+    write(ctx, head);
     // Read after the write: Http10Framing drops chunked coding from the head for an HTTP/1.0 client.
     if (f.isStream() && !headRequest && HttpUtil.isTransferEncodingChunked(head)) {
       chunkedCtx = ctx.pipeline().context(HttpServerCodec.class);
@@ -215,7 +226,8 @@ final class ClientStream {
 
   /**
    * Writes the held events and then {@code events} (whole events, or the start of an oversized one when
-   * {@code endsMidEvent}), in one write and flush. Takes ownership of {@code events} (may be null).
+   * {@code endsMidEvent}), in one write, flushed now or at the end of the upstream read ({@link #readDone}).
+   * Takes ownership of {@code events} (may be null).
    *
    * @param readNanos when the upstream read that completed them happened, for the added-latency histogram
    */
@@ -249,7 +261,7 @@ final class ClientStream {
   }
 
   /**
-   * One write and flush of {@code out}. On a chunked stream the bytes go out as one pre-framed chunk
+   * One write of {@code out}. On a chunked stream the bytes go out as one pre-framed chunk
    * (RFC 9112 §7.1: hex size, CRLF, the bytes, CRLF) in one pooled buffer, written from the HTTP codec's
    * context so the encoder does not frame it again: the encoder would split it into three buffers with a
    * promise each, a promise combiner and two duplicates, about 230 bytes of garbage per event (issue 15).
@@ -273,9 +285,9 @@ final class ClientStream {
       } finally {
         out.release();
       }
-      written = chunkedCtx.writeAndFlush(chunk);
+      written = write(chunkedCtx, chunk);
     } else {
-      written = ctx.writeAndFlush(new DefaultHttpContent(out));
+      written = write(ctx, new DefaultHttpContent(out));
     }
     return measured(written, readNanos);
   }
@@ -291,26 +303,90 @@ final class ClientStream {
 
   /**
    * The zero-copy write: {@code chunk} is one whole HTTP/1.1 chunk as the upstream framed it (size line without
-   * extensions, data that is whole events, CRLF), written and flushed as it is. Chunked framing is hop-by-hop,
+   * extensions, data that is whole events, CRLF), written as it is. Chunked framing is hop-by-hop,
    * but a chunk is a chunk on either hop: re-framing the same data would copy it for nothing. Only when
    * {@link #takesUpstreamChunks()}. Takes ownership.
    */
   void forwardChunk(ByteBuf chunk, long readNanos) {
     heartbeat.written(readNanos);
-    measured(chunkedCtx.writeAndFlush(chunk), readNanos);
+    measured(write(chunkedCtx, chunk), readNanos);
   }
 
-  /** Records the write's added latency when it completes, and the client's pending bytes. */
+  // ---------------------------------------------------------------- flushes
+
+  /** An upstream read is being relayed: writes wait for its {@link #readDone}. Nests. */
+  void readStarted() {
+    reads++;
+  }
+
+  /**
+   * The upstream read is relayed: what it wrote leaves in one flush (unless this ends a nested read).
+   *
+   * @return whether anything was flushed
+   */
+  boolean readDone() {
+    return --reads == 0 && flush();
+  }
+
+  /** Whether something written waits for a flush (the end of the upstream read). */
+  boolean hasUnflushed() {
+    return unflushed;
+  }
+
+  /**
+   * Flushes what was written since the last flush, and records the added latency of its measured writes.
+   *
+   * @return whether anything was flushed
+   */
+  boolean flush() {
+    if (!unflushed) {
+      return false;
+    }
+    unflushed = false;
+    ctx.flush();
+    if (unflushedMeasured > 0) {
+      int n = unflushedMeasured;
+      unflushedMeasured = 0;
+      ChannelFuture last = lastMeasured;
+      lastMeasured = null;
+      recordAdded(last, unflushedReadNanos, n);
+    }
+    return true;
+  }
+
+  /** Writes {@code msg} from {@code from}; flushes it now unless an upstream read is being relayed. */
+  private ChannelFuture write(ChannelHandlerContext from, Object msg) {
+    if (reads == 0) {
+      return from.writeAndFlush(msg);
+    }
+    unflushed = true;
+    return from.write(msg);
+  }
+
+  /** Records the write's added latency when it completes (at the read's flush when it waits for one). */
   private ChannelFuture measured(ChannelFuture written, long readNanos) {
-    if (written.isDone()) {
+    if (reads > 0) {
+      if (unflushedMeasured++ == 0) {
+        unflushedReadNanos = readNanos; // writes complete in order: the first read time is the earliest
+      }
+      lastMeasured = written;
+      return written;
+    }
+    recordAdded(written, readNanos, 1);
+    return written;
+  }
+
+  /** {@code writes} writes that completed (or will) with {@code last}, of bytes read at {@code readNanos}. */
+  private void recordAdded(ChannelFuture last, long readNanos, int writes) {
+    if (last.isDone()) {
       // The common case: the flush wrote it to the socket before returning. No listener (a lambda per event).
-      if (written.isSuccess()) {
-        metrics.recordAdded(clock.nanoTime() - readNanos);
+      if (last.isSuccess()) {
+        recordAdded(clock.nanoTime() - readNanos, writes);
       }
     } else {
-      written.addListener(f -> {
+      last.addListener(f -> {
         if (f.isSuccess()) {
-          metrics.recordAdded(clock.nanoTime() - readNanos);
+          recordAdded(clock.nanoTime() - readNanos, writes);
         }
       });
     }
@@ -318,7 +394,12 @@ final class ClientStream {
     if (ob != null) {
       metrics.recordPending(ob.totalPendingWriteBytes());
     }
-    return written;
+  }
+
+  private void recordAdded(long nanos, int writes) {
+    for (int i = 0; i < writes; i++) {
+      metrics.recordAdded(nanos);
+    }
   }
 
   /** Hex size digits (at most 8 for an int), CRLF, and the CRLF after the data. */
@@ -353,7 +434,7 @@ final class ClientStream {
     if (!committed) {
       wroteOwnBytes = true;
     }
-    ctx.writeAndFlush(new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), text)));
+    write(ctx, new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), text)));
     heartbeat.written(clock.nanoTime());
   }
 
@@ -398,6 +479,7 @@ final class ClientStream {
     if (passthrough || framing == Framing.RAW) {
       ended = true;
       closed = true;
+      flush(); // what the read brought before the cut goes first
       ctx.close(); // a body cut mid-way: closing without the last chunk says "incomplete"
       return;
     }
@@ -415,7 +497,7 @@ final class ClientStream {
     }
     ended = true;
     heartbeat.stop();
-    ChannelFuture f = ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+    ChannelFuture f = write(ctx, LastHttpContent.EMPTY_LAST_CONTENT);
     if (!keepAlive) {
       f.addListener(ChannelFutureListener.CLOSE);
     }

@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
     description = {
       "Zero-buffer streaming gateway for OpenAI (chat, completions, Responses), Anthropic Messages and Ollama",
       "streams: a reverse proxy that relays every upstream event",
-      "the moment it arrives (one write+flush per event, no compression, anti-buffering headers),",
+      "the moment it arrives (one flush per upstream read, no compression, anti-buffering headers),",
       "with heartbeats, cancellation, backpressure and per-hop timing metrics.",
       "Without --upstream it serves the built-in simulated model, so it works out of the box.",
       "Endpoints: /v1/* and /api/* (proxied), POST /v1/stream {\"prompt\":...} (one data: <token> event per token),",

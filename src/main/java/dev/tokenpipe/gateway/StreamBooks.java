@@ -97,7 +97,7 @@ final class StreamBooks implements StreamScanner.Sink {
     lastGeneratedNanos = readNanos;
   }
 
-  /** The first generated event's bytes were handed to the client (its write and flush returned). */
+  /** The first generated event's bytes were handed to the client (the flush that carries them returned). */
   void delivered() {
     if (deliveredTtftNanos < 0 && upstreamTtftNanos >= 0) {
       deliveredTtftNanos = System.nanoTime() - startNanos;
