@@ -6,6 +6,7 @@ import dev.tokenpipe.http.HttpResponses;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.SseEncoder;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufHolder;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelFuture;
@@ -256,6 +257,9 @@ final class ClientStream {
 
   /** An event the gateway made (the translated token API), counted as forwarded output. */
   void writeEvent(String event) {
+    if (ended) {
+      return; // the rest of a read after the stream's end (an error event, then more tokens): nothing follows the end
+    }
     committed = true;
     writeMeasured(ByteBufUtil.writeUtf8(ctx.alloc(), event), clock.nanoTime());
   }
@@ -319,13 +323,11 @@ final class ClientStream {
     reads++;
   }
 
-  /**
-   * The upstream read is relayed: what it wrote leaves in one flush (unless this ends a nested read).
-   *
-   * @return whether anything was flushed
-   */
-  boolean readDone() {
-    return --reads == 0 && flush();
+  /** The upstream read is relayed: what it wrote leaves in one flush (unless this ends a nested read). */
+  void readDone() {
+    if (--reads == 0) {
+      flush();
+    }
   }
 
   /** Whether something written waits for a flush (the end of the upstream read). */
@@ -333,14 +335,10 @@ final class ClientStream {
     return unflushed;
   }
 
-  /**
-   * Flushes what was written since the last flush, and records the added latency of its measured writes.
-   *
-   * @return whether anything was flushed
-   */
-  boolean flush() {
+  /** Flushes what was written since the last flush, and records the added latency of its measured writes. */
+  void flush() {
     if (!unflushed) {
-      return false;
+      return;
     }
     unflushed = false;
     ctx.flush();
@@ -351,16 +349,30 @@ final class ClientStream {
       lastMeasured = null;
       recordAdded(last, unflushedReadNanos, n);
     }
-    return true;
   }
 
-  /** Writes {@code msg} from {@code from}; flushes it now unless an upstream read is being relayed. */
+  /**
+   * Writes {@code msg} from {@code from}; flushes it now unless an upstream read is being relayed. Within a read,
+   * what waits is flushed first when {@code msg} would take the client's outbound bytes past the high-water
+   * mark: a read of hundreds of small events must not make a client that reads everything look slow (an
+   * unwritable channel pauses the upstream and arms the slow-client timer).
+   */
   private ChannelFuture write(ChannelHandlerContext from, Object msg) {
     if (reads == 0) {
       return from.writeAndFlush(msg);
     }
+    if (unflushed && ctx.channel().bytesBeforeUnwritable() < sizeOf(msg) + QUEUED_OVERHEAD) {
+      flush();
+    }
     unflushed = true;
     return from.write(msg);
+  }
+
+  /** What Netty's outbound buffer counts per queued message beyond its bytes (96), and a head's encoding. */
+  private static final int QUEUED_OVERHEAD = 1024;
+
+  private static int sizeOf(Object msg) {
+    return msg instanceof ByteBuf b ? b.readableBytes() : msg instanceof ByteBufHolder h ? h.content().readableBytes() : 0;
   }
 
   /** Records the write's added latency when it completes (at the read's flush when it waits for one). */

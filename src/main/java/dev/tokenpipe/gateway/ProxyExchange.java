@@ -119,6 +119,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   private SseParser translatorParser;
   private TokenTranslator translator;
   private ByteBuf errorBody;
+  /** A generated event was written and waits for the read's flush: its delivery is booked then. */
+  private boolean deliveryUnflushed;
 
   private ScheduledFuture<?> headWaitTimer;
   private ScheduledFuture<?> firstTokenTimer;
@@ -515,21 +517,36 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       LoggerFactory.getLogger(ProxyExchange.class).warn("relay failed", e);
       fail(ErrorKind.INTERNAL, null);
     } finally {
-      ReferenceCountUtil.release(msg);
-      readDone();
+      try {
+        readDone();
+      } finally {
+        ReferenceCountUtil.release(msg);
+      }
     }
   }
 
-  /** The read's writes leave in one flush; the first generated event's delivery is booked then. */
+  /** The read's writes leave in one flush. */
   private void readDone() {
-    if (client.readDone()) {
+    client.readDone();
+    flushed();
+  }
+
+  /**
+   * Books the first generated event's delivery once its bytes are flushed: now, or at the flush that carries
+   * them ({@link #flushed}). Called right after a generated event was written.
+   */
+  private void delivered() {
+    if (client.hasUnflushed()) {
+      deliveryUnflushed = true;
+    } else {
       books.delivered();
     }
   }
 
-  /** Books the first generated event's delivery once its bytes are flushed: now, or at the end of the read. */
-  private void delivered() {
-    if (!client.hasUnflushed()) {
+  /** After a flush: a delivery {@link #delivered} left waiting for it is booked. */
+  private void flushed() {
+    if (deliveryUnflushed && !client.hasUnflushed()) {
+      deliveryUnflushed = false;
       books.delivered();
     }
   }
@@ -1010,9 +1027,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   private void finish(String outcome) {
-    if (client.flush()) {
-      books.delivered(); // before the books close: the end may have come in the read that brought the first token
-    }
+    client.flush(); // before the books close: the end may have come in the read that brought the first token
+    flushed();
     cancel(hedgeTimer);
     cancelHedge();
     cancel(headWaitTimer);

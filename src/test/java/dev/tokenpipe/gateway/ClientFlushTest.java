@@ -8,6 +8,8 @@ import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.HELLO;
 import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.ROLE;
 import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.STOP;
 import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.WORLD;
+import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.openAiError;
+import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.sse;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -15,6 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tokenpipe.gateway.EmbeddedGateway.Conn;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
@@ -156,6 +159,68 @@ class ClientFlushTest {
       assertThat(r.flushes).hasSize(before + 1);
       assertThat(r.flushes.getLast()).startsWith(chunk(WORLD)).contains("event: error\n").endsWith(LAST);
       assertThat(g.state()).isEqualTo(StreamState.FAILED);
+    }
+  }
+
+  @Test
+  void aFastClientIsNeverPausedByOneBigUpstreamRead() {
+    try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
+      int[] unwritable = new int[1];
+      g.client.pipeline().addLast("writability", new ChannelInboundHandlerAdapter() {
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+          if (!ctx.channel().isWritable()) {
+            unwritable[0]++;
+          }
+          ctx.fireChannelWritabilityChanged();
+        }
+      });
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.sseHead().chunk(ROLE).chunk(HELLO);
+      double pausesBefore = g.gw.metrics().pauses.get();
+      StringBuilder read = new StringBuilder();
+      int events = 0;
+      while (read.length() < 60 * 1024) { // one socket read of small events: more than the high-water mark once queued
+        read.append(chunk(HELLO));
+        events++;
+      }
+      a.send(read.toString());
+
+      assertThat(g.response().body()).endsWith(HELLO.repeat(events));
+      assertThat(unwritable[0]).as("the client turned unwritable while one read was relayed").isZero();
+      assertThat(g.gw.metrics().pauses.get()).as("upstream pauses for a client that reads everything")
+          .isEqualTo(pausesBefore);
+    }
+  }
+
+  @Test
+  void aTranslatedStreamBooksNoDeliveredTokenBeforeItsFirstText() {
+    try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
+      g.post("/v1/stream", "{\"prompt\":\"hi\",\"model\":\"m\"}");
+      Conn a = g.accept();
+      a.sseHead();
+      // One read: the model's last thought (generated, but the token API shows text only), then its error.
+      a.chunk(sse(ChatChunks.reasoning("thinking")) + openAiError("boom", "server_error", "x"));
+      assertThat(g.state()).isEqualTo(StreamState.FAILED);
+      assertThat(g.response().body()).as("no token reached the client, only the error")
+          .doesNotContain("thinking").startsWith("event: error");
+      assertThat(g.gw.metrics().deliveredTtft.collect().getDataPoints())
+          .as("delivered TTFT booked with no token delivered").isEmpty();
+    }
+  }
+
+  @Test
+  void nothingFollowsTheLastChunkOfATranslatedStream() {
+    try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
+      g.post("/v1/stream", "{\"prompt\":\"hi\",\"model\":\"m\"}");
+      Conn a = g.accept();
+      a.sseHead().chunk(HELLO);
+      a.chunk(openAiError("boom", "server_error", "x") + HELLO); // one read: an error event, then a token
+      String bytes = g.clientBytes();
+      int last = bytes.indexOf("\r\n0\r\n\r\n");
+      assertThat(last).as("the stream ended").isPositive();
+      assertThat(bytes.substring(last + 7)).as("bytes after the terminating chunk").isEmpty();
     }
   }
 }
