@@ -66,6 +66,23 @@ class ClientFlushTest {
     return r;
   }
 
+  /** A chat stream through the gateway whose first token went out; flushes recorded from the start. */
+  private record Committed(EmbeddedGateway g, FlushRecorder r, Conn a) implements AutoCloseable {
+    @Override
+    public void close() {
+      g.close();
+    }
+  }
+
+  private static Committed committed() {
+    EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A);
+    FlushRecorder r = record(g);
+    g.post(CHAT_PATH, CHAT);
+    Conn a = g.accept();
+    a.sseHead().chunk(ROLE).chunk(HELLO);
+    return new Committed(g, r, a);
+  }
+
   private static String chunk(String data) {
     return Integer.toHexString(data.getBytes(UTF_8).length) + "\r\n" + data + "\r\n";
   }
@@ -99,11 +116,9 @@ class ClientFlushTest {
 
   @Test
   void anEventIsFlushedAtTheEndOfItsOwnReadNeverHeldForTheNext() {
-    try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
-      FlushRecorder r = record(g);
-      g.post(CHAT_PATH, CHAT);
-      Conn a = g.accept();
-      a.sseHead().chunk(ROLE).chunk(HELLO);
+    try (Committed c = committed()) {
+      FlushRecorder r = c.r();
+      Conn a = c.a();
       int before = r.flushes.size();
       for (String event : List.of(WORLD, STOP, DONE_EVENT)) {
         a.chunk(event);
@@ -149,22 +164,20 @@ class ClientFlushTest {
 
   @Test
   void aCutInTheMiddleOfAReadEndsWithTheEventsBeforeItAndTheErrorInOneFlush() {
-    try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
-      FlushRecorder r = record(g);
-      g.post(CHAT_PATH, CHAT);
-      Conn a = g.accept();
-      a.sseHead().chunk(ROLE).chunk(HELLO);
+    try (Committed c = committed()) {
+      FlushRecorder r = c.r();
       int before = r.flushes.size();
-      a.send(chunk(WORLD) + "zz\r\n"); // a chunk size that is not hex: the framing is broken
+      c.a().send(chunk(WORLD) + "zz\r\n"); // a chunk size that is not hex: the framing is broken
       assertThat(r.flushes).hasSize(before + 1);
       assertThat(r.flushes.getLast()).startsWith(chunk(WORLD)).contains("event: error\n").endsWith(LAST);
-      assertThat(g.state()).isEqualTo(StreamState.FAILED);
+      assertThat(c.g().state()).isEqualTo(StreamState.FAILED);
     }
   }
 
   @Test
   void aFastClientIsNeverPausedByOneBigUpstreamRead() {
-    try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
+    try (Committed c = committed()) {
+      EmbeddedGateway g = c.g();
       int[] unwritable = new int[1];
       g.client.pipeline().addLast("writability", new ChannelInboundHandlerAdapter() {
         @Override
@@ -175,9 +188,6 @@ class ClientFlushTest {
           ctx.fireChannelWritabilityChanged();
         }
       });
-      g.post(CHAT_PATH, CHAT);
-      Conn a = g.accept();
-      a.sseHead().chunk(ROLE).chunk(HELLO);
       double pausesBefore = g.gw.metrics().pauses.get();
       StringBuilder read = new StringBuilder();
       int events = 0;
@@ -185,7 +195,7 @@ class ClientFlushTest {
         read.append(chunk(HELLO));
         events++;
       }
-      a.send(read.toString());
+      c.a().send(read.toString());
 
       assertThat(g.response().body()).endsWith(HELLO.repeat(events));
       assertThat(unwritable[0]).as("the client turned unwritable while one read was relayed").isZero();
