@@ -32,8 +32,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The gateway's per-event path without sockets, one op = one upstream read holding one whole SSE event (the
  * common case: a model writes and flushes each event): {@link EventRelay#feed} cuts it, {@link ClientStream#forward}
- * writes and flushes it through Netty's {@link HttpServerCodec} (chunked framing, the write future and its
- * added-latency listener), {@link StreamScanner} classifies it and {@link StreamBooks} keeps the books, exactly
+ * writes it within the read and flushes it before its scan (as {@code ProxyExchange} does with a read's last
+ * events) through Netty's {@link HttpServerCodec} (chunked framing, the write future and its added-latency
+ * listener), {@link StreamScanner} classifies it and {@link StreamBooks} keeps the books, exactly
  * as {@code ProxyExchange.relayEvents} does once a stream is committed. The client socket is replaced by an
  * outbound handler that releases each write and completes its promise, so what is measured is the gateway's own
  * work. Events cycle through a realistic OpenAI chat stream (role, content, reasoning, tool call, finish, usage,
@@ -192,15 +193,18 @@ public class RelayPathBenchmark {
     ByteBuf read = reads[s.next];
     s.next = s.next + 1 == reads.length ? 0 : s.next + 1;
     long readNanos = System.nanoTime();
+    s.client.readStarted();
     ByteBuf out = s.relay.feed(read);
     out.retain();
     try {
       s.client.forward(out, readNanos, !s.relay.atBoundary());
+      s.client.flush(); // the read's last events: out before their scan
       s.scanner.feed(out, readNanos);
     } finally {
       out.release();
     }
     s.books.delivered();
+    s.client.readDone();
     return s.books.sawTerminator();
   }
 
@@ -237,9 +241,12 @@ public class RelayPathBenchmark {
     if (length < 0 || !s.client.takesUpstreamChunks() || !s.relay.wholeEvents(read, to - length, to)) {
       throw new IllegalStateException("not the raw path");
     }
+    s.client.readStarted();
     s.client.forwardChunk(read.retain(), readNanos);
+    s.client.flush();
     s.scanner.feed(read, to - length, to, readNanos);
     s.books.delivered();
+    s.client.readDone();
     return s.books.sawTerminator();
   }
 }
