@@ -307,13 +307,20 @@ final class ClientStream {
 
   /**
    * The zero-copy write: {@code chunk} is one whole HTTP/1.1 chunk as the upstream framed it (size line without
-   * extensions, data that is whole events, CRLF), written as it is. Chunked framing is hop-by-hop,
+   * extensions, data that is whole events, CRLF), written as it is and flushed at once, with whatever of the
+   * read waits: the caller's read is this one chunk, nothing else of it can join. Chunked framing is hop-by-hop,
    * but a chunk is a chunk on either hop: re-framing the same data would copy it for nothing. Only when
    * {@link #takesUpstreamChunks()}. Takes ownership.
    */
   void forwardChunk(ByteBuf chunk, long readNanos) {
     heartbeat.written(readNanos);
-    measured(write(chunkedCtx, chunk), readNanos);
+    if (unflushed) {
+      measured(write(chunkedCtx, chunk), readNanos);
+      flush();
+    } else {
+      // The common case, a read of one event: one pass down the pipeline, as outside a read.
+      recordAdded(chunkedCtx.writeAndFlush(chunk), readNanos, 1);
+    }
   }
 
   // ---------------------------------------------------------------- flushes

@@ -717,8 +717,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     if (length < 0 || !relay.wholeEvents(in, to - length, to)) {
       return false;
     }
-    client.forwardChunk(in.retain(), readNanos);
-    client.flush(); // the read is this one chunk: nothing can join it, so out before its scan
+    client.forwardChunk(in.retain(), readNanos); // flushed at once: the read is this one chunk
     scanner.feed(in, to - length, to, readNanos);
     delivered();
     return true;

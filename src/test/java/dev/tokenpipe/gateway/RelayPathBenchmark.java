@@ -243,7 +243,6 @@ public class RelayPathBenchmark {
     }
     s.client.readStarted();
     s.client.forwardChunk(read.retain(), readNanos);
-    s.client.flush();
     s.scanner.feed(read, to - length, to, readNanos);
     s.books.delivered();
     s.client.readDone();
