@@ -172,7 +172,7 @@ final class ClientStream {
     headSent = true;
     framing = f;
     status = head.status().code();
-    write(ctx, head);
+    write(ctx, head, false);
     // Read after the write: Http10Framing drops chunked coding from the head for an HTTP/1.0 client.
     if (f.isStream() && !headRequest && HttpUtil.isTransferEncodingChunked(head)) {
       chunkedCtx = ctx.pipeline().context(HttpServerCodec.class);
@@ -227,12 +227,20 @@ final class ClientStream {
 
   /**
    * Writes the held events and then {@code events} (whole events, or the start of an oversized one when
-   * {@code endsMidEvent}), in one write, flushed now or at the end of the upstream read ({@link #readDone}).
-   * Takes ownership of {@code events} (may be null).
+   * {@code endsMidEvent}), in one write, flushed at once outside an upstream read, else at its end
+   * ({@link #readDone}). Takes ownership of {@code events} (may be null).
    *
    * @param readNanos when the upstream read that completed them happened, for the added-latency histogram
    */
   ChannelFuture forward(ByteBuf events, long readNanos, boolean endsMidEvent) {
+    return forward(events, readNanos, endsMidEvent, false);
+  }
+
+  /**
+   * {@link #forward(ByteBuf, long, boolean)}, flushed at once when {@code flushNow}: nothing else of the read
+   * follows them.
+   */
+  ChannelFuture forward(ByteBuf events, long readNanos, boolean endsMidEvent, boolean flushNow) {
     ByteBuf out = events;
     if (held != null) {
       if (events != null) {
@@ -246,13 +254,13 @@ final class ClientStream {
     if (out == null) {
       return null;
     }
-    return writeMeasured(out, readNanos);
+    return writeMeasured(out, readNanos, flushNow);
   }
 
   /** Relays a non-stream body piece (or a raw stream) as it came. Takes ownership. */
   void forwardBody(ByteBuf piece, long readNanos) {
     committed = true;
-    writeMeasured(piece, readNanos);
+    writeMeasured(piece, readNanos, false);
   }
 
   /** An event the gateway made (the translated token API), counted as forwarded output. */
@@ -261,7 +269,7 @@ final class ClientStream {
       return; // the rest of a read after the stream's end (an error event, then more tokens): nothing follows the end
     }
     committed = true;
-    writeMeasured(ByteBufUtil.writeUtf8(ctx.alloc(), event), clock.nanoTime());
+    writeMeasured(ByteBufUtil.writeUtf8(ctx.alloc(), event), clock.nanoTime(), false);
   }
 
   /**
@@ -272,7 +280,7 @@ final class ClientStream {
    * The encoder keeps its chunked state: the head and the last chunk still go through it. The copy is the
    * event's bytes once (a few hundred bytes, pooled memory); the socket then gets one buffer, not three.
    */
-  private ChannelFuture writeMeasured(ByteBuf out, long readNanos) {
+  private ChannelFuture writeMeasured(ByteBuf out, long readNanos, boolean flushNow) {
     heartbeat.written(readNanos);
     ChannelFuture written;
     if (chunkedCtx != null) {
@@ -289,9 +297,9 @@ final class ClientStream {
       } finally {
         out.release();
       }
-      written = write(chunkedCtx, chunk);
+      written = write(chunkedCtx, chunk, flushNow);
     } else {
-      written = write(ctx, new DefaultHttpContent(out));
+      written = write(ctx, new DefaultHttpContent(out), flushNow);
     }
     return measured(written, readNanos);
   }
@@ -314,13 +322,7 @@ final class ClientStream {
    */
   void forwardChunk(ByteBuf chunk, long readNanos) {
     heartbeat.written(readNanos);
-    if (unflushed) {
-      measured(write(chunkedCtx, chunk), readNanos);
-      flush();
-    } else {
-      // The common case, a read of one event: one pass down the pipeline, as outside a read.
-      recordAdded(chunkedCtx.writeAndFlush(chunk), readNanos, 1);
-    }
+    measured(write(chunkedCtx, chunk, true), readNanos);
   }
 
   // ---------------------------------------------------------------- flushes
@@ -359,20 +361,26 @@ final class ClientStream {
   }
 
   /**
-   * Writes {@code msg} from {@code from}; flushes it now unless an upstream read is being relayed. Within a read,
-   * what waits is flushed first when {@code msg} would take the client's outbound bytes past the high-water
-   * mark: a read of hundreds of small events must not make a client that reads everything look slow (an
-   * unwritable channel pauses the upstream and arms the slow-client timer).
+   * Writes {@code msg} from {@code from}; flushes it now unless an upstream read is being relayed and
+   * {@code flushNow} is false (the read's last bytes are flushed now, with whatever of the read waits; alone,
+   * in one pass down the pipeline). Within a read, what waits is flushed first when {@code msg} would take the
+   * client's outbound bytes past the high-water mark: a read of hundreds of small events must not make a
+   * client that reads everything look slow (an unwritable channel pauses the upstream and arms the slow-client
+   * timer).
    */
-  private ChannelFuture write(ChannelHandlerContext from, Object msg) {
-    if (reads == 0) {
+  private ChannelFuture write(ChannelHandlerContext from, Object msg, boolean flushNow) {
+    if (reads == 0 || (flushNow && !unflushed)) {
       return from.writeAndFlush(msg);
     }
     if (unflushed && ctx.channel().bytesBeforeUnwritable() < sizeOf(msg) + QUEUED_OVERHEAD) {
       flush();
     }
     unflushed = true;
-    return from.write(msg);
+    ChannelFuture written = from.write(msg);
+    if (flushNow) {
+      flush();
+    }
+    return written;
   }
 
   /** What Netty's outbound buffer counts per queued message beyond its bytes (96), and a head's encoding. */
@@ -384,7 +392,7 @@ final class ClientStream {
 
   /** Records the write's added latency when it completes (at the read's flush when it waits for one). */
   private ChannelFuture measured(ChannelFuture written, long readNanos) {
-    if (reads > 0) {
+    if (unflushed) {
       if (unflushedMeasured++ == 0) {
         unflushedReadNanos = readNanos; // writes complete in order: the first read time is the earliest
       }
@@ -453,7 +461,7 @@ final class ClientStream {
     if (!committed) {
       wroteOwnBytes = true;
     }
-    write(ctx, new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), text)));
+    write(ctx, new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), text)), false);
     heartbeat.written(clock.nanoTime());
   }
 
@@ -516,7 +524,7 @@ final class ClientStream {
     }
     ended = true;
     heartbeat.stop();
-    ChannelFuture f = write(ctx, LastHttpContent.EMPTY_LAST_CONTENT);
+    ChannelFuture f = write(ctx, LastHttpContent.EMPTY_LAST_CONTENT, false);
     if (!keepAlive) {
       f.addListener(ChannelFutureListener.CLOSE);
     }

@@ -754,10 +754,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     if (client.committed()) {
       out.retain();
       try {
-        client.forward(out, readNanos, midEvent);
-        if (readEnds) {
-          client.flush();
-        }
+        client.forward(out, readNanos, midEvent, readEnds);
         scanner.feed(out, readNanos);
       } finally {
         out.release();
@@ -779,10 +776,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     if (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null || books.sawOpaque()
         || midEvent) {
       firstAttemptDecided();
-      client.forward(out, readNanos, midEvent);
-      if (readEnds) {
-        client.flush();
-      }
+      client.forward(out, readNanos, midEvent, readEnds);
       delivered();
     } else if (!client.hold(out)) {
       firstAttemptDecided();

@@ -197,8 +197,7 @@ public class RelayPathBenchmark {
     ByteBuf out = s.relay.feed(read);
     out.retain();
     try {
-      s.client.forward(out, readNanos, !s.relay.atBoundary());
-      s.client.flush(); // the read's last events: out before their scan
+      s.client.forward(out, readNanos, !s.relay.atBoundary(), true); // the read's last events: out before their scan
       s.scanner.feed(out, readNanos);
     } finally {
       out.release();
