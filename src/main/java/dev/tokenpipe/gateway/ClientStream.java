@@ -3,6 +3,7 @@ package dev.tokenpipe.gateway;
 import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.net.Buffers;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.SseEncoder;
 import io.netty.buffer.ByteBuf;
@@ -208,6 +209,7 @@ final class ClientStream {
 
   /** Keeps whole events back until an event with generated output commits them; false when over the bound. */
   boolean hold(ByteBuf events) {
+    events = compact(events); // held events may wait for the whole first-token timeout: never a read's spare room
     if (held == null) {
       held = events;
     } else {
@@ -215,6 +217,11 @@ final class ClientStream {
       held = c.addComponent(true, events);
     }
     return held.readableBytes() <= MAX_HELD_BYTES;
+  }
+
+  /** Memory the held events occupy: the capacities of the buffers they are in, or are slices of (the bound in docs/serve.md). */
+  long heldMemory() {
+    return held == null ? 0 : Buffers.memory(held);
   }
 
   /** Forgets the held events of a failed attempt. */
@@ -292,14 +299,14 @@ final class ClientStream {
       ByteBuf chunk = ctx.alloc().ioBuffer(length + CHUNK_OVERHEAD);
       try {
         writeChunkSize(chunk, length);
-        copy(out, chunk, length);
+        Buffers.copy(out, chunk, length);
         chunk.writeShort(CRLF);
       } finally {
         out.release();
       }
       written = write(chunkedCtx, chunk, flushNow);
     } else {
-      written = write(ctx, new DefaultHttpContent(out), flushNow);
+      written = write(ctx, new DefaultHttpContent(compact(out)), flushNow);
     }
     return measured(written, readNanos);
   }
@@ -322,7 +329,18 @@ final class ClientStream {
    */
   void forwardChunk(ByteBuf chunk, long readNanos) {
     heartbeat.written(readNanos);
-    measured(write(chunkedCtx, chunk, true), readNanos);
+    measured(write(chunkedCtx, compact(chunk), true), readNanos);
+  }
+
+  /**
+   * {@code b}, or a copy of its bytes when {@code b} occupies more than twice as many bytes of memory
+   * ({@link Buffers#compact}). A queued write holds its whole buffer until the client takes it, not only its
+   * bytes, and the 64 KiB high-water mark counts bytes: without this a client that stops reading could make the
+   * gateway hold several times the mark. With it, what waits for a client holds at most twice the mark
+   * (docs/serve.md, "Memory per stream"). Takes ownership.
+   */
+  private ByteBuf compact(ByteBuf b) {
+    return Buffers.compact(ctx.alloc(), b);
   }
 
   // ---------------------------------------------------------------- flushes
@@ -433,21 +451,6 @@ final class ClientStream {
   private static final int CHUNK_OVERHEAD = 8 + 2 + 2;
   private static final short CRLF = ('\r' << 8) | '\n';
   private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-
-  /**
-   * Eight bytes per read and write: {@code writeBytes(ByteBuf, ...)} between two direct buffers makes an NIO
-   * duplicate per call (JMH: 60 bytes per event).
-   */
-  private static void copy(ByteBuf from, ByteBuf to, int length) {
-    int i = from.readerIndex();
-    int end = i + length;
-    for (; i + 8 <= end; i += 8) {
-      to.writeLong(from.getLong(i));
-    }
-    for (; i < end; i++) {
-      to.writeByte(from.getByte(i));
-    }
-  }
 
   private static void writeChunkSize(ByteBuf chunk, int length) {
     int digits = Math.max(1, (35 - Integer.numberOfLeadingZeros(length)) / 4);

@@ -3,6 +3,7 @@ package dev.tokenpipe.gateway;
 import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.EventKind;
 import dev.tokenpipe.dialect.Framing;
+import dev.tokenpipe.net.Buffers;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.SseException;
 import io.netty.buffer.ByteBuf;
@@ -314,6 +315,7 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
 
   /** Holds {@code out}; false when the held events passed the bound (they are then relayed like a commit). */
   private boolean hold(ByteBuf out) {
+    out = Buffers.compact(channel.alloc(), out); // never a read's spare room while the race is decided
     if (held == null) {
       held = out;
     } else {

@@ -784,6 +784,11 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     }
   }
 
+  /** Memory the client's held events occupy ({@link ClientStream#heldMemory}). */
+  long heldMemory() {
+    return client.heldMemory();
+  }
+
   private boolean retryPossible() {
     return RetryPolicy.mayRetry(client, tried.size(), gw.config().maxAttempts()) && gw.upstreams().pick(tried) != null;
   }

@@ -380,6 +380,19 @@ final class EmbeddedGateway implements AutoCloseable {
       return this;
     }
 
+    /**
+     * {@link #send} in a buffer of {@code capacity} bytes, as Netty's adaptive receive buffer hands the loop a
+     * read: its guess starts at 2 KiB and jumps to 64 KiB after one full read.
+     */
+    Conn send(String raw, int capacity) {
+      step(() -> {
+        if (ch.isOpen()) {
+          ch.writeInbound(Unpooled.directBuffer(capacity).writeBytes(raw.getBytes(UTF_8)));
+        }
+      });
+      return this;
+    }
+
     /** A chunked response head. */
     Conn head(int status, String contentType) {
       return send("HTTP/1.1 " + status + " X\r\nContent-Type: " + contentType

@@ -49,6 +49,7 @@ class HedgeAttemptTest {
   static final class Recorder implements HedgeAttempt.Owner {
     String won;
     String held;
+    long heldMemory;
     boolean wonLast;
     ErrorKind failed;
     String failedJson;
@@ -59,6 +60,7 @@ class HedgeAttemptTest {
       out.release();
       ByteBuf heldEvents = h.takeHeld();
       held = heldEvents == null ? "" : heldEvents.toString(StandardCharsets.UTF_8);
+      heldMemory = heldEvents == null ? 0 : dev.tokenpipe.net.Buffers.memory(heldEvents);
       ReferenceCountUtil.release(heldEvents);
       wonLast = last;
       h.relay().release();
@@ -132,6 +134,20 @@ class HedgeAttemptTest {
     assertThat(owner.wonLast).isFalse();
     assertThat(hedge.channel().isOpen()).as("the connection is handed over, not closed").isTrue();
     assertThat(clientChannel.outboundMessages()).as("the hedge writes nothing to the client").isEmpty();
+  }
+
+  @Test
+  void eventsHeldFromAnOversizedReadHoldAtMostTwiceTheirBytes() {
+    ReferenceCountUtil.release(upstreamChannel.readOutbound());
+    byte[] role = ROLE.getBytes(StandardCharsets.UTF_8);
+    // The read after a full one: Netty's adaptive receive buffer is then 64 KiB (docs/serve.md, "Memory per stream").
+    read(head(HttpResponseStatus.OK, "text/event-stream"),
+        new DefaultHttpContent(Unpooled.directBuffer(64 * 1024).writeBytes(role)));
+    read(chunk(TOKEN));
+
+    assertThat(owner.held).isEqualTo(ROLE);
+    assertThat(owner.heldMemory).as("memory held by %d bytes of held events", role.length)
+        .isBetween((long) role.length, 2L * role.length);
   }
 
   @Test
