@@ -276,7 +276,7 @@ final class ClientStream {
       return; // the rest of a read after the stream's end (an error event, then more tokens): nothing follows the end
     }
     committed = true;
-    writeMeasured(ByteBufUtil.writeUtf8(ctx.alloc(), event), clock.nanoTime(), false);
+    writeMeasured(Buffers.utf8(ctx.alloc(), event), clock.nanoTime(), false);
   }
 
   /**
@@ -296,11 +296,17 @@ final class ClientStream {
         out.release(); // an empty chunk would be the terminator
         return ctx.newSucceededFuture();
       }
-      ByteBuf chunk = ctx.alloc().ioBuffer(length + CHUNK_OVERHEAD);
+      ByteBuf chunk = null;
       try {
+        chunk = ctx.alloc().ioBuffer(length + CHUNK_OVERHEAD);
         writeChunkSize(chunk, length);
         Buffers.copy(out, chunk, length);
         chunk.writeShort(CRLF);
+      } catch (RuntimeException | Error e) {
+        if (chunk != null) {
+          chunk.release();
+        }
+        throw e;
       } finally {
         out.release();
       }
@@ -464,7 +470,7 @@ final class ClientStream {
     if (!committed) {
       wroteOwnBytes = true;
     }
-    write(ctx, new DefaultHttpContent(ByteBufUtil.writeUtf8(ctx.alloc(), text)), false);
+    write(ctx, new DefaultHttpContent(Buffers.utf8(ctx.alloc(), text)), false);
     heartbeat.written(clock.nanoTime());
   }
 

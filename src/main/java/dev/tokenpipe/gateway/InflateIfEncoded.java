@@ -14,6 +14,12 @@ import io.netty.handler.codec.http.HttpResponse;
  * lists and re-fires every body piece even when it has nothing to inflate; the profile of issue 15 put that
  * pass at about 3% of the event loop per relayed event.
  *
+ * <p>Bounded: one body piece (at most one socket read) inflates to at most {@link #MAX_INFLATED_PER_PIECE}; past it
+ * the decompressor fails ({@code DecompressionException}) and the attempt fails as an upstream protocol error. The
+ * gateway asks for {@code Accept-Encoding: identity}, so only an upstream that ignores it gets here, and without the
+ * bound one 32 KiB read of a gzip stream inflated to 8 MiB of events queued for a client that had stopped reading
+ * (docs/serve.md, "Memory per stream").
+ *
  * <p>Heads always go through the decompressor, which keeps its own state per response (including a
  * {@code 100 Continue}'s); only the body pieces of an identity response skip it. One instance per upstream
  * connection.
@@ -22,8 +28,11 @@ final class InflateIfEncoded extends HttpContentDecompressor {
   /** The current response's body is encoded: its pieces go through the decompressor. */
   private boolean encoded;
 
+  /** What one body piece may inflate to: 16 times a 64 KiB read, above what text compresses by. */
+  static final int MAX_INFLATED_PER_PIECE = 1 << 20;
+
   InflateIfEncoded() {
-    super(0);
+    super(MAX_INFLATED_PER_PIECE);
   }
 
   /** The current response's body is content-coded (the decompressor took the coding out of the head it passed on). */

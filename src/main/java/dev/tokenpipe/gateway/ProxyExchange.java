@@ -11,6 +11,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
@@ -571,7 +572,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         }
         translator = new TokenTranslator(this::writeTranslated,
             json -> fail(ErrorKind.UPSTREAM_STATUS, UpstreamErrorBody.toApiError(dialect, 502, json)), books);
-        translatorParser = new SseParser(translator);
+        translatorParser = new SseParser(translator, TokenTranslator.MAX_EVENT_BYTES);
         client.streamHead(head, Framing.SSE);
       } else if (framing.isStream()) {
         relay = new EventRelay(framing, ctx.alloc());
@@ -660,8 +661,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
 
   /**
    * A read of a raw chunked stream body ({@link #rawBody}): a read that is one whole chunk of whole events goes
-   * to the client as it came ({@link #relayWholeChunk}); any other read is decoded in place and its data pieces
-   * take the token path like the codec's would.
+   * to the client as it came ({@link #relayWholeChunk}); any other read is decoded in place, and its data (the
+   * pieces of its chunks gathered into one, when there are several) takes the token path like the codec's would.
    */
   private void onRawBody(ByteBuf in, long readNanos) {
     ChunkedBody body = rawBody;
@@ -671,34 +672,85 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       attemptFailed(ErrorKind.UPSTREAM_PROTOCOL, null, true);
       return;
     }
+    // The data of a read's chunks, when it has several: they go on as one piece, in one write. Per chunk, a
+    // read of 10,000 tiny chunks made 10,000 writes, each counted 96 bytes more by Netty, for a client that had
+    // stopped reading (docs/serve.md, "Memory per stream").
+    ByteBuf gathered = null;
     try {
       if (relayWholeChunk(in, readNanos)) {
         return;
       }
-      for (ChunkedBody.Step step; (step = body.next(in)) != ChunkedBody.Step.NEED_MORE; ) {
-        if (step == ChunkedBody.Step.END) {
-          rawBody = null;
-          if (in.isReadable()) {
-            upstreamReusable = false; // bytes past the response: the upstream and we disagree on framing
-          } else if (upstreamReusable && upstreamChannel != null) {
-            UpstreamInitializer.readHttpAgain(upstreamChannel.pipeline());
+      for (;;) {
+        ChunkedBody.Step step = body.next(in);
+        if (step == ChunkedBody.Step.DATA) {
+          int from = body.dataFrom();
+          int to = body.dataTo();
+          if (gathered == null && in.writerIndex() - to <= 2) {
+            // The read's only data (nothing after it but the chunk's CRLF): out at once, before its scan.
+            relayEvents(in, from, to, readNanos, true);
+            if (rawBody != body) {
+              return; // the attempt failed (and maybe another started) on what these events said
+            }
+          } else {
+            if (gathered == null) {
+              gathered = ctx.alloc().buffer(in.readableBytes() + (to - from));
+            }
+            gathered.writeBytes(in, from, to - from);
           }
-          if (state == StreamState.RELAYING || state == StreamState.HEDGING) {
-            onUpstreamEnd(readNanos);
+          continue;
+        }
+        if (gathered != null) {
+          ByteBuf pieces = gathered;
+          gathered = null;
+          relayGathered(pieces, readNanos, step == ChunkedBody.Step.NEED_MORE);
+          if (rawBody != body) {
+            return;
           }
+        }
+        if (step == ChunkedBody.Step.NEED_MORE) {
           return;
         }
-        // The read's last data (nothing after it but the chunk's CRLF) goes out at once, before its scan.
-        relayEvents(in, body.dataFrom(), body.dataTo(), readNanos, in.writerIndex() - body.dataTo() <= 2);
-        if (rawBody != body) {
-          return; // the attempt failed (and maybe another started) on what these events said
+        rawBody = null; // END
+        if (in.isReadable()) {
+          upstreamReusable = false; // bytes past the response: the upstream and we disagree on framing
+        } else if (upstreamReusable && upstreamChannel != null) {
+          UpstreamInitializer.readHttpAgain(upstreamChannel.pipeline());
         }
+        if (state == StreamState.RELAYING || state == StreamState.HEDGING) {
+          onUpstreamEnd(readNanos);
+        }
+        return;
       }
     } catch (ChunkedBody.FramingException e) {
+      if (gathered != null) {
+        ByteBuf pieces = gathered;
+        gathered = null;
+        try {
+          relayGathered(pieces, readNanos, false); // the events before the broken framing go first, with the error
+        } catch (SseException ignored) {
+          // the framing error below says more
+        }
+        if (rawBody != body) {
+          return;
+        }
+      }
       upstreamReusable = false;
       attemptFailed(ErrorKind.UPSTREAM_PROTOCOL, null, true);
     } catch (SseException e) {
       attemptFailed(ErrorKind.INVALID_SSE, null, true);
+    } finally {
+      if (gathered != null) {
+        gathered.release();
+      }
+    }
+  }
+
+  /** {@link #relayEvents} for the gathered data of a read's chunks; releases {@code pieces}. */
+  private void relayGathered(ByteBuf pieces, long readNanos, boolean readEnds) {
+    try {
+      relayEvents(pieces, pieces.readerIndex(), pieces.writerIndex(), readNanos, readEnds);
+    } finally {
+      pieces.release();
     }
   }
 
@@ -852,7 +904,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       attempt(upstream);
       return;
     }
-    attemptFailed(ErrorKind.UPSTREAM_CUT, null, true);
+    // A decoder that failed (a body that inflated past its bound) closed it: the upstream's bytes were wrong.
+    attemptFailed(cause instanceof DecoderException ? ErrorKind.UPSTREAM_PROTOCOL : ErrorKind.UPSTREAM_CUT, null, true);
   }
 
   // ---------------------------------------------------------------- client events

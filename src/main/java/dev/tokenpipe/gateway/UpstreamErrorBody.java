@@ -36,12 +36,24 @@ final class UpstreamErrorBody {
     JsonNode root = parse(body);
     JsonNode error = root == null ? null : root.get("error");
     if (error != null && error.isObject() && error.path("message").isTextual()) {
-      return new ApiError(HttpResponseStatus.valueOf(status), error.path("message").asText(),
-          error.path("type").isTextual() ? error.path("type").asText() : dialect.errorType(status),
-          error.path("param").isTextual() ? error.path("param").asText() : null,
-          error.path("code").isTextual() ? error.path("code").asText() : ErrorKind.UPSTREAM_STATUS.code);
+      return new ApiError(HttpResponseStatus.valueOf(status), clip(error.path("message").asText(), MAX_KEPT_MESSAGE_CHARS),
+          error.path("type").isTextual() ? clip(error.path("type").asText(), MAX_FIELD_CHARS) : dialect.errorType(status),
+          error.path("param").isTextual() ? clip(error.path("param").asText(), MAX_FIELD_CHARS) : null,
+          error.path("code").isTextual() ? clip(error.path("code").asText(), MAX_FIELD_CHARS) : ErrorKind.UPSTREAM_STATUS.code);
     }
     return wrap(dialect, status, root, body);
+  }
+
+  /**
+   * A kept message longer than this is cut (with "..."): the error is written as one event, and an event up to
+   * the scanner's 1 MiB would be one write of that size for a client (docs/serve.md, "Memory per stream"). Real
+   * messages (a context-length error, a rate limit) are a few hundred characters.
+   */
+  private static final int MAX_KEPT_MESSAGE_CHARS = 8192;
+  private static final int MAX_FIELD_CHARS = 256;
+
+  private static String clip(String s, int max) {
+    return s.length() <= max ? s : s.substring(0, max) + "...";
   }
 
   private static ApiError wrap(Dialect dialect, int status, JsonNode root, String body) {
@@ -59,9 +71,7 @@ final class UpstreamErrorBody {
     if (message == null) {
       message = body.strip();
     }
-    if (message.length() > MAX_MESSAGE_CHARS) {
-      message = message.substring(0, MAX_MESSAGE_CHARS) + "...";
-    }
+    message = clip(message, MAX_MESSAGE_CHARS);
     String text = "The upstream answered " + status + (message.isEmpty() ? "." : ": " + message);
     return new ApiError(HttpResponseStatus.valueOf(status), text, dialect.errorType(status), null,
         ErrorKind.UPSTREAM_STATUS.code);

@@ -1,8 +1,11 @@
 package dev.tokenpipe.http;
 
+import dev.tokenpipe.net.Buffers;
 import dev.tokenpipe.openai.ApiError;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -19,6 +22,12 @@ import io.netty.util.ReferenceCountUtil;
  * holds for {@code Expect} (RFC 9110 §10.1.1): {@code 100-continue} with a declared length over the
  * limit gets the JSON 413, any other expectation a JSON 417, and the connection closes after either
  * (the client may send the body anyway, and nobody would read it).
+ *
+ * <p>Memory: an aggregated body is a composite of slices of the socket reads it came in, and each slice holds its
+ * whole receive buffer (Netty's adaptive receive buffer jumps to 64 KiB after one full read and shrinks one step
+ * per two short reads). The gateway keeps a request for its whole stream (it may send it again to another
+ * upstream), so a body that occupies more than twice its bytes is copied into one buffer of its size when it is
+ * complete: at most twice the limit per request (docs/serve.md, "Memory per stream").
  */
 public final class JsonErrorAggregator extends HttpObjectAggregator {
   private final int maxBodyBytes;
@@ -26,6 +35,14 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
   public JsonErrorAggregator(int maxBodyBytes) {
     super(maxBodyBytes, true); // true: close after a failed expectation
     this.maxBodyBytes = maxBodyBytes;
+  }
+
+  @Override
+  protected void finishAggregation(FullHttpMessage aggregated) throws Exception {
+    super.finishAggregation(aggregated);
+    if (aggregated.content() instanceof CompositeByteBuf body && Buffers.memory(body) > 2L * body.readableBytes()) {
+      body.consolidate(); // one buffer of exactly its bytes; the reads' buffers are released
+    }
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.tokenpipe.net;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 
 /**
@@ -45,13 +46,30 @@ public final class Buffers {
     if (memory(b) <= 2L * length) {
       return b;
     }
-    ByteBuf copy = alloc.ioBuffer(length);
+    ByteBuf copy = null;
     try {
+      copy = alloc.ioBuffer(length);
       copy(b, copy, length);
+    } catch (RuntimeException | Error e) {
+      if (copy != null) {
+        copy.release();
+      }
+      throw e;
     } finally {
-      b.release();
+      b.release(); // owned: released whether or not the copy could be made
     }
     return copy;
+  }
+
+  /**
+   * {@code text} in UTF-8, in a buffer of exactly its size ({@code ByteBufUtil.writeUtf8(alloc, text)} sizes its
+   * buffer for 3 bytes per character).
+   */
+  public static ByteBuf utf8(ByteBufAllocator alloc, CharSequence text) {
+    int length = ByteBufUtil.utf8Bytes(text);
+    ByteBuf b = alloc.buffer(length);
+    ByteBufUtil.reserveAndWriteUtf8(b, text, length); // writeUtf8(b, text) would grow b to 3 bytes per character
+    return b;
   }
 
   /**
