@@ -4,13 +4,6 @@ import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.A;
 import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.HELLO;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufHolder;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOutboundHandlerAdapter;
-import io.netty.channel.ChannelPromise;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -25,25 +18,6 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class InBandErrorMemoryTest {
 
-  private record Held(int bytes, int held) {}
-
-  private static final class HeldRecorder extends ChannelOutboundHandlerAdapter {
-    final List<Held> writes = new ArrayList<>();
-
-    @Override
-    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-      ByteBuf b = msg instanceof ByteBuf buf ? buf : msg instanceof ByteBufHolder h ? h.content() : null;
-      if (b != null && b.isReadable()) {
-        ByteBuf root = b;
-        for (ByteBuf parent; (parent = root.unwrap()) != null; ) {
-          root = parent;
-        }
-        writes.add(new Held(b.readableBytes(), root.capacity()));
-      }
-      ctx.write(msg, promise);
-    }
-  }
-
   @Test
   void anInBandErrorFromAnUpstreamsLongErrorMessageIsOneSmallWriteInABufferOfItsSize() {
     String event = "event: error\ndata: {\"error\":{\"message\":\"" + "x".repeat(60_000)
@@ -52,8 +26,7 @@ class InBandErrorMemoryTest {
       g.post("/v1/stream", "{\"prompt\":\"hi\",\"model\":\"m\"}");
       EmbeddedGateway.Conn a = g.accept();
       a.sseHead().chunk(HELLO);
-      HeldRecorder r = new HeldRecorder();
-      g.client.pipeline().addFirst("held", r);
+      HeldRecorder r = HeldRecorder.on(g);
 
       a.chunk(event);
 

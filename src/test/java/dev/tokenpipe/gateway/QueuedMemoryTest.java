@@ -11,13 +11,6 @@ import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.WORLD;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufHolder;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOutboundHandlerAdapter;
-import io.netty.channel.ChannelPromise;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,40 +25,14 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class QueuedMemoryTest {
 
-  /** A write's bytes and the memory its buffer holds: the capacity of the buffer it is, or is a slice of. */
-  private record Held(int bytes, int held, ByteBuf root) {}
-
-  private static final class HeldRecorder extends ChannelOutboundHandlerAdapter {
-    final List<Held> writes = new ArrayList<>();
-
-    @Override
-    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-      ByteBuf b = msg instanceof ByteBuf buf ? buf : msg instanceof ByteBufHolder h ? h.content() : null;
-      if (b != null && b.isReadable()) {
-        ByteBuf root = b;
-        for (ByteBuf parent; (parent = root.unwrap()) != null; ) {
-          root = parent;
-        }
-        writes.add(new Held(b.readableBytes(), root.capacity(), root));
-      }
-      ctx.write(msg, promise);
-    }
-  }
-
   private static String chunk(String data) {
     return Integer.toHexString(data.getBytes(UTF_8).length) + "\r\n" + data + "\r\n";
-  }
-
-  private static HeldRecorder record(EmbeddedGateway g) {
-    HeldRecorder r = new HeldRecorder();
-    g.client.pipeline().addFirst("held", r);
-    return r;
   }
 
   @Test
   void aChunkForwardedFromAnOversizedReadHoldsAtMostTwiceItsBytes() {
     try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
-      HeldRecorder r = record(g);
+      HeldRecorder r = HeldRecorder.on(g);
       g.post(CHAT_PATH, CHAT);
       EmbeddedGateway.Conn a = g.accept();
       a.sseHead().chunk(ROLE).chunk(HELLO);
@@ -104,7 +71,7 @@ class QueuedMemoryTest {
   @Test
   void aSteadyTokenReadGoesOutAsItCameWithoutACopy() {
     try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
-      HeldRecorder r = record(g);
+      HeldRecorder r = HeldRecorder.on(g);
       g.post(CHAT_PATH, CHAT);
       EmbeddedGateway.Conn a = g.accept();
       a.sseHead().chunk(ROLE).chunk(HELLO);
@@ -121,7 +88,7 @@ class QueuedMemoryTest {
   @Test
   void aNonStreamBodyFromAnOversizedReadHoldsAtMostTwiceItsBytes() {
     try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
-      HeldRecorder r = record(g);
+      HeldRecorder r = HeldRecorder.on(g);
       g.post(CHAT_PATH, CHAT.replace("\"stream\":true", "\"stream\":false"));
       EmbeddedGateway.Conn a = g.accept();
       String body = "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[]}";
