@@ -25,6 +25,14 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class QueuedMemoryTest {
 
+  /** A chat stream whose first token went out: what follows is relayed as it comes. */
+  private static EmbeddedGateway.Conn committed(EmbeddedGateway g) {
+    g.post(CHAT_PATH, CHAT);
+    EmbeddedGateway.Conn a = g.accept();
+    a.sseHead().chunk(ROLE).chunk(HELLO);
+    return a;
+  }
+
   private static String chunk(String data) {
     return Integer.toHexString(data.getBytes(UTF_8).length) + "\r\n" + data + "\r\n";
   }
@@ -33,9 +41,7 @@ class QueuedMemoryTest {
   void aChunkForwardedFromAnOversizedReadHoldsAtMostTwiceItsBytes() {
     try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
       HeldRecorder r = HeldRecorder.on(g);
-      g.post(CHAT_PATH, CHAT);
-      EmbeddedGateway.Conn a = g.accept();
-      a.sseHead().chunk(ROLE).chunk(HELLO);
+      EmbeddedGateway.Conn a = committed(g);
       int before = r.writes.size();
 
       a.send(chunk(WORLD), 64 * 1024); // the read after a full one: a 64 KiB buffer for one token
@@ -72,9 +78,7 @@ class QueuedMemoryTest {
   void aSteadyTokenReadGoesOutAsItCameWithoutACopy() {
     try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
       HeldRecorder r = HeldRecorder.on(g);
-      g.post(CHAT_PATH, CHAT);
-      EmbeddedGateway.Conn a = g.accept();
-      a.sseHead().chunk(ROLE).chunk(HELLO);
+      EmbeddedGateway.Conn a = committed(g);
       String read = chunk(WORLD);
       int capacity = read.length() + 16; // the adaptive guess, one step above the reads it has seen
 
