@@ -33,8 +33,9 @@ pairs=${5:-2}
 warm=${WARM:-30s}
 gw_core=${GW_CORE:-1}
 rest=${REST_CORES:-0}
-if ! [[ $c =~ ^[0-9]+$ && $secs =~ ^[0-9]+$ && $pairs =~ ^[0-9]+$ && $warm =~ ^[0-9]+s$ ]] \
-    || [ "$c" -lt 1 ] || [ "$secs" -lt 10 ] || [ "$pairs" -lt 1 ]; then
+# Decimal without leading zeros (bash arithmetic reads 010 as octal) and small enough for [ -lt ].
+if ! [[ $c =~ ^[1-9][0-9]{0,5}$ && $secs =~ ^[1-9][0-9]{0,5}$ && $pairs =~ ^[1-9][0-9]{0,2}$ && $warm =~ ^[1-9][0-9]{0,4}s$ ]] \
+    || [ "$secs" -lt 10 ]; then
   echo "side-by-side: concurrency and pairs whole numbers >= 1, seconds >= 10, WARM whole seconds (e.g. 30s)" >&2
   exit 64
 fi

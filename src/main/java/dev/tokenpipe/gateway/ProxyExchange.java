@@ -311,8 +311,13 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     boolean outTaken = false;
     try {
       if (held != null) {
-        client.hold(held);
-        scanner.feed(held, readNanos); // its books start with the events it held, as if relayed from the start
+        try {
+          scanner.feed(held, readNanos); // its books start with the events it held, as if relayed from the start
+        } catch (SseException e) {
+          held.release();
+          throw e;
+        }
+        client.hold(held); // after the scan: hold may copy it to its size, and release it
       }
       outTaken = true;
       relayOut(out, readNanos, midEvent, !last);
@@ -572,7 +577,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         }
         translator = new TokenTranslator(this::writeTranslated,
             json -> fail(ErrorKind.UPSTREAM_STATUS, UpstreamErrorBody.toApiError(dialect, 502, json)), books);
-        translatorParser = new SseParser(translator, TokenTranslator.MAX_EVENT_BYTES);
+        translatorParser = new SseParser(translator);
         client.streamHead(head, Framing.SSE);
       } else if (framing.isStream()) {
         relay = new EventRelay(framing, ctx.alloc());

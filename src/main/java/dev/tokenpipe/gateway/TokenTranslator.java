@@ -20,14 +20,6 @@ import java.util.function.Consumer;
  * still writes each event the moment the upstream event that carries it is complete.
  */
 final class TokenTranslator implements SseListener {
-  /**
-   * The largest upstream event the translation reads (its data; a line as long): past it the stream fails with
-   * {@code invalid_sse}. A token's line breaks become {@code data:} lines, so its event grows by up to 3.5 times
-   * (2 bytes of JSON, {@code \n}, become 7); this keeps one translated event within 224 KiB, where the chat
-   * relay's 1 MiB would allow 3.5 MiB queued for the client by one read (docs/serve.md, "Memory per stream").
-   */
-  static final int MAX_EVENT_BYTES = 64 * 1024;
-
   /** Body fields of the client request that are passed on to the chat completion. */
   private static final String[] PASSED_FIELDS = {"max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "stop", "tokenpipe_sim"};
 

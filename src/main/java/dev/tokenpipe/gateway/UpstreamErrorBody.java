@@ -52,8 +52,13 @@ final class UpstreamErrorBody {
   private static final int MAX_KEPT_MESSAGE_CHARS = 8192;
   private static final int MAX_FIELD_CHARS = 256;
 
+  /** {@code s}, or its first {@code max} characters and "...", never half a surrogate pair (a lone one is not UTF-8). */
   private static String clip(String s, int max) {
-    return s.length() <= max ? s : s.substring(0, max) + "...";
+    if (s.length() <= max) {
+      return s;
+    }
+    int end = Character.isHighSurrogate(s.charAt(max - 1)) ? max - 1 : max;
+    return s.substring(0, end) + "...";
   }
 
   private static ApiError wrap(Dialect dialect, int status, JsonNode root, String body) {

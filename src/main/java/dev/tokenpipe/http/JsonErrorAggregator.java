@@ -2,6 +2,7 @@ package dev.tokenpipe.http;
 
 import dev.tokenpipe.net.Buffers;
 import dev.tokenpipe.openai.ApiError;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
@@ -41,7 +42,13 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
   protected void finishAggregation(FullHttpMessage aggregated) throws Exception {
     super.finishAggregation(aggregated);
     if (aggregated.content() instanceof CompositeByteBuf body && Buffers.memory(body) > 2L * body.readableBytes()) {
-      body.consolidate(); // one buffer of exactly its bytes; the reads' buffers are released
+      // One buffer of exactly its bytes in place of its parts, which are released (consolidate() leaves a body
+      // of one part, one read's slice, as it is).
+      ByteBuf copy = body.alloc().buffer(body.readableBytes());
+      Buffers.copy(body, copy, body.readableBytes());
+      body.removeComponents(0, body.numComponents());
+      body.setIndex(0, 0);
+      body.addComponent(true, copy);
     }
   }
 

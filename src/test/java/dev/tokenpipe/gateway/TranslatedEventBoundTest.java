@@ -12,14 +12,14 @@ import org.junit.jupiter.api.Timeout;
  * docs/serve.md, "Memory per stream, on every path": the translated token API ({@code /v1/stream}) parses before
  * it writes, so one upstream event, however many reads it arrives in, leaves as one write when its last read
  * completes it, and a token of line breaks grows 2 bytes ({@code \n} in JSON) into 7 ({@code "\ndata: "}) on the
- * way out. With the chat relay's 1 MiB per event, one 60 KiB read queued a 3 MB write (the client writable all
- * along, so the upstream was never paused). The translation reads events of at most
- * {@link TokenTranslator#MAX_EVENT_BYTES}, so a translated event stays within 3.5 times that.
+ * way out. The parser takes events of at most 1 MiB (as the chat relay's books do), so what one read queues on
+ * this path is at most 3.5 MiB, the bound the table documents; an event over 1 MiB fails the stream.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TranslatedEventBoundTest {
   private static final int PIECE = 60 * 1024;
-  private static final long TRANSLATED_BOUND = 7L * TokenTranslator.MAX_EVENT_BYTES / 2;
+  private static final int MAX_EVENT = dev.tokenpipe.sse.SseParser.DEFAULT_MAX_EVENT_BYTES;
+  private static final long TRANSLATED_BOUND = 7L * MAX_EVENT / 2;
 
   private static String newlines(int count) {
     return "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + "\\n".repeat(count)
@@ -38,13 +38,13 @@ class TranslatedEventBoundTest {
   }
 
   @Test
-  void anUpstreamEventOverTheBoundFailsTheStreamInsteadOfQueuingItsTranslation() {
+  void anUpstreamEventOverTheParsersBoundFailsTheStream() {
     try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
       g.post("/v1/stream", "{\"prompt\":\"hi\",\"model\":\"m\"}");
       EmbeddedGateway.Conn a = g.accept();
       a.sseHead().chunk(HELLO);
 
-      long largest = send(a, g, newlines(520_000)); // a 1 MiB event
+      long largest = send(a, g, newlines(MAX_EVENT / 2 + 1000)); // just over 1 MiB
 
       assertThat(g.state()).isEqualTo(StreamState.FAILED);
       assertThat(g.response().body()).contains("upstream_invalid_sse");
@@ -58,7 +58,7 @@ class TranslatedEventBoundTest {
       g.post("/v1/stream", "{\"prompt\":\"hi\",\"model\":\"m\"}");
       EmbeddedGateway.Conn a = g.accept();
       a.sseHead().chunk(HELLO);
-      String event = newlines((TokenTranslator.MAX_EVENT_BYTES - 100) / 2);
+      String event = newlines((MAX_EVENT - 100) / 2);
 
       long largest = send(a, g, event);
 
