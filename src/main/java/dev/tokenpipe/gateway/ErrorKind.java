@@ -1,6 +1,7 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.openai.ApiError;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpResponseStatus;
 
 /**
@@ -48,6 +49,14 @@ enum ErrorKind {
   /** The {@code Retry-After} seconds of this kind's error response, or null when retrying soon would not help. */
   String retryAfter() {
     return this == GATEWAY_OVERLOADED ? "1" : null;
+  }
+
+  /**
+   * What an upstream connection that closed under a stream means: a decoder that failed on its bytes (a body
+   * that inflated past its bound, broken TLS) says they were wrong, a protocol error; anything else is a cut.
+   */
+  static ErrorKind ofUpstreamClose(Throwable cause) {
+    return cause instanceof DecoderException ? UPSTREAM_PROTOCOL : UPSTREAM_CUT;
   }
 
   /** Metric label and access-log outcome suffix, e.g. {@code upstream_cut}. */

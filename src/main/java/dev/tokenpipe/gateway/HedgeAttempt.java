@@ -349,7 +349,7 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
     if (ch != null && head == null) {
       gw.upstreams().markFailed(upstream);
     }
-    fail(ErrorKind.UPSTREAM_CUT, null);
+    fail(ErrorKind.ofUpstreamClose(cause), null);
   }
 
   private void fail(ErrorKind kind, ApiError error) {

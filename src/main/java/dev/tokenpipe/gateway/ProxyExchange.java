@@ -11,7 +11,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
@@ -909,8 +908,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       attempt(upstream);
       return;
     }
-    // A decoder that failed (a body that inflated past its bound) closed it: the upstream's bytes were wrong.
-    attemptFailed(cause instanceof DecoderException ? ErrorKind.UPSTREAM_PROTOCOL : ErrorKind.UPSTREAM_CUT, null, true);
+    attemptFailed(ErrorKind.ofUpstreamClose(cause), null, true);
   }
 
   // ---------------------------------------------------------------- client events

@@ -82,6 +82,8 @@ class CompressedReadBoundTest {
               read.length, HIGH_WATER_MARK, ONE_READ)
           .isLessThanOrEqualTo(2L * HIGH_WATER_MARK + ONE_READ);
       assertThat(g.state()).as("a read that inflates past 1 MiB fails the stream").isEqualTo(StreamState.FAILED);
+      assertThat(g.response().body()).as("the upstream's bytes were wrong: a protocol error, not a cut")
+          .contains("upstream_protocol_error");
     }
   }
 }
