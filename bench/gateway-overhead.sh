@@ -27,7 +27,8 @@
 #                      (a gap over STALL_MS, default 200) or delivers late (delivery p99 over LATE_MS, default
 #                      50): the most concurrent streams each path sustains
 #
-# Per path and round: an unmeasured warm-up run (WARM, 10 s by default, at the same concurrency), then the measured run.
+# Rounds alternate the order of the paths (even rounds run them in reverse), so a path's place in a round cancels
+# out of the medians. Per path and round: an unmeasured warm-up run (WARM, 10 s by default, at the same concurrency), then the measured run.
 # For the gateways it reads the process's CPU time (/proc/PID/stat) around the measured run and its RSS
 # (idle before the warm-up, sampled every 0.5 s during the run). Prints, per round, p50/p99/p99.9 of
 # TTFT, ITL and delivery delay (emission stamp to client read), then the medians over rounds (TTFT also up to
@@ -126,7 +127,11 @@ echo "per-run rows (path round ok errors content_events ttft p50 p99 p99.9 itl .
 : >"$results"
 : >"$out/one.tsv"
 [ "${MAIN:-1}" = 1 ] && for round in $(seq "$rounds"); do
-  for name in $paths; do
+  # Even rounds run the paths in reverse: a path's place in the round moved its CPU by 2-8% (the later, the
+  # more; docs/benchmarks.md), and alternating cancels that out of the medians.
+  order=$paths
+  [ $((round % 2)) = 0 ] && order=$(printf '%s\n' $paths | tac | tr '\n' ' ')
+  for name in $order; do
     pid=$(gw_pid "$name")
     idle=0; [ -n "$pid" ] && idle=$(rss_kb "$pid")
     w=$warm; [ "$round" = 1 ] && w=$warm_first
