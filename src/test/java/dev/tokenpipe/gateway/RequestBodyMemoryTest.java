@@ -6,6 +6,7 @@ import static dev.tokenpipe.gateway.ProxyExchangeStateMachineTest.HELLO;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tokenpipe.net.Buffers;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
@@ -78,10 +79,7 @@ class RequestBodyMemoryTest {
   }
 
   private static void collect(ByteBuf b, Set<ByteBuf> roots) {
-    ByteBuf root = b;
-    for (ByteBuf parent; (parent = root.unwrap()) != null; ) {
-      root = parent;
-    }
+    ByteBuf root = Buffers.root(b);
     if (root instanceof CompositeByteBuf c) {
       for (int i = 0; i < c.numComponents(); i++) {
         collect(c.internalComponent(i), roots);
@@ -125,6 +123,36 @@ class RequestBodyMemoryTest {
       assertThat(memory(spy.request.content()))
           .as("memory held by a %d-byte request body for the whole stream (--max-body %d)", bytes.length, maxBody)
           .isLessThanOrEqualTo(2L * maxBody);
+    }
+  }
+
+  /**
+   * The most common body, one that arrived in a single read, is a composite of one part: a slice of that read's
+   * receive buffer, which CompositeByteBuf.consolidate() would leave as it is. After a full read (an earlier request
+   * on the same keep-alive connection) Netty's adaptive receive buffer is 64 KiB, so a 2 KiB request would keep
+   * 64 KiB for its whole stream.
+   */
+  @Test
+  void aBodyThatArrivedInOneLargeReceiveBufferIsKeptInAtMostTwiceItsBytes() {
+    String body = "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\""
+        + "x".repeat(2000) + "\"}]}";
+    byte[] raw = ("POST " + CHAT_PATH + " HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        + "Content-Length: " + body.length() + "\r\n\r\n" + body).getBytes(US_ASCII);
+
+    try (EmbeddedGateway g = new EmbeddedGateway(GatewayConfig.defaults(), A)) {
+      RequestSpy spy = new RequestSpy();
+      g.client.pipeline().addBefore("gateway", "spy", spy);
+      ByteBuf read = ByteBufAllocator.DEFAULT.ioBuffer(64 * 1024); // the adaptive receive buffer after a full read
+      read.writeBytes(raw);
+      g.step(() -> g.client.pipeline().fireChannelRead(read));
+      EmbeddedGateway.Conn a = g.accept();
+      a.sseHead().chunk(HELLO); // the stream runs; the request is kept until it ends
+
+      assertThat(g.state()).isEqualTo(StreamState.RELAYING);
+      assertThat(spy.request.content().readableBytes()).isEqualTo(body.length());
+      assertThat(Buffers.memory(spy.request.content()))
+          .as("memory held for the whole stream by a %d-byte request body that came in one 64 KiB read", body.length())
+          .isLessThanOrEqualTo(2L * body.length());
     }
   }
 }
