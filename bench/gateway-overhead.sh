@@ -21,7 +21,11 @@
 #                      then compares two flag sets of one build)
 #       FLOOR=1        also run a fourth path, bench/NettyFloorRelay.java: a Netty TCP relay that parses nothing, on
 #                      serve's JVM flags and core. Its CPU per event is the floor under any Netty gateway, so
-#                      serve's CPU splits into that floor and serve's own HTTP and SSE work
+#                      serve's CPU splits into that floor and serve's own HTTP and SSE work; its latency, minus
+#                      NGINX's, is printed beside serve's, so a tail gap splits the same way
+#       SUMMARIZE      "FILE ...": print only the summary of saved runs and start nothing (each run leaves its rows
+#                      in target/gateway-overhead/results.tsv, or OUT; copy it away before the next run). The
+#                      rounds of all the files pool, e.g. two runs of four rounds give medians of eight
 #       CAPACITY=1     also step the concurrency up per path (STEPS, default "500 1000 2000 4000"; CAP_SECS
 #                      measured seconds per step, default 20) until a step loses, errors or stalls an event
 #                      (a gap over STALL_MS, default 200) or delivers late (delivery p99 over LATE_MS, default
@@ -34,7 +38,9 @@
 # TTFT, ITL and delivery delay (emission stamp to client read), then the medians over rounds (TTFT also up to
 # the sim's opening chunk, stamped as the request arrives: the request's way in, and up to the first token's
 # emission stamp: the way in and the model's wait, apart from the token's way back): what each
-# gateway adds to direct, serve minus NGINX (issue 15's target: <= 0.5 ms everywhere), CPU-seconds per
+# gateway adds to direct, serve minus NGINX (issue 15's target: <= 0.5 ms everywhere; the floor and base minus NGINX
+# beside it when they run), each gateway minus NGINX round by round (their spread is what the medians can resolve
+# here), CPU-seconds per
 # million relayed events (target: serve <= 1.1x NGINX) and RSS per stream (target: <= 20 KB). serve's CPU
 # (and base's) is split by thread (/proc/PID/task): event loops, garbage collector, JIT compiler, the rest; the JIT's
 # share is warm-up that a long-running process stops paying. When bench flags itself (or the sim beside it)
@@ -51,6 +57,112 @@ gw_core=${GW_CORE:-1}
 rest=${REST_CORES:-0}
 warm=${WARM:-10s}
 warm_first=${WARM1:-$warm}
+# Medians over rounds (over every round of every file given: saved runs pool), each gateway minus NGINX round
+# by round, CPU and RSS per gateway. serve's own event counter gives events per content event, applied to every path.
+summarize() {
+  awk -F'\t' -v c="$c" '
+function median(name, col,    n, i, j, t, v) {
+  n = 0
+  for (i = 1; i <= rows; i++) if (path[i] == name) v[++n] = val[i, col]
+  for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+  return n == 0 ? 0 : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+}
+function mid(a, m, n,    i, j, t, v) {
+  for (i = 1; i <= n; i++) v[i] = a[m, i]
+  for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+  return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function extra(col, x,    out) {
+  out = ""
+  if (hasfloor) out = out sprintf(" %+13.2f", median("floor", col) - x)
+  if (hasbase) out = out sprintf(" %+12.2f", median("base", col) - x)
+  return out
+}
+FNR == 1 { run++ }
+{ rows++; path[rows] = $1; rnd[rows] = run ":" $2; for (k = 3; k <= NF; k++) val[rows, k] = $k }
+END {
+  split("TTFT TTFT TTFT ITL ITL ITL delivery delivery delivery", metric, " ")
+  split("p50 p99 p99.9 p50 p99 p99.9 p50 p99 p99.9", pct, " ")
+  # The floor and base paths, when run, get columns of their own, minus NGINX as for serve: what a Netty relay
+  # that parses nothing adds is the part of the gap of serve that no Netty gateway avoids on this machine.
+  for (i = 1; i <= rows; i++) { if (path[i] == "floor") hasfloor = 1; if (path[i] == "base") hasbase = 1 }
+  printf "\nmedians over rounds (ms)     direct   +serve   +nginx   serve-nginx%s%s\n", \
+    (hasfloor ? "   floor-nginx" : ""), (hasbase ? "   base-nginx" : "")
+  for (k = 6; k <= 14; k++) {
+    d = median("direct", k); s = median("serve", k); x = median("nginx", k)
+    printf "  %-8s %-6s %14.2f %+8.2f %+8.2f %+10.2f%s%s\n", metric[k - 5], pct[k - 5], d, s - d, x - d, s - x, \
+      extra(k, x), (s - x > 0.5 ? "   (target <= 0.5: missed)" : "")
+  }
+  # TTFT in three parts: the way in to the model (up to the opening chunk, which the sim stamps as the request
+  # arrives), the wait of the model (up to the emission stamp of the first token) and the way back out (that
+  # token as delivered, above): on which of them a gateway adds its TTFT.
+  d = median("direct", 28); s = median("serve", 28); x = median("nginx", 28)
+  printf "  %-16s %13.2f %+8.2f %+8.2f %+10.2f%s   (request written -> the sim%ss opening chunk: the way in)\n", "way in p99", d, s - d, x - d, s - x, extra(28, x), "\047"
+  d = median("direct", 26); s = median("serve", 26); x = median("nginx", 26)
+  printf "  %-16s %13.2f %+8.2f %+8.2f %+10.2f%s   (TTFT up to the first token%ss emission stamp)\n", "TTFT emitted p99", d, s - d, x - d, s - x, extra(26, x), "\047"
+  # Each gateway minus NGINX in the same round: how far these move from round to round is what the medians above
+  # can resolve on this machine (docs/benchmarks.md, "The tail beside the floor").
+  printf "\nper round, minus NGINX in the same round (ms)   TTFT p99   ITL p99   delivery p99   way in p99\n"
+  split("7 10 13 28", dcol, " ")
+  for (g = 1; g <= 3; g++) {
+    name = g == 1 ? "serve" : (g == 2 ? "floor" : "base"); behind = 0; n = 0
+    for (i = 1; i <= rows; i++) {
+      if (path[i] != name) continue
+      for (j = 1; j <= rows; j++) if (path[j] == "nginx" && rnd[j] == rnd[i]) {
+        n++
+        for (m = 1; m <= 4; m++) diff[m, n] = val[i, dcol[m]] - val[j, dcol[m]]
+        printf "  round %-5s %-6s %+26.2f %+9.2f %+14.2f %+12.2f\n", rnd[i], name, diff[1, n], diff[2, n], diff[3, n], diff[4, n]
+        if (diff[1, n] > 0) behind++
+      }
+    }
+    if (n) printf "  %-6s median of the rounds %+20.2f %+9.2f %+14.2f %+12.2f   (behind NGINX at TTFT p99 in %d of %d)\n", \
+      name, mid(diff, 1, n), mid(diff, 2, n), mid(diff, 3, n), mid(diff, 4, n), behind, n
+  }
+  per = median("serve", 18) / (median("serve", 5) > 0 ? median("serve", 5) : 1)
+  for (p = 1; p <= 4; p++) {
+    name = p == 1 ? "serve" : (p == 2 ? "nginx" : (p == 3 ? "floor" : "base"))
+    ev[name] = median(name, 5) * per
+    cpm[name] = ev[name] > 0 ? median(name, 15) / ev[name] * 1e6 : 0
+    rss[name] = (median(name, 17) - median(name, 16)) / c
+  }
+  printf "\nper gateway (pinned to its core)   CPU-s per million events   RSS per stream (KB, peak - idle)\n"
+  printf "  serve   %28.1f %22.1f\n", cpm["serve"], rss["serve"]
+  printf "  nginx   %28.1f %22.1f\n", cpm["nginx"], rss["nginx"]
+  printf "  serve / nginx CPU ratio %.2f (target <= 1.1); events per content event %.3f\n", \
+    (cpm["nginx"] > 0 ? cpm["serve"] / cpm["nginx"] : 0), per
+  if (cpm["floor"] > 0) {
+    printf "  floor   %28.1f   (a Netty relay that parses nothing: floor / nginx %.2f, serve / floor %.2f;\n", \
+      cpm["floor"], (cpm["nginx"] > 0 ? cpm["floor"] / cpm["nginx"] : 0), cpm["serve"] / cpm["floor"]
+    printf "           serve minus floor, its HTTP and SSE work: %.1f CPU-s per million events)\n", cpm["serve"] - cpm["floor"]
+  }
+  if (cpm["base"] > 0) {
+    printf "  base    %28.1f %22.1f   (serve from BASE_JAR: base / serve %.2f, base / nginx %.2f)\n", \
+      cpm["base"], rss["base"], cpm["base"] / (cpm["serve"] > 0 ? cpm["serve"] : 1), (cpm["nginx"] > 0 ? cpm["base"] / cpm["nginx"] : 0)
+  }
+  printf "  (RSS peak - idle counts a heap growing under load; memory held per open stream: bench/stream-memory.sh)\n"
+  if (ev["serve"] > 0) {
+    printf "  serve by thread, CPU-s per million events: event loops %.1f, GC %.1f, JIT %.1f (warm-up), other %.1f\n", \
+      median("serve", 20) / ev["serve"] * 1e6, median("serve", 21) / ev["serve"] * 1e6, \
+      median("serve", 22) / ev["serve"] * 1e6, median("serve", 23) / ev["serve"] * 1e6
+    printf "  serve / nginx CPU ratio without the JIT: %.2f\n", \
+      (cpm["nginx"] > 0 ? (median("serve", 15) - median("serve", 22)) / ev["serve"] * 1e6 / cpm["nginx"] : 0)
+  }
+  if (ev["base"] > 0) {
+    printf "  base by thread, CPU-s per million events: event loops %.1f, GC %.1f, JIT %.1f (warm-up), other %.1f\n", \
+      median("base", 20) / ev["base"] * 1e6, median("base", 21) / ev["base"] * 1e6, \
+      median("base", 22) / ev["base"] * 1e6, median("base", 23) / ev["base"] * 1e6
+  }
+  for (i = 1; i <= rows; i++) if (path[i] == "direct" && val[i, 24] == "true") bound++
+  if (bound) printf "\n  WARNING: in %d of the direct runs bench flagged itself as the bottleneck (lag p99 %.1f ms at the median):\n  the core of the sim and bench is saturated, so the differences above are its queueing, not the gateways.\n", bound, median("direct", 19)
+}' "$@"
+}
+
+if [ -n "${SUMMARIZE:-}" ]; then
+  # shellcheck disable=SC2086 # a list of files
+  for f in $SUMMARIZE; do [ -s "$f" ] || { echo "gateway-overhead: SUMMARIZE: no results in $f" >&2; exit 64; }; done
+  summarize $SUMMARIZE
+  exit 0
+fi
 bench_needs gateway-overhead nginx jq taskset curl
 bench_setup
 tp() { "$here/tokenpipe" "$@"; }
@@ -170,68 +282,7 @@ echo "per-run rows (path round ok errors content_events ttft p50 p99 p99.9 itl .
   done
 done
 
-# Medians over rounds; serve's own event counter gives events per content event, applied to every path.
-[ -s "$results" ] && awk -F'\t' -v c="$c" '
-function median(name, col,    n, i, j, t, v) {
-  n = 0
-  for (i = 1; i <= rows; i++) if (path[i] == name) v[++n] = val[i, col]
-  for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-  return n == 0 ? 0 : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
-}
-{ rows++; path[rows] = $1; for (k = 3; k <= NF; k++) val[rows, k] = $k }
-END {
-  split("TTFT TTFT TTFT ITL ITL ITL delivery delivery delivery", metric, " ")
-  split("p50 p99 p99.9 p50 p99 p99.9 p50 p99 p99.9", pct, " ")
-  printf "\nmedians over rounds (ms)     direct   +serve   +nginx   serve-nginx\n"
-  for (k = 6; k <= 14; k++) {
-    d = median("direct", k); s = median("serve", k); x = median("nginx", k)
-    printf "  %-8s %-6s %14.2f %+8.2f %+8.2f %+10.2f%s\n", metric[k - 5], pct[k - 5], d, s - d, x - d, s - x, \
-      (s - x > 0.5 ? "   (target <= 0.5: missed)" : "")
-  }
-  # TTFT in three parts: the way in to the model (up to the opening chunk, which the sim stamps as the request
-  # arrives), the wait of the model (up to the emission stamp of the first token) and the way back out (that
-  # token as delivered, above): on which of them a gateway adds its TTFT.
-  d = median("direct", 28); s = median("serve", 28); x = median("nginx", 28)
-  printf "  %-16s %13.2f %+8.2f %+8.2f %+10.2f   (request written -> the sim%ss opening chunk: the way in)\n", "way in p99", d, s - d, x - d, s - x, "\047"
-  d = median("direct", 26); s = median("serve", 26); x = median("nginx", 26)
-  printf "  %-16s %13.2f %+8.2f %+8.2f %+10.2f   (TTFT up to the first token%ss emission stamp)\n", "TTFT emitted p99", d, s - d, x - d, s - x, "\047"
-  per = median("serve", 18) / (median("serve", 5) > 0 ? median("serve", 5) : 1)
-  for (p = 1; p <= 4; p++) {
-    name = p == 1 ? "serve" : (p == 2 ? "nginx" : (p == 3 ? "floor" : "base"))
-    ev[name] = median(name, 5) * per
-    cpm[name] = ev[name] > 0 ? median(name, 15) / ev[name] * 1e6 : 0
-    rss[name] = (median(name, 17) - median(name, 16)) / c
-  }
-  printf "\nper gateway (pinned to its core)   CPU-s per million events   RSS per stream (KB, peak - idle)\n"
-  printf "  serve   %28.1f %22.1f\n", cpm["serve"], rss["serve"]
-  printf "  nginx   %28.1f %22.1f\n", cpm["nginx"], rss["nginx"]
-  printf "  serve / nginx CPU ratio %.2f (target <= 1.1); events per content event %.3f\n", \
-    (cpm["nginx"] > 0 ? cpm["serve"] / cpm["nginx"] : 0), per
-  if (cpm["floor"] > 0) {
-    printf "  floor   %28.1f   (a Netty relay that parses nothing: floor / nginx %.2f, serve / floor %.2f;\n", \
-      cpm["floor"], (cpm["nginx"] > 0 ? cpm["floor"] / cpm["nginx"] : 0), cpm["serve"] / cpm["floor"]
-    printf "           serve minus floor, its HTTP and SSE work: %.1f CPU-s per million events)\n", cpm["serve"] - cpm["floor"]
-  }
-  if (cpm["base"] > 0) {
-    printf "  base    %28.1f %22.1f   (serve from BASE_JAR: base / serve %.2f, base / nginx %.2f)\n", \
-      cpm["base"], rss["base"], cpm["base"] / (cpm["serve"] > 0 ? cpm["serve"] : 1), (cpm["nginx"] > 0 ? cpm["base"] / cpm["nginx"] : 0)
-  }
-  printf "  (RSS peak - idle counts a heap growing under load; memory held per open stream: bench/stream-memory.sh)\n"
-  if (ev["serve"] > 0) {
-    printf "  serve by thread, CPU-s per million events: event loops %.1f, GC %.1f, JIT %.1f (warm-up), other %.1f\n", \
-      median("serve", 20) / ev["serve"] * 1e6, median("serve", 21) / ev["serve"] * 1e6, \
-      median("serve", 22) / ev["serve"] * 1e6, median("serve", 23) / ev["serve"] * 1e6
-    printf "  serve / nginx CPU ratio without the JIT: %.2f\n", \
-      (cpm["nginx"] > 0 ? (median("serve", 15) - median("serve", 22)) / ev["serve"] * 1e6 / cpm["nginx"] : 0)
-  }
-  if (ev["base"] > 0) {
-    printf "  base by thread, CPU-s per million events: event loops %.1f, GC %.1f, JIT %.1f (warm-up), other %.1f\n", \
-      median("base", 20) / ev["base"] * 1e6, median("base", 21) / ev["base"] * 1e6, \
-      median("base", 22) / ev["base"] * 1e6, median("base", 23) / ev["base"] * 1e6
-  }
-  for (i = 1; i <= rows; i++) if (path[i] == "direct" && val[i, 24] == "true") bound++
-  if (bound) printf "\n  WARNING: in %d of the direct runs bench flagged itself as the bottleneck (lag p99 %.1f ms at the median):\n  the core of the sim and bench is saturated, so the differences above are its queueing, not the gateways.\n", bound, median("direct", 19)
-}' "$results"
+[ -s "$results" ] && summarize "$results"
 
 if [ "${SINGLE:-1}" = 1 ]; then
   # The public streaming-gateway benchmark's shape: one stream, 64 deltas 20 ms apart, added TTFT and
