@@ -109,6 +109,18 @@ final class EventRelay implements ByteProcessor {
     if (from == to || partial != null || oversized || firstOutput) {
       return false;
     }
+    // With nothing of an event held, the read starts at a boundary, so its last bytes alone say whether it
+    // ends at one: an SSE read ending in LF LF ends with an empty line whatever came before (the first LF ends
+    // a line, alone or as CRLF's), an NDJSON read ending in LF ends a line. No scan of the bytes between: the
+    // books' scan reads them anyway. Other ends (CR, CRLF CRLF) take the full scan.
+    if (in.getByte(to - 1) == '\n'
+        && (framing == Framing.NDJSON || to - from >= 2 && in.getByte(to - 2) == '\n')) {
+      lineStart = true;
+      afterCr = false;
+      endedAtCr = false;
+      boundary = to;
+      return true;
+    }
     boolean wasLineStart = lineStart;
     boolean wasAfterCr = afterCr;
     boolean wasEndedAtCr = endedAtCr;

@@ -75,6 +75,78 @@ class EventRelayTest {
     }
   }
 
+  /**
+   * The zero-copy path's question ({@link EventRelay#wholeEvents}) against the full scan: on random streams whose
+   * lines end in LF, CRLF or CR (mixed within a stream, and empty lines among them), split into random reads,
+   * a read called whole events is exactly what {@link EventRelay#feed} of a relay that saw the same reads
+   * returns, and a read not called so changes nothing. Both relays then agree on being at a boundary.
+   */
+  @Test
+  void wholeEventsAgreesWithTheFullScanOnRandomStreamsAndSplits() {
+    Random rnd = new Random(7);
+    int called = 0;
+    for (int round = 0; round < 3_000; round++) {
+      Framing framing = rnd.nextInt(4) == 0 ? Framing.NDJSON : Framing.SSE;
+      StringBuilder stream = new StringBuilder();
+      List<Integer> ends = new ArrayList<>(); // where events end (ASCII: chars are bytes)
+      int events = 1 + rnd.nextInt(8);
+      for (int e = 0; e < events; e++) {
+        if (framing == Framing.NDJSON) {
+          stream.append("{\"n\":").append(e).append('}').append(rnd.nextInt(4) == 0 ? "\r\n" : "\n");
+          ends.add(stream.length());
+          continue;
+        }
+        int lines = 1 + rnd.nextInt(3);
+        for (int l = 0; l < lines; l++) {
+          stream.append(l == 0 && rnd.nextInt(5) == 0 ? ": c" : "data: " + e + "." + l)
+              .append(LINE_ENDS[rnd.nextInt(LINE_ENDS.length)]);
+        }
+        stream.append(LINE_ENDS[rnd.nextInt(LINE_ENDS.length)]);
+        ends.add(stream.length());
+      }
+      byte[] all = stream.toString().getBytes(StandardCharsets.UTF_8);
+
+      EventRelay fast = new EventRelay(framing, ByteBufAllocator.DEFAULT);
+      EventRelay full = new EventRelay(framing, ByteBufAllocator.DEFAULT);
+      int i = 0;
+      while (i < all.length) {
+        // Reads cut anywhere, and often exactly at an event's end, where the question matters.
+        int at = i;
+        List<Integer> ahead = ends.stream().filter(end -> end > at).toList();
+        int n = rnd.nextBoolean() ? ahead.get(rnd.nextInt(Math.min(2, ahead.size()))) - i
+            : 1 + rnd.nextInt(Math.min(all.length - i, rnd.nextBoolean() ? 6 : 40));
+        ByteBuf read = Unpooled.wrappedBuffer(all, i, n);
+        boolean whole = fast.wholeEvents(read, read.readerIndex(), read.writerIndex());
+        String fastOut = whole ? read.toString(StandardCharsets.UTF_8) : drain(fast.feed(read));
+        String fullOut = drain(full.feed(read));
+        String context = framing + " round " + round + " read at " + i + " of " + stream.toString()
+            .replace("\r", "\\r").replace("\n", "\\n");
+        if (whole) {
+          called++;
+          assertThat(fullOut).as("a read called whole events: %s", context).isEqualTo(fastOut);
+        } else {
+          assertThat(fastOut).as("a read the full scan cut: %s", context).isEqualTo(fullOut);
+        }
+        assertThat(fast.atBoundary()).as(context).isEqualTo(full.atBoundary());
+        assertThat(fast.heldBytes()).as(context).isEqualTo(full.heldBytes());
+        read.release();
+        i += n;
+      }
+      fast.release();
+      full.release();
+    }
+    assertThat(called).as("reads answered by wholeEvents").isGreaterThan(1_000);
+  }
+
+  private static String drain(ByteBuf out) {
+    if (out == null) {
+      return null;
+    }
+    String s = out.toString(StandardCharsets.UTF_8);
+    out.release();
+    return s;
+  }
+
   @Test
   void ndjsonLinesGoOutWhole() {
     EventRelay relay = new EventRelay(Framing.NDJSON, ByteBufAllocator.DEFAULT);
