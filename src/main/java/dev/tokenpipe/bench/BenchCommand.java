@@ -211,9 +211,12 @@ public final class BenchCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     long ok = result.path("totals").path("ok").asLong();
     long errors = result.path("totals").path("errors").asLong();
-    boolean allFailed = errors > 0 && ok == 0 && !interrupted;
-    if (allFailed) {
-      // The one line that matters comes first, before any table.
+    String refused = result.path("refused").asText(null);
+    boolean allFailed = (errors > 0 || refused != null) && ok == 0 && !interrupted;
+    // The one line that matters comes first, before any table.
+    if (refused != null) {
+      err.println("bench: stopped: " + refused);
+    } else if (allFailed) {
       err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + firstError(result));
     }
     boolean unreachable = result.path("errors").size() == 1 && result.path("errors").has("connect");
@@ -262,7 +265,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (allFailed) {
       return EXIT_ALL_FAILED;
     }
-    return errors > 0 ? EXIT_SOME_FAILED : 0;
+    return errors > 0 || refused != null ? EXIT_SOME_FAILED : 0;
   }
 
   private static String firstError(JsonNode result) {

@@ -35,6 +35,9 @@ final class BenchReport {
         .put("transport", Transport.get().name()).put("jvm", Runtime.version().toString());
     root.put("started_at", startedAt.toString());
     root.put("interrupted", interrupted);
+    if (engine.refused() != null) {
+      root.put("refused", engine.refused());
+    }
     root.set("config", config(config));
 
     double seconds = engine.measuredNanos() / 1e9;

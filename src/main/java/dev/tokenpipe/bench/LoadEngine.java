@@ -2,6 +2,7 @@ package dev.tokenpipe.bench;
 
 import dev.tokenpipe.client.ClientRequest;
 import dev.tokenpipe.client.Connection;
+import dev.tokenpipe.client.ExchangeOutcome;
 import dev.tokenpipe.client.StreamingClient;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
@@ -50,6 +51,8 @@ final class LoadEngine {
   private final CountDownLatch done = new CountDownLatch(1);
 
   private volatile boolean aborted;
+  private final FailFast failFast = new FailFast();
+  private volatile String refused;
   private long startNanos;
   private volatile long measureStartNanos;
   private final AtomicLong lastEndNanos = new AtomicLong();
@@ -120,6 +123,22 @@ final class LoadEngine {
 
   boolean aborted() {
     return aborted;
+  }
+
+  /**
+   * A request ended (counted already): a run whose first requests are all refused alike stops here, as
+   * Ctrl-C would stop it ({@link FailFast}).
+   */
+  void ended(ExchangeOutcome outcome) {
+    if (!aborted && failFast.stop(outcome)) {
+      refused = failFast.reason();
+      abort();
+    }
+  }
+
+  /** Why the run stopped before its end because its requests were refused, one line; null when it did not. */
+  String refused() {
+    return refused;
   }
 
   /** Milliseconds from the start of measurement to {@code nanos}. */

@@ -160,6 +160,7 @@ final class RequestProbe implements ExchangeListener {
     if (job.measured()) {
       engine.measuredEnd(outcome.endNanos());
     }
+    engine.ended(outcome);
     onDone.run();
   }
 

@@ -1,0 +1,86 @@
+package dev.tokenpipe.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A run whose first requests are all refused alike stops at once with one line ({@link FailFast}): before, a
+ * URL without its path (`bench http://127.0.0.1:8000`, answered 404) sent the refused request as fast as the
+ * server answered for the whole run, 930,503 of them in 60 s against `serve`. Errors a load test measures
+ * (here 503) still run to the end.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class BenchRefusedTest {
+  @TempDir Path dir;
+  private HttpServer server;
+  private final AtomicInteger posts = new AtomicInteger();
+
+  private String answering(int status, String body) throws IOException {
+    server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    server.createContext("/", ex -> {
+      if (ex.getRequestMethod().equals("POST")) {
+        posts.incrementAndGet();
+      }
+      byte[] b = body.getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().add("Content-Type", "application/json");
+      ex.sendResponseHeaders(status, b.length);
+      ex.getResponseBody().write(b);
+      ex.close();
+    });
+    server.start();
+    return "http://127.0.0.1:" + server.getAddress().getPort();
+  }
+
+  @AfterEach
+  void stop() {
+    if (server != null) {
+      server.stop(0);
+    }
+  }
+
+  @Test
+  void aBareUrlAnsweredNotFoundStopsAfterTheFirstRequestsWithOneLine() throws Exception {
+    String url = answering(404, "{\"error\":{\"message\":\"Invalid URL (POST /)\",\"type\":\"invalid_request_error\"}}");
+    Path json = dir.resolve("r.json");
+    long t0 = System.nanoTime();
+
+    BenchCli r = BenchCli.run("bench", "-c", "2", "-z", "30s", "--warmup", "5s", "--model", "m", "--progress", "none",
+        "--json", json.toString(), url);
+
+    long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+    assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
+    assertThat(r.err().lines().findFirst().orElse(""))
+        .isEqualTo("bench: stopped: the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)");
+    assertThat(seconds).as("the run stopped long before its 35 s").isLessThan(20);
+    // The 8 refusals, and at most what the other stream had in flight when the run stopped.
+    assertThat(posts.get()).isBetween(FailFast.REQUESTS, FailFast.REQUESTS + 2);
+    JsonNode result = BenchCli.json(json);
+    assertThat(result.path("refused").asText()).isEqualTo("the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)");
+    assertThat(result.path("interrupted").asBoolean()).isFalse();
+  }
+
+  @Test
+  void anOverloadedServerIsMeasuredToTheEnd() throws Exception {
+    String url = answering(503, "{\"error\":{\"message\":\"overloaded\"}}");
+
+    BenchCli r = BenchCli.run("bench", "-c", "1", "-n", "30", "--model", "m", "--progress", "none",
+        url + "/v1/chat/completions");
+
+    assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
+    assertThat(r.err().lines().findFirst().orElse(""))
+        .startsWith("bench: no request succeeded (30 of 30 failed): HTTP 503");
+    assertThat(posts.get()).isEqualTo(30);
+  }
+}
