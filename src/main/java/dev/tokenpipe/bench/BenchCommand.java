@@ -14,6 +14,8 @@ import dev.tokenpipe.report.HtmlReport;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -216,6 +218,10 @@ public final class BenchCommand implements Callable<Integer> {
     // The one line that matters comes first, before any table.
     if (refused != null) {
       err.println("bench: stopped: " + refused);
+      String hint = bareUrlHint(result, refused);
+      if (hint != null) {
+        err.println(hint);
+      }
     } else if (allFailed) {
       err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + firstError(result));
     }
@@ -266,6 +272,30 @@ public final class BenchCommand implements Callable<Integer> {
       return EXIT_ALL_FAILED;
     }
     return errors > 0 || refused != null ? EXIT_SOME_FAILED : 0;
+  }
+
+  /**
+   * For a URL without a path that was refused as not found: where the API is, one line. A bare origin is sent
+   * as given ({@code POST /}), since a server may well serve there; this only says what was probably meant.
+   */
+  private static String bareUrlHint(JsonNode result, String refused) {
+    String url = result.path("config").path("url").asText("");
+    String api = result.path("config").path("api").asText("");
+    if (!refused.contains("HTTP 404") || api.equals(ClientApi.RAW)) {
+      return null;
+    }
+    try {
+      URI uri = URI.create(url);
+      String path = uri.getRawPath() == null ? "" : uri.getRawPath();
+      if (!path.isEmpty() && !path.equals("/")) {
+        return null;
+      }
+      String apiPath = ClientApi.parse(api, "/").dialect().path();
+      return "bench: the URL has no path; the " + api + " API is at "
+          + new URI(uri.getScheme(), uri.getRawAuthority(), null, null, null) + apiPath;
+    } catch (IllegalArgumentException | URISyntaxException e) {
+      return null;
+    }
   }
 
   private static String firstError(JsonNode result) {

@@ -61,14 +61,27 @@ class BenchRefusedTest {
 
     long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
     assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
-    assertThat(r.err().lines().findFirst().orElse(""))
-        .isEqualTo("bench: stopped: the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)");
+    assertThat(r.err().lines().limit(2)).containsExactly(
+        "bench: stopped: the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)",
+        "bench: the URL has no path; the openai-chat API is at " + url + "/v1/chat/completions");
     assertThat(seconds).as("the run stopped long before its 35 s").isLessThan(20);
     // The 8 refusals, and at most what the other stream had in flight when the run stopped.
     assertThat(posts.get()).isBetween(FailFast.REQUESTS, FailFast.REQUESTS + 2);
     JsonNode result = BenchCli.json(json);
     assertThat(result.path("refused").asText()).isEqualTo("the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)");
     assertThat(result.path("interrupted").asBoolean()).isFalse();
+  }
+
+  @Test
+  void aMissingKeyOnAUrlWithItsPathStopsWithoutAPathHint() throws Exception {
+    String url = answering(401, "{\"error\":{\"message\":\"invalid key\"}}");
+
+    BenchCli r = BenchCli.run("bench", "-c", "4", "-z", "30s", "--model", "m", "--progress", "none",
+        url + "/v1/messages");
+
+    assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
+    assertThat(r.err().lines().filter(l -> l.startsWith("bench: ")))
+        .containsExactly("bench: stopped: the first 8 requests were all refused: HTTP 401: invalid key");
   }
 
   @Test
