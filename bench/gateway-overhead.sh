@@ -25,7 +25,8 @@
 #                      NGINX's, is printed beside serve's, so a tail gap splits the same way
 #       SUMMARIZE      "FILE ...": print only the summary of saved runs and start nothing (each run leaves its rows
 #                      in target/gateway-overhead/results.tsv, or OUT; copy it away before the next run). The
-#                      rounds of all the files pool, e.g. two runs of four rounds give medians of eight
+#                      rounds of all the files pool, e.g. two runs of four rounds give medians of eight. File names
+#                      without spaces; pass the runs' concurrency as the first argument (RSS per stream divides by it)
 #       CAPACITY=1     also step the concurrency up per path (STEPS, default "500 1000 2000 4000"; CAP_SECS
 #                      measured seconds per step, default 20) until a step loses, errors or stalls an event
 #                      (a gap over STALL_MS, default 200) or delivers late (delivery p99 over LATE_MS, default
@@ -63,7 +64,7 @@ summarize() {
   awk -F'\t' -v c="$c" '
 function median(name, col,    n, i, j, t, v) {
   n = 0
-  for (i = 1; i <= rows; i++) if (path[i] == name) v[++n] = val[i, col]
+  for (i = 1; i <= rows; i++) if (path[i] == name && val[i, col] != "") v[++n] = val[i, col] # empty: no request ok
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
   return n == 0 ? 0 : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
 }
@@ -109,6 +110,10 @@ END {
     for (i = 1; i <= rows; i++) {
       if (path[i] != name) continue
       for (j = 1; j <= rows; j++) if (path[j] == "nginx" && rnd[j] == rnd[i]) {
+        if (val[i, 7] == "" || val[j, 7] == "") { # a path with no successful request has no latency to compare
+          printf "  round %-5s %-6s no latency (no request succeeded on one of the paths)\n", rnd[i], name
+          continue
+        }
         n++
         for (m = 1; m <= 4; m++) diff[m, n] = val[i, dcol[m]] - val[j, dcol[m]]
         printf "  round %-5s %-6s %+26.2f %+9.2f %+14.2f %+12.2f\n", rnd[i], name, diff[1, n], diff[2, n], diff[3, n], diff[4, n]
@@ -310,7 +315,7 @@ if [ "${SINGLE:-1}" = 1 ]; then
   awk -F'\t' '
   function median(name, col,    n, i, j, t, v) {
     n = 0
-    for (i = 1; i <= rows; i++) if (path[i] == name) v[++n] = val[i, col]
+    for (i = 1; i <= rows; i++) if (path[i] == name && val[i, col] != "") v[++n] = val[i, col] # empty: no request ok
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
     return n == 0 ? "nan" : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
   }

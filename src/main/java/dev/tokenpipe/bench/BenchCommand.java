@@ -268,10 +268,10 @@ public final class BenchCommand implements Callable<Integer> {
     if (interrupted) {
       return EXIT_INTERRUPTED;
     }
-    if (allFailed) {
-      return EXIT_ALL_FAILED;
+    if (allFailed || refused != null) {
+      return EXIT_ALL_FAILED; // stopped for refusals: even a request in flight that succeeded after the stop
     }
-    return errors > 0 || refused != null ? EXIT_SOME_FAILED : 0;
+    return errors > 0 ? EXIT_SOME_FAILED : 0;
   }
 
   /**

@@ -59,9 +59,9 @@ final class BenchRun {
         engine.abort();
       }
       while (!engine.await(100, TimeUnit.MILLISECONDS)) {
-        if (interrupted) {
+        if (interrupted || engine.refused() != null) {
           engine.abort();
-          // Cancelled streams end at once; don't wait long for stragglers.
+          // Cancelled streams end at once; don't wait long for stragglers (connects still in the backlog).
           engine.await(2, TimeUnit.SECONDS);
           break;
         }

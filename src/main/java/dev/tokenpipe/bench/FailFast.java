@@ -22,15 +22,17 @@ final class FailFast {
   private static final Set<Integer> REFUSALS = Set.of(400, 401, 403, 404, 405, 413, 415, 422);
 
   private int refused;
+  private int warmupRefusals;
   private int status;
   private String message;
   private boolean decided;
 
   /**
-   * Takes one finished request's outcome; true exactly once, for the outcome that makes the run's first
-   * {@link #REQUESTS} ends the same refusal. After any other outcome among them it never stops the run.
+   * Takes one finished request's outcome ({@code measured}: past the warm-up); true exactly once, for the
+   * outcome that makes the run's first {@link #REQUESTS} ends the same refusal. After any other outcome among
+   * them it never stops the run.
    */
-  synchronized boolean stop(ExchangeOutcome outcome) {
+  synchronized boolean stop(ExchangeOutcome outcome, boolean measured) {
     if (decided) {
       return false;
     }
@@ -43,11 +45,24 @@ final class FailFast {
       status = outcome.status();
       message = outcome.message();
     }
+    if (!measured) {
+      warmupRefusals++;
+    }
     if (refused < REQUESTS) {
       return false;
     }
     decided = true;
     return true;
+  }
+
+  /** How many of the refusals that stopped the run came during the warm-up (not counted as errors yet). */
+  synchronized int warmupRefusals() {
+    return warmupRefusals;
+  }
+
+  /** The refusal's message as the first request got it, e.g. {@code HTTP 404: Invalid URL (POST /)}. */
+  synchronized String message() {
+    return message;
   }
 
   /** Why the run stopped, one line: the refusal as the first request got it. */

@@ -129,8 +129,14 @@ final class LoadEngine {
    * A request ended (counted already): a run whose first requests are all refused alike stops here, as
    * Ctrl-C would stop it ({@link FailFast}).
    */
-  void ended(ExchangeOutcome outcome) {
-    if (!aborted && failFast.stop(outcome)) {
+  void ended(ExchangeOutcome outcome, boolean measured) {
+    if (!aborted && failFast.stop(outcome, measured)) {
+      // The refusals are the run's result, warm-up or not: those counted as warm-up become errors.
+      int warmups = failFast.warmupRefusals();
+      metrics.warmup.add(-warmups);
+      for (int i = 0; i < warmups; i++) {
+        metrics.error(outcome.errorKey(), failFast.message());
+      }
       refused = failFast.reason();
       abort();
     }
@@ -366,7 +372,12 @@ final class LoadEngine {
       }
       gatedConnect(() -> client.connect(config.target(), loop).addListener((Future<Connection> f) -> {
         connectDone();
-        if (f.isSuccess()) {
+        if (f.isSuccess() && aborted) {
+          // Stopped while connecting (Ctrl-C, or refusals): no request goes out on the new connection.
+          f.getNow().close();
+          metrics.cancelled.increment();
+          finished();
+        } else if (f.isSuccess()) {
           conn = f.getNow();
           metrics.recordNanosAsMicros(Metric.CONNECT, conn.connectNanos());
           send(job);

@@ -160,7 +160,7 @@ final class RequestProbe implements ExchangeListener {
     if (job.measured()) {
       engine.measuredEnd(outcome.endNanos());
     }
-    engine.ended(outcome);
+    engine.ended(outcome, job.measured());
     onDone.run();
   }
 

@@ -33,7 +33,8 @@ final class Summary {
             c.path("concurrency").asInt())
         : "closed loop, " + c.path("concurrency").asInt() + " streams";
     out.printf(Locale.ROOT, "tokenpipe bench  %s %s  (%s, %s)%s%n", c.path("method").asText(), c.path("url").asText(),
-        mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]" : "");
+        mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]"
+            : r.has("refused") ? "  [STOPPED: requests refused]" : "");
     if (c.hasNonNull("model")) {
       String source = c.path("model_source").asText("");
       String api = c.path("api").asText("");

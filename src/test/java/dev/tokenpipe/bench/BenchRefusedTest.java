@@ -4,10 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -65,11 +72,70 @@ class BenchRefusedTest {
         "bench: stopped: the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)",
         "bench: the URL has no path; the openai-chat API is at " + url + "/v1/chat/completions");
     assertThat(seconds).as("the run stopped long before its 35 s").isLessThan(20);
+    assertThat(r.out().lines().findFirst().orElse("")).endsWith("[STOPPED: requests refused]");
     // The 8 refusals, and at most what the other stream had in flight when the run stopped.
     assertThat(posts.get()).isBetween(FailFast.REQUESTS, FailFast.REQUESTS + 2);
     JsonNode result = BenchCli.json(json);
     assertThat(result.path("refused").asText()).isEqualTo("the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)");
     assertThat(result.path("interrupted").asBoolean()).isFalse();
+    // All eight came in the warm-up; the run's result is the refusal, so they are its errors, not warm-up.
+    assertThat(result.path("totals").path("ok").asLong()).isZero();
+    assertThat(result.path("totals").path("errors").asLong()).isBetween(8L, 10L);
+    assertThat(result.path("errors").path("http_404").asLong()).isBetween(8L, 10L);
+    assertThat(result.path("totals").path("warmup").asLong()).isLessThanOrEqualTo(2L);
+  }
+
+  /**
+   * Connects still waiting in the target's backlog when the run stops are not waited for (as after Ctrl-C,
+   * at most 2 s), and one that completes later sends nothing: before, such a run took until the connects timed
+   * out and sent the refused request on each of them.
+   */
+  @Test
+  void connectsStillInTheBacklogAreNotWaitedForOrUsed() throws Exception {
+    AtomicInteger requests = new AtomicInteger();
+    try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      Thread one = new Thread(() -> {
+        // Accepts one connection only and refuses every request on it; the other connects wait in the backlog.
+        try (Socket s = listener.accept()) {
+          BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+          OutputStream out = s.getOutputStream();
+          byte[] body = "{\"error\":{\"message\":\"no such model\"}}".getBytes(StandardCharsets.UTF_8);
+          for (;;) {
+            int length = 0;
+            String line;
+            while ((line = in.readLine()) != null && !line.isEmpty()) {
+              if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+                length = Integer.parseInt(line.substring(15).trim());
+              }
+            }
+            if (line == null) {
+              return;
+            }
+            in.skip(length);
+            requests.incrementAndGet();
+            out.write(("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: " + body.length
+                + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(body);
+            out.flush();
+          }
+        } catch (IOException e) {
+          // the run closed it
+        }
+      });
+      one.setDaemon(true);
+      one.start();
+      long t0 = System.nanoTime();
+
+      BenchCli r = BenchCli.run("bench", "-c", "40", "-z", "30s", "--connect-timeout", "20s", "--model", "m",
+          "--progress", "none", "http://127.0.0.1:" + listener.getLocalPort() + "/v1/chat/completions");
+
+      long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+      assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
+      assertThat(r.err().lines().findFirst().orElse(""))
+          .isEqualTo("bench: stopped: the first 8 requests were all refused: HTTP 404: no such model");
+      assertThat(seconds).as("not waiting for the 20 s connect timeout of the connects in the backlog").isLessThan(10);
+      assertThat(requests.get()).isEqualTo(FailFast.REQUESTS);
+    }
   }
 
   @Test

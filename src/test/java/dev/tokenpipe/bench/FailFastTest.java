@@ -23,7 +23,7 @@ class FailFastTest {
     FailFast f = new FailFast();
     int at = -1;
     for (int i = 0; i < outcomes.size(); i++) {
-      if (f.stop(outcomes.get(i))) {
+      if (f.stop(outcomes.get(i), true)) {
         assertThat(at).as("stops once").isEqualTo(-1);
         at = i;
       }
@@ -44,7 +44,8 @@ class FailFastTest {
   void theSameRefusalForTheFirstRequestsStopsTheRunAtTheLastOfThem(int code) {
     assertThat(stopsAt(times(20, status(code)))).isEqualTo(FailFast.REQUESTS - 1);
     FailFast f = new FailFast();
-    times(FailFast.REQUESTS, status(code)).forEach(f::stop);
+    times(FailFast.REQUESTS, status(code)).forEach(o -> f.stop(o, false));
+    assertThat(f.warmupRefusals()).isEqualTo(FailFast.REQUESTS);
     assertThat(f.reason()).isEqualTo("the first 8 requests were all refused: HTTP " + code + ": no");
   }
 

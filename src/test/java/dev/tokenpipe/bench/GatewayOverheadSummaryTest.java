@@ -124,6 +124,33 @@ class GatewayOverheadSummaryTest {
   }
 
   @Test
+  void aRoundWhereAPathHadNoSuccessIsLeftOutNotReadAsZero() throws Exception {
+    Path a = run("a.tsv", 3.0, -1.0, 2.0);
+    // Round 2's NGINX run: no request succeeded, so bench's JSON had no latency and the row's cells are empty.
+    List<String> rows = new ArrayList<>(Files.readAllLines(a));
+    for (int i = 0; i < rows.size(); i++) {
+      String[] c = rows.get(i).split("\t", -1);
+      if (c[0].equals("nginx") && c[1].equals("2")) {
+        for (int k = 5; k <= 13; k++) {
+          c[k] = "";
+        }
+        c[25] = "";
+        c[27] = "";
+        rows.set(i, String.join("\t", c));
+      }
+    }
+    Files.write(a, rows);
+
+    Result r = summarize(a.toString());
+
+    assertThat(r.exit()).as("exit; stderr: %s", r.err()).isZero();
+    assertThat(r.out()).contains("  round 1:2   serve  no latency (no request succeeded on one of the paths)");
+    // The median of +3 and +2, not of +3, +2 and a difference from an empty cell read as 0 (-210).
+    assertThat(r.out()).contains("  serve  median of the rounds                +2.50")
+        .contains("(behind NGINX at TTFT p99 in 2 of 2)");
+  }
+
+  @Test
   void aMissingResultsFileIsAOneLineErrorWithExit64() throws Exception {
     Path a = run("a.tsv", 1.0, 1.0);
 
