@@ -87,6 +87,9 @@ record Sweep(String dimension, List<Double> loads) {
     o.put("requests", r.path("totals").path("requests").asLong());
     o.put("ok", r.path("totals").path("ok").asLong());
     o.put("errors", r.path("totals").path("errors").asLong());
+    if (r.has("refused")) {
+      o.put("refused", r.path("refused").asText()); // the step stopped: its first requests were all refused
+    }
     o.put("requests_per_s", r.path("totals").path("requests_per_s").asDouble());
     o.put("output_tokens_per_s", r.path("totals").path("output_tokens_per_s").asDouble());
     for (String m : List.of("ttft", "itl", "tpot", "e2e")) {
@@ -182,12 +185,19 @@ record Sweep(String dimension, List<Double> loads) {
         : String.format(Locale.ROOT, "  highest load that met every target: %s %s", sw.path("dimension").asText(), num(max.asDouble())));
   }
 
+  /** What a step missed: its SLO's targets; without an SLO, that no request succeeded (or all were refused). */
   private static String missed(JsonNode step) {
+    if (step.has("refused")) {
+      return "requests refused";
+    }
     List<String> out = new ArrayList<>();
     for (JsonNode t : step.path("targets")) {
       if (!t.path("met").asBoolean()) {
         out.add(t.path("target").asText());
       }
+    }
+    if (out.isEmpty() && step.path("ok").asLong() == 0) {
+      return "no request succeeded";
     }
     return String.join(" ", out);
   }

@@ -151,6 +151,18 @@ class BenchRefusedTest {
   }
 
   @Test
+  void aSweepWhoseFirstStepIsRefusedStopsThereAndSaysWhy() throws Exception {
+    String url = answering(404, "{\"error\":{\"message\":\"model not found\"}}");
+
+    BenchCli r = BenchCli.run("bench", "--sweep", "concurrency:1,2,4", "-z", "5s", "--model", "m", "--progress", "none",
+        url + "/v1/chat/completions");
+
+    assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
+    assertThat(r.out()).as(r.out()).containsPattern("\\n\\s+1 .* 8  MISSED requests refused\\n");
+    assertThat(posts.get()).isEqualTo(FailFast.REQUESTS);
+  }
+
+  @Test
   void anOverloadedServerIsMeasuredToTheEnd() throws Exception {
     String url = answering(503, "{\"error\":{\"message\":\"overloaded\"}}");
 
