@@ -62,16 +62,18 @@ warm_first=${WARM1:-$warm}
 # by round, CPU and RSS per gateway. serve's own event counter gives events per content event, applied to every path.
 summarize() {
   awk -F'\t' -v c="$c" '
-function median(name, col,    n, i, j, t, v) {
-  n = 0
-  for (i = 1; i <= rows; i++) if (path[i] == name && val[i, col] != "") v[++n] = val[i, col] # empty: no request ok
+function middle(v, n,    i, j, t) { # the median of v[1..n], 0 when n is 0
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
   return n == 0 ? 0 : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
 }
-function mid(a, m, n,    i, j, t, v) {
+function median(name, col,    n, i, v) {
+  n = 0
+  for (i = 1; i <= rows; i++) if (path[i] == name && val[i, col] != "") v[++n] = val[i, col] # empty: no request ok
+  return middle(v, n)
+}
+function mid(a, m, n,    i, v) {
   for (i = 1; i <= n; i++) v[i] = a[m, i]
-  for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-  return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  return middle(v, n)
 }
 function extra(col, x,    out) {
   out = ""

@@ -214,7 +214,7 @@ public final class BenchCommand implements Callable<Integer> {
     long ok = result.path("totals").path("ok").asLong();
     long errors = result.path("totals").path("errors").asLong();
     String refused = result.path("refused").asText(null);
-    boolean allFailed = (errors > 0 || refused != null) && ok == 0 && !interrupted;
+    boolean allFailed = errors > 0 && ok == 0 && !interrupted; // a stop for refusals counted them as errors
     // The one line that matters comes first, before any table.
     if (refused != null) {
       err.println("bench: stopped: " + refused);
