@@ -1044,6 +1044,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
 
   /** The response ended cleanly on the upstream connection: pool it if its framing allows, else close it. */
   private void releaseUpstream() {
+    lease.end(); // the attempt is over: out of flight before the client's end is written, which a client may see first
     Channel up = upstreamChannel;
     upstreamChannel = null;
     if (up == null) {
@@ -1058,6 +1059,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   private void closeUpstream() {
+    lease.end(); // as in releaseUpstream
     Channel up = upstreamChannel;
     upstreamChannel = null;
     if (relay != null) {
