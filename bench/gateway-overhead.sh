@@ -177,19 +177,7 @@ tp() { "$here/tokenpipe" "$@"; }
 taskset -c "$rest" "$here/tokenpipe" sim -p 18410 --ttft 200ms --itl 20ms --tokens 64 >"$work/sim.log" 2>&1 & pids+=($!)
 taskset -c "$gw_core" "$here/tokenpipe" serve -p 18411 --upstream http://127.0.0.1:18410 >"$work/serve.log" 2>&1 & pids+=($!)
 serve_pid=$!
-cat >"$work/nginx.conf" <<NGINX
-daemon on; pid $work/nginx.pid; error_log $work/error.log; worker_processes 1;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-  access_log off; client_body_temp_path $work; proxy_temp_path $work;
-  upstream sim { server 127.0.0.1:18410; keepalive 1024; }
-  server { listen 127.0.0.1:18412 backlog=4096;
-    location / { proxy_pass http://sim; proxy_http_version 1.1; proxy_set_header Connection "";
-                 proxy_buffering off; gzip off; proxy_read_timeout 1h; } }
-}
-NGINX
-taskset -c "$gw_core" nginx -c "$work/nginx.conf"
+bench_nginx 18412 18410 "$gw_core"
 paths="direct serve nginx"
 ports="18410 18411 18412"
 base_pid=

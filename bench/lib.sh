@@ -6,6 +6,11 @@
 #                              is $work/nginx.pid, wait for the processes and remove $work; then builds (or checks) the jar
 #                              once, before the script starts processes in parallel: two launchers building at
 #                              once fail
+#   bench_nginx PORT UPSTREAM_PORT CORE
+#                              starts the NGINX the benchmarks compare with, as a streaming-safe reverse proxy is
+#                              configured (proxy_buffering off, HTTP/1.1 keep-alive to the upstream, one worker pinned
+#                              to CORE), on 127.0.0.1:PORT in front of 127.0.0.1:UPSTREAM_PORT; after bench_setup,
+#                              which stops it (pid file $work/nginx.pid)
 
 bench_needs() {
   local name=$1 tool
@@ -28,4 +33,20 @@ bench_setup() {
   pids=()
   trap bench_cleanup EXIT
   "$here/tokenpipe" --version >/dev/null
+}
+
+bench_nginx() {
+  cat >"$work/nginx.conf" <<NGINX
+daemon on; pid $work/nginx.pid; error_log $work/error.log; worker_processes 1;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+  access_log off; client_body_temp_path $work; proxy_temp_path $work;
+  upstream model { server 127.0.0.1:$2; keepalive 1024; }
+  server { listen 127.0.0.1:$1 backlog=4096;
+    location / { proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection "";
+                 proxy_buffering off; gzip off; proxy_read_timeout 1h; } }
+}
+NGINX
+  taskset -c "$3" nginx -c "$work/nginx.conf"
 }

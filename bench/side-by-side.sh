@@ -1,32 +1,41 @@
 #!/usr/bin/env bash
-# Two builds of `tokenpipe serve` side by side, at the same time: the CPU each spends per request under the same
-# load. Each pair starts both gateways fresh on one core (GW_CORE) in front of one sim, and loads each with its own
-# bench on the other core (REST_CORES), both benches started together; after WARM it reads each gateway's CPU time
-# (/proc/PID/stat) and the requests it served (its /metrics) over the same window. The pairs alternate which build
-# starts first. Prints per pair the CPU per request of each build, B/A, and each bench's TTFT and delivery p99,
-# then the median of B/A.
+# Two gateways side by side, at the same time: the CPU each spends per relayed event under the same load. Each
+# pair starts both fresh on one core (GW_CORE) in front of one sim, and loads each with its own bench on the other
+# core (REST_CORES), both benches started together; after WARM it reads each gateway's CPU time (/proc/PID/stat)
+# over the same window and divides by the content events its bench received in that window. The pairs alternate
+# which gateway starts first. Prints per pair each gateway's CPU per event, B/A, and each bench's TTFT and
+# delivery p99, then the median of B/A.
 #
 # Why: run one after the other, as bench/gateway-overhead.sh runs its paths, the same build moves by several %
-# with its position in a round (docs/benchmarks.md), more than a change to the per-event path does. Here both
-# builds share every moment of the machine, so a difference of a few % is resolved (two or more pairs).
+# with its position in a round (docs/benchmarks.md), more than a change to the per-event path does, and a
+# gateway's CPU per event moves by up to 40% between rounds. Here both gateways share every moment of the
+# machine, so a difference of a few % is resolved (two or more pairs).
 #
-# Usage: bench/side-by-side.sh JAR_A JAR_B [concurrency] [seconds] [pairs]   (default 150 60 2; loopback only)
-#   JAR_A, JAR_B   copies of target/tokenpipe.jar from two builds (e.g. main and a change)
+# Usage: bench/side-by-side.sh A B [concurrency] [seconds] [pairs]   (default 150 60 2; loopback only)
+#   A, B           each a gateway: a jar file (`tokenpipe serve` from that build, e.g. main's against a change),
+#                  `nginx` (streaming-safe: proxy_buffering off, one worker; started once, it needs no warm-up) or
+#                  `floor` (bench/NettyFloorRelay.java: a Netty relay that parses nothing, on serve's JVM flags).
+#                  E.g. `JAR nginx` is issue 15's CPU ratio measured at the same moment, `floor nginx` its floor
 #   concurrency    streams per gateway (each bench's -c)
 #   env SIM_ARGS   the sim's flags (default none: 64 tokens at 20 ms after a 200 ms TTFT); for short requests,
 #                  where each request's own work dominates: SIM_ARGS="--ttft 1ms --itl 1ms --tokens 2" with 16
 #       WARM       load before the measured window (default 30s)
 #       GW_CORE    the core both gateways share (default 1); REST_CORES the sim's and the benches' (default 0)
-# Needs taskset, curl, jq. Bounded: about (WARM + seconds + 10 s) per pair.
+#       OPTS_A, OPTS_B TOKENPIPE_JAVA_OPTS for A's or B's JVM only: with one jar given twice, two flag sets of one
+#                  build side by side (e.g. OPTS_B=--sun-misc-unsafe-memory-access=allow)
+#       TOKENPIPE_JAR  the sim's, the benches' and the floor's build when neither A nor B is a jar
+# Needs taskset, curl, jq (and nginx for `nginx`). Bounded: about (WARM + seconds + 10 s) per pair.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/bench/lib.sh"
-if [ $# -lt 2 ] || [ ! -f "$1" ] || [ ! -f "$2" ]; then
-  echo "usage: bench/side-by-side.sh JAR_A JAR_B [concurrency] [seconds] [pairs]   (two jar files)" >&2
+gateway_ok() { [ -f "$1" ] || [ "$1" = nginx ] || [ "$1" = floor ]; }
+if [ $# -lt 2 ] || ! gateway_ok "$1" || ! gateway_ok "$2" || [ "$1$2" = nginxnginx ]; then
+  echo "usage: bench/side-by-side.sh A B [concurrency] [seconds] [pairs]   (A, B: a jar file, nginx or floor; one nginx at most)" >&2
   exit 64
 fi
-jar_a=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-jar_b=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+absolute() { case $1 in nginx | floor) echo "$1" ;; *) echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")" ;; esac; }
+gw_a=$(absolute "$1")
+gw_b=$(absolute "$2")
 c=${3:-150}
 secs=${4:-60}
 pairs=${5:-2}
@@ -40,64 +49,87 @@ if ! [[ $c =~ ^[1-9][0-9]{0,5}$ && $secs =~ ^[1-9][0-9]{0,5}$ && $pairs =~ ^[1-9
   exit 64
 fi
 bench_needs side-by-side taskset curl jq
+[[ "$gw_a $gw_b" == *nginx* ]] && bench_needs side-by-side nginx
+# The load side's build: the first jar given, else the launcher's (TOKENPIPE_JAR or its own).
+tools_jar=${TOKENPIPE_JAR:-}
+for g in "$gw_b" "$gw_a"; do case $g in nginx | floor) ;; *) tools_jar=$g ;; esac; done
+export TOKENPIPE_JAR=$tools_jar
 bench_setup
 
 sim_port=18460
 # shellcheck disable=SC2086 # SIM_ARGS is a list of flags
-TOKENPIPE_JAR=$jar_a taskset -c "$rest" "$here/tokenpipe" sim -p "$sim_port" ${SIM_ARGS:-} >"$work/sim.log" 2>&1 & pids+=($!)
+taskset -c "$rest" "$here/tokenpipe" sim -p "$sim_port" ${SIM_ARGS:-} >"$work/sim.log" 2>&1 & pids+=($!)
 for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$sim_port/v1/models" && break; sleep 0.2; done
+nginx_worker=
+if [[ "$gw_a $gw_b" == *nginx* ]]; then
+  nginx_port=18461
+  [ "$gw_b" = nginx ] && nginx_port=18462
+  bench_nginx "$nginx_port" "$sim_port" "$gw_core"
+  for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$nginx_port/v1/models" && break; sleep 0.2; done
+  nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+fi
 
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-requests() {
-  curl -fs "http://127.0.0.1:$1/metrics" | awk '$1 ~ /^tokenpipe_gateway_requests_total/ {s += $2} END {printf "%d\n", s}'
+start_gateway() { # gateway port opts: starts it on the gateways' core (NGINX runs already) and sets gw_pid
+  case $1 in
+    nginx) gw_pid=$nginx_worker; return ;;
+    floor) TOKENPIPE_JAVA_OPTS=$3 TOKENPIPE_SOURCE="$here/bench/NettyFloorRelay.java" taskset -c "$gw_core" \
+             "$here/tokenpipe" "$2" "$sim_port" >"$work/floor-$2.log" 2>&1 & ;;
+    *) TOKENPIPE_JAR=$1 TOKENPIPE_JAVA_OPTS=$3 taskset -c "$gw_core" "$here/tokenpipe" serve -p "$2" \
+         --upstream "http://127.0.0.1:$sim_port" >"$work/serve-$2.log" 2>&1 & ;;
+  esac
+  gw_pid=$!
+  pids+=("$gw_pid")
 }
-start_serve() { # jar port: starts it on the gateways' core and sets serve_pid
-  TOKENPIPE_JAR=$1 taskset -c "$gw_core" "$here/tokenpipe" serve -p "$2" --upstream "http://127.0.0.1:$sim_port" \
-    >"$work/serve-$2.log" 2>&1 &
-  serve_pid=$!
-  pids+=("$serve_pid")
-}
+stop_gateway() { [ "$1" = nginx ] || { kill "$2" 2>/dev/null || true; wait "$2" 2>/dev/null || true; }; }
 
-printf 'serve A: %s\nserve B: %s\n' "$jar_a" "$jar_b"
+printf 'A: %s %s\nB: %s %s\n' "$gw_a" "${OPTS_A:-}" "$gw_b" "${OPTS_B:-}"
 printf '%s streams each, %ss measured after %s, sim %s; both on core %s, sim and benches on %s\n\n' "$c" "$secs" \
   "$warm" "${SIM_ARGS:-(64 tokens at 20 ms)}" "$gw_core" "$rest"
-printf '%-5s %-7s %12s %10s %14s %12s %14s\n' pair build "CPU ms/req" requests "B/A CPU/req" "TTFT p99" "delivery p99"
+printf '%-5s %-4s %14s %10s %13s %10s %14s\n' pair gw "CPU us/event" events "B/A CPU/event" "TTFT p99" "delivery p99"
 ratios=()
 for pair in $(seq "$pairs"); do
   if [ $((pair % 2)) = 1 ]; then
-    start_serve "$jar_a" 18461; pid_a=$serve_pid; start_serve "$jar_b" 18462; pid_b=$serve_pid
+    start_gateway "$gw_a" 18461 "${OPTS_A:-}"; pid_a=$gw_pid; start_gateway "$gw_b" 18462 "${OPTS_B:-}"; pid_b=$gw_pid
   else
-    start_serve "$jar_b" 18462; pid_b=$serve_pid; start_serve "$jar_a" 18461; pid_a=$serve_pid
+    start_gateway "$gw_b" 18462 "${OPTS_B:-}"; pid_b=$gw_pid; start_gateway "$gw_a" 18461 "${OPTS_A:-}"; pid_a=$gw_pid
   fi
   for port in 18461 18462; do
-    for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.2; done
+    for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.2; done
   done
   benches=()
   for port in 18461 18462; do
-    TOKENPIPE_JAR=$jar_a taskset -c "$rest" "$here/tokenpipe" bench -c "$c" -z "${secs}s" --warmup "$warm" \
+    taskset -c "$rest" "$here/tokenpipe" bench -c "$c" -z "${secs}s" --warmup "$warm" \
       --progress none --json "$work/pair$pair-$port.json" "http://127.0.0.1:$port/v1/chat/completions" \
       >"$work/pair$pair-$port.txt" 2>&1 &
     benches+=($!)
     pids+=($!)
   done
   sleep $((${warm%s} + 2))
-  ta1=$(ticks "$pid_a"); tb1=$(ticks "$pid_b"); ra1=$(requests 18461); rb1=$(requests 18462)
+  ta1=$(ticks "$pid_a"); tb1=$(ticks "$pid_b")
   sleep $((secs - 4))
-  ta2=$(ticks "$pid_a"); tb2=$(ticks "$pid_b"); ra2=$(requests 18461); rb2=$(requests 18462)
+  ta2=$(ticks "$pid_a"); tb2=$(ticks "$pid_b")
   wait "${benches[@]}" || true
-  kill "$pid_a" "$pid_b" 2>/dev/null || true
-  wait "$pid_a" "$pid_b" 2>/dev/null || true
-  ma=$(awk -v t=$((ta2 - ta1)) -v r=$((ra2 - ra1)) -v hz="$hz" 'BEGIN {printf "%.4f", (r > 0 ? t * 1000 / hz / r : 0)}')
-  mb=$(awk -v t=$((tb2 - tb1)) -v r=$((rb2 - rb1)) -v hz="$hz" 'BEGIN {printf "%.4f", (r > 0 ? t * 1000 / hz / r : 0)}')
+  stop_gateway "$gw_a" "$pid_a"
+  stop_gateway "$gw_b" "$pid_b"
+  # Events in the CPU window: the bench's content events over its measured run, at its steady rate, times the
+  # window (secs - 4 s, inside the run); counted the same way for every kind of gateway.
+  per_event() { # ticks port
+    jq -r --argjson t "$1" --argjson hz "$hz" --argjson w $((secs - 4)) '.totals
+      | (.content_events * $w / .duration_s) as $e | if $e > 0 then "\($t / $hz * 1e6 / $e) \($e | floor)" else "0 0" end' \
+      "$work/pair$pair-$2.json" 2>/dev/null || echo "0 0"
+  }
+  read -r ma na < <(per_event $((ta2 - ta1)) 18461)
+  read -r mb nb < <(per_event $((tb2 - tb1)) 18462)
   ratio=$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.3f", (a > 0 ? b / a : 0)}')
   ratios+=("$ratio")
   for x in a b; do
-    port=18461; m=$ma; n=$((ra2 - ra1)); r=""
-    [ "$x" = b ] && { port=18462; m=$mb; n=$((rb2 - rb1)); r=$ratio; }
+    port=18461; m=$ma; n=$na; r=""
+    [ "$x" = b ] && { port=18462; m=$mb; n=$nb; r=$ratio; }
     p99s=$(jq -r '"\(.metrics.ttft.p99) \(.metrics.one_way_delay.p99)"' "$work/pair$pair-$port.json" 2>/dev/null || echo "- -")
-    printf '%-5s %-7s %12s %10s %14s %12s %14s\n' "$pair" "$x" "$m" "$n" "$r" ${p99s}
+    printf '%-5s %-4s %14.2f %10s %13s %10s %14s\n' "$pair" "$x" "$m" "$n" "$r" ${p99s}
   done
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
-printf '\nB/A CPU per request, median of %s pairs: %s (below 1: B spends less)\n' "$pairs" "$median"
+printf '\nB/A CPU per event, median of %s pairs: %s (below 1: B spends less)\n' "$pairs" "$median"

@@ -25,18 +25,7 @@ up() { for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$1/v1/mod
 taskset -c "$rest" "$here/tokenpipe" sim -p 18440 --ttft 200ms --itl 100ms --tokens 100000 >"$work/sim.log" 2>&1 & pids+=($!)
 taskset -c "$gw_core" "$here/tokenpipe" serve -p 18441 --upstream http://127.0.0.1:18440 >"$work/serve.log" 2>&1 & pids+=($!)
 serve_pid=$!
-cat >"$work/nginx.conf" <<NGINX
-daemon on; pid $work/nginx.pid; error_log $work/error.log; worker_processes 1;
-events { worker_connections 16384; }
-http {
-  access_log off; client_body_temp_path $work; proxy_temp_path $work;
-  upstream sim { server 127.0.0.1:18440; keepalive 1024; }
-  server { listen 127.0.0.1:18442 backlog=4096;
-    location / { proxy_pass http://sim; proxy_http_version 1.1; proxy_set_header Connection "";
-                 proxy_buffering off; gzip off; proxy_read_timeout 1h; } }
-}
-NGINX
-taskset -c "$gw_core" nginx -c "$work/nginx.conf"
+bench_nginx 18442 18440 "$gw_core"
 for port in 18440 18441 18442; do up "$port"; done
 nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 

@@ -41,6 +41,21 @@ class SideBySideArgumentsTest {
   })
   void aBadArgumentIsAOneLineUsageErrorWithExit64BeforeAnythingStarts(String c, String secs, String pairs, String warm)
       throws Exception {
+    assertRefusedBeforeAnythingStarts(warm, "a.jar", "b.jar", c, secs, pairs);
+  }
+
+  /** A and B are each a jar file, nginx or floor; two NGINX would be one config and one pid file for both. */
+  @ParameterizedTest(name = "A={0} B={1}")
+  @CsvSource({
+      "nginx, nginx",
+      "a.jar, nginy",
+      "flor, nginx",
+  })
+  void aGatewayThatIsNeitherAJarNorNginxNorTheFloorIsAUsageError(String a, String b) throws Exception {
+    assertRefusedBeforeAnythingStarts("1s", a, b, "150", "10", "1");
+  }
+
+  private void assertRefusedBeforeAnythingStarts(String warm, String a, String b, String... rest) throws Exception {
     Path repo = Path.of("").toAbsolutePath();
     Files.createDirectories(dir.resolve("bench"));
     Files.copy(repo.resolve("bench/side-by-side.sh"), dir.resolve("bench/side-by-side.sh"));
@@ -52,11 +67,13 @@ class SideBySideArgumentsTest {
     stub(bin.resolve("taskset"), "shift 2; exec \"$@\"");
     stub(bin.resolve("curl"), "exit 0");
     stub(bin.resolve("jq"), "exit 0");
+    stub(bin.resolve("nginx"), "echo nginx >> '" + started + "'");
     Files.writeString(dir.resolve("a.jar"), "");
     Files.writeString(dir.resolve("b.jar"), "");
 
     List<String> cmd = new ArrayList<>(List.of("bash", dir.resolve("bench/side-by-side.sh").toString(),
-        dir.resolve("a.jar").toString(), dir.resolve("b.jar").toString(), c, secs, pairs));
+        gateway(a), gateway(b)));
+    cmd.addAll(List.of(rest));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false);
     pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
     pb.environment().put("WARM", warm);
@@ -72,5 +89,10 @@ class SideBySideArgumentsTest {
     assertThat(p.exitValue()).as("exit status; stderr: %s; started: %s", err, startedCommands).isEqualTo(64);
     assertThat(err.lines().count()).as("stderr lines: %s", err).isEqualTo(1);
     assertThat(startedCommands).as("commands started before the argument was refused").isEmpty();
+  }
+
+  /** A jar's name becomes its path in the test's directory; anything else is passed as it is. */
+  private String gateway(String name) {
+    return name.endsWith(".jar") ? dir.resolve(name).toString() : name;
   }
 }
