@@ -22,14 +22,17 @@
 #       WARM       load before the measured window (default 30s)
 #       GW_CORE    the core both gateways share (default 1); REST_CORES the sim's and the benches' (default 0)
 #       OPTS_A, OPTS_B TOKENPIPE_JAVA_OPTS for A's or B's JVM only: with one jar given twice, two flag sets of one
-#                  build side by side (e.g. OPTS_B=--sun-misc-unsafe-memory-access=allow)
+#                  build side by side (e.g. OPTS_B=--sun-misc-unsafe-memory-access=allow). A collector or heap flag
+#                  (-Xmx, -XX:+UseParallelGC, ...) replaces the launcher's collector choice for that side, not only itself
 #       TOKENPIPE_JAR  the sim's, the benches' and the floor's build when neither A nor B is a jar
-# Needs taskset, curl, jq (and nginx for `nginx`). Bounded: about (WARM + seconds + 10 s) per pair.
+# A pair in which a bench received no content event, or a gateway died, is reported and left out of the median, and
+# the script then exits 1. Needs taskset, curl, jq (and nginx for `nginx`). Bounded: about (WARM + seconds + 10 s)
+# per pair.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/bench/lib.sh"
 gateway_ok() { [ -f "$1" ] || [ "$1" = nginx ] || [ "$1" = floor ]; }
-if [ $# -lt 2 ] || ! gateway_ok "$1" || ! gateway_ok "$2" || [ "$1$2" = nginxnginx ]; then
+if [ $# -lt 2 ] || [ $# -gt 5 ] || ! gateway_ok "$1" || ! gateway_ok "$2" || [ "$1$2" = nginxnginx ]; then
   echo "usage: bench/side-by-side.sh A B [concurrency] [seconds] [pairs]   (A, B: a jar file, nginx or floor; one nginx at most)" >&2
   exit 64
 fi
@@ -49,7 +52,16 @@ if ! [[ $c =~ ^[1-9][0-9]{0,5}$ && $secs =~ ^[1-9][0-9]{0,5}$ && $pairs =~ ^[1-9
   exit 64
 fi
 bench_needs side-by-side taskset curl jq
-[[ "$gw_a $gw_b" == *nginx* ]] && bench_needs side-by-side nginx
+with_nginx=0
+[ "$gw_a" = nginx ] || [ "$gw_b" = nginx ] && with_nginx=1
+[ "$with_nginx" = 0 ] || bench_needs side-by-side nginx
+# Something already answering on the script's ports would be measured instead of the gateways.
+for port in 18460 18461 18462; do
+  if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
+    echo "side-by-side: port $port is in use (a run still going, or another server): stop it first" >&2
+    exit 1
+  fi
+done
 # The load side's build: the first jar given, else the launcher's (TOKENPIPE_JAR or its own).
 tools_jar=${TOKENPIPE_JAR:-}
 for g in "$gw_b" "$gw_a"; do case $g in nginx | floor) ;; *) tools_jar=$g ;; esac; done
@@ -61,7 +73,7 @@ sim_port=18460
 taskset -c "$rest" "$here/tokenpipe" sim -p "$sim_port" ${SIM_ARGS:-} >"$work/sim.log" 2>&1 & pids+=($!)
 for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$sim_port/v1/models" && break; sleep 0.2; done
 nginx_worker=
-if [[ "$gw_a $gw_b" == *nginx* ]]; then
+if [ "$with_nginx" = 1 ]; then
   nginx_port=18461
   [ "$gw_b" = nginx ] && nginx_port=18462
   bench_nginx "$nginx_port" "$sim_port" "$gw_core"
@@ -70,7 +82,8 @@ if [[ "$gw_a $gw_b" == *nginx* ]]; then
 fi
 
 hz=$(getconf CLK_TCK)
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
+alive() { [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ] && [ -e "/proc/$1/stat" ]; } # not a zombie
 start_gateway() { # gateway port opts: starts it on the gateways' core (NGINX runs already) and sets gw_pid
   case $1 in
     nginx) gw_pid=$nginx_worker; return ;;
@@ -89,14 +102,23 @@ printf '%s streams each, %ss measured after %s, sim %s; both on core %s, sim and
   "$warm" "${SIM_ARGS:-(64 tokens at 20 ms)}" "$gw_core" "$rest"
 printf '%-5s %-4s %14s %10s %13s %10s %14s\n' pair gw "CPU us/event" events "B/A CPU/event" "TTFT p99" "delivery p99"
 ratios=()
+failed=0
 for pair in $(seq "$pairs"); do
   if [ $((pair % 2)) = 1 ]; then
     start_gateway "$gw_a" 18461 "${OPTS_A:-}"; pid_a=$gw_pid; start_gateway "$gw_b" 18462 "${OPTS_B:-}"; pid_b=$gw_pid
   else
     start_gateway "$gw_b" 18462 "${OPTS_B:-}"; pid_b=$gw_pid; start_gateway "$gw_a" 18461 "${OPTS_A:-}"; pid_a=$gw_pid
   fi
-  for port in 18461 18462; do
-    for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.2; done
+  for port_pid in "18461 $pid_a" "18462 $pid_b"; do
+    read -r port pid <<<"$port_pid"
+    up=0
+    for _ in $(seq 150); do
+      alive "$pid" || break # exited at start: no use waiting
+      curl -fs -o /dev/null "http://127.0.0.1:$port/v1/models" && { up=1; break; }
+      sleep 0.2
+    done
+    [ "$up" = 1 ] || { echo "side-by-side: the gateway for port $port did not start (the last lines of its log follow)" >&2
+      tail -5 "$work"/*-"$port".log >&2 2>/dev/null || true; exit 1; }
   done
   benches=()
   for port in 18461 18462; do
@@ -107,9 +129,9 @@ for pair in $(seq "$pairs"); do
     pids+=($!)
   done
   sleep $((${warm%s} + 2))
-  ta1=$(ticks "$pid_a"); tb1=$(ticks "$pid_b")
+  ta1=$(ticks "$pid_a" || echo 0); tb1=$(ticks "$pid_b" || echo 0)
   sleep $((secs - 4))
-  ta2=$(ticks "$pid_a"); tb2=$(ticks "$pid_b")
+  ta2=$(ticks "$pid_a" || echo -1); tb2=$(ticks "$pid_b" || echo -1)
   wait "${benches[@]}" || true
   stop_gateway "$gw_a" "$pid_a"
   stop_gateway "$gw_b" "$pid_b"
@@ -122,8 +144,18 @@ for pair in $(seq "$pairs"); do
   }
   read -r ma na < <(per_event $((ta2 - ta1)) 18461)
   read -r mb nb < <(per_event $((tb2 - tb1)) 18462)
-  ratio=$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.3f", (a > 0 ? b / a : 0)}')
-  ratios+=("$ratio")
+  # A gateway that died in the window (ticks -1) or a bench that received nothing: no ratio for this pair.
+  if [ "$ta2" -lt 0 ] || [ "$tb2" -lt 0 ] || [ "$na" = 0 ] || [ "$nb" = 0 ]; then
+    ratio=failed
+    failed=$((failed + 1))
+    for port in 18461 18462; do # the benches' own last lines say why (their files go with the run)
+      echo "side-by-side: pair $pair, bench on $port:" >&2
+      tail -3 "$work/pair$pair-$port.txt" >&2 2>/dev/null || true
+    done
+  else
+    ratio=$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.3f", (a > 0 ? b / a : 0)}')
+    ratios+=("$ratio")
+  fi
   for x in a b; do
     port=18461; m=$ma; n=$na; r=""
     [ "$x" = b ] && { port=18462; m=$mb; n=$nb; r=$ratio; }
@@ -131,5 +163,12 @@ for pair in $(seq "$pairs"); do
     printf '%-5s %-4s %14.2f %10s %13s %10s %14s\n' "$pair" "$x" "$m" "$n" "$r" ${p99s}
   done
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
-printf '\nB/A CPU per event, median of %s pairs: %s (below 1: B spends less)\n' "$pairs" "$median"
+if [ "${#ratios[@]}" -gt 0 ]; then
+  median=$(printf '%s\n' "${ratios[@]}" | sort -g |
+    awk '{v[NR] = $1} END {printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
+  printf '\nB/A CPU per event, median of %s pairs: %s (below 1: B spends less)\n' "${#ratios[@]}" "$median"
+fi
+if [ "$failed" -gt 0 ]; then
+  echo "side-by-side: $failed of $pairs pairs failed (a bench received no content event, or a gateway died)" >&2
+  exit 1
+fi

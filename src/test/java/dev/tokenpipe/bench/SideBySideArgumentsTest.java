@@ -10,6 +10,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -44,15 +45,23 @@ class SideBySideArgumentsTest {
     assertRefusedBeforeAnythingStarts(warm, "a.jar", "b.jar", c, secs, pairs);
   }
 
-  /** A and B are each a jar file, nginx or floor; two NGINX would be one config and one pid file for both. */
+  /**
+   * A and B are each a jar file that exists, nginx or floor; two NGINX would be one config and one pid file for both.
+   */
   @ParameterizedTest(name = "A={0} B={1}")
   @CsvSource({
       "nginx, nginx",
       "a.jar, nginy",
       "flor, nginx",
+      "missing.jar, nginx",
   })
   void aGatewayThatIsNeitherAJarNorNginxNorTheFloorIsAUsageError(String a, String b) throws Exception {
     assertRefusedBeforeAnythingStarts("1s", a, b, "150", "10", "1");
+  }
+
+  @Test
+  void anArgumentPastPairsIsAUsageError() throws Exception {
+    assertRefusedBeforeAnythingStarts("1s", "a.jar", "b.jar", "150", "10", "1", "extra");
   }
 
   private void assertRefusedBeforeAnythingStarts(String warm, String a, String b, String... rest) throws Exception {
