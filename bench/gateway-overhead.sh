@@ -60,12 +60,14 @@ warm=${WARM:-10s}
 warm_first=${WARM1:-$warm}
 # Medians over rounds (over every round of every file given: saved runs pool), each gateway minus NGINX round
 # by round, CPU and RSS per gateway. serve's own event counter gives events per content event, applied to every path.
-summarize() {
-  awk -F'\t' -v c="$c" '
+# The one median both awk programs below use (the summary's and the 1-stream pass's).
+awk_middle='
 function middle(v, n,    i, j, t) { # the median of v[1..n], 0 when n is 0
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
   return n == 0 ? 0 : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
-}
+}'
+summarize() {
+  awk -F'\t' -v c="$c" "$awk_middle"'
 function median(name, col,    n, i, v) {
   n = 0
   for (i = 1; i <= rows; i++) if (path[i] == name && val[i, col] != "") v[++n] = val[i, col] # empty: no request ok
@@ -302,12 +304,11 @@ if [ "${SINGLE:-1}" = 1 ]; then
         "$work/one-$name-$round.json" >>"$out/one.tsv"
     done
   done
-  awk -F'\t' '
-  function median(name, col,    n, i, j, t, v) {
+  awk -F'\t' "$awk_middle"'
+  function median(name, col,    n, i, v) {
     n = 0
     for (i = 1; i <= rows; i++) if (path[i] == name && val[i, col] != "") v[++n] = val[i, col] # empty: no request ok
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n == 0 ? "nan" : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+    return n == 0 ? "nan" : middle(v, n)
   }
   { rows++; path[rows] = $1; for (k = 2; k <= NF; k++) val[rows, k] = $k }
   END {

@@ -11,6 +11,8 @@
 #                              configured (proxy_buffering off, HTTP/1.1 keep-alive to the upstream, one worker pinned
 #                              to CORE), on 127.0.0.1:PORT in front of 127.0.0.1:UPSTREAM_PORT; after bench_setup,
 #                              which stops it (pid file $work/nginx.pid)
+#   bench_up PORT [PID]        waits up to 30 s for http://127.0.0.1:PORT/v1/models to answer; gives up at once when
+#                              PID (the server's process, if given) has exited; false when it did not answer
 
 bench_needs() {
   local name=$1 tool
@@ -33,6 +35,18 @@ bench_setup() {
   pids=()
   trap bench_cleanup EXIT
   "$here/tokenpipe" --version >/dev/null
+}
+
+bench_up() {
+  local _
+  for _ in $(seq 150); do
+    if [ -n "${2:-}" ] && { [ ! -e "/proc/$2/stat" ] || [ "$(sed 's/.*) //' "/proc/$2/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]; }; then
+      return 1 # exited (a zombie until the script waits for it)
+    fi
+    curl -fs -o /dev/null "http://127.0.0.1:$1/v1/models" && return 0
+    sleep 0.2
+  done
+  return 1
 }
 
 bench_nginx() {

@@ -71,19 +71,27 @@ bench_setup
 sim_port=18460
 # shellcheck disable=SC2086 # SIM_ARGS is a list of flags
 taskset -c "$rest" "$here/tokenpipe" sim -p "$sim_port" ${SIM_ARGS:-} >"$work/sim.log" 2>&1 & pids+=($!)
-for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$sim_port/v1/models" && break; sleep 0.2; done
+bench_up "$sim_port" || { echo "side-by-side: the sim did not start (the last lines of its log follow)" >&2
+  tail -5 "$work/sim.log" >&2; exit 1; }
 nginx_worker=
 if [ "$with_nginx" = 1 ]; then
   nginx_port=18461
   [ "$gw_b" = nginx ] && nginx_port=18462
   bench_nginx "$nginx_port" "$sim_port" "$gw_core"
-  for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$nginx_port/v1/models" && break; sleep 0.2; done
+  bench_up "$nginx_port" || { echo "side-by-side: NGINX did not start (the last lines of its log follow)" >&2
+    tail -5 "$work/error.log" >&2 2>/dev/null; exit 1; }
   nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 fi
 
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
-alive() { [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ] && [ -e "/proc/$1/stat" ]; } # not a zombie
+# Events in the CPU window: the bench's content events over its measured run, at its steady rate, times the window
+# (secs - 4 s, inside the run); counted the same way for every kind of gateway. Prints "us-per-event events".
+per_event() { # ticks bench-json
+  jq -r --argjson t "$1" --argjson hz "$hz" --argjson w $((secs - 4)) '.totals
+    | (.content_events * $w / .duration_s) as $e | if $e > 0 then "\($t / $hz * 1e6 / $e) \($e | floor)" else "0 0" end' \
+    "$2" 2>/dev/null || echo "0 0"
+}
 start_gateway() { # gateway port opts: starts it on the gateways' core (NGINX runs already) and sets gw_pid
   case $1 in
     nginx) gw_pid=$nginx_worker; return ;;
@@ -111,13 +119,7 @@ for pair in $(seq "$pairs"); do
   fi
   for port_pid in "18461 $pid_a" "18462 $pid_b"; do
     read -r port pid <<<"$port_pid"
-    up=0
-    for _ in $(seq 150); do
-      alive "$pid" || break # exited at start: no use waiting
-      curl -fs -o /dev/null "http://127.0.0.1:$port/v1/models" && { up=1; break; }
-      sleep 0.2
-    done
-    [ "$up" = 1 ] || { echo "side-by-side: the gateway for port $port did not start (the last lines of its log follow)" >&2
+    bench_up "$port" "$pid" || { echo "side-by-side: the gateway for port $port did not start (the last lines of its log follow)" >&2
       tail -5 "$work"/*-"$port".log >&2 2>/dev/null || true; exit 1; }
   done
   benches=()
@@ -135,15 +137,8 @@ for pair in $(seq "$pairs"); do
   wait "${benches[@]}" || true
   stop_gateway "$gw_a" "$pid_a"
   stop_gateway "$gw_b" "$pid_b"
-  # Events in the CPU window: the bench's content events over its measured run, at its steady rate, times the
-  # window (secs - 4 s, inside the run); counted the same way for every kind of gateway.
-  per_event() { # ticks port
-    jq -r --argjson t "$1" --argjson hz "$hz" --argjson w $((secs - 4)) '.totals
-      | (.content_events * $w / .duration_s) as $e | if $e > 0 then "\($t / $hz * 1e6 / $e) \($e | floor)" else "0 0" end' \
-      "$work/pair$pair-$2.json" 2>/dev/null || echo "0 0"
-  }
-  read -r ma na < <(per_event $((ta2 - ta1)) 18461)
-  read -r mb nb < <(per_event $((tb2 - tb1)) 18462)
+  read -r ma na < <(per_event $((ta2 - ta1)) "$work/pair$pair-18461.json")
+  read -r mb nb < <(per_event $((tb2 - tb1)) "$work/pair$pair-18462.json")
   # A gateway that died in the window (ticks -1) or a bench that received nothing: no ratio for this pair.
   if [ "$ta2" -lt 0 ] || [ "$tb2" -lt 0 ] || [ "$na" = 0 ] || [ "$nb" = 0 ]; then
     ratio=failed
