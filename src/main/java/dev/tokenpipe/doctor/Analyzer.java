@@ -89,9 +89,16 @@ public final class Analyzer {
     }
     findings.sort(Analyzer.ORDER);
     boolean buffered = findings.stream().anyMatch(Finding::holdsTokens);
+    if (!buffered && usable.stream().allMatch(Analyzer::nothingToTime)) {
+      Trace.Response r = usable.getFirst();
+      return new Diagnosis(Diagnosis.Verdict.FAILED, String.format(Locale.ROOT, "each answer's events arrived in one read"
+          + " (%d events, %s after the request): with no stamps and no time between them, doctor cannot tell a layer"
+          + " that held them from a model that made them at once; ask for a longer answer (--max-tokens, or -d with a"
+          + " prompt that needs one)", r.contentEvents().size(), ms(r.ttftNanos())), findings, layers, stats);
+    }
     String reason = buffered
         ? findings.stream().filter(Finding::holdsTokens).findFirst().orElseThrow().summary()
-        : "no buffering found: events arrived one per read as they were sent";
+        : "no buffering found: " + cleanDetail(stats);
     return new Diagnosis(buffered ? Diagnosis.Verdict.BUFFERED : Diagnosis.Verdict.CLEAN, reason, findings, layers, stats);
   }
 
@@ -102,6 +109,21 @@ public final class Analyzer {
   static boolean usable(Trace.Response r) {
     boolean notStream = "not_stream".equals(r.error()) || "invalid_sse".equals(r.error());
     return r.status() >= 200 && r.status() < 300 && !notStream && !r.contentEvents().isEmpty();
+  }
+
+  /** What a CLEAN verdict saw: one event per read, or how many when no pattern of holding explains more. */
+  static String cleanDetail(Diagnosis.Stats stats) {
+    return stats.eventsPerRead() <= 1.05 ? "events arrived one per read as they were sent"
+        : String.format(Locale.ROOT, "%.1f events per read, in no pattern of holding", stats.eventsPerRead());
+  }
+
+  /**
+   * Two or more content events, all in one read, none stamped: no gap between events and no hold to measure, so
+   * nothing says whether they were made at once or held (held-until-end needs four).
+   */
+  private static boolean nothingToTime(Trace.Response r) {
+    List<Trace.Arrival> events = r.contentEvents();
+    return events.size() >= 2 && Deliveries.of(r).size() == 1 && events.stream().noneMatch(a -> a.emitMicros() >= 0);
   }
 
   private static List<Signal> perStream(Trace trace, Trace.Response r) {

@@ -69,8 +69,8 @@ record Checkup(Prober.Measurement measurement, Trace primary, Diagnosis diagnosi
     findings.sort(Analyzer.ORDER);
     boolean held = findings.stream().anyMatch(Finding::holdsTokens);
     String reason = held ? findings.stream().filter(Finding::holdsTokens).findFirst().orElseThrow().summary()
-        : "no events held" + (findings.stream().anyMatch(f -> f.severity().compareTo(Severity.LOW) <= 0)
-            ? " (see the warnings below)" : ": events arrived one per read as they were sent");
+        : "no events held: " + Analyzer.cleanDetail(main.stats())
+            + (findings.stream().anyMatch(f -> f.severity().compareTo(Severity.LOW) <= 0) ? " (see the warnings below)" : "");
     Diagnosis d = new Diagnosis(held ? Diagnosis.Verdict.BUFFERED : Diagnosis.Verdict.CLEAN, reason, findings,
         main.layers(), main.stats());
     return new Checkup(m, primary, d, probe, measured, localization);

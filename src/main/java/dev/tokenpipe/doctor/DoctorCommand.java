@@ -45,7 +45,8 @@ import picocli.CommandLine.Parameters;
       "environment (OPENAI_API_KEY, ANTHROPIC_API_KEY for Anthropic Messages, or --api-key-env NAME).",
       "",
       "Exit codes: 0 no events held (warnings such as compression may be printed), 1 events held or a quiet stream",
-      "cut, 2 the model path could not stream (unreachable, 401/403, unknown model, upstream error) or bad input.",
+      "cut, 2 the model path could not stream (unreachable, 401/403, unknown model, upstream error, a stream cut or",
+      "stalled before its end event, an answer too short to time) or bad input.",
       ""
     })
 public final class DoctorCommand implements Callable<Integer> {
@@ -212,10 +213,9 @@ public final class DoctorCommand implements Callable<Integer> {
           + kind.dialect().maxTokensField() + " " + tokens;
     }
     ClientRequest endpoint = new ClientRequest(target, "POST", hs, body, kind.expectsStream());
-    long minTimeout = interval * count + 5_000_000_000L;
     Prober.Mode mode = noProbe ? Prober.Mode.ENDPOINT_ONLY : probeOnly ? Prober.Mode.PROBE_ONLY : Prober.Mode.BOTH;
     return new Prober.Plan(endpoint, describe, hs, mode, new Trace.Pacing(interval, count, size), probeHeaders, n,
-        Math.max(timeoutNanos, Math.min(minTimeout, 3_600_000_000_000L)), idle);
+        timeoutNanos, idle);
   }
 
   private static int integer(String flag, String value, int min, int max) {

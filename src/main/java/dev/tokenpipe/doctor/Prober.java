@@ -53,7 +53,8 @@ final class Prober {
    * @param probeHeaders   {@code plain}, {@code safe} or {@code auto} (safe exactly when the real responses carry
    *                       anti-buffering headers; plain without real responses)
    * @param concurrency    streams at once, {@code >= 1}
-   * @param timeoutNanos   deadline per stream
+   * @param timeoutNanos   deadline per real stream ({@code --timeout}); a known-pacing probe gets at least its
+   *                       pacing's length and 5 s
    * @param idleNanos      quiet period of the idle test, 0 = none
    */
   record Plan(ClientRequest endpoint, String describe, List<Map.Entry<String, String>> headers, Mode mode, Trace.Pacing pacing,
@@ -117,7 +118,7 @@ final class Prober {
       List<Trace.Response> responses = concurrent(plan.endpoint(), false, plan.concurrency(), 11_000_000L, plan.timeoutNanos());
       Trace.Response bad = responses.stream().filter(Prober::failedOnTheModelPath).findFirst().orElse(null);
       if (bad != null) {
-        throw new ProbeFailed(failure(bad));
+        throw new ProbeFailed(failure(bad, plan.timeoutNanos()));
       }
       real = new Trace(target.toString(), null, null, responses, null, 0);
     }
@@ -130,8 +131,10 @@ final class Prober {
       };
       Trace.Pacing p = plan.pacing();
       ClientRequest req = probeRequest(target, plan, safe, p.intervalNanos(), p.count(), p.sizeBytes());
+      // A probe lasts as long as its pacing says, whatever --timeout the real requests were given.
+      long probeTimeout = Math.max(plan.timeoutNanos(), (p.count() - 1L) * p.intervalNanos() + 5_000_000_000L);
       List<Trace.Response> responses = concurrent(req, true, plan.concurrency(), p.intervalNanos() / plan.concurrency(),
-          plan.timeoutNanos());
+          probeTimeout);
       Trace.Response idle = null;
       if (plan.idleNanos() > 0) {
         ClientRequest quiet = probeRequest(target, plan, safe, plan.idleNanos(), 2, 32);
@@ -147,10 +150,12 @@ final class Prober {
 
   /**
    * A real request that shows the model path cannot stream: no response, an HTTP error, a body that is not a
-   * stream, an error event (serve reports upstream failures in-band once its head went out), or nothing to time.
+   * stream, an error event (serve reports upstream failures in-band once its head went out), nothing to time, or
+   * a stream that never reached its end event (cut, stalled past {@code --timeout}, a failed connection). The
+   * tokens that did arrive could be timed, but the answer did not stream: a user's SDK raises on such a stream.
    */
   static boolean failedOnTheModelPath(Trace.Response r) {
-    return !Analyzer.usable(r) || "stream_error".equals(r.error());
+    return !Analyzer.usable(r) || r.error() != null;
   }
 
   /** The response carries a header that tells proxies not to buffer or transform it. */
@@ -173,8 +178,8 @@ final class Prober {
     }
   }
 
-  /** One line for a stream that could not be measured. */
-  static String failure(Trace.Response r) {
+  /** One line for a stream that could not be measured; {@code timeoutNanos} is the stream's deadline. */
+  static String failure(Trace.Response r, long timeoutNanos) {
     if (r.error() == null) {
       return "the response carried no content events to time (HTTP " + r.status() + ", " + r.events().size() + " events)";
     }
@@ -183,6 +188,14 @@ final class Prober {
     }
     if (r.error().equals(ErrorClass.STREAM_ERROR.key())) {
       return "HTTP " + r.status() + " but the stream carried an " + r.errorMessage();
+    }
+    if (r.error().equals(ErrorClass.TRUNCATED.key())) {
+      return "HTTP " + r.status() + " but the " + r.errorMessage() + ": the response ended before the answer did"
+          + " (a proxy's read timeout, or the server)";
+    }
+    if (r.error().equals(ErrorClass.TIMEOUT.key()) && r.status() > 0) {
+      return "HTTP " + r.status() + " but the stream did not end within --timeout " + Analyzer.ms(timeoutNanos) + " ("
+          + r.contentEvents().size() + " events with content by then): a stalled stream, or an answer longer than that";
     }
     return r.errorMessage();
   }

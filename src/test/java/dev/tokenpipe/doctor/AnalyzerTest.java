@@ -66,6 +66,55 @@ class AnalyzerTest {
     assertThat(problems(d)).doesNotContain(Problem.HELD_UNTIL_END);
   }
 
+  /**
+   * Three events held 1.5 s and sent in one write (too few for held-until-end's four) carry no timing between
+   * them and no stamps: doctor cannot tell a layer that held them from a model that made them at once, so the
+   * verdict is not CLEAN ("one per read as they were sent" was a claim its own numbers contradicted).
+   */
+  @Test
+  void aShortAnswerInOneReadWithoutStampsIsNotCalledClean() {
+    StreamBuilder b = new StreamBuilder();
+    b.read(1500, 600, false);
+    for (int i = 0; i < 3; i++) {
+      b.event(1500, -1, 1);
+    }
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(b.done(1500).build()));
+
+    assertThat(d.verdict()).isEqualTo(Diagnosis.Verdict.FAILED);
+    assertThat(d.reason()).contains("3 events", "in one read", "1.50s", "--max-tokens");
+  }
+
+  /** With stamps the same read is timed: the source made the events at once, and the path held nothing. */
+  @Test
+  void aShortAnswerInOneReadWithStampsIsTimed() {
+    StreamBuilder b = new StreamBuilder();
+    b.read(1500, 600, false);
+    for (int i = 0; i < 3; i++) {
+      b.event(1500, 1499.5, 1);
+    }
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(b.done(1500).build()));
+
+    assertThat(d.verdict()).isEqualTo(Diagnosis.Verdict.CLEAN);
+  }
+
+  /** CLEAN says what was measured: "one per read" only when the events did arrive one per read. */
+  @Test
+  void cleanNamesTheEventsPerReadItMeasured() {
+    Diagnosis one = Analyzer.analyze(StreamBuilder.probe(50, 60, flowing().build()));
+    assertThat(one.reason()).contains("one per read");
+
+    StreamBuilder b = new StreamBuilder();
+    b.read(1, 120, false);
+    for (int i = 0; i < 30; i++) {
+      b.read(2 + i * 100 + 0.5, 560, false);
+      b.event(2 + i * 100 + 0.5, 2 + i * 100, 1);
+      b.event(2 + i * 100 + 0.5, 2 + i * 100 + 0.2, 1);
+    }
+    Diagnosis two = Analyzer.analyze(StreamBuilder.endpoint(b.done(3000).build()));
+    assertThat(two.verdict()).as(two.reason()).isEqualTo(Diagnosis.Verdict.CLEAN);
+    assertThat(two.reason()).doesNotContain("one per read").contains("2.0 events per read");
+  }
+
   @Test
   void burstsOfFourKilobytesAreSizeTriggered() {
     StreamBuilder b = new StreamBuilder().header("Server", "Jetty(12.0.1)");
