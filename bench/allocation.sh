@@ -26,7 +26,6 @@ gw_core=${GW_CORE:-1}
 rest=${REST_CORES:-0}
 bench_needs allocation jq taskset curl
 bench_setup
-up() { for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$1/v1/models" && return; sleep 0.2; done; }
 counter() { curl -fs http://127.0.0.1:18461/metrics | awk -v m="$1" '$1 ~ "^" m {s += $2} END {printf "%d\n", s}'; }
 
 run() { # tokens; writes "requests events bytes" to $work/result-TOKENS (no subshell: its processes stay in pids)
@@ -35,8 +34,8 @@ run() { # tokens; writes "requests events bytes" to $work/result-TOKENS (no subs
   taskset -c "$gw_core" "$here/tokenpipe" serve -p 18461 --upstream http://127.0.0.1:18460 >"$work/serve-$1.log" 2>&1 &
   local serve=$!
   pids+=("$sim" "$serve")
-  up 18460
-  up 18461
+  bench_started allocation "the sim" 18460 "$work/sim-$1.log" "$sim"
+  bench_started allocation serve 18461 "$work/serve-$1.log" "$serve"
   taskset -c "$rest" "$here/tokenpipe" bench -c "$c" -z "$((secs + 35))s" --progress none \
     http://127.0.0.1:18461/v1/chat/completions >"$work/bench-$1.txt" 2>&1 &
   local load=$!

@@ -181,7 +181,6 @@ taskset -c "$gw_core" "$here/tokenpipe" serve -p 18411 --upstream http://127.0.0
 serve_pid=$!
 bench_nginx 18412 18410 "$gw_core"
 paths="direct serve nginx"
-ports="18410 18411 18412"
 base_pid=
 if [ -n "${BASE_JAR:-}" ]; then
   [ -f "$BASE_JAR" ] || { echo "gateway-overhead: BASE_JAR: no such file: $BASE_JAR" >&2; exit 64; }
@@ -190,7 +189,6 @@ if [ -n "${BASE_JAR:-}" ]; then
     >"$work/base.log" 2>&1 & pids+=($!)
   base_pid=$!
   paths="$paths base"
-  ports="$ports 18414"
 fi
 floor_pid=
 if [ "${FLOOR:-0}" = 1 ]; then
@@ -198,11 +196,12 @@ if [ "${FLOOR:-0}" = 1 ]; then
     >"$work/floor.log" 2>&1 & pids+=($!)
   floor_pid=$!
   paths="$paths floor"
-  ports="$ports 18413"
 fi
-for port in $ports; do
-  for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.2; done
-done
+bench_started gateway-overhead "the sim" 18410 "$work/sim.log"
+bench_started gateway-overhead serve 18411 "$work/serve.log" "$serve_pid"
+bench_started gateway-overhead NGINX 18412 "$work/error.log"
+[ -z "$base_pid" ] || bench_started gateway-overhead "BASE_JAR's serve" 18414 "$work/base.log" "$base_pid"
+[ -z "$floor_pid" ] || bench_started gateway-overhead "the floor" 18413 "$work/floor.log" "$floor_pid"
 nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 hz=$(getconf CLK_TCK)
 

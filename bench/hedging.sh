@@ -32,9 +32,7 @@ for i in 0 1 2 3; do
   ttft=$fast; [ "$i" = 3 ] && ttft=$slow
   "$here/tokenpipe" sim -p "${ports[$i]}" --threads 1 --ttft "$ttft" --itl 20ms --tokens 32 >"$work/sim$i.log" 2>&1 & pids+=($!)
 done
-for p in "${ports[@]}"; do
-  for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$p/v1/models" && break; sleep 0.2; done
-done
+for i in 0 1 2 3; do bench_started hedging "sim $i" "${ports[$i]}" "$work/sim$i.log"; done
 upstreams=$(printf 'http://127.0.0.1:%s,' "${ports[@]}"); upstreams=${upstreams%,}
 
 metric() { # url name: the sum of a counter's samples
@@ -57,6 +55,9 @@ run() { # label, serve flags...
   local port=18450
   "$here/tokenpipe" serve -p "$port" --threads 1 -u "$upstreams" "$@" >"$work/serve-$label.log" 2>&1 &
   local pid=$!
+  pids+=("$pid")
+  bench_started hedging "serve ($label)" "$port" "$work/serve-$label.log" "$pid"
+  # Answering is not yet ready: /readyz is 200 once an upstream is usable (docs/serve.md).
   for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.2; done
   local started0 tokens0 cancelled0
   started0=$(sims_total tokenpipe_sim_streams_started_total)

@@ -13,6 +13,9 @@
 #                              which stops it (pid file $work/nginx.pid)
 #   bench_up PORT [PID]        waits up to 30 s for http://127.0.0.1:PORT/v1/models to answer; gives up at once when
 #                              PID (the server's process, if given) has exited; false when it did not answer
+#   bench_started NAME WHAT PORT LOG [PID]
+#                              bench_up PORT PID, or exits 1 with "NAME: WHAT did not start" and LOG's last lines on
+#                              stderr: a run that went on without its server would print numbers about nothing
 
 bench_needs() {
   local name=$1 tool
@@ -38,12 +41,13 @@ bench_setup() {
 }
 
 bench_up() {
-  local _
-  for _ in $(seq 150); do
+  local deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     if [ -n "${2:-}" ] && { [ ! -e "/proc/$2/stat" ] || [ "$(sed 's/.*) //' "/proc/$2/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]; }; then
       return 1 # exited (a zombie until the script waits for it)
     fi
-    curl -fs -o /dev/null "http://127.0.0.1:$1/v1/models" && return 0
+    # A listener that accepts and never answers must not hold the wait past its 30 s.
+    curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$1/v1/models" && return 0
     sleep 0.2
   done
   return 1
@@ -63,4 +67,12 @@ http {
 }
 NGINX
   taskset -c "$3" nginx -c "$work/nginx.conf"
+}
+
+bench_started() {
+  local name=$1 what=$2 port=$3 log=$4
+  bench_up "$port" "${5:-}" && return 0
+  echo "$name: $what did not start on port $port (the last lines of its log follow)" >&2
+  tail -5 "$log" >&2 2>/dev/null || true
+  exit 1
 }

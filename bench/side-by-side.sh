@@ -71,15 +71,13 @@ bench_setup
 sim_port=18460
 # shellcheck disable=SC2086 # SIM_ARGS is a list of flags
 taskset -c "$rest" "$here/tokenpipe" sim -p "$sim_port" ${SIM_ARGS:-} >"$work/sim.log" 2>&1 & pids+=($!)
-bench_up "$sim_port" || { echo "side-by-side: the sim did not start (the last lines of its log follow)" >&2
-  tail -5 "$work/sim.log" >&2; exit 1; }
+bench_started side-by-side "the sim" "$sim_port" "$work/sim.log"
 nginx_worker=
 if [ "$with_nginx" = 1 ]; then
   nginx_port=18461
   [ "$gw_b" = nginx ] && nginx_port=18462
   bench_nginx "$nginx_port" "$sim_port" "$gw_core"
-  bench_up "$nginx_port" || { echo "side-by-side: NGINX did not start (the last lines of its log follow)" >&2
-    tail -5 "$work/error.log" >&2 2>/dev/null; exit 1; }
+  bench_started side-by-side NGINX "$nginx_port" "$work/error.log"
   nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 fi
 
@@ -92,13 +90,15 @@ per_event() { # ticks bench-json
     | (.content_events * $w / .duration_s) as $e | if $e > 0 then "\($t / $hz * 1e6 / $e) \($e | floor)" else "0 0" end' \
     "$2" 2>/dev/null || echo "0 0"
 }
-start_gateway() { # gateway port opts: starts it on the gateways' core (NGINX runs already) and sets gw_pid
+start_gateway() { # gateway port opts: starts it on the gateways' core (NGINX runs already); sets gw_pid and gw_log
   case $1 in
-    nginx) gw_pid=$nginx_worker; return ;;
-    floor) TOKENPIPE_JAVA_OPTS=$3 TOKENPIPE_SOURCE="$here/bench/NettyFloorRelay.java" taskset -c "$gw_core" \
-             "$here/tokenpipe" "$2" "$sim_port" >"$work/floor-$2.log" 2>&1 & ;;
-    *) TOKENPIPE_JAR=$1 TOKENPIPE_JAVA_OPTS=$3 taskset -c "$gw_core" "$here/tokenpipe" serve -p "$2" \
-         --upstream "http://127.0.0.1:$sim_port" >"$work/serve-$2.log" 2>&1 & ;;
+    nginx) gw_pid=$nginx_worker; gw_log=$work/error.log; return ;;
+    floor) gw_log=$work/floor-$2.log
+           TOKENPIPE_JAVA_OPTS=$3 TOKENPIPE_SOURCE="$here/bench/NettyFloorRelay.java" taskset -c "$gw_core" \
+             "$here/tokenpipe" "$2" "$sim_port" >"$gw_log" 2>&1 & ;;
+    *) gw_log=$work/serve-$2.log
+       TOKENPIPE_JAR=$1 TOKENPIPE_JAVA_OPTS=$3 taskset -c "$gw_core" "$here/tokenpipe" serve -p "$2" \
+         --upstream "http://127.0.0.1:$sim_port" >"$gw_log" 2>&1 & ;;
   esac
   gw_pid=$!
   pids+=("$gw_pid")
@@ -113,15 +113,14 @@ ratios=()
 failed=0
 for pair in $(seq "$pairs"); do
   if [ $((pair % 2)) = 1 ]; then
-    start_gateway "$gw_a" 18461 "${OPTS_A:-}"; pid_a=$gw_pid; start_gateway "$gw_b" 18462 "${OPTS_B:-}"; pid_b=$gw_pid
+    start_gateway "$gw_a" 18461 "${OPTS_A:-}"; pid_a=$gw_pid; log_a=$gw_log
+    start_gateway "$gw_b" 18462 "${OPTS_B:-}"; pid_b=$gw_pid; log_b=$gw_log
   else
-    start_gateway "$gw_b" 18462 "${OPTS_B:-}"; pid_b=$gw_pid; start_gateway "$gw_a" 18461 "${OPTS_A:-}"; pid_a=$gw_pid
+    start_gateway "$gw_b" 18462 "${OPTS_B:-}"; pid_b=$gw_pid; log_b=$gw_log
+    start_gateway "$gw_a" 18461 "${OPTS_A:-}"; pid_a=$gw_pid; log_a=$gw_log
   fi
-  for port_pid in "18461 $pid_a" "18462 $pid_b"; do
-    read -r port pid <<<"$port_pid"
-    bench_up "$port" "$pid" || { echo "side-by-side: the gateway for port $port did not start (the last lines of its log follow)" >&2
-      tail -5 "$work"/*-"$port".log >&2 2>/dev/null || true; exit 1; }
-  done
+  bench_started side-by-side "A ($gw_a)" 18461 "$log_a" "$pid_a"
+  bench_started side-by-side "B ($gw_b)" 18462 "$log_b" "$pid_b"
   benches=()
   for port in 18461 18462; do
     taskset -c "$rest" "$here/tokenpipe" bench -c "$c" -z "${secs}s" --warmup "$warm" \

@@ -20,13 +20,14 @@ rest=${REST_CORES:-0}
 bench_needs stream-memory nginx jq taskset curl
 bench_setup
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-up() { for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$1/v1/models" && return; sleep 0.2; done; }
 
 taskset -c "$rest" "$here/tokenpipe" sim -p 18440 --ttft 200ms --itl 100ms --tokens 100000 >"$work/sim.log" 2>&1 & pids+=($!)
 taskset -c "$gw_core" "$here/tokenpipe" serve -p 18441 --upstream http://127.0.0.1:18440 >"$work/serve.log" 2>&1 & pids+=($!)
 serve_pid=$!
 bench_nginx 18442 18440 "$gw_core"
-for port in 18440 18441 18442; do up "$port"; done
+bench_started stream-memory "the sim" 18440 "$work/sim.log"
+bench_started stream-memory serve 18441 "$work/serve.log" "$serve_pid"
+bench_started stream-memory NGINX 18442 "$work/error.log"
 nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 
 live_heap() { "$jdk/bin/jcmd" "$serve_pid" GC.class_histogram >"$work/histo-$1.txt"; awk '/^Total/ {print $3}' "$work/histo-$1.txt"; }
