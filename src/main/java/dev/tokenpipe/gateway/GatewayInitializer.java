@@ -28,7 +28,9 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
   @Override
   protected void initChannel(Channel ch) {
     ChannelPipeline p = ch.pipeline();
-    p.addLast("request-timeout", new ConnectionTimeouts(gw.config().requestReadTimeout().toNanos(),
+    // Its 408, like the aggregator's 413, is in the shape of the request's API: Route.dialect, as for every
+    // error GatewayHandler sends.
+    ConnectionTimeouts timeouts = new ConnectionTimeouts(gw.config().requestReadTimeout().toNanos(),
         gw.config().requestReadTimeout().toNanos(), new ConnectionTimeouts.Listener() {
           @Override
           public void idleClosed() { }
@@ -37,16 +39,19 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
           public void requestTimedOut() {
             gw.metrics().rejected.labelValues("408").inc();
           }
-        }));
+        }, Route::dialect);
+    p.addLast("request-timeout", timeouts);
     p.addLast("http", new HttpServerCodec());
     // Right after the codec: they see every request head and every response, also the aggregator's own.
     p.addLast("http10", new Http10Framing());
     if (cors.enabled()) {
       p.addLast("cors", new CorsHandler(cors));
     }
+    // Before the aggregator, which holds a head until its body is whole: tells the clock whose body it awaits.
+    p.addLast("request-target", timeouts.headWatch());
     // Request bodies only (inbound): a chat request is small and must be whole to be routed and retried.
-    // Oversized ones get an OpenAI-style 413. Responses never pass through an aggregator.
-    p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes()));
+    // Oversized ones get a 413. Responses never pass through an aggregator.
+    p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes(), Route::dialect));
     // Deliberately absent:
     //   HttpContentCompressor     - a compressor holds bytes until its window fills: streams arrive in bursts
     //   FlushConsolidationHandler - batches flushes across events (group commit, DESIGN.md)

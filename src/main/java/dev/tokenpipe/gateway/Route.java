@@ -54,9 +54,16 @@ enum Route {
 
   /**
    * The API a request target speaks, which decides the shape of the errors its client is sent: the dialect
-   * that claims the path, Ollama's for its other {@code /api/*} endpoints, OpenAI's otherwise.
+   * that claims the path, Ollama's for its other {@code /api/*} endpoints, OpenAI's otherwise. The one answer
+   * to "which shape" for every error the gateway itself sends, also from the connection's handlers before
+   * the router (the body aggregator's 413, the request clock's 408).
+   *
+   * @param target the request target; null when no request head came whole (a 408 mid-head): OpenAI's
    */
   static Dialect dialect(String target) {
+    if (target == null) {
+      return Dialects.OPENAI_CHAT;
+    }
     int query = target.indexOf('?');
     String path = query < 0 ? target : target.substring(0, query);
     Dialect d = Dialects.forPath(path);

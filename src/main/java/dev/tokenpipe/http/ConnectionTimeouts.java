@@ -1,26 +1,35 @@
 package dev.tokenpipe.http;
 
+import dev.tokenpipe.dialect.Dialect;
+import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.openai.ApiError;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The two clocks of a server connection between responses (slowloris and idle keep-alive protection), for
  * {@code serve} and {@code sim} alike. {@code IDLE}: no request has begun; after {@code idleNanos} the
  * connection is closed silently. {@code READING}: the first byte of a request arrived; its head and body
  * must be complete within {@code requestNanos} (counted from that first byte, not reset by later ones, so a
- * client sending a byte at a time cannot hold it open), or the client gets an OpenAI-style 408 and the
- * connection closes with a {@link LingeringClose}. {@code BUSY}: a whole request was read and is being
- * answered (or waits in a pipeline queue); no limit, streams are long on purpose.
+ * client sending a byte at a time cannot hold it open), or the client gets a 408 and the connection closes
+ * with a {@link LingeringClose}. {@code BUSY}: a whole request was read and is being answered (or waits in a
+ * pipeline queue); no limit, streams are long on purpose.
  *
- * <p>It sits first in the pipeline, before the HTTP decoder, so it sees raw bytes arriving. Confined to
- * the channel's event loop; the server's handler calls {@link #requestRead()} and {@link #awaitNext()}.
+ * <p>It sits first in the pipeline, before the HTTP decoder, so it sees raw bytes arriving, and so it never
+ * sees the request they make up. The 408 is in the shape of the request's API all the same: its
+ * {@link #headWatch()}, after the decoder, tells it the target of the request whose body is awaited, and the
+ * server's policy names the dialect for it. Confined to the channel's event loop; the server's handler calls
+ * {@link #requestRead()} and {@link #awaitNext()}.
  */
 public final class ConnectionTimeouts extends ChannelInboundHandlerAdapter {
   private enum Phase { IDLE, READING, BUSY }
@@ -35,18 +44,37 @@ public final class ConnectionTimeouts extends ChannelInboundHandlerAdapter {
   private final long requestNanos;
   private final long idleNanos;
   private final Listener listener;
+  private final Function<String, Dialect> errorShape;
   private ChannelHandlerContext ctx;
   private Phase phase = Phase.IDLE;
   private ScheduledFuture<?> timer;
+  /** The target of the request whose head came whole and whose body has not; null otherwise. */
+  private String target;
+
+  /** A clock whose 408 is always in OpenAI's shape. */
+  public ConnectionTimeouts(long requestNanos, long idleNanos, Listener listener) {
+    this(requestNanos, idleNanos, listener, anyTarget -> Dialects.OPENAI_CHAT);
+  }
 
   /**
    * @param requestNanos limit to receive one request, 0 = none
    * @param idleNanos keep-alive idle limit, 0 = none
+   * @param errorShape the dialect whose error shape a 408 to a request target is in; given null when no
+   *     request head came whole (or no {@link #headWatch()} is in the pipeline)
    */
-  public ConnectionTimeouts(long requestNanos, long idleNanos, Listener listener) {
+  public ConnectionTimeouts(long requestNanos, long idleNanos, Listener listener, Function<String, Dialect> errorShape) {
     this.requestNanos = requestNanos;
     this.idleNanos = idleNanos;
     this.listener = listener;
+    this.errorShape = errorShape;
+  }
+
+  /**
+   * The handler that tells this clock which request it waits for, to sit after the HTTP decoder (where whole
+   * heads pass) and before the body aggregator (which holds the head until the body is complete).
+   */
+  public ChannelHandler headWatch() {
+    return new HeadWatch();
   }
 
   @Override
@@ -112,14 +140,28 @@ public final class ConnectionTimeouts extends ChannelInboundHandlerAdapter {
       }
       case READING -> {
         listener.requestTimedOut();
-        FullHttpResponse res = HttpResponses.error(ctx, new ApiError(HttpResponseStatus.REQUEST_TIMEOUT,
-            "The request was not received in time.", "invalid_request_error", null, "request_timeout"));
+        FullHttpResponse res = HttpResponses.error(ctx.alloc(), new ApiError(HttpResponseStatus.REQUEST_TIMEOUT,
+            "The request was not received in time.", "invalid_request_error", null, "request_timeout"), null,
+            errorShape.apply(target));
         res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         // From the channel's tail, so the response passes the HTTP encoder that sits after us. The rest of
         // a slow body may still come: a lingering close keeps it from resetting the 408 away.
         LingeringClose.after(ctx.channel().writeAndFlush(res));
       }
       case BUSY -> { }
+    }
+  }
+
+  private final class HeadWatch extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof HttpRequest head) {
+        target = head.uri();
+      }
+      if (msg instanceof LastHttpContent) {
+        target = null; // the request is whole (a FullHttpRequest too): a later 408 is the next request's
+      }
+      ctx.fireChannelRead(msg);
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.tokenpipe.http;
 
+import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.net.Buffers;
 import dev.tokenpipe.openai.ApiError;
 import io.netty.buffer.ByteBuf;
@@ -16,11 +17,12 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.ReferenceCountUtil;
+import java.util.function.Function;
 
 /**
- * Aggregates request bodies up to a limit and answers an oversized one with an OpenAI-style 413
- * (Netty's default answer has an empty body), then closes: the rest of the body is unread. The same
- * holds for {@code Expect} (RFC 9110 §10.1.1): {@code 100-continue} with a declared length over the
+ * Aggregates request bodies up to a limit and answers an oversized one with a JSON 413 in the shape of the
+ * request's API (Netty's default answer has an empty body), then closes: the rest of the body is unread. The
+ * same holds for {@code Expect} (RFC 9110 §10.1.1): {@code 100-continue} with a declared length over the
  * limit gets the JSON 413, any other expectation a JSON 417, and the connection closes after either
  * (the client may send the body anyway, and nobody would read it).
  *
@@ -32,10 +34,13 @@ import io.netty.util.ReferenceCountUtil;
  */
 public final class JsonErrorAggregator extends HttpObjectAggregator {
   private final int maxBodyBytes;
+  private final Function<String, Dialect> errorShape;
 
-  public JsonErrorAggregator(int maxBodyBytes) {
+  /** @param errorShape the dialect whose error shape an answer to a request target is in */
+  public JsonErrorAggregator(int maxBodyBytes, Function<String, Dialect> errorShape) {
     super(maxBodyBytes, true); // true: close after a failed expectation
     this.maxBodyBytes = maxBodyBytes;
+    this.errorShape = errorShape;
   }
 
   @Override
@@ -54,8 +59,9 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
 
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-    if (oversized instanceof HttpRequest) {
-      FullHttpResponse res = HttpResponses.error(ctx, ApiError.tooLarge(maxBodyBytes));
+    if (oversized instanceof HttpRequest req) {
+      FullHttpResponse res = HttpResponses.error(ctx.alloc(), ApiError.tooLarge(maxBodyBytes), null,
+          errorShape.apply(req.uri()));
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       LingeringClose.after(ctx.writeAndFlush(res)); // the rest of the body is still coming
     } else {
@@ -74,7 +80,8 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
         ? ApiError.tooLarge(maxBodyBytes)
         : new ApiError(HttpResponseStatus.EXPECTATION_FAILED, "Only 'Expect: 100-continue' is supported.",
             "invalid_request_error", null, "expectation_failed");
-    FullHttpResponse res = HttpResponses.error(pipeline.channel().alloc(), error, null);
+    String target = start instanceof HttpRequest req ? req.uri() : null;
+    FullHttpResponse res = HttpResponses.error(pipeline.channel().alloc(), error, null, errorShape.apply(target));
     res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     return res;
   }
