@@ -296,7 +296,7 @@ if [ "${SINGLE:-1}" = 1 ]; then
         "http://127.0.0.1:$(port_of "$name")/v1/chat/completions" >"$out/one-$name-$round.txt" 2>&1 || true
       if [ "$(jq -r '.totals.ok' "$work/one-$name-$round.json")" = 0 ]; then
         echo "  $name round $round: no request succeeded (bench output: $out/one-$name-$round.txt):" >&2
-        grep -iE "error|refused|reset|status" "$out/one-$name-$round.txt" | head -5 | sed 's/^/    /' >&2
+        grep -m5 -iE "error|refused|reset|status" "$out/one-$name-$round.txt" | sed 's/^/    /' >&2
         continue
       fi
       jq -r --arg n "$name" '[$n, .metrics.ttft.p50, .metrics.ttft.p99, .metrics.itl.p50, .metrics.itl.p99] | @tsv' \

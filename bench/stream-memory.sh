@@ -68,4 +68,4 @@ echo
 echo "serve: classes whose live bytes grew most with the streams open (bytes per stream, instances per stream)"
 awk -v n="$n" 'NR == FNR && $1 ~ /^[0-9]+:$/ {a[$4] = $3; c[$4] = $2; next}
   $1 ~ /^[0-9]+:$/ {d = $3 - a[$4]; if (d > 0) printf "%10.0f %8.1f  %s\n", d / n, ($2 - c[$4]) / n, $4}' \
-  "$work/histo-idle.txt" "$work/histo-open.txt" | sort -rn | head -15
+  "$work/histo-idle.txt" "$work/histo-open.txt" | sort -rn | awk 'NR <= 15' # not head: sort would die of SIGPIPE under pipefail
