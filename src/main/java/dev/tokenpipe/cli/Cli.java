@@ -36,6 +36,28 @@ public final class Cli {
     return cl;
   }
 
+  /**
+   * A bad value found after parsing, by a check of settings rather than of one flag's syntax: one line, exit 64.
+   * (A flag whose value alone is wrong fails in its converter, and picocli adds the --help hint.)
+   */
+  public static CommandFailedException usage(String message) {
+    return new CommandFailedException(message, EXIT_USAGE);
+  }
+
+  /**
+   * Runs the step of a command that turns its option values into settings, or opens what they name. Settings
+   * and their parsers reject a value by throwing IllegalArgumentException with a one-line reason; in this step,
+   * and only here, that is bad usage (exit 64). Anywhere else an IllegalArgumentException is a failure like any
+   * other (exit 1): a bug while serving is not the user's typing.
+   */
+  public static <T> T fromOptions(java.util.function.Supplier<T> step) {
+    try {
+      return step.get();
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+  }
+
   /** Server commands whose every flag may also come from the environment or a YAML file. */
   static final java.util.List<String> SERVER_COMMANDS = java.util.List.of("serve", "sim");
 

@@ -1,5 +1,6 @@
 package dev.tokenpipe.client;
 
+import dev.tokenpipe.cli.Ports;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
@@ -28,6 +29,9 @@ public record HttpTarget(boolean tls, String host, int port, String pathAndQuery
     }
     if (uri.getHost() == null) {
       throw new IllegalArgumentException("URL has no host: '" + url + "'");
+    }
+    if (!Ports.connectable(uri.getPort())) {
+      throw new IllegalArgumentException("URL port must be 1..65535: '" + url + "'");
     }
     boolean tls = scheme.equals("https");
     int port = uri.getPort() > 0 ? uri.getPort() : tls ? 443 : 80;

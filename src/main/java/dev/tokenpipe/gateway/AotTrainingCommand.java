@@ -73,7 +73,7 @@ public final class AotTrainingCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (rounds < 1 || rounds > 100) {
-      throw new CommandFailedException("--rounds must be 1..100, not " + rounds, Cli.EXIT_USAGE);
+      throw Cli.usage("--rounds must be 1..100, not " + rounds);
     }
     Thread watchdog = Thread.ofPlatform().daemon().name("aot-training-limit").start(() -> {
       try {

@@ -29,16 +29,23 @@ final class ApiKeys {
     keys.forEach(k -> this.keys.add(k.getBytes(StandardCharsets.UTF_8)));
   }
 
-  static Set<String> load(Path file) throws IOException {
+  /** @throws IllegalArgumentException naming the option */
+  static Set<String> load(Path file) {
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("--api-keys-file: " + e.getMessage());
+    }
     Set<String> out = new java.util.LinkedHashSet<>();
-    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+    for (String line : lines) {
       String k = line.strip();
       if (!k.isEmpty() && !k.startsWith("#")) {
         out.add(k);
       }
     }
     if (out.isEmpty()) {
-      throw new IOException("no keys in " + file + " (one bearer key per line)");
+      throw new IllegalArgumentException("--api-keys-file: no keys in " + file + " (one bearer key per line)");
     }
     return out;
   }

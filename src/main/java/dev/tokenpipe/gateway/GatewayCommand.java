@@ -4,11 +4,11 @@ import dev.tokenpipe.cli.ByteSizes;
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.Ports;
 import dev.tokenpipe.cli.ShutdownSignal;
 import dev.tokenpipe.net.Transport;
 import dev.tokenpipe.sim.SimConfig;
 import dev.tokenpipe.sim.StreamProfile;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,7 +39,7 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
   String host;
 
-  @Option(names = {"-p", "--port"}, defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}).")
+  @Option(names = {"-p", "--port"}, defaultValue = "8080", converter = Ports.class, description = "Port (default: ${DEFAULT-VALUE}).")
   int port;
 
   @Option(names = {"-u", "--upstream"}, paramLabel = "URL[=WEIGHT]", split = ",", description = {
@@ -152,14 +152,15 @@ public final class GatewayCommand implements Callable<Integer> {
       "  --sim \"ttft=200ms/2s itl=20ms tokens=64 burst=1 drop_after=-1 stall_after=-1 stall=0 error_rate=0\""})
   String sim;
 
-  GatewayConfig config() throws IOException {
+  /** @throws IllegalArgumentException with a one-line message naming the option whose value is wrong */
+  GatewayConfig config() {
     // TOKENPIPE_UPSTREAM reaches --upstream through ConfigDefaults, like every other option.
     List<String> ups = upstreams.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
     StreamProfile profile;
     try {
       profile = SimConfig.defaults().defaultProfile().with(StreamProfile.parseOverrides(sim));
     } catch (IllegalArgumentException e) {
-      throw new CommandFailedException("--sim: " + e.getMessage(), Cli.EXIT_USAGE);
+      throw new IllegalArgumentException("--sim: " + e.getMessage(), e);
     }
     String upstreamKey = upstreamKeyEnv == null || upstreamKeyEnv.isBlank() ? null : System.getenv(upstreamKeyEnv);
     if (upstreamKey != null && upstreamKey.isBlank()) {
@@ -168,7 +169,7 @@ public final class GatewayCommand implements Callable<Integer> {
     boolean probeRoute = switch (probe == null ? "on" : probe.trim().toLowerCase(java.util.Locale.ROOT)) {
       case "on" -> true;
       case "off" -> false;
-      default -> throw new CommandFailedException("--probe must be on or off, not '" + probe + "'", Cli.EXIT_USAGE);
+      default -> throw new IllegalArgumentException("--probe must be on or off, not '" + probe + "'");
     };
     Set<String> keys = apiKeysFile == null ? Set.of() : ApiKeys.load(apiKeysFile);
     return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, headWait, connectTimeout,
@@ -180,21 +181,13 @@ public final class GatewayCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    GatewayConfig config;
-    try {
-      config = config();
-    } catch (IOException e) {
-      throw new CommandFailedException("--api-keys-file: " + e.getMessage(), Cli.EXIT_USAGE);
-    } catch (IllegalArgumentException e) {
-      throw new CommandFailedException(e.getMessage(), Cli.EXIT_USAGE);
-    }
+    GatewayConfig config = Cli.fromOptions(this::config);
     ShutdownSignal signals = ShutdownSignal.install();
     GatewayServer gateway;
     try {
-      gateway = GatewayServer.start(config);
-    } catch (IllegalArgumentException e) {
-      throw new CommandFailedException(e.getMessage(), Cli.EXIT_USAGE);
-    } catch (IllegalStateException e) {
+      // Start reads what the options name (upstream URLs, the --upstream-ca file): a bad one is a bad value.
+      gateway = Cli.fromOptions(() -> GatewayServer.start(config));
+    } catch (IllegalStateException e) { // could not listen: a failure of the command, not of its options
       throw new CommandFailedException(e.getMessage());
     }
     GatewayServer g = gateway;

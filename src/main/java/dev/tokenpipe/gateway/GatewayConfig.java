@@ -99,6 +99,12 @@ public record GatewayConfig(
     }
     HedgePolicy.After.parse(hedgeAfter); // a bad value fails at start, with the option's name
     HedgePolicy.parseBudget(hedgeBudget);
+    if (threads < 0) {
+      throw new IllegalArgumentException("--threads must be >= 0 (0 = one per core)");
+    }
+    if (maxStreams < 0) {
+      throw new IllegalArgumentException("--max-streams must be >= 0 (0 = unlimited)");
+    }
     if (maxAttempts < 1) {
       throw new IllegalArgumentException("max attempts must be >= 1");
     }

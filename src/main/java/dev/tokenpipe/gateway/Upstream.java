@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.cli.Ports;
 import java.net.URI;
 import java.util.Locale;
 
@@ -31,6 +32,9 @@ public record Upstream(String name, String host, int port, String pathPrefix, bo
     }
     if (uri.getHost() == null) {
       throw new IllegalArgumentException("upstream '" + baseUrl + "' has no host");
+    }
+    if (!Ports.connectable(uri.getPort())) {
+      throw new IllegalArgumentException("upstream '" + baseUrl + "': port must be 1..65535");
     }
     if (uri.getUserInfo() != null) {
       throw new IllegalArgumentException("upstream URLs must not carry credentials; use --upstream-key-env");

@@ -1,13 +1,16 @@
 package dev.tokenpipe.sim;
 
 import dev.tokenpipe.cli.ByteSizes;
+import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.Ports;
 import dev.tokenpipe.cli.ShutdownSignal;
 import dev.tokenpipe.net.Transport;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,17 +31,17 @@ public final class SimCommand implements Callable<Integer> {
   @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
   String host;
 
-  @Option(names = {"-p", "--port"}, defaultValue = "8000", description = "Port (default: ${DEFAULT-VALUE}, like vLLM).")
+  @Option(names = {"-p", "--port"}, defaultValue = "8000", converter = Ports.class, description = "Port (default: ${DEFAULT-VALUE}, like vLLM).")
   int port;
 
   @Option(names = "--model", defaultValue = SimConfig.DEFAULT_MODEL, split = ",", description = "Model id(s) served (default: ${DEFAULT-VALUE}).")
   List<String> models;
 
-  @Option(names = "--ttft", defaultValue = "200ms", description = "Time to first token: fixed (200ms) or p50/p99 (200ms/2s). Default: ${DEFAULT-VALUE}.")
-  String ttft;
+  @Option(names = "--ttft", defaultValue = "200ms", converter = LatencyFlag.class, description = "Time to first token: fixed (200ms) or p50/p99 (200ms/2s). Default: ${DEFAULT-VALUE}.")
+  LatencyDistribution ttft;
 
-  @Option(names = "--itl", defaultValue = "20ms", description = "Interval between tokens: fixed or p50/p99. Default: ${DEFAULT-VALUE}.")
-  String itl;
+  @Option(names = "--itl", defaultValue = "20ms", converter = LatencyFlag.class, description = "Interval between tokens: fixed or p50/p99. Default: ${DEFAULT-VALUE}.")
+  LatencyDistribution itl;
 
   @Option(names = "--tokens", defaultValue = "64", description = "Output length in tokens (capped by max_tokens). Default: ${DEFAULT-VALUE}.")
   int tokens;
@@ -93,22 +96,28 @@ public final class SimCommand implements Callable<Integer> {
     return port;
   }
 
+  /** @throws IllegalArgumentException with a one-line message naming the flag whose value is out of range */
   public SimConfig config() {
-    StreamProfile profile = new StreamProfile(
-        LatencyDistribution.parse(ttft), LatencyDistribution.parse(itl), tokens, burst, groupCommit.toNanos(),
-        errorRate, errorStatus, dropAfter, stallAfter, stall.toNanos());
+    if (capacity < 0) {
+      throw new IllegalArgumentException("--capacity must be >= 0 (0 = unlimited)");
+    }
+    StreamProfile profile;
+    try {
+      profile = new StreamProfile(ttft, itl, tokens, burst, groupCommit.toNanos(), errorRate, errorStatus, dropAfter,
+          stallAfter, stall.toNanos());
+    } catch (StreamProfile.BadValue e) {
+      // The profile names its keys as a request's override does (error_status); here they came from flags.
+      throw new IllegalArgumentException("--" + e.key().replace('_', '-') + " " + e.rule());
+    }
     return new SimConfig(models, maxBody, profile, seed, threads, requestTimeout, idleTimeout, drainTimeout);
   }
 
   @Override
   public Integer call() throws Exception {
-    SimConfig config = config();
+    SimConfig config = Cli.fromOptions(this::config);
     SimServer sim;
     ShutdownSignal signals = ShutdownSignal.install();
     try {
-      if (capacity < 0) {
-        throw new CommandFailedException("--capacity must be >= 0", dev.tokenpipe.cli.Cli.EXIT_USAGE);
-      }
       sim = SimServer.start(config, host, port);
       sim.slots().capacity(capacity);
     } catch (IllegalStateException e) {
@@ -121,5 +130,17 @@ public final class SimCommand implements Callable<Integer> {
         host, s.port(), Transport.get().name(), String.join(",", config.models()), p.ttft(), p.itl(), p.tokens(), p.burst(),
         p.groupCommit() ? " group-commit=" + Durations.format(Duration.ofNanos(p.groupCommitNanos())) : ""));
     return 0;
+  }
+
+  /** {@code --ttft} and {@code --itl}: a bad value is a parse error naming its flag, like every duration flag's. */
+  static final class LatencyFlag implements CommandLine.ITypeConverter<LatencyDistribution> {
+    @Override
+    public LatencyDistribution convert(String value) {
+      try {
+        return LatencyDistribution.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException(e.getMessage());
+      }
+    }
   }
 }

@@ -30,6 +30,9 @@ public record SimConfig(List<String> models, int maxBodyBytes, StreamProfile def
     if (models.isEmpty()) {
       throw new IllegalArgumentException("at least one model is needed");
     }
+    if (workerThreads < 0) {
+      throw new IllegalArgumentException("--threads must be >= 0 (0 = one per core)");
+    }
     if (requestTimeout.isNegative() || idleTimeout.isNegative() || drainTimeout.isNegative()) {
       throw new IllegalArgumentException("timeouts must be >= 0");
     }

@@ -54,7 +54,10 @@ public record StreamProfile(
     require(groupCommitNanos >= 0, "group_commit", "must be >= 0");
     require(errorRate >= 0 && errorRate <= 1, "error_rate", "must be between 0 and 1");
     require(errorStatus == 429 || (errorStatus >= 500 && errorStatus <= 599), "error_status", "must be 429 or 5xx");
+    require(dropAfter >= -1, "drop_after", "must be >= -1");
+    require(stallAfter >= -1, "stall_after", "must be >= -1");
     require(stallNanos >= 0, "stall", "must be >= 0");
+    require(errorAfter >= -1, "error_after", "must be >= -1");
     require(reasoning >= -1, "reasoning", "must be >= 0");
     require(toolCall >= -1, "tool_call", "must be >= 0");
   }
@@ -67,7 +70,32 @@ public record StreamProfile(
 
   private static void require(boolean ok, String key, String rule) {
     if (!ok) {
-      throw new IllegalArgumentException(key + " " + rule);
+      throw new BadValue(key, rule);
+    }
+  }
+
+  /**
+   * A setting out of its range, e.g. "burst must be between 1 and 1024". It keeps the key apart, so that the
+   * sim's command line can name the flag the value came from ({@code --burst}) where a request names the key.
+   */
+  public static final class BadValue extends IllegalArgumentException {
+    private final String key;
+    private final String rule;
+
+    BadValue(String key, String rule) {
+      super(key + " " + rule);
+      this.key = key;
+      this.rule = rule;
+    }
+
+    /** The key as a request's override writes it, e.g. {@code error_status}. */
+    public String key() {
+      return key;
+    }
+
+    /** What the value must be, e.g. "must be 429 or 5xx". */
+    public String rule() {
+      return rule;
     }
   }
 

@@ -1,0 +1,121 @@
+package dev.tokenpipe.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+
+/**
+ * docs/configuration.md: for serve and sim alike, "a bad value stops the command with one line and exit code
+ * 64". Every kind of value the server commands take (duration, latency pair, count, rate, status, port) is
+ * tried out of its range here, and the clients' URL ports too; a port that is valid but taken stays a failure
+ * of the command (exit 1), not bad usage.
+ */
+class BadValuesTest {
+
+  @ParameterizedTest(name = "{0} -> 64: {1}")
+  @CsvSource(delimiter = '|', textBlock = """
+      sim --ttft banana                  | --ttft
+      sim --itl 1x                       | --itl
+      sim --ttft 2s/1s                   | p99 must be >= p50
+      sim --burst 0                      | --burst must be between 1 and 1024
+      sim --tokens -1                    | --tokens must be between 0 and 1000000
+      sim --error-status 200             | --error-status must be 429 or 5xx
+      sim --error-rate 1.5               | --error-rate must be between 0 and 1
+      sim --drop-after -2                | --drop-after must be >= -1
+      sim --stall-after -2               | --stall-after must be >= -1
+      sim --threads -1                   | --threads must be >= 0
+      sim --capacity -1                  | --capacity must be >= 0
+      sim --port 99999                   | --port
+      sim --port -1                      | --port
+      serve --port 99999                 | --port
+      serve --port 65536                 | --port
+      serve --threads -1                 | --threads must be >= 0
+      serve --max-streams -1             | --max-streams must be >= 0
+      serve --sim drop_after=-5          | --sim: drop_after must be >= -1
+      serve --upstream http://127.0.0.1:99999 | port
+      serve --upstream http://127.0.0.1:0 | port
+      """)
+  void aBadValueIsOneLineAndExit64(String command, String message) {
+    List<String> args = new ArrayList<>(List.of(command.split(" ")));
+    if (!args.contains("--port")) {
+      args.addAll(List.of("--port", "0")); // should the value pass, the server it starts takes no fixed port
+    }
+    Run r = run(args.toArray(String[]::new));
+    assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
+    assertThat(r.errorLines()).as(r.err()).hasSize(1);
+    assertThat(r.errorLines().getFirst()).startsWith("tokenpipe " + args.getFirst() + ": ").contains(message);
+  }
+
+  @ParameterizedTest(name = "{0} -> 64")
+  @CsvSource(delimiter = '|', textBlock = """
+      bench -n 1 http://127.0.0.1:99999/v1/chat/completions
+      bench -n 1 http://127.0.0.1:0/v1/chat/completions
+      chat -u http://127.0.0.1:99999/v1/chat/completions hi
+      chat -u http://127.0.0.1:0/v1/chat/completions hi
+      """)
+  void aClientUrlWithAPortOutOfRangeIsBadUsageNotAHang(String command) {
+    Run r = run(command.split(" "));
+    assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
+    assertThat(r.errorLines()).as(r.err()).hasSize(1);
+    assertThat(r.errorLines().getFirst()).contains("port").contains("1..65535");
+  }
+
+  @Test
+  void aPortInUseIsAFailureOfTheCommandNotBadUsage() throws IOException {
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      String port = String.valueOf(taken.getLocalPort());
+      for (String command : List.of("sim", "serve")) {
+        Run r = run(command, "--host", "127.0.0.1", "--port", port);
+        assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_FAILURE);
+        assertThat(r.errorLines()).as(r.err()).hasSize(1);
+        assertThat(r.err()).contains("cannot listen on 127.0.0.1:" + port + ": address already in use");
+      }
+    }
+  }
+
+  record Run(int code, String err) {
+    /** The lines of stderr without picocli's "Try 'tokenpipe x --help'." hint after a parse error. */
+    List<String> errorLines() {
+      return err.lines().filter(l -> !l.startsWith("Try ")).toList();
+    }
+  }
+
+  /**
+   * {@code tokenpipe args...} in-process. A value that wrongly passes starts a server that runs until a signal:
+   * that is reported as such after a few seconds (its daemon thread is left behind), not waited for.
+   */
+  static Run run(String... args) {
+    CommandLine cl = Cli.newCommandLine(new Main());
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err, true));
+    cl.setOut(new PrintWriter(new StringWriter(), true));
+    CompletableFuture<Integer> code = new CompletableFuture<>();
+    Thread.ofPlatform().daemon().name("tokenpipe " + String.join(" ", args)).start(() -> {
+      try {
+        code.complete(cl.execute(args));
+      } catch (Throwable t) {
+        code.completeExceptionally(t);
+      }
+    });
+    try {
+      return new Run(code.get(15, TimeUnit.SECONDS), err.toString());
+    } catch (TimeoutException e) {
+      throw new AssertionError("tokenpipe " + String.join(" ", args) + " did not stop (the value was taken): " + err);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
+  }
+}
