@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.FileProblem;
 import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.RequestHeaders;
 import dev.tokenpipe.client.HttpTarget;
@@ -408,7 +409,7 @@ public final class BenchCommand implements Callable<Integer> {
       try {
         return List.of(Files.readAllBytes(dataFile));
       } catch (IOException e) {
-        throw usage("cannot read -D " + dataFile + ": " + e.getMessage());
+        throw usage("cannot read -D " + dataFile + ": " + FileProblem.reason(e));
       }
     }
     if (promptsFile == null) {
@@ -419,7 +420,7 @@ public final class BenchCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw usage("--prompts-file " + e.getMessage());
     } catch (IOException e) {
-      throw usage("cannot read --prompts-file " + promptsFile + ": " + e.getMessage());
+      throw usage("cannot read --prompts-file " + promptsFile + ": " + FileProblem.reason(e));
     }
   }
 

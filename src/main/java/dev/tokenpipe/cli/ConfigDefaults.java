@@ -62,8 +62,7 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
       }
       return node;
     } catch (IOException e) {
-      String why = e instanceof java.nio.file.NoSuchFileException ? "no such file" : firstLine(e.getMessage());
-      throw new IllegalArgumentException("cannot read config file " + path + ": " + why);
+      throw new IllegalArgumentException("cannot read config file " + path + ": " + FileProblem.reason(e));
     }
   }
 
@@ -109,13 +108,5 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
         throw new IllegalArgumentException("config file: '" + k + "' is not an option of tokenpipe " + command.name());
       }
     });
-  }
-
-  private static String firstLine(String s) {
-    if (s == null) {
-      return "unreadable";
-    }
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
   }
 }

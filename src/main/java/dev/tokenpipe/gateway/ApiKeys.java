@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.cli.FileProblem;
 import dev.tokenpipe.openai.ApiError;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -29,13 +30,13 @@ final class ApiKeys {
     keys.forEach(k -> this.keys.add(k.getBytes(StandardCharsets.UTF_8)));
   }
 
-  /** @throws IllegalArgumentException naming the option */
+  /** @throws IllegalArgumentException naming the option, the file and why: no such file, no key in it, ... */
   static Set<String> load(Path file) {
     List<String> lines;
     try {
       lines = Files.readAllLines(file, StandardCharsets.UTF_8);
     } catch (IOException e) {
-      throw new IllegalArgumentException("--api-keys-file: " + e.getMessage());
+      throw new IllegalArgumentException("--api-keys-file " + file + ": " + FileProblem.reason(e));
     }
     Set<String> out = new java.util.LinkedHashSet<>();
     for (String line : lines) {
@@ -45,7 +46,7 @@ final class ApiKeys {
       }
     }
     if (out.isEmpty()) {
-      throw new IllegalArgumentException("--api-keys-file: no keys in " + file + " (one bearer key per line)");
+      throw new IllegalArgumentException("--api-keys-file " + file + ": no keys in it (one bearer key per line)");
     }
     return out;
   }

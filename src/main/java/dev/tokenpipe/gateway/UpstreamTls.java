@@ -1,15 +1,16 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.cli.FileProblem;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.NetUtil;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -85,16 +86,19 @@ final class UpstreamTls {
 
   /** The certificates of a PEM file (a bundle may hold several). */
   static List<X509Certificate> readPem(Path file) {
+    byte[] pem;
+    try {
+      // Read whole before parsing: CertificateFactory reports a read error (a directory) as a bad certificate.
+      pem = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("--upstream-ca " + file + ": " + FileProblem.reason(e));
+    }
     List<X509Certificate> certs = new ArrayList<>();
-    try (InputStream in = Files.newInputStream(file)) {
+    try (InputStream in = new ByteArrayInputStream(pem)) {
       for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
         certs.add((X509Certificate) c);
       }
-    } catch (NoSuchFileException e) {
-      throw new IllegalArgumentException("--upstream-ca " + file + ": no such file");
-    } catch (IOException e) {
-      throw new IllegalArgumentException("--upstream-ca " + file + ": cannot read it: " + e.getMessage());
-    } catch (GeneralSecurityException e) {
+    } catch (IOException | GeneralSecurityException e) {
       throw new IllegalArgumentException("--upstream-ca " + file + ": not a PEM certificate bundle: " + oneLine(e));
     }
     if (certs.isEmpty()) {
