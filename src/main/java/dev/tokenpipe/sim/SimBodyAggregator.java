@@ -1,25 +1,40 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.openai.ApiError;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 
 /**
- * Aggregates request bodies up to {@code --max-body}. An oversized request is not answered here
- * (Netty's aggregator would write its 413 at once, into the middle of a response still streaming
- * on the same connection): it is passed on as a body-less request marked {@link #isTooLarge}, and the
- * handler answers it with an OpenAI-style 413 in its turn, then closes (the rest of the body is unread).
+ * Aggregates request bodies up to {@code --max-body}. A request refused here is not answered here (Netty's
+ * aggregator would write its own empty 413 or 417 at once, into the middle of a response still streaming on
+ * the same connection): it is passed on marked as failed, and the handler answers it with an OpenAI-style
+ * error ({@link #refusal}) in its turn, then closes.
  */
 final class SimBodyAggregator extends HttpObjectAggregator {
-  /** The decoder-result cause that marks an oversized request. */
+  /** The decoder-result cause that marks an oversized request (passed on without its body, which is unread). */
   static final class TooLarge extends RuntimeException {
     TooLarge(int maxBodyBytes) {
       super("request body larger than " + maxBodyBytes + " bytes", null, false, false);
+    }
+  }
+
+  /** The decoder-result cause that marks a request whose Expect is not 100-continue (passed on with its body). */
+  static final class ExpectationFailed extends RuntimeException {
+    ExpectationFailed() {
+      super("unsupported expectation", null, false, false);
     }
   }
 
@@ -30,8 +45,48 @@ final class SimBodyAggregator extends HttpObjectAggregator {
     this.maxBodyBytes = maxBodyBytes;
   }
 
-  static boolean isTooLarge(FullHttpRequest req) {
-    return req.decoderResult().cause() instanceof TooLarge;
+  /** The answer to a request this aggregator marked or the decoder could not parse: 413, 417 or 400. */
+  static ApiError refusal(FullHttpRequest req, int maxBodyBytes) {
+    Throwable cause = req.decoderResult().cause();
+    if (cause instanceof TooLarge) {
+      return ApiError.tooLarge(maxBodyBytes);
+    }
+    if (cause instanceof ExpectationFailed) {
+      return new ApiError(HttpResponseStatus.EXPECTATION_FAILED, "Only 'Expect: 100-continue' is supported.",
+          "invalid_request_error", null, "expectation_failed"); // serve's words (JsonErrorAggregator)
+    }
+    return ApiError.invalidRequest("Malformed HTTP request: " + cause.getMessage(), null);
+  }
+
+  /**
+   * Netty answers a failed expectation itself, at once and with an empty body: a declared length over the limit
+   * with 413 (curl sends {@code Expect: 100-continue} for a large body), any other expectation with 417, leaving
+   * the connection open. Here it gives no answer of its own: an oversized declared length then goes on to
+   * {@link #handleOversizedMessage} like one sent without Expect, before the client sends its body; another
+   * expectation is aggregated with its (bounded) body and marked in {@link #finishAggregation}.
+   */
+  @Override
+  protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
+    if (unsupportedExpectation(start)
+        || (HttpUtil.is100ContinueExpected(start) && isContentLengthInvalid(start, maxContentLength))) {
+      return null;
+    }
+    return super.newContinueResponse(start, maxContentLength, pipeline);
+  }
+
+  @Override
+  protected void finishAggregation(FullHttpMessage aggregated) throws Exception {
+    super.finishAggregation(aggregated);
+    if (aggregated.decoderResult().isSuccess() && unsupportedExpectation(aggregated)) { // a parse error says more
+      aggregated.setDecoderResult(DecoderResult.failure(new ExpectationFailed()));
+    }
+  }
+
+  /** Expect other than 100-continue on an HTTP/1.1 request, as Netty tests it (its HttpUtil method is not public). */
+  private static boolean unsupportedExpectation(HttpMessage m) {
+    String expect = m.headers().get(HttpHeaderNames.EXPECT);
+    return m instanceof HttpRequest && m.protocolVersion().compareTo(HttpVersion.HTTP_1_1) >= 0 && expect != null
+        && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect);
   }
 
   @Override

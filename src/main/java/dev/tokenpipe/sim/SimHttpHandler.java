@@ -123,8 +123,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     responding = true;
     boolean keepAlive = HttpUtil.isKeepAlive(req);
     if (req.decoderResult().isFailure()) {
-      reply(SimBodyAggregator.isTooLarge(req) ? ApiError.tooLarge(server.config().maxBodyBytes())
-          : ApiError.invalidRequest("Malformed HTTP request: " + req.decoderResult().cause().getMessage(), null), false);
+      reply(SimBodyAggregator.refusal(req, server.config().maxBodyBytes()), false);
       return;
     }
     if (server.draining()) {

@@ -105,6 +105,67 @@ class SimBadInputTest {
     assertThat(Json.MAPPER.readTree(r.body()).at("/error/code").asText()).isEqualTo("request_too_large");
   }
 
+  /**
+   * curl sends {@code Expect: 100-continue} for a large body and waits for the answer before sending it. A
+   * declared length over the limit gets the same JSON 413 as a body sent at once (Netty's aggregator answers
+   * it with its own empty 413), and the connection closes: the body was never read.
+   */
+  @Test
+  void anOversizedBodyAnnouncedWithExpectContinueGetsTheJson413() throws IOException {
+    try (Socket s = new Socket("127.0.0.1", sim.port())) {
+      s.setSoTimeout(5000);
+      OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          + "Content-Length: 10000\r\nExpect: 100-continue\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(reply).startsWith("HTTP/1.1 413").doesNotContain("100 Continue");
+      assertThat(reply.toLowerCase(java.util.Locale.ROOT)).contains("content-type: application/json");
+      String body = reply.substring(reply.indexOf("\r\n\r\n") + 4);
+      assertThat(Json.MAPPER.readTree(body).at("/error/code").asText()).as(reply).isEqualTo("request_too_large");
+    }
+  }
+
+  /**
+   * An expectation other than 100-continue gets a JSON 417 (as from serve), not Netty's empty one that left the
+   * connection open and swallowed the body.
+   */
+  @Test
+  void anUnsupportedExpectationGetsAJson417AndTheConnectionCloses() throws IOException {
+    try (Socket s = new Socket("127.0.0.1", sim.port())) {
+      s.setSoTimeout(5000);
+      OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          + "Content-Length: 2\r\nExpect: something-else\r\n\r\n{}").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(reply).startsWith("HTTP/1.1 417");
+      String body = reply.substring(reply.indexOf("\r\n\r\n") + 4);
+      assertThat(Json.MAPPER.readTree(body).at("/error/code").asText()).as(reply).isEqualTo("expectation_failed");
+    }
+  }
+
+  /** Within the limit, Expect: 100-continue is answered with 100 Continue and then the request's own answer. */
+  @Test
+  void aBodyWithinTheLimitAnnouncedWithExpectContinueIsServed() throws IOException {
+    byte[] body = "{\"model\":\"tokenpipe-sim\",\"prompt\":\"hi\",\"max_tokens\":2,\"tokenpipe_sim\":\"ttft=0 itl=0\"}"
+        .getBytes(StandardCharsets.UTF_8);
+    try (Socket s = new Socket("127.0.0.1", sim.port())) {
+      s.setSoTimeout(5000);
+      OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+          + "Content-Length: " + body.length + "\r\nExpect: 100-continue\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      byte[] interim = new byte["HTTP/1.1 100 Continue\r\n\r\n".length()];
+      new java.io.DataInputStream(s.getInputStream()).readFully(interim);
+      assertThat(new String(interim, StandardCharsets.US_ASCII)).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
+      out.write(body);
+      out.flush();
+      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(reply).startsWith("HTTP/1.1 200").contains("\"text_completion\"");
+    }
+  }
+
   @Test
   void malformedHttpGets400NotAHang() throws IOException {
     try (Socket s = new Socket("127.0.0.1", sim.port())) {
