@@ -5,7 +5,8 @@ import picocli.CommandLine;
 /**
  * Port numbers. A port to listen on is 0..65535 (0 = any free one), checked when the flag is parsed: out of
  * range it is a bad value like any other (exit 64), not a failure to listen (exit 1, which stays for a port
- * already in use). A port to connect to, in a URL, is 1..65535.
+ * already in use). A port to connect to, in a URL, is
+ * checked where URLs are parsed ({@code client.HttpTarget#connectablePort}).
  */
 public final class Ports implements CommandLine.ITypeConverter<Integer> {
   public static final int MAX = 65_535;
@@ -22,13 +23,5 @@ public final class Ports implements CommandLine.ITypeConverter<Integer> {
       throw new CommandLine.TypeConversionException("port must be 0..65535 (0 = any free port), not " + value.trim());
     }
     return port;
-  }
-
-  /**
-   * True for a URL's port that can be connected to: none given (-1) or 1..65535. java.net.URI takes any digits,
-   * and a connect to port 0 or 99999 fails late, on an event loop (bench waited there for good).
-   */
-  public static boolean connectable(int urlPort) {
-    return urlPort == -1 || (urlPort >= 1 && urlPort <= MAX);
   }
 }

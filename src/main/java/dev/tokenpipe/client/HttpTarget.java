@@ -1,6 +1,5 @@
 package dev.tokenpipe.client;
 
-import dev.tokenpipe.cli.Ports;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
@@ -30,7 +29,7 @@ public record HttpTarget(boolean tls, String host, int port, String pathAndQuery
     if (uri.getHost() == null) {
       throw new IllegalArgumentException("URL has no host: '" + url + "'");
     }
-    if (!Ports.connectable(uri.getPort())) {
+    if (!connectablePort(uri.getPort())) {
       throw new IllegalArgumentException("URL port must be 1..65535: '" + url + "'");
     }
     boolean tls = scheme.equals("https");
@@ -64,5 +63,13 @@ public record HttpTarget(boolean tls, String host, int port, String pathAndQuery
   @Override
   public String toString() {
     return (tls ? "https://" : "http://") + hostHeader() + pathAndQuery;
+  }
+
+  /**
+   * True for a URL's port that can be connected to: none given (-1) or 1..65535. java.net.URI takes any digits,
+   * and a connect to port 0 or 99999 fails late, on an event loop (bench waited there for good).
+   */
+  public static boolean connectablePort(int urlPort) {
+    return urlPort == -1 || (urlPort >= 1 && urlPort <= 65_535);
   }
 }

@@ -1,6 +1,6 @@
 package dev.tokenpipe.gateway;
 
-import dev.tokenpipe.cli.Ports;
+import dev.tokenpipe.client.HttpTarget;
 import java.net.URI;
 import java.util.Locale;
 
@@ -33,7 +33,7 @@ public record Upstream(String name, String host, int port, String pathPrefix, bo
     if (uri.getHost() == null) {
       throw new IllegalArgumentException("upstream '" + baseUrl + "' has no host");
     }
-    if (!Ports.connectable(uri.getPort())) {
+    if (!HttpTarget.connectablePort(uri.getPort())) {
       throw new IllegalArgumentException("upstream '" + baseUrl + "': port must be 1..65535");
     }
     if (uri.getUserInfo() != null) {
