@@ -25,7 +25,10 @@ public enum ErrorClass {
   NOT_STREAM("not_stream", "response is not a stream"),
   /** The body claimed to be SSE but could not be parsed (e.g. an over-long line). */
   INVALID_SSE("invalid_sse", "invalid SSE"),
-  /** The connection failed after it was established but before a response head arrived (reset, closed). */
+  /**
+   * The connection failed after it was established but before a response head arrived (reset, closed), or the body
+   * did not end after the stream's end event (no last chunk, short of its Content-Length, broken framing).
+   */
   IO("io", "connection failed");
 
   private final String key;

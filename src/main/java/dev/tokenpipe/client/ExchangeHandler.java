@@ -282,6 +282,11 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
       error = ErrorClass.TRUNCATED;
       message = (closed ? "connection closed mid-stream" : "stream ended without its end event ([DONE], message_stop,"
           + " response.completed, done)") + " after " + events + " events";
+    } else if (closed && framing.isStream()) {
+      // Every event came, but the body did not end (no last chunk, bytes short of Content-Length, broken
+      // framing): a client that reads the body to its end, as the SDKs do after [DONE], fails on it.
+      error = ErrorClass.IO;
+      message = "connection closed before the response's end, after its end event (" + events + " events)";
     }
     boolean reusable = !closed && keepAlive && error != ErrorClass.TRUNCATED && ctx.channel().isActive();
     end(new ExchangeOutcome(error, status, message, sawTerminator, end, reusable));

@@ -135,6 +135,11 @@ final class Prober {
       long probeTimeout = Math.max(plan.timeoutNanos(), (p.count() - 1L) * p.intervalNanos() + 5_000_000_000L);
       List<Trace.Response> responses = concurrent(req, true, plan.concurrency(), p.intervalNanos() / plan.concurrency(),
           probeTimeout);
+      // A probe that did not end was not measured whole: the path ends long streams, whatever the rest shows.
+      Trace.Response cut = responses.stream().filter(r -> r.error() != null).findFirst().orElse(null);
+      if (cut != null) {
+        throw new ProbeFailed("the known-pacing probe from tokenpipe " + route.server() + ": " + failure(cut, probeTimeout));
+      }
       Trace.Response idle = null;
       if (plan.idleNanos() > 0) {
         ClientRequest quiet = probeRequest(target, plan, safe, plan.idleNanos(), 2, 32);
@@ -196,6 +201,9 @@ final class Prober {
     if (r.error().equals(ErrorClass.TIMEOUT.key()) && r.status() > 0) {
       return "HTTP " + r.status() + " but the stream did not end within --timeout " + Analyzer.ms(timeoutNanos) + " ("
           + r.contentEvents().size() + " events with content by then): a stalled stream, or an answer longer than that";
+    }
+    if (r.error().equals(ErrorClass.IO.key()) && r.status() > 0) {
+      return "HTTP " + r.status() + " but the " + r.errorMessage();
     }
     return r.errorMessage();
   }

@@ -53,7 +53,8 @@ public final class RunningServer implements AutoCloseable {
       }
       String why = e instanceof BindException || String.valueOf(e.getMessage()).contains("in use")
           ? "address already in use"
-          : String.valueOf(e.getMessage());
+          : e instanceof java.nio.channels.UnresolvedAddressException ? "no such host or address"
+          : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
       throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + why, e);
     }
   }

@@ -30,8 +30,9 @@ public record SimConfig(List<String> models, int maxBodyBytes, StreamProfile def
     if (models.isEmpty()) {
       throw new IllegalArgumentException("at least one model is needed");
     }
-    if (workerThreads < 0) {
-      throw new IllegalArgumentException("--threads must be >= 0 (0 = one per core)");
+    if (workerThreads < 0 || workerThreads > 1024) {
+      // Past a few per core they only cost memory; 100,000 failed late, in Netty, without naming the flag.
+      throw new IllegalArgumentException("--threads must be 0..1024 (0 = one per core), not " + workerThreads);
     }
     if (requestTimeout.isNegative() || idleTimeout.isNegative() || drainTimeout.isNegative()) {
       throw new IllegalArgumentException("timeouts must be >= 0");

@@ -36,13 +36,15 @@ class BadValuesTest {
       sim --error-rate 1.5               | --error-rate must be between 0 and 1
       sim --drop-after -2                | --drop-after must be >= -1
       sim --stall-after -2               | --stall-after must be >= -1
-      sim --threads -1                   | --threads must be >= 0
+      sim --threads -1                   | --threads must be 0..1024
+      sim --threads 100000               | --threads must be 0..1024
       sim --capacity -1                  | --capacity must be >= 0
       sim --port 99999                   | --port
       sim --port -1                      | --port
       serve --port 99999                 | --port
       serve --port 65536                 | --port
-      serve --threads -1                 | --threads must be >= 0
+      serve --threads -1                 | --threads must be 0..1024
+      serve --threads 100000             | --threads must be 0..1024
       serve --max-streams -1             | --max-streams must be >= 0
       serve --sim drop_after=-5          | --sim: drop_after must be >= -1
       serve --upstream http://127.0.0.1:99999 | port
@@ -83,6 +85,17 @@ class BadValuesTest {
         assertThat(r.errorLines()).as(r.err()).hasSize(1);
         assertThat(r.err()).contains("cannot listen on 127.0.0.1:" + port + ": address already in use");
       }
+    }
+  }
+
+  /** A host that cannot be listened on says why in words (it said "null" for an unresolvable one). */
+  @Test
+  void aHostThatCannotBeListenedOnSaysWhy() {
+    for (String command : List.of("sim", "serve")) {
+      Run r = run(command, "--host", "no-such-host.invalid", "--port", "0");
+      assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_FAILURE);
+      assertThat(r.errorLines()).as(r.err()).hasSize(1);
+      assertThat(r.err()).contains("cannot listen on no-such-host.invalid:0: ").doesNotContain("null");
     }
   }
 

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Timeout;
 class DoctorIncompleteStreamTest {
   static SimServer cut;
   static SimServer stalled;
+  static SimServer fast;
 
   @BeforeAll
   static void start() {
@@ -29,12 +30,33 @@ class DoctorIncompleteStreamTest {
         base.with(StreamProfile.parseOverrides("ttft=20ms itl=20ms tokens=64 drop_after=5"))), "127.0.0.1", 0);
     stalled = SimServer.start(SimConfig.defaults().withProfile(
         base.with(StreamProfile.parseOverrides("ttft=20ms itl=20ms tokens=64 stall_after=3 stall=30s"))), "127.0.0.1", 0);
+    fast = SimServer.start(SimConfig.defaults().withProfile(
+        base.with(StreamProfile.parseOverrides("ttft=5ms itl=5ms tokens=8"))), "127.0.0.1", 0);
   }
 
   @AfterAll
   static void stop() {
     cut.close();
     stalled.close();
+    fast.close();
+  }
+
+  /**
+   * A layer that ends every connection after 1 s: the short real answers get through whole, the 3 s
+   * known-pacing probe is cut. The probe was not measured whole, so neither mode may call the path clean.
+   */
+  @Test
+  void aCutProbeIsExit2WithOrWithoutRealRequests() throws Exception {
+    try (CuttingRelay relay = new CuttingRelay(fast.port(), 1000)) {
+      for (String mode : new String[] {"--probe-only", "--max-tokens=8"}) {
+        DoctorRun run = DoctorRun.run(mode, "http://127.0.0.1:" + relay.port() + "/v1/chat/completions");
+
+        assertThat(run.exitCode()).as(run.transcript()).isEqualTo(2);
+        assertThat(run.err().strip().lines()).as(run.transcript()).hasSize(1);
+        assertThat(run.err()).startsWith("doctor: the known-pacing probe from tokenpipe sim: HTTP 200 but the connection closed");
+        assertThat(run.out()).doesNotContain("CLEAN");
+      }
+    }
   }
 
   @Test

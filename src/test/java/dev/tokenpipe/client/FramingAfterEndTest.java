@@ -1,0 +1,84 @@
+package dev.tokenpipe.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A response whose HTTP framing breaks after the stream's end event ({@code [DONE]}) did not end: an SDK that reads
+ * the body to its end (openai-python consumes the rest of the stream after {@code [DONE]}) raises on it, so the
+ * client core reports it as a failed connection, not as a complete stream. The same bytes with the chunked
+ * body's last chunk are a clean end.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class FramingAfterEndTest {
+  static final String HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+  static String chunk(String data) {
+    return Integer.toHexString(data.getBytes(StandardCharsets.UTF_8).length) + "\r\n" + data + "\r\n";
+  }
+
+  static final String EVENTS = chunk("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n")
+      + chunk("data: [DONE]\n\n");
+
+  /** Serves one connection: reads the request head, writes {@code response}, closes. */
+  static ExchangeOutcome exchangeWith(String response) throws Exception {
+    try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        StreamingClient client = StreamingClient.create(1, 5000)) {
+      Thread t = Thread.ofVirtual().start(() -> {
+        try (Socket s = server.accept()) {
+          InputStream in = s.getInputStream();
+          byte[] buf = new byte[8192];
+          int n = 0;
+          while (!new String(buf, 0, n, StandardCharsets.ISO_8859_1).contains("\r\n\r\n")) {
+            n += in.read(buf, n, buf.length - n);
+          }
+          OutputStream out = s.getOutputStream();
+          out.write(response.getBytes(StandardCharsets.UTF_8));
+          out.flush();
+        } catch (Exception ignored) {
+          // the test's assertions say what went wrong
+        }
+      });
+      StreamingClientTest.Recorder r = new StreamingClientTest.Recorder();
+      client.exchangeOnce(new ClientRequest(HttpTarget.parse("http://127.0.0.1:" + server.getLocalPort() + "/v1/chat/completions"),
+          "POST", List.of(), "{}".getBytes(StandardCharsets.UTF_8), true), r, 5_000_000_000L);
+      ExchangeOutcome o = r.end.get(10, TimeUnit.SECONDS);
+      t.join();
+      return o;
+    }
+  }
+
+  @Test
+  void theLastChunkAfterDoneIsACleanEnd() throws Exception {
+    ExchangeOutcome o = exchangeWith(HEAD + EVENTS + "0\r\n\r\n");
+
+    assertThat(o.error()).as(o.message()).isNull();
+    assertThat(o.sawTerminator()).isTrue();
+  }
+
+  @Test
+  void aCloseBeforeTheLastChunkAfterDoneIsAFailedConnection() throws Exception {
+    ExchangeOutcome o = exchangeWith(HEAD + EVENTS);
+
+    assertThat(o.error()).as(o.message()).isEqualTo(ErrorClass.IO);
+    assertThat(o.message()).contains("before the response's end", "after its end event");
+    assertThat(o.sawTerminator()).isTrue();
+  }
+
+  @Test
+  void brokenChunkFramingAfterDoneIsAFailedConnection() throws Exception {
+    ExchangeOutcome o = exchangeWith(HEAD + EVENTS + "zz\r\nnot a chunk\r\n");
+
+    assertThat(o.error()).as(o.message()).isEqualTo(ErrorClass.IO);
+  }
+}
