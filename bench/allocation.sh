@@ -49,8 +49,7 @@ run() { # tokens; writes "requests events bytes" to $work/result-TOKENS (no subs
   r1=$(counter tokenpipe_gateway_requests_total)
   e1=$(counter tokenpipe_gateway_events_total)
   wait "$load" || true
-  kill "$serve" "$sim" 2>/dev/null || true
-  wait "$serve" "$sim" 2>/dev/null || true
+  bench_stop "$serve" "$sim"
   # default.jfc emits jdk.ThreadAllocationStatistics at the recording's start and end: the difference per
   # event-loop thread is what it allocated in the window.
   local bytes

@@ -76,7 +76,7 @@ run() { # label, serve flags...
   local started=$(( $(sims_total tokenpipe_sim_streams_started_total) - started0 ))
   local tokens=$(( $(sims_total tokenpipe_sim_tokens_sent_total) - tokens0 ))
   local cancelled=$(( $(sims_total tokenpipe_sim_streams_cancelled_total) - cancelled0 ))
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  bench_stop "$pid"
   if [ ! -s "$out/$label.json" ]; then
     echo "$label: bench wrote no result (see $out/$label.txt)" >&2
     return

@@ -13,6 +13,8 @@
 #                              which stops it (pid file $work/nginx.pid)
 #   bench_up PORT [PID]        waits up to 30 s for http://127.0.0.1:PORT/v1/models to answer; gives up at once when
 #                              PID (the server's process, if given) has exited; false when it did not answer
+#   bench_stop PID...          stops those processes (kill, wait) and takes them out of `pids`, so that the EXIT trap
+#                              does not signal their numbers again once another process may have them
 #   bench_started NAME WHAT PORT LOG [PID]
 #                              bench_up PORT PID, or exits 1 with "NAME: WHAT did not start" and LOG's last lines on
 #                              stderr: a run that went on without its server would print numbers about nothing
@@ -75,4 +77,15 @@ bench_started() {
   echo "$name: $what did not start on port $port (the last lines of its log follow)" >&2
   tail -5 "$log" >&2 2>/dev/null || true
   exit 1
+}
+
+bench_stop() {
+  local p q keep=()
+  kill "$@" 2>/dev/null || true
+  wait "$@" 2>/dev/null || true
+  for p in "${pids[@]}"; do
+    for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
+    keep+=("$p")
+  done
+  pids=("${keep[@]}")
 }

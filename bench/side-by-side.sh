@@ -103,7 +103,7 @@ start_gateway() { # gateway port opts: starts it on the gateways' core (NGINX ru
   gw_pid=$!
   pids+=("$gw_pid")
 }
-stop_gateway() { [ "$1" = nginx ] || { kill "$2" 2>/dev/null || true; wait "$2" 2>/dev/null || true; }; }
+stop_gateway() { [ "$1" = nginx ] || bench_stop "$2"; }
 
 printf 'A: %s %s\nB: %s %s\n' "$gw_a" "${OPTS_A:-}" "$gw_b" "${OPTS_B:-}"
 printf '%s streams each, %ss measured after %s, sim %s; both on core %s, sim and benches on %s\n\n' "$c" "$secs" \
