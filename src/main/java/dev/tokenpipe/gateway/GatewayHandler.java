@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpContentException;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.nio.charset.StandardCharsets;
@@ -140,7 +141,9 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     Route route = Route.NOT_FOUND;
     try {
       if (malformed) {
-        throw new ApiException(protocolError(req.decoderResult().cause()));
+        // A body over --max-body comes here from the aggregator, in its turn (JsonErrorAggregator).
+        throw new ApiException(req.decoderResult().cause() instanceof TooLongHttpContentException
+            ? ApiError.tooLarge(gw.config().maxBodyBytes()) : protocolError(req.decoderResult().cause()));
       }
       RequestPath target = RequestPath.parse(req.uri());
       route = Route.of(target.path());

@@ -95,6 +95,32 @@ class GatewayErrorShapeTest {
     }
   }
 
+  /**
+   * A pipelined request over {@code --max-body} is answered in its turn, after the stream running before it has
+   * ended whole (docs/serve.md "Pipelining"): its 413 used to go out at once, ahead of that stream, and the close
+   * after it cut the stream. With a body, and announced by {@code Expect: 100-continue} without one.
+   */
+  @ParameterizedTest(name = "expect={0}")
+  @CsvSource({"false", "true"})
+  void aPipelinedRequestOverMaxBodyIsAnsweredAfterTheStreamBeforeIt(boolean expect) throws Exception {
+    String chat = "{\"model\":\"tokenpipe-sim\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String big = "{\"prompt\":\"" + "x".repeat(2 * MAX_BODY) + "\"}";
+    String second = expect ? head("/v1/messages", 10 * MAX_BODY, "Expect: 100-continue\r\n") : head("/v1/messages", big.length(), "") + big;
+    String all = GatewayConnectionTest.sendUntilClose(gateway.port(),
+        head("/v1/chat/completions", chat.length(), "X-Tokenpipe-Sim: ttft=100ms itl=10ms tokens=20\r\n") + chat + second,
+        CLOSE_WITHIN_MS);
+
+    assertThat(GatewayConnectionTest.statuses(all)).as(all).containsExactly(200, 413);
+    int at = all.indexOf("HTTP/1.1 413");
+    assertThat(all.substring(0, at)).as(all).contains("data: [DONE]").endsWith("0\r\n\r\n");
+    new Answer(all.substring(at)).assertIs(413, "anthropic", "request_too_large", "request_too_large");
+    // Answered by the gateway's handler now, so counted like its other refusals.
+    String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + gateway.port() + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    assertThat(metrics).containsPattern("tokenpipe_gateway_rejected_total\\{status=\"413\"} [1-9]");
+  }
+
   static String head(String path, int contentLength, String extra) {
     return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
         + contentLength + "\r\n" + extra + "\r\n";
