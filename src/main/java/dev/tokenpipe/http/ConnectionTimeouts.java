@@ -50,6 +50,12 @@ public final class ConnectionTimeouts extends ChannelInboundHandlerAdapter {
   private ScheduledFuture<?> timer;
   /** The target of the request whose head came whole and whose body has not; null otherwise. */
   private String target;
+  /**
+   * When the next request's first bytes came while the connection was busy answering (a pipelining client),
+   * System.nanoTime(); -1 when none came since the last whole request. Its clock starts there, not when the
+   * answers before it end: otherwise a request cut off mid-body behind a stream was closed silently as idle.
+   */
+  private long nextBegunNanos = -1;
 
   /** A clock whose 408 is always in OpenAI's shape. */
   public ConnectionTimeouts(long requestNanos, long idleNanos, Listener listener) {
@@ -93,6 +99,8 @@ public final class ConnectionTimeouts extends ChannelInboundHandlerAdapter {
     if (phase == Phase.IDLE) {
       phase = Phase.READING;
       arm(requestNanos);
+    } else if (phase == Phase.BUSY && nextBegunNanos < 0) {
+      nextBegunNanos = System.nanoTime(); // reset by requestRead() should these bytes complete a request
     }
     ctx.fireChannelRead(msg);
   }
@@ -106,15 +114,27 @@ public final class ConnectionTimeouts extends ChannelInboundHandlerAdapter {
   /** A whole request was read: no limit until the connection has answered everything it holds. */
   public void requestRead() {
     phase = Phase.BUSY;
+    nextBegunNanos = -1;
     cancel();
   }
 
-  /** Every request was answered: the connection waits for the next one. */
+  /**
+   * Every request was answered: the connection waits for the next one, or, when the next one began while it was
+   * busy, gives that one what is left of its time (a read that completed one request and began the next is not
+   * told apart: that next request is then timed as idle).
+   */
   public void awaitNext() {
-    if (phase == Phase.BUSY) {
+    if (phase != Phase.BUSY) {
+      return;
+    }
+    if (nextBegunNanos >= 0 && requestNanos > 0) {
+      phase = Phase.READING;
+      arm(Math.max(1, requestNanos - (System.nanoTime() - nextBegunNanos)));
+    } else {
       phase = Phase.IDLE;
       arm(idleNanos);
     }
+    nextBegunNanos = -1;
   }
 
   private void arm(long nanos) {

@@ -121,6 +121,31 @@ class GatewayErrorShapeTest {
     assertThat(metrics).containsPattern("tokenpipe_gateway_rejected_total\\{status=\"413\"} [1-9]");
   }
 
+  /**
+   * A request begun behind a running stream whose body then stops arriving gets its 408 after that stream has
+   * ended whole, timed from its first byte: it used to be timed as an idle connection and closed without one.
+   */
+  @Test
+  void aPipelinedRequestCutOffMidBodyIs408AfterTheStreamBeforeIt() throws Exception {
+    String chat = "{\"model\":\"tokenpipe-sim\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    try (Socket s = new Socket("127.0.0.1", gateway.port())) {
+      OutputStream out = s.getOutputStream();
+      out.write((head("/v1/chat/completions", chat.length(), "X-Tokenpipe-Sim: ttft=100ms itl=20ms tokens=30\r\n") + chat)
+          .getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      Thread.sleep(300); // the stream is running: what follows is a read of its own
+      out.write((head("/v1/messages", 100, "") + "{\"mo").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      s.setSoTimeout(CLOSE_WITHIN_MS);
+      String all = GatewayConnectionTest.readUntilClose(s);
+
+      assertThat(GatewayConnectionTest.statuses(all)).as(all).containsExactly(200, 408);
+      int at = all.indexOf("HTTP/1.1 408");
+      assertThat(all.substring(0, at)).as(all).contains("data: [DONE]").endsWith("0\r\n\r\n");
+      new Answer(all.substring(at)).assertIs(408, "anthropic", "request_timeout", "invalid_request_error");
+    }
+  }
+
   static String head(String path, int contentLength, String extra) {
     return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
         + contentLength + "\r\n" + extra + "\r\n";
