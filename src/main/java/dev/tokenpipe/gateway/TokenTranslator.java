@@ -49,6 +49,9 @@ final class TokenTranslator implements SseListener {
 
   @Override
   public void onEvent(SseEvent event) {
+    if (done) {
+      return; // this API's stream has ended: what a sloppy upstream sends after its [DONE] is not ours to relay
+    }
     Chunk chunk = Chunk.classify(event.type(), event.data(), false);
     String id = event.lastEventId().isEmpty() ? null : event.lastEventId();
     if (chunk.done()) {

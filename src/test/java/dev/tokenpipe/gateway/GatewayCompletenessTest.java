@@ -58,6 +58,11 @@ class GatewayCompletenessTest {
           x.pause(20).write("zz\r\nnot a chunk\r\n");
           x.pause(20_000); // keeps the connection open and answers nothing more on it
         })
+        .on("after-done", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.role()).event(ChatChunks.content("Hello")).event(ChatChunks.DONE)
+              .event(ChatChunks.content("AFTERDONE")).end(); // a sloppy server: more after its own end
+        })
         .on("not-http", x -> x.write("SSH-2.0-OpenSSH_9.6\r\n\r\n").pause(10_000))
         .on("cut-head", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/ev").close())
         .on("huge-head", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Big: "
@@ -130,6 +135,17 @@ class GatewayCompletenessTest {
 
     assertEndsWithTheInBandError(r);
     assertThat(r.events().data()).contains("Hello");
+  }
+
+  /**
+   * The token API is the gateway's own: nothing follows its {@code [DONE]}, whatever the upstream sent after
+   * its own (a token after it reached the client before).
+   */
+  @Test
+  void theTranslatedStreamApiSendsNothingAfterItsDone() throws Exception {
+    Wire.Response r = post("/v1/stream", "{\"prompt\":\"hi\",\"model\":\"after-done\"}");
+
+    assertThat(r.events().data()).as(r.toString()).containsExactly("Hello", "[DONE]");
   }
 
   @Test
