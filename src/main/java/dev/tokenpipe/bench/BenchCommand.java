@@ -346,6 +346,15 @@ public final class BenchCommand implements Callable<Integer> {
     if (connectBatch < 1) {
       throw usage("--connect-batch must be at least 1");
     }
+    if (maxTokens < 0) {
+      throw usage("--max-tokens must be >= 0 (0 = not sent)");
+    }
+    if (threads < 0 || threads > 1024) {
+      throw usage("--threads must be 0..1024 (0 = one per core), not " + threads);
+    }
+    if (duration != null && duration.isZero()) {
+      throw usage("-z must be more than 0 (without -z and -n, bench sends 200 requests)");
+    }
     Slo targets;
     try {
       targets = Slo.parse(slo);
@@ -455,14 +464,14 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
       for (File f : files) {
         if (!f.isFile()) {
-          throw new CommandFailedException("no such file: " + f);
+          throw Cli.usage((f.isDirectory() ? "is a directory: " : "no such file: ") + f);
         }
       }
       Map<String, org.HdrHistogram.Histogram> merged;
       try {
         merged = HdrLog.read(files.toArray(File[]::new));
       } catch (RuntimeException e) {
-        throw new CommandFailedException("not an HdrHistogram log: " + e.getMessage());
+        throw Cli.usage("not an HdrHistogram log: " + e.getMessage());
       }
       if (merged.isEmpty()) {
         throw new CommandFailedException("no histograms found in " + files);

@@ -1,7 +1,8 @@
 package dev.tokenpipe.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tokenpipe.cli.CommandFailedException;
+import dev.tokenpipe.cli.Cli;
+import dev.tokenpipe.cli.FileProblem;
 import dev.tokenpipe.openai.Json;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -32,13 +33,14 @@ final class RunComparison {
   static JsonNode load(Path p) {
     JsonNode n;
     try {
-      n = Json.MAPPER.readTree(p.toFile());
+      n = Json.MAPPER.readTree(java.nio.file.Files.readAllBytes(p)); // nio: its exceptions name the problem
     } catch (IOException e) {
-      String why = e instanceof com.fasterxml.jackson.core.JacksonException je ? je.getOriginalMessage() : e.getMessage();
-      throw new CommandFailedException("cannot read " + p + ": " + String.valueOf(why).lines().findFirst().orElse("") );
+      // The files named are the command's input: one that cannot be read, or is not a result, is bad usage (64).
+      String why = e instanceof com.fasterxml.jackson.core.JacksonException je ? je.getOriginalMessage() : FileProblem.reason(e);
+      throw Cli.usage("cannot read " + p + ": " + String.valueOf(why).lines().findFirst().orElse(""));
     }
     if (n == null || !n.path("schema").asText().startsWith("tokenpipe.bench/")) {
-      throw new CommandFailedException(p + " is not a tokenpipe bench result (no \"schema\": \"tokenpipe.bench/v1\")");
+      throw Cli.usage(p + " is not a tokenpipe bench result (no \"schema\": \"tokenpipe.bench/v1\")");
     }
     return n;
   }

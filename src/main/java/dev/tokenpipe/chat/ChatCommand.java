@@ -97,6 +97,9 @@ public final class ChatCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
+    if (maxTokens < 0) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--max-tokens must be >= 0 (0 = not sent)");
+    }
     List<Map.Entry<String, String>> flags = new ArrayList<>();
     try {
       RequestHeaders.addFlags(flags, headers);
