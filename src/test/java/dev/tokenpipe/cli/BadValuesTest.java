@@ -75,30 +75,22 @@ class BadValuesTest {
     assertThat(r.errorLines().getFirst()).contains("port").contains("1..65535");
   }
 
-  /** Input files of bench compare and merge that are missing or of the wrong kind: bad usage, named. */
-  @ParameterizedTest(name = "{0} -> 64: {1}")
-  @CsvSource(delimiter = '|', textBlock = """
-      bench compare /nonexistent/a.json /nonexistent/b.json | cannot read /nonexistent/a.json: no such file
-      bench compare /tmp /tmp                                | cannot read /tmp: is a directory
-      bench merge /nonexistent/a.hdr                         | no such file: /nonexistent/a.hdr
-      bench merge /tmp                                       | is a directory: /tmp
-      """)
-  void aBenchInputFileThatCannotBeUsedIsBadUsage(String command, String message) {
-    Run r = run(command.strip().split(" +"));
-    assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
-    assertThat(r.errorLines()).as(r.err()).hasSize(1);
-    assertThat(r.errorLines().getFirst()).contains(message);
-  }
-
-  /** The clients' counts and durations out of range, which were taken (a negative count as "not sent"). */
+  /**
+   * The clients' counts and durations out of range, which were taken (a negative count as "not sent"), and
+   * input files of bench compare and merge that are missing or of the wrong kind: bad usage, named.
+   */
   @ParameterizedTest(name = "{0} -> 64: {1}")
   @CsvSource(delimiter = '|', textBlock = """
       bench -n 1 --max-tokens -3 http://127.0.0.1:1/v1/chat/completions   | --max-tokens must be >= 0
       bench -n 1 --threads -1 http://127.0.0.1:1/v1/chat/completions      | --threads must be 0..1024
       bench -z 0s http://127.0.0.1:1/v1/chat/completions                  | -z must be more than 0
       chat -u http://127.0.0.1:1/v1/chat/completions --max-tokens -5 hi  | --max-tokens must be >= 0
+      bench compare /nonexistent/a.json /nonexistent/b.json | cannot read /nonexistent/a.json: no such file
+      bench compare /tmp /tmp                                | cannot read /tmp: is a directory
+      bench merge /nonexistent/a.hdr                         | no such file: /nonexistent/a.hdr
+      bench merge /tmp                                       | is a directory: /tmp
       """)
-  void aClientCountOutOfRangeIsBadUsage(String command, String message) {
+  void aClientValueOrInputFileThatCannotBeUsedIsBadUsage(String command, String message) {
     Run r = run(command.strip().split(" +"));
     assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
     assertThat(r.errorLines()).as(r.err()).hasSize(1);
