@@ -26,6 +26,13 @@ class SimBackpressureTest {
   /** The high-water mark plus one event (at most ~1 KiB at burst 1) plus the terminating chunks. */
   static final long BOUND = Sockets.WATER_MARK.high() + 8 * 1024;
   static final int RECEIVE_BUFFER = 4096;
+  /**
+   * The clients of serve: a window that loopback's 64 KiB segments fit in. With 4 KiB one stream's read took 149 s
+   * once in CI and again here: `ss -tino` showed the gateway's socket to that client with 1.1 MB queued under
+   * the kernel's zero-window probe timer ({@code timer:(persist,...)}), whose backoff grows while the client does
+   * not read and paces the sender after it does. That is TCP's, not the gateway's.
+   */
+  static final int SERVE_CLIENT_RECEIVE_BUFFER = 256 * 1024;
 
   @Test
   void aStreamWhoseClientStopsReadingPausesAndThenCompletes() throws Exception {
@@ -127,7 +134,7 @@ class SimBackpressureTest {
       List<RawClient> cs = new ArrayList<>();
       try {
         for (int i = 0; i < clients; i++) {
-          cs.add(RawClient.request(gw.port(), "POST", "/v1/chat/completions", chat, RECEIVE_BUFFER,
+          cs.add(RawClient.request(gw.port(), "POST", "/v1/chat/completions", chat, SERVE_CLIENT_RECEIVE_BUFFER,
               "X-Tokenpipe-Sim: ttft=0ms itl=0ms tokens=" + tokens));
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -137,7 +144,11 @@ class SimBackpressureTest {
         Thread.sleep(500);
         assertThat(sim.metrics().maxPendingWriteBytes()).as("the model's pending outbound bytes").isLessThanOrEqualTo(BOUND);
         for (RawClient c : cs) {
+          long readStart = System.nanoTime();
           String raw = readAll(c.socket.getInputStream());
+          // Which read was slow, should one be (see SERVE_CLIENT_RECEIVE_BUFFER).
+          System.out.printf("client %d: %d bytes read in %d ms%n", cs.indexOf(c), raw.length(),
+              (System.nanoTime() - readStart) / 1_000_000);
           assertThat(raw).endsWith("\r\n0\r\n\r\n");
           // The gateway relays upstream reads as they come: chunk boundaries fall anywhere in the text.
           String body = dechunk(raw);
