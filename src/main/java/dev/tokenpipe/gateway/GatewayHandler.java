@@ -4,6 +4,7 @@ import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.HttpResponses;
 import dev.tokenpipe.http.LingeringClose;
 import dev.tokenpipe.http.PrometheusText;
+import dev.tokenpipe.http.TooLargeRequest;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.probe.ProbeRequest;
@@ -20,7 +21,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.TooLongHttpContentException;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.nio.charset.StandardCharsets;
@@ -142,7 +142,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     try {
       if (malformed) {
         // A body over --max-body comes here from the aggregator, in its turn (JsonErrorAggregator).
-        throw new ApiException(req.decoderResult().cause() instanceof TooLongHttpContentException
+        throw new ApiException(TooLargeRequest.is(req)
             ? ApiError.tooLarge(gw.config().maxBodyBytes()) : protocolError(req.decoderResult().cause()));
       }
       RequestPath target = RequestPath.parse(req.uri());

@@ -5,14 +5,9 @@ import dev.tokenpipe.net.Buffers;
 import dev.tokenpipe.openai.ApiError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.DecoderResult;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpMessage;
-import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -20,18 +15,13 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.TooLongHttpContentException;
 import io.netty.util.ReferenceCountUtil;
 import java.util.function.Function;
 
 /**
  * Aggregates request bodies up to a limit. An oversized request (a body over the limit, or {@code Expect:
- * 100-continue} with a declared length over it, RFC 9110 §10.1.1) is passed on as a request with no body whose
- * decoder result failed with {@link TooLongHttpContentException}, and the rest of its body is dropped as it
- * comes: the server's handler answers it 413 in its turn, after the responses to the requests pipelined before
- * it, and closes (nobody reads the rest of the body). Netty's own 413 went out at once, ahead of a running
- * stream, and its close cut that stream. Any other expectation gets a JSON 417 in the shape of the request's
+ * 100-continue} with a declared length over it, RFC 9110 §10.1.1) is passed on as a {@link TooLargeRequest}, for
+ * the server's handler to answer in its turn. Any other expectation gets a JSON 417 in the shape of the request's
  * API at once, and the connection closes.
  *
  * <p>Memory: an aggregated body is a composite of slices of the socket reads it came in, and each slice holds its
@@ -68,11 +58,7 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
     if (oversized instanceof HttpRequest req) {
-      FullHttpRequest tooLarge = new DefaultFullHttpRequest(req.protocolVersion(), req.method(), req.uri(),
-          Unpooled.EMPTY_BUFFER, req.headers().copy(), EmptyHttpHeaders.INSTANCE);
-      tooLarge.setDecoderResult(DecoderResult.failure(new TooLongHttpContentException(
-          "request body larger than " + maxBodyBytes + " bytes")));
-      ctx.fireChannelRead(tooLarge);
+      ctx.fireChannelRead(TooLargeRequest.of(req, maxBodyBytes));
     } else {
       ctx.close();
     }
@@ -88,8 +74,7 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
     if (netty.status().code() == 413) {
       return null; // on to handleOversizedMessage: answered in its turn, with the requests before it
     }
-    ApiError error = new ApiError(HttpResponseStatus.EXPECTATION_FAILED, "Only 'Expect: 100-continue' is supported.",
-        "invalid_request_error", null, "expectation_failed");
+    ApiError error = ApiError.expectationFailed();
     String target = start instanceof HttpRequest req ? req.uri() : null;
     FullHttpResponse res = HttpResponses.error(pipeline.channel().alloc(), error, null, errorShape.apply(target));
     res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

@@ -42,6 +42,12 @@ public record ApiError(HttpResponseStatus status, String message, String type, S
         "request_too_large");
   }
 
+  /** 417: an {@code Expect} other than {@code 100-continue} (RFC 9110 §10.1.1), from serve and sim alike. */
+  public static ApiError expectationFailed() {
+    return new ApiError(HttpResponseStatus.EXPECTATION_FAILED, "Only 'Expect: 100-continue' is supported.",
+        "invalid_request_error", null, "expectation_failed");
+  }
+
   public static ApiError server(HttpResponseStatus status, String message, String code) {
     String type = status.code() == 429 ? "rate_limit_error" : "server_error";
     return new ApiError(status, message, type, null, code);

@@ -1,11 +1,10 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.http.TooLargeRequest;
 import dev.tokenpipe.openai.ApiError;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.DecoderResult;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -13,7 +12,6 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 
@@ -24,13 +22,6 @@ import io.netty.handler.codec.http.HttpVersion;
  * error ({@link #refusal}) in its turn, then closes.
  */
 final class SimBodyAggregator extends HttpObjectAggregator {
-  /** The decoder-result cause that marks an oversized request (passed on without its body, which is unread). */
-  static final class TooLarge extends RuntimeException {
-    TooLarge(int maxBodyBytes) {
-      super("request body larger than " + maxBodyBytes + " bytes", null, false, false);
-    }
-  }
-
   /** The decoder-result cause that marks a request whose Expect is not 100-continue (passed on with its body). */
   static final class ExpectationFailed extends RuntimeException {
     ExpectationFailed() {
@@ -48,12 +39,11 @@ final class SimBodyAggregator extends HttpObjectAggregator {
   /** The answer to a request this aggregator marked or the decoder could not parse: 413, 417 or 400. */
   static ApiError refusal(FullHttpRequest req, int maxBodyBytes) {
     Throwable cause = req.decoderResult().cause();
-    if (cause instanceof TooLarge) {
+    if (TooLargeRequest.is(req)) {
       return ApiError.tooLarge(maxBodyBytes);
     }
     if (cause instanceof ExpectationFailed) {
-      return new ApiError(HttpResponseStatus.EXPECTATION_FAILED, "Only 'Expect: 100-continue' is supported.",
-          "invalid_request_error", null, "expectation_failed"); // serve's words (JsonErrorAggregator)
+      return ApiError.expectationFailed();
     }
     return ApiError.invalidRequest("Malformed HTTP request: " + cause.getMessage(), null);
   }
@@ -95,9 +85,6 @@ final class SimBodyAggregator extends HttpObjectAggregator {
       ctx.close();
       return;
     }
-    FullHttpRequest marker = new DefaultFullHttpRequest(head.protocolVersion(), head.method(), head.uri(),
-        Unpooled.EMPTY_BUFFER, head.headers().copy(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
-    marker.setDecoderResult(DecoderResult.failure(new TooLarge(maxBodyBytes)));
-    ctx.fireChannelRead(marker);
+    ctx.fireChannelRead(TooLargeRequest.of(head, maxBodyBytes));
   }
 }
