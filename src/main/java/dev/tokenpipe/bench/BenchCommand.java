@@ -10,6 +10,7 @@ import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.RequestHeaders;
 import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.ModelDiscovery;
+import dev.tokenpipe.net.Loops;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.report.HtmlReport;
 import java.io.File;
@@ -349,8 +350,10 @@ public final class BenchCommand implements Callable<Integer> {
     if (maxTokens < 0) {
       throw usage("--max-tokens must be >= 0 (0 = not sent)");
     }
-    if (threads < 0 || threads > 1024) {
-      throw usage("--threads must be 0..1024 (0 = one per core), not " + threads);
+    try {
+      Loops.checkThreads(threads);
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
     }
     if (duration != null && duration.isZero()) {
       throw usage("-z must be more than 0 (without -z and -n, bench sends 200 requests)");
@@ -401,7 +404,7 @@ public final class BenchCommand implements Callable<Integer> {
       modelHint = "model: " + choice.model() + " (GET /v1/models failed: " + choice.failure() + "; pass --model)";
     }
     List<byte[]> bodies = bodies(kind, choice.model());
-    int loops = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+    int loops = Loops.count(threads);
     long timeoutNanos = timeout.toNanos();
     int connectMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
     BenchConfig c = new BenchConfig(url, target, method.toUpperCase(java.util.Locale.ROOT), kind, requestHeaders, bodies,

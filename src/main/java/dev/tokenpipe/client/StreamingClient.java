@@ -54,8 +54,7 @@ public final class StreamingClient implements AutoCloseable {
    * @param connectTimeoutMillis TCP connect timeout in milliseconds, {@code >= 1}
    */
   public static StreamingClient create(int threads, int connectTimeoutMillis) {
-    int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-    return new StreamingClient(Transport.get().newGroup(n), true, connectTimeoutMillis);
+    return new StreamingClient(Transport.get().newGroup(Loops.count(threads)), true, connectTimeoutMillis);
   }
 
   /** A client on event loops the caller owns. */

@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.net.Loops;
 import dev.tokenpipe.sim.StreamProfile;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -99,10 +100,7 @@ public record GatewayConfig(
     }
     HedgePolicy.After.parse(hedgeAfter); // a bad value fails at start, with the option's name
     HedgePolicy.parseBudget(hedgeBudget);
-    if (threads < 0 || threads > 1024) {
-      // Past a few per core they only cost memory; 100,000 failed late, in Netty, without naming the flag.
-      throw new IllegalArgumentException("--threads must be 0..1024 (0 = one per core), not " + threads);
-    }
+    Loops.checkThreads(threads);
     if (maxStreams < 0) {
       throw new IllegalArgumentException("--max-streams must be >= 0 (0 = unlimited)");
     }

@@ -55,8 +55,7 @@ public final class GatewayServer implements AutoCloseable {
     UpstreamTls tls = upstreams.stream().anyMatch(s -> s.upstream().tls()) || config.upstreamCa() != null
         ? UpstreamTls.create(config.upstreamCa(), (int) config.connectTimeout().toMillis())
         : null;
-    int threads = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
-    EventLoopGroup loops = Transport.get().newGroup(threads);
+    EventLoopGroup loops = Transport.get().newGroup(Loops.count(config.threads()));
     SimServer sim = null;
     HealthChecker checker = null;
     RunningServer server = null;

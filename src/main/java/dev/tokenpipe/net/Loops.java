@@ -21,7 +21,27 @@ public final class Loops {
   private static final long GRACE_MS = 1_000;
   static final long STOP_WAIT_MS = 5_000;
 
+  /** The most event loops a {@code --threads} may ask for: past a few per core they only cost memory. */
+  public static final int MAX_THREADS = 1024;
+
   private Loops() {}
+
+  /**
+   * Checks a {@code --threads} value (serve, sim, bench): 0..{@link #MAX_THREADS}, 0 meaning one per core.
+   * 100,000 used to fail late, inside Netty, without naming the flag.
+   *
+   * @throws IllegalArgumentException naming the flag, for a one-line usage error
+   */
+  public static void checkThreads(int threads) {
+    if (threads < 0 || threads > MAX_THREADS) {
+      throw new IllegalArgumentException("--threads must be 0.." + MAX_THREADS + " (0 = one per core), not " + threads);
+    }
+  }
+
+  /** The event loops a checked {@code --threads} value stands for: itself, or one per core for 0. */
+  public static int count(int threads) {
+    return threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+  }
 
   /**
    * Asks {@code loops} to stop (no quiet period, up to one second for queued tasks) and waits at most

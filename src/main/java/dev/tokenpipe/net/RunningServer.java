@@ -31,8 +31,7 @@ public final class RunningServer implements AutoCloseable {
    * @throws IllegalStateException with a one-line message when the address cannot be bound
    */
   public static RunningServer start(String host, int port, int workerThreads, ChannelHandler childInitializer) {
-    int threads = workerThreads > 0 ? workerThreads : Runtime.getRuntime().availableProcessors();
-    return start(host, port, Transport.get().newGroup(threads), true, childInitializer);
+    return start(host, port, Transport.get().newGroup(Loops.count(workerThreads)), true, childInitializer);
   }
 
   /** Binds on loops the caller owns (a gateway sharing its loops with an embedded sim). */

@@ -1,5 +1,6 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.net.Loops;
 import java.time.Duration;
 import java.util.List;
 
@@ -30,10 +31,7 @@ public record SimConfig(List<String> models, int maxBodyBytes, StreamProfile def
     if (models.isEmpty()) {
       throw new IllegalArgumentException("at least one model is needed");
     }
-    if (workerThreads < 0 || workerThreads > 1024) {
-      // Past a few per core they only cost memory; 100,000 failed late, in Netty, without naming the flag.
-      throw new IllegalArgumentException("--threads must be 0..1024 (0 = one per core), not " + workerThreads);
-    }
+    Loops.checkThreads(workerThreads);
     if (requestTimeout.isNegative() || idleTimeout.isNegative() || drainTimeout.isNegative()) {
       throw new IllegalArgumentException("timeouts must be >= 0");
     }
