@@ -112,18 +112,12 @@ class SimBadInputTest {
    */
   @Test
   void anOversizedBodyAnnouncedWithExpectContinueGetsTheJson413() throws IOException {
-    try (Socket s = new Socket("127.0.0.1", sim.port())) {
-      s.setSoTimeout(5000);
-      OutputStream out = s.getOutputStream();
-      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-          + "Content-Length: 10000\r\nExpect: 100-continue\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(reply).startsWith("HTTP/1.1 413").doesNotContain("100 Continue");
-      assertThat(reply.toLowerCase(java.util.Locale.ROOT)).contains("content-type: application/json");
-      String body = reply.substring(reply.indexOf("\r\n\r\n") + 4);
-      assertThat(Json.MAPPER.readTree(body).at("/error/code").asText()).as(reply).isEqualTo("request_too_large");
-    }
+    String reply = untilClose("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + "Content-Length: 10000\r\nExpect: 100-continue\r\n\r\n");
+    assertThat(reply).startsWith("HTTP/1.1 413").doesNotContain("100 Continue");
+    assertThat(reply.toLowerCase(java.util.Locale.ROOT)).contains("content-type: application/json");
+    String body = reply.substring(reply.indexOf("\r\n\r\n") + 4);
+    assertThat(Json.MAPPER.readTree(body).at("/error/code").asText()).as(reply).isEqualTo("request_too_large");
   }
 
   /**
@@ -132,17 +126,11 @@ class SimBadInputTest {
    */
   @Test
   void anUnsupportedExpectationGetsAJson417AndTheConnectionCloses() throws IOException {
-    try (Socket s = new Socket("127.0.0.1", sim.port())) {
-      s.setSoTimeout(5000);
-      OutputStream out = s.getOutputStream();
-      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-          + "Content-Length: 2\r\nExpect: something-else\r\n\r\n{}").getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(reply).startsWith("HTTP/1.1 417");
-      String body = reply.substring(reply.indexOf("\r\n\r\n") + 4);
-      assertThat(Json.MAPPER.readTree(body).at("/error/code").asText()).as(reply).isEqualTo("expectation_failed");
-    }
+    String reply = untilClose("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + "Content-Length: 2\r\nExpect: something-else\r\n\r\n{}");
+    assertThat(reply).startsWith("HTTP/1.1 417");
+    String body = reply.substring(reply.indexOf("\r\n\r\n") + 4);
+    assertThat(Json.MAPPER.readTree(body).at("/error/code").asText()).as(reply).isEqualTo("expectation_failed");
   }
 
   /** Within the limit, Expect: 100-continue is answered with 100 Continue and then the request's own answer. */
@@ -168,13 +156,18 @@ class SimBadInputTest {
 
   @Test
   void malformedHttpGets400NotAHang() throws IOException {
+    String reply = untilClose("POST /v1/stream HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n");
+    assertThat(reply).startsWith("HTTP/1.1 400").contains("\"error\"");
+  }
+
+  /** Sends {@code raw} on a new connection and reads the reply up to the sim's close (5 s at most per read). */
+  private static String untilClose(String raw) throws IOException {
     try (Socket s = new Socket("127.0.0.1", sim.port())) {
       s.setSoTimeout(5000);
       OutputStream out = s.getOutputStream();
-      out.write("POST /v1/stream HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.write(raw.getBytes(StandardCharsets.US_ASCII));
       out.flush();
-      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(reply).startsWith("HTTP/1.1 400").contains("\"error\"");
+      return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }
   }
 }
