@@ -157,8 +157,8 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Connects in flight while ramping up (keep below the target's somaxconn). Default: ${DEFAULT-VALUE}.")
   int connectBatch;
 
-  @Option(names = "--connect-timeout", defaultValue = "10s", converter = Durations.class, paramLabel = "DURATION",
-      description = "TCP connect timeout. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--connect-timeout", defaultValue = "10s", converter = Durations.Limit.class, paramLabel = "DURATION",
+      description = "TCP connect timeout (at least 1ms). Default: ${DEFAULT-VALUE}.")
   Duration connectTimeout;
 
   @Option(names = "--progress", defaultValue = "auto", paramLabel = "auto|live|plain|none",
@@ -406,7 +406,7 @@ public final class BenchCommand implements Callable<Integer> {
     List<byte[]> bodies = bodies(kind, choice.model());
     int loops = Loops.count(threads);
     long timeoutNanos = timeout.toNanos();
-    int connectMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
+    int connectMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
     BenchConfig c = new BenchConfig(url, target, method.toUpperCase(java.util.Locale.ROOT), kind, requestHeaders, bodies,
         choice.model(), choice.source().key(), maxTokens, n, concurrency, durationNanos, rate == null ? 0 : rate, arrivals,
         warmupRequests, warmupNanos, timeoutNanos, connectMillis, tokenizer.equals("cl100k"), loops, connectBatch, targets);

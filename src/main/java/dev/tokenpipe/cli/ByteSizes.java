@@ -3,16 +3,25 @@ package dev.tokenpipe.cli;
 import java.util.Locale;
 import picocli.CommandLine;
 
-/** Parses sizes such as {@code 1048576}, {@code 64KiB}, {@code 1MB}, {@code 2m}. */
+/**
+ * Parses sizes such as {@code 1048576}, {@code 64KiB}, {@code 1MB}, {@code 2m}. As a flag's converter it takes
+ * only sizes above zero: every size flag is a limit ({@code --max-body}), and a limit of 0 bytes refuses every
+ * request with a body, a server that answers 413 to all its work.
+ */
 public final class ByteSizes implements CommandLine.ITypeConverter<Integer> {
   @Override
   public Integer convert(String value) {
+    int bytes;
     try {
-      return parse(value);
+      bytes = parse(value);
     } catch (IllegalArgumentException e) {
       // picocli prints this exception's message as it is (see Durations).
       throw new CommandLine.TypeConversionException(e.getMessage());
     }
+    if (bytes < 1) {
+      throw new CommandLine.TypeConversionException("must be at least 1 byte, not '" + value + "'");
+    }
+    return bytes;
   }
 
   public static int parse(String value) {

@@ -22,6 +22,23 @@ public final class Durations implements CommandLine.ITypeConverter<Duration> {
     }
   }
 
+  /**
+   * The converter of a time limit that has no "off" (the connect timeouts of serve and bench): at least 1ms.
+   * Connects are timed in whole milliseconds, and below one the value meant nothing anyone asks for: serve
+   * handed 0 to Netty, which reads it as no limit (a connect then waits for the kernel's, minutes long), and
+   * bench raised it to 1ms.
+   */
+  public static final class Limit implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      Duration d = new Durations().convert(value);
+      if (d.toMillis() < 1) {
+        throw new CommandLine.TypeConversionException("must be at least 1ms, not '" + value + "'");
+      }
+      return d;
+    }
+  }
+
   /** @throws IllegalArgumentException with a one-line message for anything else */
   public static Duration parse(String value) {
     String s = value == null ? "" : value.trim().toLowerCase(Locale.ROOT);

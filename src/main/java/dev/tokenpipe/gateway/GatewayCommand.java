@@ -92,7 +92,7 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--upstream-idle-timeout", defaultValue = "60s", converter = Durations.class, description = "End the stream with an error event after this long without upstream bytes (0 = off). Default: ${DEFAULT-VALUE}.")
   Duration upstreamIdleTimeout;
 
-  @Option(names = "--connect-timeout", defaultValue = "5s", converter = Durations.class, description = "Upstream connect limit; 504 after it. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--connect-timeout", defaultValue = "5s", converter = Durations.Limit.class, description = "Upstream connect limit (at least 1ms); 504 after it. Default: ${DEFAULT-VALUE}.")
   Duration connectTimeout;
 
   @Option(names = "--slow-client-timeout", defaultValue = "30s", converter = Durations.class, description = "Drop a client that stays unwritable this long (0 = never). Default: ${DEFAULT-VALUE}.")
@@ -104,7 +104,7 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--drain-timeout", defaultValue = "30s", converter = Durations.class, description = "On SIGTERM, how long running streams may finish before they are ended. Default: ${DEFAULT-VALUE}.")
   Duration drainTimeout;
 
-  @Option(names = "--max-body", defaultValue = "1MiB", converter = ByteSizes.class, description = "Largest request body; larger gets 413. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--max-body", defaultValue = "1MiB", converter = ByteSizes.class, description = "Largest request body (at least 1 byte); larger gets 413. Default: ${DEFAULT-VALUE}.")
   int maxBody;
 
   @Option(names = "--max-streams", defaultValue = "9000", description = "Concurrent proxied requests; more get 429 with Retry-After (0 = unlimited). Default: ${DEFAULT-VALUE}.")

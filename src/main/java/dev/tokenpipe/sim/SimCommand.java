@@ -67,7 +67,7 @@ public final class SimCommand implements Callable<Integer> {
   @Option(names = "--stall", defaultValue = "0", converter = Durations.class, description = "Length of the pause set by --stall-after.")
   Duration stall;
 
-  @Option(names = "--max-body", defaultValue = "1MiB", converter = ByteSizes.class, description = "Largest request body; larger gets 413. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--max-body", defaultValue = "1MiB", converter = ByteSizes.class, description = "Largest request body (at least 1 byte); larger gets 413. Default: ${DEFAULT-VALUE}.")
   int maxBody;
 
   @Option(names = "--request-timeout", defaultValue = "30s", converter = Durations.class, description = "Limit to receive a request's head and body, from its first byte; 408 and close after it (0 = none). Default: ${DEFAULT-VALUE}.")

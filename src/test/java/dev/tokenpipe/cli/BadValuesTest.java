@@ -41,11 +41,15 @@ class BadValuesTest {
       sim --capacity -1                  | --capacity must be >= 0
       sim --port 99999                   | --port
       sim --port -1                      | --port
+      sim --max-body 0                   | --max-body': must be at least 1 byte
       serve --port 99999                 | --port
       serve --port 65536                 | --port
       serve --threads -1                 | --threads must be 0..1024
       serve --threads 100000             | --threads must be 0..1024
       serve --max-streams -1             | --max-streams must be >= 0
+      serve --max-body 0                 | --max-body': must be at least 1 byte
+      serve --connect-timeout 0          | --connect-timeout': must be at least 1ms
+      serve --connect-timeout 500us      | --connect-timeout': must be at least 1ms
       serve --sim drop_after=-5          | --sim: drop_after must be >= -1
       serve --upstream http://127.0.0.1:99999 | port
       serve --upstream http://127.0.0.1:0 | port
@@ -84,6 +88,7 @@ class BadValuesTest {
       bench -n 1 --max-tokens -3 http://127.0.0.1:1/v1/chat/completions   | --max-tokens must be >= 0
       bench -n 1 --threads -1 http://127.0.0.1:1/v1/chat/completions      | --threads must be 0..1024
       bench -z 0s http://127.0.0.1:1/v1/chat/completions                  | -z must be more than 0
+      bench -n 1 --connect-timeout 0 http://127.0.0.1:1/v1/chat/completions | --connect-timeout': must be at least 1ms
       chat -u http://127.0.0.1:1/v1/chat/completions --max-tokens -5 hi  | --max-tokens must be >= 0
       bench compare /nonexistent/a.json /nonexistent/b.json | cannot read /nonexistent/a.json: no such file
       bench compare /tmp /tmp                                | cannot read /tmp: is a directory
