@@ -4,6 +4,7 @@ import dev.tokenpipe.cli.ByteSizes;
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.NonEmpty;
 import dev.tokenpipe.cli.Ports;
 import dev.tokenpipe.cli.ShutdownSignal;
 import dev.tokenpipe.net.Transport;
@@ -36,13 +37,13 @@ public final class GatewayCommand implements Callable<Integer> {
   static final String UPSTREAM_ENV = "TOKENPIPE_UPSTREAM";
   static final String UPSTREAM_KEY_ENV = "TOKENPIPE_UPSTREAM_KEY";
 
-  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
+  @Option(names = "--host", defaultValue = "127.0.0.1", converter = NonEmpty.class, description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
   String host;
 
   @Option(names = {"-p", "--port"}, defaultValue = "8080", converter = Ports.class, description = "Port (default: ${DEFAULT-VALUE}).")
   int port;
 
-  @Option(names = {"-u", "--upstream"}, paramLabel = "URL[=WEIGHT]", split = ",", description = {
+  @Option(names = {"-u", "--upstream"}, paramLabel = "URL[=WEIGHT]", split = ",", converter = NonEmpty.class, description = {
       "Upstream base URL, e.g. http://10.0.0.5:8000 or https://api.openai.com/v1 (repeatable;",
       "balanced over healthy ones, see --balance), optionally with a relative weight 1..100: http://a:8000/v1=3.",
       "https:// verifies the certificate and host name.",
@@ -75,7 +76,7 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--api-keys-file", paramLabel = "FILE", description = "Accept only clients with one of these bearer keys (one per line); 401 otherwise.")
   Path apiKeysFile;
 
-  @Option(names = "--model", description = "Model id for POST /v1/stream (default: the request's \"model\", else the simulated model's).")
+  @Option(names = "--model", converter = NonEmpty.class, description = "Model id for POST /v1/stream (default: the request's \"model\", else the simulated model's).")
   String model;
 
   @Option(names = "--heartbeat", defaultValue = "15s", converter = Durations.class, description = "Send ': ping' after this long without an event, between events only (0 = off). Default: ${DEFAULT-VALUE}.")
@@ -154,8 +155,9 @@ public final class GatewayCommand implements Callable<Integer> {
 
   /** @throws IllegalArgumentException with a one-line message naming the option whose value is wrong */
   GatewayConfig config() {
-    // TOKENPIPE_UPSTREAM reaches --upstream through ConfigDefaults, like every other option.
-    List<String> ups = upstreams.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+    // TOKENPIPE_UPSTREAM reaches --upstream through ConfigDefaults, like every other option (its converter
+    // refuses an empty entry: none given means the built-in model, an empty one is a mistake).
+    List<String> ups = upstreams.stream().map(String::trim).toList();
     StreamProfile profile;
     try {
       profile = SimConfig.defaults().defaultProfile().with(StreamProfile.parseOverrides(sim));

@@ -4,6 +4,7 @@ import dev.tokenpipe.cli.ByteSizes;
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.NonEmpty;
 import dev.tokenpipe.cli.Ports;
 import dev.tokenpipe.cli.ShutdownSignal;
 import dev.tokenpipe.net.Transport;
@@ -28,13 +29,13 @@ import picocli.CommandLine.Option;
       "or the same string in the request body field \"tokenpipe_sim\"."
     })
 public final class SimCommand implements Callable<Integer> {
-  @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
+  @Option(names = "--host", defaultValue = "127.0.0.1", converter = NonEmpty.class, description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
   String host;
 
   @Option(names = {"-p", "--port"}, defaultValue = "8000", converter = Ports.class, description = "Port (default: ${DEFAULT-VALUE}, like vLLM).")
   int port;
 
-  @Option(names = "--model", defaultValue = SimConfig.DEFAULT_MODEL, split = ",", description = "Model id(s) served (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--model", defaultValue = SimConfig.DEFAULT_MODEL, split = ",", converter = NonEmpty.class, description = "Model id(s) served (default: ${DEFAULT-VALUE}).")
   List<String> models;
 
   @Option(names = "--ttft", defaultValue = "200ms", converter = LatencyFlag.class, description = "Time to first token: fixed (200ms) or p50/p99 (200ms/2s). Default: ${DEFAULT-VALUE}.")

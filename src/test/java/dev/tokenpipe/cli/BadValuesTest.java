@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -26,7 +28,7 @@ import picocli.CommandLine;
 class BadValuesTest {
 
   @ParameterizedTest(name = "{0} -> 64: {1}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(delimiter = '|', quoteCharacter = '"', textBlock = """
       sim --ttft banana                  | --ttft
       sim --itl 1x                       | --itl
       sim --ttft 2s/1s                   | p99 must be >= p50
@@ -42,6 +44,9 @@ class BadValuesTest {
       sim --port 99999                   | --port
       sim --port -1                      | --port
       sim --max-body 0                   | --max-body': must be at least 1 byte
+      sim --model ''                     | --model' (<models>): must not be empty
+      sim --model a,,b                   | --model' (<models>): must not be empty
+      sim --host ''                      | --host': must not be empty
       serve --port 99999                 | --port
       serve --port 65536                 | --port
       serve --threads -1                 | --threads must be 0..1024
@@ -50,12 +55,21 @@ class BadValuesTest {
       serve --max-body 0                 | --max-body': must be at least 1 byte
       serve --connect-timeout 0          | --connect-timeout': must be at least 1ms
       serve --connect-timeout 500us      | --connect-timeout': must be at least 1ms
+      serve --upstream ''                | --upstream' (URL[=WEIGHT]): must not be empty
+      serve --upstream ' '               | --upstream' (URL[=WEIGHT]): must not be empty
+      serve --model ''                   | --model': must not be empty
+      serve --host ''                    | --host': must not be empty
       serve --sim drop_after=-5          | --sim: drop_after must be >= -1
       serve --upstream http://127.0.0.1:99999 | port
       serve --upstream http://127.0.0.1:0 | port
       """)
   void aBadValueIsOneLineAndExit64(String command, String message) {
-    List<String> args = new ArrayList<>(List.of(command.split(" ")));
+    List<String> args = new ArrayList<>();
+    // Words as a shell splits them, for '' and ' ': an empty and a blank argument.
+    Matcher word = Pattern.compile("'([^']*)'|(\\S+)").matcher(command);
+    while (word.find()) {
+      args.add(word.group(1) != null ? word.group(1) : word.group(2));
+    }
     if (!args.contains("--port")) {
       args.addAll(List.of("--port", "0")); // should the value pass, the server it starts takes no fixed port
     }

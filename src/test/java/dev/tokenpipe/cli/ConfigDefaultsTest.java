@@ -48,6 +48,20 @@ class ConfigDefaultsTest {
     assertThat(parse(Map.of("TOKENPIPE_PORT", "9400", "TOKENPIPE_CONFIG", file.toString()), "sim").port()).isEqualTo(9400);
   }
 
+  /**
+   * An empty TOKENPIPE_UPSTREAM is refused as --upstream '' is: serve took it as no upstream and quietly
+   * answered with the built-in simulated model, a deployment whose variable was left blank serving made-up text.
+   */
+  @Test
+  void anEmptyValueFromTheEnvironmentIsRefusedAsTheFlagsIs() {
+    for (String[] c : new String[][] {{"serve", "TOKENPIPE_UPSTREAM"}, {"sim", "TOKENPIPE_MODEL"}}) {
+      CommandLine cl = Cli.newCommandLine(new Main());
+      Cli.configureServerDefaults(cl, new String[] {c[0]}, Map.of(c[1], ""));
+      assertThatThrownBy(() -> cl.parseArgs(c[0])).as(c[1]).isInstanceOf(CommandLine.ParameterException.class)
+          .hasMessageContaining("must not be empty");
+    }
+  }
+
   @Test
   void unknownKeyInTheFileIsAOneLineError() throws Exception {
     Path file = dir.resolve("bad.yaml");
