@@ -49,6 +49,8 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   private final ConnectionTimeouts timeouts;
   private final InboundGate gate;
   private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
+  /** The aggregator before this handler, which holds back a 100 Continue until its request's turn. */
+  private SimBodyAggregator body;
   private long queuedBodyBytes;
   private ChannelHandlerContext ctx;
   /** A response is being written (instant ones) or is running ({@link #current}). */
@@ -72,6 +74,12 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+    this.body = ctx.pipeline().get(SimBodyAggregator.class);
+  }
+
+  /** Nothing is being answered or waits to be: a request being read now is the next one answered. */
+  boolean answeredAll() {
+    return !responding && !closing && queue.isEmpty();
   }
 
   @Override
@@ -112,6 +120,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
         ctx.close();
         return;
       }
+      body.inTurn();
       timeouts.awaitNext();
     }
     if (queue.size() < MAX_QUEUED && queuedBodyBytes < server.config().maxBodyBytes()) {

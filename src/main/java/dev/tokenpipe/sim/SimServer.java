@@ -104,9 +104,9 @@ public final class SimServer implements AutoCloseable {
         p.addLast("gate", gate);
         p.addLast("http", new HttpServerCodec());
         p.addLast("http10", new Http10Framing());
-        p.addLast("body", new SimBodyAggregator(config.maxBodyBytes()));
         // No flush consolidation: each event is flushed when written (or by GroupCommit on purpose).
         SimHttpHandler handler = new SimHttpHandler(SimServer.this, timeouts, gate);
+        p.addLast("body", new SimBodyAggregator(config.maxBodyBytes(), handler::answeredAll));
         p.addLast("sim", handler);
         connections.add(ch);
         if (draining) {

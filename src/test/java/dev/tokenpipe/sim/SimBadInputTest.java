@@ -154,6 +154,73 @@ class SimBadInputTest {
     }
   }
 
+  /**
+   * A request with Expect: 100-continue pipelined behind a running stream gets its 100 Continue in its turn,
+   * after the stream's last chunk. The aggregator wrote it as soon as the head was parsed, in the middle of the
+   * stream's chunked body; the HTTP encoder refused it there and the connection closed, the stream cut.
+   */
+  @Test
+  void aPipelinedExpectContinueIsAnsweredAfterTheStreamBeforeIt() throws IOException {
+    String stream = "{\"model\":\"tokenpipe-sim\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+        + "\"tokenpipe_sim\":\"ttft=100ms itl=20ms tokens=20\"}";
+    byte[] body = "{\"model\":\"tokenpipe-sim\",\"prompt\":\"hi\",\"max_tokens\":2,\"tokenpipe_sim\":\"ttft=0 itl=0\"}"
+        .getBytes(StandardCharsets.UTF_8);
+    try (Socket s = new Socket("127.0.0.1", sim.port())) {
+      s.setSoTimeout(5000);
+      OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + stream.length() + "\r\n\r\n" + stream
+          + "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+          + "Content-Length: " + body.length + "\r\nExpect: 100-continue\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String interim = "HTTP/1.1 100 Continue\r\n\r\n";
+      java.io.ByteArrayOutputStream seen = new java.io.ByteArrayOutputStream();
+      java.io.InputStream in = s.getInputStream();
+      while (!seen.toString(StandardCharsets.US_ASCII).contains(interim)) {
+        int b = in.read();
+        assertThat(b).as("the connection closed before a 100 Continue: %s", seen).isNotNegative();
+        seen.write(b);
+      }
+      String before = seen.toString(StandardCharsets.US_ASCII);
+      String first = before.substring(0, before.indexOf("HTTP/1.1 100"));
+      assertThat(first).as(before).startsWith("HTTP/1.1 200").contains("data: [DONE]");
+      assertThat(wholeChunkedResponse(first)).as("the stream ends with its last chunk before the 100: %s", before).isTrue();
+      out.write(body);
+      out.flush();
+      String reply = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(reply).startsWith("HTTP/1.1 200").contains("\"text_completion\"");
+    }
+  }
+
+  /** Whether {@code response} is one response with a chunked body, from its head to its last chunk, and no more. */
+  private static boolean wholeChunkedResponse(String response) {
+    int at = response.indexOf("\r\n\r\n");
+    if (at < 0 || !response.substring(0, at).toLowerCase(java.util.Locale.ROOT).contains("transfer-encoding: chunked")) {
+      return false;
+    }
+    at += 4;
+    while (true) {
+      int eol = response.indexOf("\r\n", at);
+      if (eol < 0) {
+        return false;
+      }
+      int size;
+      try {
+        size = Integer.parseInt(response.substring(at, eol).trim(), 16);
+      } catch (NumberFormatException e) {
+        return false; // a line that is no chunk size: something was written into the body
+      }
+      at = eol + 2;
+      if (size == 0) {
+        return response.substring(at).equals("\r\n"); // no trailers
+      }
+      if (!response.startsWith("\r\n", at + size)) {
+        return false;
+      }
+      at += size + 2;
+    }
+  }
+
   @Test
   void malformedHttpGets400NotAHang() throws IOException {
     String reply = untilClose("POST /v1/stream HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n");
