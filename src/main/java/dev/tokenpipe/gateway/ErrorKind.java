@@ -1,8 +1,10 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.openai.ApiError;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.time.Duration;
 
 /**
  * Why a proxied request failed: the one table that decides the HTTP status (before the head went out),
@@ -20,6 +22,12 @@ enum ErrorKind {
   INVALID_SSE(HttpResponseStatus.BAD_GATEWAY, "upstream_invalid_sse", "The upstream sent an invalid event stream."),
   FIRST_TOKEN_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "first_token_timeout", "The upstream sent no token in time."),
   UPSTREAM_IDLE_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_idle_timeout", "The upstream went silent."),
+  /**
+   * No whole response head within --upstream-idle-timeout of the request. Not "silent": the HTTP codec hands on
+   * nothing before a head is whole, so the head may have been arriving slowly all along ({@link #headTimeout}).
+   */
+  UPSTREAM_HEAD_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_head_timeout",
+      "The upstream did not complete its response head in time."),
   SLOW_CLIENT(HttpResponseStatus.SERVICE_UNAVAILABLE, "slow_client", "The client did not read the stream in time."),
   SHUTDOWN(HttpResponseStatus.SERVICE_UNAVAILABLE, "gateway_shutdown", "The gateway is shutting down."),
   /** Our own socket failed (out of file descriptors, ports or buffers): not the upstream's fault ({@link ConnectFailure}). */
@@ -44,6 +52,11 @@ enum ErrorKind {
   /** This kind's error with a more specific message. */
   ApiError apiError(String specificMessage) {
     return ApiError.server(status, specificMessage, code);
+  }
+
+  /** {@link #UPSTREAM_HEAD_TIMEOUT}'s error, naming the deadline the head missed. */
+  static ApiError headTimeout(Duration deadline) {
+    return UPSTREAM_HEAD_TIMEOUT.apiError("The upstream did not complete its response head in " + Durations.format(deadline) + ".");
   }
 
   /** The {@code Retry-After} seconds of this kind's error response, or null when retrying soon would not help. */

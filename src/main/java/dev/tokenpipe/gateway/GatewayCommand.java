@@ -90,7 +90,7 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--first-token-timeout", defaultValue = "120s", converter = Durations.class, description = "End the stream with an error event if no token came this long after the request (0 = off). Default: ${DEFAULT-VALUE}.")
   Duration firstTokenTimeout;
 
-  @Option(names = "--upstream-idle-timeout", defaultValue = "60s", converter = Durations.class, description = "End the stream with an error event after this long without upstream bytes (0 = off). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--upstream-idle-timeout", defaultValue = "60s", converter = Durations.class, description = "End the stream with an error event after this long without upstream bytes, and a request whose upstream response head is not whole this long after it went up (0 = off). Default: ${DEFAULT-VALUE}.")
   Duration upstreamIdleTimeout;
 
   @Option(names = "--connect-timeout", defaultValue = "5s", converter = Durations.Limit.class, description = "Upstream connect limit (at least 1ms); 504 after it. Default: ${DEFAULT-VALUE}.")

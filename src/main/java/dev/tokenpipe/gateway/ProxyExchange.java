@@ -997,7 +997,13 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     long idle = clock.nanoTime() - lastUpstreamReadNanos;
     if (idle >= timeout && upstreamChannel.config().isAutoRead()) {
       upstreamTimedOut();
-      fail(ErrorKind.UPSTREAM_IDLE_TIMEOUT, null);
+      if (upstreamHead == null) {
+        // No read was handed on since the request went up, but the codec hands on a head only once it is whole:
+        // its lines may have kept coming. What ran out is the head's deadline, not the upstream's voice.
+        fail(ErrorKind.UPSTREAM_HEAD_TIMEOUT, ErrorKind.headTimeout(gw.config().upstreamIdleTimeout()));
+      } else {
+        fail(ErrorKind.UPSTREAM_IDLE_TIMEOUT, null);
+      }
       return;
     }
     armIdleTimer(Math.max(timeout - idle, timeout / 4));

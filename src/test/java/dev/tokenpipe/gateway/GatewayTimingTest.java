@@ -71,6 +71,35 @@ class GatewayTimingTest {
     }
   }
 
+  /**
+   * An upstream that sends its response head a line at a time, never finishing it, is not silent: it is ended
+   * by the head's deadline (--upstream-idle-timeout from the request, which the head's bytes do not reset, the
+   * codec handing on nothing before the head is whole), with a 504 that says so. It was
+   * {@code upstream_idle_timeout}, "The upstream went silent."
+   */
+  @Test
+  void anUpstreamHeadThatTricklesInIsEndedByTheHeadDeadlineNotCalledSilent() throws Exception {
+    try (ScriptedUpstream upstream = new ScriptedUpstream().on("slow-head", x -> {
+          x.write("HTTP/1.1 200 OK\r\n");
+          for (int i = 0; i < 20; i++) {
+            x.pause(500).write("X-Slow-" + i + ": " + i + "\r\n");
+          }
+        });
+        GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(upstream.url()))
+            .withTimeouts(Duration.ofSeconds(60), Duration.ofSeconds(2), Duration.ofSeconds(30), Duration.ofSeconds(30)))) {
+      long start = System.nanoTime();
+      Wire.Response r = Wire.post(g.port(), "/v1/chat/completions",
+          "{\"model\":\"slow-head\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+      long tookMillis = (System.nanoTime() - start) / 1_000_000;
+      assertThat(r.status()).as("%s", r).isEqualTo(504);
+      var error = Json.MAPPER.readTree(r.body()).path("error");
+      assertThat(error.path("code").asText()).isEqualTo("upstream_head_timeout");
+      assertThat(error.path("message").asText()).isEqualTo("The upstream did not complete its response head in 2.00s.");
+      assertThat(tookMillis).as("ended by the 2 s deadline while head lines kept coming").isBetween(1900L, 5000L);
+      assertThat(g.metrics().errors("upstream_head_timeout")).isEqualTo(1);
+    }
+  }
+
   @Test
   void shutdownDrainsThenEndsRemainingStreamsWithAnErrorEvent() throws Exception {
     GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withDrainTimeout(Duration.ofMillis(300)));
