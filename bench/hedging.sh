@@ -32,7 +32,8 @@ for i in 0 1 2 3; do
   ttft=$fast; [ "$i" = 3 ] && ttft=$slow
   "$here/tokenpipe" sim -p "${ports[$i]}" --threads 1 --ttft "$ttft" --itl 20ms --tokens 32 >"$work/sim$i.log" 2>&1 & pids+=($!)
 done
-for i in 0 1 2 3; do bench_started hedging "sim $i" "${ports[$i]}" "$work/sim$i.log"; done
+# pids holds the four sims, in port order: each wait gives up at once should its sim have exited.
+for i in 0 1 2 3; do bench_started hedging "sim $i" "${ports[$i]}" "$work/sim$i.log" "${pids[$i]}"; done
 upstreams=$(printf 'http://127.0.0.1:%s,' "${ports[@]}"); upstreams=${upstreams%,}
 
 metric() { # url name: the sum of a counter's samples
@@ -56,9 +57,8 @@ run() { # label, serve flags...
   "$here/tokenpipe" serve -p "$port" --threads 1 -u "$upstreams" "$@" >"$work/serve-$label.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
-  bench_started hedging "serve ($label)" "$port" "$work/serve-$label.log" "$pid"
-  # Answering is not yet ready: /readyz is 200 once an upstream is usable (docs/serve.md).
-  for _ in $(seq 150); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.2; done
+  # Listening is not yet ready: /readyz is 200 once an upstream is usable (docs/serve.md).
+  bench_started hedging "serve ($label)" "$port" "$work/serve-$label.log" "$pid" /readyz
   local started0 tokens0 cancelled0
   started0=$(sims_total tokenpipe_sim_streams_started_total)
   tokens0=$(sims_total tokenpipe_sim_tokens_sent_total)

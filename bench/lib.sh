@@ -11,13 +11,15 @@
 #                              configured (proxy_buffering off, HTTP/1.1 keep-alive to the upstream, one worker pinned
 #                              to CORE), on 127.0.0.1:PORT in front of 127.0.0.1:UPSTREAM_PORT; after bench_setup,
 #                              which stops it (pid file $work/nginx.pid)
-#   bench_up PORT [PID]        waits up to 30 s for http://127.0.0.1:PORT/v1/models to answer; gives up at once when
-#                              PID (the server's process, if given) has exited; false when it did not answer
+#   bench_up PORT [PID] [PATH] waits up to 30 s for http://127.0.0.1:PORT/PATH to answer 2xx (PATH defaults to
+#                              /v1/models; serve's /readyz says an upstream is usable); gives up at once when PID (the
+#                              server's process, if given and not empty) has exited; false when it did not answer
 #   bench_stop PID...          stops those processes (kill, wait) and takes them out of `pids`, so that the EXIT trap
 #                              does not signal their numbers again once another process may have them
-#   bench_started NAME WHAT PORT LOG [PID]
-#                              bench_up PORT PID, or exits 1 with "NAME: WHAT did not start" and LOG's last lines on
-#                              stderr: a run that went on without its server would print numbers about nothing
+#   bench_started NAME WHAT PORT LOG [PID] [PATH]
+#                              bench_up PORT PID PATH, or exits 1 with "NAME: WHAT did not answer PATH on port PORT"
+#                              and LOG's last lines on stderr: a run that went on without its server would print
+#                              numbers about nothing
 
 bench_needs() {
   local name=$1 tool
@@ -43,13 +45,13 @@ bench_setup() {
 }
 
 bench_up() {
-  local deadline=$((SECONDS + 30))
+  local path=${3:-/v1/models} deadline=$((SECONDS + 30))
   while [ "$SECONDS" -lt "$deadline" ]; do
     if [ -n "${2:-}" ] && { [ ! -e "/proc/$2/stat" ] || [ "$(sed 's/.*) //' "/proc/$2/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]; }; then
       return 1 # exited (a zombie until the script waits for it)
     fi
     # A listener that accepts and never answers must not hold the wait past its 30 s.
-    curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$1/v1/models" && return 0
+    curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$1$path" && return 0
     sleep 0.2
   done
   return 1
@@ -72,9 +74,9 @@ NGINX
 }
 
 bench_started() {
-  local name=$1 what=$2 port=$3 log=$4
-  bench_up "$port" "${5:-}" && return 0
-  echo "$name: $what did not start on port $port (the last lines of its log follow)" >&2
+  local name=$1 what=$2 port=$3 log=$4 path=${6:-/v1/models}
+  bench_up "$port" "${5:-}" "$path" && return 0
+  echo "$name: $what did not answer $path on port $port (the last lines of its log follow)" >&2
   tail -5 "$log" >&2 2>/dev/null || true
   exit 1
 }

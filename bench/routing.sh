@@ -31,10 +31,6 @@ bench_needs routing jq curl
 mkdir -p "$out"
 bench_setup
 tp() { "$here/tokenpipe" "$@"; }
-wait_up() { # url
-  for _ in $(seq 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done
-  echo "routing: $1 did not come up" >&2; exit 1
-}
 
 # The fleet: replicas 1-3 fast, replica 4 slow to its first token (same pace after it).
 ports=(18420 18421 18422 18423)
@@ -49,7 +45,8 @@ for i in 0 1 2 3; do
   "$here/tokenpipe" sim -p "${ports[$i]}" --threads 1 --ttft "$ttft" --itl "$itl" --tokens "$tokens" \
     >"$work/sim$i.log" 2>&1 & pids+=($!)
 done
-for p in "${ports[@]}"; do wait_up "http://127.0.0.1:$p/v1/models"; done
+# pids holds the four sims, in port order: each wait gives up at once should its sim have exited.
+for i in 0 1 2 3; do bench_started routing "sim $((i + 1))" "${ports[$i]}" "$work/sim$i.log" "${pids[$i]}"; done
 upstreams=$(printf 'http://127.0.0.1:%s,' "${ports[@]}")
 upstreams=${upstreams%,}
 
@@ -70,8 +67,8 @@ for cfg in "${configs[@]}"; do
   "$here/tokenpipe" serve -p 18430 --upstream "$upstreams" $flags >"$work/serve-$name.log" 2>&1 &
   serve_pid=$!
   pids+=("$serve_pid")
-  wait_up http://127.0.0.1:18430/readyz
-  kill -0 "$serve_pid" 2>/dev/null || { echo "routing: serve ($name) did not start: $(tail -1 "$work/serve-$name.log")" >&2; exit 1; }
+  # Listening is not yet ready: /readyz is 200 once an upstream is usable (docs/serve.md).
+  bench_started routing "serve ($name)" 18430 "$work/serve-$name.log" "$serve_pid" /readyz
   json="$out/routing-${name// /_}.json"
   tp bench --rate "$rate" -c 500 -z "${secs}s" --warmup "${WARMUP:-10s}" --max-tokens "$tokens" --progress none --json "$json" \
     http://127.0.0.1:18430/v1/chat/completions >"${json%.json}.txt" 2>&1 || true
