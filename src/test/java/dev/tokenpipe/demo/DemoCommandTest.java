@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tokenpipe.cli.Cli;
+import dev.tokenpipe.openai.Json;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -150,11 +151,14 @@ class DemoCommandTest {
   @Test
   void badFlagsAreOneErrorLineAndExit64() {
     for (List<String> bad : List.of(List.of("-n", "0"), List.of("--bogus"), List.of("--ttft", "soon"),
-        List.of("-c", "x"), List.of("--group-commit", "0ms"))) {
+        List.of("-c", "x"), List.of("--group-commit", "0ms"), List.of("--tokens", "0"))) {
       Run run = run(bad);
       assertThat(run.exitCode()).as(run.transcript()).isEqualTo(64);
       assertThat(run.err().lines().filter(l -> !l.startsWith("Try ")).count()).as(run.transcript()).isEqualTo(1);
       assertThat(run.err()).startsWith("demo: ");
+      if (bad.get(0).equals("--tokens")) {
+        assertThat(run.err()).as("names the flag given").contains("--tokens must be at least 1");
+      }
       assertThat(run.out()).isEmpty();
       assertThat(run.command().started).isNull();
     }
@@ -235,5 +239,35 @@ class DemoCommandTest {
         "  WARNING: 22 of 200 requests on the after path failed (error classes in the report);"
             + " the figures above cover only the ones that succeeded.");
     assertThat(DemoCommand.errorWarnings(3, 1, 40)).hasSize(2).first().asString().contains("3 of 40 requests on the before path");
+  }
+
+  /**
+   * The text under the table tells what the numbers show and nothing more. A fresh user ran the demo with answers of
+   * one length (12 and 12 tokens): before's p99/p50 was 1.07x, and the demo still printed "the median looks fine,
+   * the tail is 1x the median ... the long one in 20 for all 12".
+   */
+  @Test
+  void theStoryUnderTheTableFollowsTheNumbers() throws Exception {
+    // The usual run: a short answer held a little, the long one in 20 a lot.
+    JsonNode usual = DemoTable.json(DemoTableTest.bench(720, 10_800, 0.02, 9_000, 0), DemoTableTest.bench(610, 680, 24, 1.2, 0));
+    assertThat(String.join("\n", DemoCommand.story(usual.path("before"), usual.path("after"), 4, 500, "50ms")))
+        .contains("the median looks fine, the tail is 15x the median").contains("the long one in 20 for all 500");
+
+    // Answers of one length: held alike, so the median moves and the tail ratio does not.
+    JsonNode oneLength = DemoTable.json(DemoTableTest.bench(420, 450, 0.02, 300, 0), DemoTableTest.bench(105, 125, 24, 1.2, 0));
+    String text = String.join("\n", DemoCommand.story(oneLength.path("before"), oneLength.path("after"), 12, 12, "50ms"));
+    assertThat(text).contains("the median itself is held: TTFT p50 420 ms against 105 ms after")
+        .contains("Every answer here is 12 tokens").doesNotContain("median looks fine").doesNotContain("the long one");
+
+    // Nothing held in this run: no story, a pointer to doctor.
+    JsonNode none = DemoTable.json(DemoTableTest.bench(110, 130, 24, 1, 0), DemoTableTest.bench(105, 125, 24, 1.2, 0));
+    assertThat(DemoCommand.story(none.path("before"), none.path("after"), 4, 500, "50ms"))
+        .singleElement().asString().contains("this run does not show the buffering").contains("doctor");
+
+    // No successful request on a path: nothing to compare.
+    JsonNode empty = Json.MAPPER.readTree("{\"totals\":{\"requests\":3,\"errors\":3},\"metrics\":{}}");
+    JsonNode failed = DemoTable.json(empty, DemoTableTest.bench(105, 125, 24, 1.2, 0));
+    assertThat(DemoCommand.story(failed.path("before"), failed.path("after"), 4, 500, "50ms"))
+        .singleElement().asString().contains("no TTFT to compare");
   }
 }
