@@ -1,13 +1,11 @@
 package dev.tokenpipe.sim;
 
+import dev.tokenpipe.http.ContinueInTurn;
 import dev.tokenpipe.http.TooLargeRequest;
 import dev.tokenpipe.openai.ApiError;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.DecoderResult;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -15,10 +13,8 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.util.ReferenceCountUtil;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -27,7 +23,7 @@ import java.util.function.BooleanSupplier;
  * the same connection): it is passed on marked as failed, and the handler answers it with an OpenAI-style
  * error ({@link #refusal}) in its turn, then closes. For the same reason a {@code 100 Continue} is written only
  * in its request's turn: at once when every request before it was answered, else when the handler says so
- * ({@link #inTurn}).
+ * ({@link #inTurn}, {@link ContinueInTurn}).
  */
 final class SimBodyAggregator extends HttpObjectAggregator {
   /** The decoder-result cause that marks a request whose Expect is not 100-continue (passed on with its body). */
@@ -38,27 +34,18 @@ final class SimBodyAggregator extends HttpObjectAggregator {
   }
 
   private final int maxBodyBytes;
-  /** True while the connection owes no answer to a request before the one being read. */
-  private final BooleanSupplier answeredAll;
-  /** The request being read asked for 100 Continue while answers before it were still owed. */
-  private boolean continueOwed;
+  private final ContinueInTurn continues;
 
+  /** @param answeredAll the handler's: no answer to a request before the one being read is owed */
   SimBodyAggregator(int maxBodyBytes, BooleanSupplier answeredAll) {
     super(maxBodyBytes);
     this.maxBodyBytes = maxBodyBytes;
-    this.answeredAll = answeredAll;
+    this.continues = new ContinueInTurn(answeredAll);
   }
 
-  /**
-   * Every request before the one being read was answered: its 100 Continue goes out now if it is owed. (A client
-   * that stopped waiting and sent its body meanwhile gets it too, before its answer, as RFC 9110 §15.2 allows.)
-   */
+  /** Every request before the one being read was answered: its 100 Continue goes out now if it is owed. */
   void inTurn() {
-    if (continueOwed) {
-      continueOwed = false;
-      ctx().writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER))
-          .addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
-    }
+    continues.inTurn(ctx());
   }
 
   /** The answer to a request this aggregator marked or the decoder could not parse: 413, 417 or 400. */
@@ -86,20 +73,12 @@ final class SimBodyAggregator extends HttpObjectAggregator {
         || (HttpUtil.is100ContinueExpected(start) && isContentLengthInvalid(start, maxContentLength))) {
       return null;
     }
-    Object answer = super.newContinueResponse(start, maxContentLength, pipeline);
-    if (answer != null && !answeredAll.getAsBoolean()) {
-      // Netty would write it now, in the middle of the body still going out to a request before this one (the
-      // HTTP encoder refuses it there, and the connection was closed on that error).
-      ReferenceCountUtil.release(answer);
-      continueOwed = true;
-      return null;
-    }
-    return answer;
+    return continues.offer(super.newContinueResponse(start, maxContentLength, pipeline));
   }
 
   @Override
   protected void finishAggregation(FullHttpMessage aggregated) throws Exception {
-    continueOwed = false; // the body came without it
+    continues.settled(); // the body came without it
     super.finishAggregation(aggregated);
     if (aggregated.decoderResult().isSuccess() && unsupportedExpectation(aggregated)) { // a parse error says more
       aggregated.setDecoderResult(DecoderResult.failure(new ExpectationFailed()));
@@ -115,7 +94,7 @@ final class SimBodyAggregator extends HttpObjectAggregator {
 
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-    continueOwed = false; // a chunked body over the limit: refused in its turn, with no 100 before the refusal
+    continues.settled(); // a chunked body over the limit: refused in its turn, with no 100 before the refusal
     if (!(oversized instanceof HttpRequest head)) {
       ctx.close();
       return;
