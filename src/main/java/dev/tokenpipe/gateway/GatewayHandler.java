@@ -2,6 +2,7 @@ package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.http.JsonErrorAggregator;
 import dev.tokenpipe.http.LingeringClose;
 import dev.tokenpipe.http.PrometheusText;
 import dev.tokenpipe.http.TooLargeRequest;
@@ -41,6 +42,8 @@ import org.slf4j.LoggerFactory;
  *       backpressure); requests already read past that wait too, up to {@value #MAX_WAITING}; a request
  *       beyond that is refused with a 503 {@code too_many_pipelined} after all before it were answered,
  *       and the connection closes. A running stream is never cut for it.</li>
+ *   <li>A pipelined request's {@code 100 Continue} goes out in its turn, when every answer before it has ended
+ *       ({@link #answeredAll}; the aggregator holds it back until then).</li>
  *   <li>Every close after a final answer here is a {@link LingeringClose}, so that unread request bytes
  *       cannot turn the close into a reset that destroys the answer.</li>
  *   <li>While fewer requests wait, the connection keeps reading during a stream, so a client close is seen
@@ -65,6 +68,8 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   private final CorsPolicy cors;
   private final ArrayDeque<FullHttpRequest> pipelined = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
+  /** The aggregator before this handler, which holds back a 100 Continue until its request's turn. */
+  private JsonErrorAggregator body;
   private ProxyExchange exchange;
   private boolean probing;
   /** More than {@link #MAX_WAITING} requests came: after the waiting ones, a 503 and the close. */
@@ -81,6 +86,12 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+    this.body = ctx.pipeline().get(JsonErrorAggregator.class);
+  }
+
+  /** Nothing is being answered or waits to be: a request being read now is the next one answered. */
+  boolean answeredAll() {
+    return !busy() && !closing && !overflowed && pipelined.isEmpty();
   }
 
   @Override
@@ -117,6 +128,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
             "More than " + MAX_WAITING + " requests were pipelined on this connection; send the rest on a new one.",
             "too_many_pipelined")), false);
       } else {
+        body.inTurn();
         requestTimeout().awaitNext();
       }
     }

@@ -51,11 +51,13 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
     p.addLast("request-target", timeouts.headWatch());
     // Request bodies only (inbound): a chat request is small and must be whole to be routed and retried.
     // Oversized ones get a 413. Responses never pass through an aggregator.
-    p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes(), Route::dialect));
+    // Its 100 Continue waits for the request's turn, which the handler knows.
+    GatewayHandler handler = new GatewayHandler(gw, cors);
+    p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes(), Route::dialect, handler::answeredAll));
     // Deliberately absent:
     //   HttpContentCompressor     - a compressor holds bytes until its window fills: streams arrive in bursts
     //   FlushConsolidationHandler - batches flushes across events (group commit, DESIGN.md)
     //   ChunkedWriteHandler       - not needed: each event is one write
-    p.addLast("gateway", new GatewayHandler(gw, cors));
+    p.addLast("gateway", handler);
   }
 }

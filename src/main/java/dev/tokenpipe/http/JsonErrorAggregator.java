@@ -16,13 +16,15 @@ import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.util.ReferenceCountUtil;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
 /**
  * Aggregates request bodies up to a limit. An oversized request (a body over the limit, or {@code Expect:
  * 100-continue} with a declared length over it, RFC 9110 §10.1.1) is passed on as a {@link TooLargeRequest}, for
  * the server's handler to answer in its turn. Any other expectation gets a JSON 417 in the shape of the request's
- * API at once, and the connection closes.
+ * API at once, and the connection closes. A {@code 100 Continue} goes out only in its request's turn: at once when
+ * every request before it was answered, else when the handler says so ({@link #inTurn}, {@link ContinueInTurn}).
  *
  * <p>Memory: an aggregated body is a composite of slices of the socket reads it came in, and each slice holds its
  * whole receive buffer (Netty's adaptive receive buffer jumps to 64 KiB after one full read and shrinks one step
@@ -33,16 +35,27 @@ import java.util.function.Function;
 public final class JsonErrorAggregator extends HttpObjectAggregator {
   private final int maxBodyBytes;
   private final Function<String, Dialect> errorShape;
+  private final ContinueInTurn continues;
 
-  /** @param errorShape the dialect whose error shape an answer to a request target is in */
-  public JsonErrorAggregator(int maxBodyBytes, Function<String, Dialect> errorShape) {
+  /**
+   * @param errorShape the dialect whose error shape an answer to a request target is in
+   * @param answeredAll the server handler's: no answer to a request before the one being read is owed
+   */
+  public JsonErrorAggregator(int maxBodyBytes, Function<String, Dialect> errorShape, BooleanSupplier answeredAll) {
     super(maxBodyBytes, true); // true: close after a failed expectation
     this.maxBodyBytes = maxBodyBytes;
     this.errorShape = errorShape;
+    this.continues = new ContinueInTurn(answeredAll);
+  }
+
+  /** Every request before the one being read was answered: its 100 Continue goes out now if it is owed. */
+  public void inTurn() {
+    continues.inTurn(ctx());
   }
 
   @Override
   protected void finishAggregation(FullHttpMessage aggregated) throws Exception {
+    continues.settled(); // the body came without it
     super.finishAggregation(aggregated);
     if (aggregated.content() instanceof CompositeByteBuf body && Buffers.memory(body) > 2L * body.readableBytes()) {
       // One buffer of exactly its bytes in place of its parts, which are released (consolidate() leaves a body
@@ -57,6 +70,7 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
 
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+    continues.settled(); // a chunked body over the limit: refused in its turn, with no 100 before the refusal
     if (oversized instanceof HttpRequest req) {
       ctx.fireChannelRead(TooLargeRequest.of(req, maxBodyBytes));
     } else {
@@ -68,7 +82,7 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
   protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
     Object answer = super.newContinueResponse(start, maxContentLength, pipeline);
     if (!(answer instanceof HttpResponse netty) || netty.status().code() < 400) {
-      return answer; // null (no Expect) or 100 Continue
+      return continues.offer(answer); // null (no Expect), or 100 Continue: now, or held back for its turn
     }
     ReferenceCountUtil.release(answer);
     if (netty.status().code() == 413) {

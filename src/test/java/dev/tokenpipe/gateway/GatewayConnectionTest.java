@@ -10,6 +10,7 @@ import dev.tokenpipe.testing.RawClient;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -28,6 +29,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The client connection's lifecycle over raw sockets: what closes it, what keeps it, pipelining, drain,
@@ -182,6 +185,72 @@ class GatewayConnectionTest {
       assertThat(new String(first, 0, n, StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 100 Continue");
       s.getOutputStream().write(body);
       assertThat(readUntilClose(s)).contains("data: [DONE]");
+    }
+  }
+
+  /**
+   * A request with {@code Expect: 100-continue} pipelined behind a running stream gets its {@code 100 Continue} in
+   * its turn, after the stream's last chunk (docs/serve.md "Pipelining"). The aggregator wrote it the moment it
+   * parsed the head: sent with the stream's request, the 100 were the first bytes on the connection, and the client
+   * took it for the stream's interim answer; sent mid-stream, its bytes went into the stream's chunked body and the
+   * stream was cut (outcome=cancelled).
+   */
+  @ParameterizedTest(name = "midStream={0}")
+  @ValueSource(booleans = {false, true})
+  void aPipelinedExpectContinueGetsIts100AfterTheStreamBeforeIt(boolean midStream) throws Exception {
+    byte[] body = "{\"model\":\"tokenpipe-sim\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+        .getBytes(StandardCharsets.UTF_8);
+    String stream = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+        + STREAM_CHAT.length() + "\r\nX-Tokenpipe-Sim: ttft=100ms itl=20ms tokens=20\r\n\r\n" + STREAM_CHAT;
+    String expect = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + "Connection: close\r\nContent-Length: " + body.length + "\r\nExpect: 100-continue\r\n"
+        + "X-Tokenpipe-Sim: ttft=1ms itl=1ms tokens=3\r\n\r\n";
+    String interim = "HTTP/1.1 100 Continue\r\n\r\n";
+    try (Socket s = new Socket("127.0.0.1", gateway.port())) {
+      s.setSoTimeout(10_000);
+      OutputStream out = s.getOutputStream();
+      InputStream in = s.getInputStream();
+      ByteArrayOutputStream seen = new ByteArrayOutputStream();
+      if (midStream) {
+        out.write(stream.getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        assertThat(readThrough(in, seen, "data: {")).as("the stream's first event: %s", seen).isTrue();
+        out.write(expect.getBytes(StandardCharsets.UTF_8)); // a read of its own, while the stream runs
+      } else {
+        out.write((stream + expect).getBytes(StandardCharsets.UTF_8)); // read before the stream's head exists
+      }
+      out.flush();
+      assertThat(readThrough(in, seen, interim)).as("a 100 Continue before the close: %s", seen).isTrue();
+
+      String before = seen.toString(StandardCharsets.UTF_8);
+      byte[] first = before.substring(0, before.length() - interim.length()).getBytes(StandardCharsets.UTF_8);
+      Wire.Response r = Wire.Response.parse(first, false, false, List.of(), List.of());
+      assertThat(r.status()).as("the stream's answer comes first: %s", before).isEqualTo(200);
+      assertThat(r.chunked() && r.complete()).as("the stream ends with its last chunk before the 100: %s", before).isTrue();
+      assertThat(new String(r.rawBody(), StandardCharsets.UTF_8)).as(before).endsWith("0\r\n\r\n");
+      assertThat(r.bodyText()).as(before).contains("data: [DONE]");
+
+      out.write(body);
+      out.flush();
+      String second = readUntilClose(s);
+      assertThat(statuses(second)).as(second).containsExactly(200);
+      assertThat(second).contains("\"chat.completion\"");
+    }
+  }
+
+  /** Reads byte by byte into {@code seen} until it ends with {@code end}; false when the connection closed first. */
+  private static boolean readThrough(InputStream in, ByteArrayOutputStream seen, String end) throws IOException {
+    byte[] want = end.getBytes(StandardCharsets.US_ASCII);
+    while (true) {
+      int b = in.read();
+      if (b < 0) {
+        return false;
+      }
+      seen.write(b);
+      byte[] all = seen.toByteArray();
+      if (all.length >= want.length && java.util.Arrays.equals(all, all.length - want.length, all.length, want, 0, want.length)) {
+        return true;
+      }
     }
   }
 
