@@ -73,8 +73,7 @@ for cfg in "${configs[@]}"; do
   tp bench --rate "$rate" -c 500 -z "${secs}s" --warmup "${WARMUP:-10s}" --max-tokens "$tokens" --progress none --json "$json" \
     http://127.0.0.1:18430/v1/chat/completions >"${json%.json}.txt" 2>&1 || true
   metrics=$(curl -fs http://127.0.0.1:18430/metrics)
-  kill "$serve_pid"
-  wait "$serve_pid" 2>/dev/null || true
+  bench_stop "$serve_pid"
   shares=""
   total=$(awk '/^tokenpipe_gateway_upstream_picks_total/ {s += $2} END {print s + 0}' <<<"$metrics")
   for p in "${ports[@]}"; do
