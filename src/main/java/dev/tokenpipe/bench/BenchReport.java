@@ -101,14 +101,7 @@ final class BenchReport {
     sc.put("cores", Runtime.getRuntime().availableProcessors());
     sc.put("event_loops", config.threads());
     ArrayNode reasons = sc.putArray("reasons");
-    Metric reference = null;
-    for (Metric m : List.of(Metric.ITL, Metric.TTFT, Metric.E2E)) {
-      // A zero median (events that arrive in bursts: most gaps are 0) is no scale to judge lag against.
-      if (metrics.total(m).getTotalCount() > 0 && metrics.total(m).getValueAtPercentile(50) > 0) {
-        reference = m;
-        break;
-      }
-    }
+    Metric reference = SelfCheck.reference(metrics);
     if (reference != null) {
       long refMicros = metrics.total(reference).getValueAtPercentile(50);
       long lagMicros = lag.getTotalCount() > 0 ? lag.getValueAtPercentile(99) : 0;

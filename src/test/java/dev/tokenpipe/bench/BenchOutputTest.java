@@ -71,6 +71,37 @@ class BenchOutputTest {
     assertThat(SelfCheck.lagLimitMicros(2_000)).isEqualTo(1_000);
   }
 
+  /**
+   * Lag is judged against the token pace when the gaps' median is 0. A fresh user's run (ITL p50 0, TPOT p50 about
+   * 20 ms, lag p99 35 ms) was judged against its TTFT p50 and said "ok (8.3% of the TTFT p50)".
+   */
+  @Test
+  void aZeroGapMedianIsJudgedAgainstTheTokenPaceNotTheFirstToken() {
+    Metrics m = new Metrics();
+    for (int i = 0; i < 100; i++) {
+      m.record(Metric.TTFT, 420_000);
+      m.record(Metric.TPOT, 20_000);
+      m.record(Metric.ITL, i % 4 == 0 ? 80_000 : 0); // four events to a read: three gaps in four are 0
+    }
+    m.collect(); // the totals, as after a run
+    assertThat(SelfCheck.reference(m)).isEqualTo(Metric.TPOT);
+    assertThat(SelfCheck.lagLimitMicros(m.total(Metric.TPOT).getValueAtPercentile(50))).as("35 ms of lag is over it")
+        .isLessThan(35_000);
+
+    Metrics paced = new Metrics();
+    paced.record(Metric.ITL, 20_000);
+    paced.record(Metric.TPOT, 20_000);
+    paced.record(Metric.TTFT, 420_000);
+    paced.collect();
+    assertThat(SelfCheck.reference(paced)).isEqualTo(Metric.ITL);
+
+    Metrics oneToken = new Metrics();
+    oneToken.record(Metric.TTFT, 420_000); // one-token answers: no gaps, no pace
+    oneToken.collect();
+    assertThat(SelfCheck.reference(oneToken)).isEqualTo(Metric.TTFT);
+    assertThat(SelfCheck.reference(new Metrics())).isNull();
+  }
+
   @Test
   void progressLineShowsNothingBeforeThereIsData() {
     String empty = Progress.line(new Progress.Snapshot(0, 0, 200, 0, 50, 0, 0, false, new Histogram(3), new Histogram(3), -1));
