@@ -52,8 +52,14 @@ public final class Main implements Runnable {
     return cl.execute(args);
   }
 
+  /**
+   * No command: the usage on stderr and exit 64, as for any other usage error. It was the usage on stdout and exit 0,
+   * so a script that lost its command word "succeeded" having run nothing. {@code tokenpipe --help} still prints
+   * it on stdout with 0.
+   */
   @Override
   public void run() {
-    spec.commandLine().usage(System.out);
+    spec.commandLine().usage(spec.commandLine().getErr());
+    throw Cli.usage("no command given");
   }
 }

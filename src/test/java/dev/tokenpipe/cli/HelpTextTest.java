@@ -31,6 +31,20 @@ class HelpTextTest {
     return new Help(out.toString(), err + tracer.toString());
   }
 
+  /** A script that lost its command word must not "succeed" having run nothing (it printed the usage, exit 0). */
+  @Test
+  void noCommandIsAUsageErrorWithTheCommandsOnStderr() {
+    CommandLine cl = Cli.newCommandLine(new Main());
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    assertThat(cl.execute()).isEqualTo(Cli.EXIT_USAGE);
+    assertThat(out.toString()).isEmpty();
+    assertThat(err.toString()).contains("Commands:").contains("serve").endsWith("tokenpipe: no command given" + System.lineSeparator());
+    assertThat(help("--help").out()).contains("Commands:");
+  }
+
   @Test
   void rootHelpListsEveryCommandWithAWholeSentence() {
     Help h = help("--help");
