@@ -2,13 +2,9 @@ package dev.tokenpipe.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import dev.tokenpipe.testing.BenchScript;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -29,17 +25,12 @@ class BenchServersUpTest {
   @TempDir
   Path dir;
 
-  private static void stub(Path file, String body) throws IOException {
-    Files.writeString(file, "#!/usr/bin/env bash\n" + body + "\n");
-    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
-  }
-
   /** A serve that answers (its /v1/models) but never becomes ready: the run stops when bench_up's 30 s are over. */
   @Test
   void hedgingStopsWithTheLogOfAServeThatNeverBecomesReady() throws Exception {
-    Run r = run("hedging.sh", "serve) echo 'serve: no upstream usable (stub)' >&2; exec sleep 120 ;;",
+    BenchScript.Result r = run("hedging.sh", "serve) echo 'serve: no upstream usable (stub)' >&2; exec sleep 120 ;;",
         "*/v1/models) exit 0 ;;", "10");
-    assertThat(r.code()).as(r.err()).isEqualTo(1);
+    assertThat(r.exit()).as(r.err()).isEqualTo(1);
     assertThat(r.err()).contains("hedging: serve (off) did not answer /readyz on port 18450")
         .contains("serve: no upstream usable (stub)");
     assertThat(r.started()).as("nothing measured").doesNotContain("bench");
@@ -49,44 +40,24 @@ class BenchServersUpTest {
   @Test
   void routingStopsAtOnceWithTheLogOfASimThatExited() throws Exception {
     long start = System.nanoTime();
-    Run r = run("routing.sh", "sim) echo 'tokenpipe sim: cannot listen (stub)' >&2; exit 1 ;;", "", "1", "1");
-    assertThat(r.code()).as(r.err()).isEqualTo(1);
+    BenchScript.Result r = run("routing.sh", "sim) echo 'tokenpipe sim: cannot listen (stub)' >&2; exit 1 ;;", "", "1", "1");
+    assertThat(r.exit()).as(r.err()).isEqualTo(1);
     assertThat(r.err()).contains("routing: sim 1 did not answer /v1/models on port 18420")
         .contains("tokenpipe sim: cannot listen (stub)");
     assertThat((System.nanoTime() - start) / 1_000_000).as("no wait for a process that is gone").isLessThan(15_000);
     assertThat(r.started()).doesNotContain("serve", "bench");
   }
 
-  record Run(int code, String err, List<String> started) {}
-
   /**
    * Runs {@code bench/<script> args...} with a stub launcher whose sim and serve sleep unless {@code launcherCase}
    * (a case branch) says otherwise, and a stub curl that fails unless {@code curlCase} (a case branch on the URL)
    * says otherwise.
    */
-  private Run run(String script, String launcherCase, String curlCase, String... args) throws Exception {
-    Path repo = Path.of("").toAbsolutePath();
-    Files.createDirectories(dir.resolve("bench"));
-    Files.copy(repo.resolve("bench/" + script), dir.resolve("bench/" + script));
-    Files.copy(repo.resolve("bench/lib.sh"), dir.resolve("bench/lib.sh"));
-    Path started = dir.resolve("started");
-    stub(dir.resolve("tokenpipe"), "[ \"$1\" = --version ] && exit 0\necho \"$1\" >> '" + started + "'\n"
-        + "case $1 in\n" + launcherCase + "\nsim|serve) exec sleep 120 ;;\nesac\nexit 0");
-    Path bin = Files.createDirectories(dir.resolve("bin"));
-    stub(bin.resolve("curl"), "url=${*: -1}\ncase $url in\n" + curlCase + "\n*) exit 7 ;;\nesac");
-    stub(bin.resolve("jq"), "exit 0");
-    List<String> cmd = new ArrayList<>(List.of("bash", dir.resolve("bench/" + script).toString()));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
-    Process p = pb.redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    boolean ended = p.waitFor(75, TimeUnit.SECONDS);
-    if (!ended) {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-    }
-    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(ended).as("the script ended; stderr: %s", err).isTrue();
-    return new Run(p.exitValue(), err, Files.exists(started) ? Files.readAllLines(started) : List.of());
+  private BenchScript.Result run(String script, String launcherCase, String curlCase, String... args) throws Exception {
+    return new BenchScript(dir, script)
+        .launcher("case $1 in\n" + launcherCase + "\nsim|serve) exec sleep 120 ;;\nesac\nexit 0")
+        .tool("curl", "url=${*: -1}\ncase $url in\n" + curlCase + "\n*) exit 7 ;;\nesac")
+        .tool("jq", "exit 0")
+        .run(Map.of(), 75, args);
   }
 }

@@ -2,15 +2,14 @@ package dev.tokenpipe.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tokenpipe.testing.BenchScript;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,18 +25,11 @@ class GatewayOverheadSummaryTest {
   @TempDir
   Path dir;
 
-  private Path started;
+  private BenchScript sandbox;
 
   @BeforeEach
   void copyScript() throws IOException {
-    Path repo = Path.of("").toAbsolutePath();
-    Files.createDirectories(dir.resolve("bench"));
-    Files.copy(repo.resolve("bench/gateway-overhead.sh"), dir.resolve("bench/gateway-overhead.sh"));
-    Files.copy(repo.resolve("bench/lib.sh"), dir.resolve("bench/lib.sh"));
-    started = dir.resolve("started");
-    Path launcher = dir.resolve("tokenpipe");
-    Files.writeString(launcher, "#!/usr/bin/env bash\necho \"$*\" >> '" + started + "'\n");
-    Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
+    sandbox = new BenchScript(dir, "gateway-overhead.sh").launcher("exit 0");
   }
 
   /** One results row: the script's 28 tab-separated columns, TTFT p99 in column 7, the way in's p99 in 28. */
@@ -85,19 +77,8 @@ class GatewayOverheadSummaryTest {
     return f;
   }
 
-  private record Result(int exit, String out, String err) {}
-
-  private Result summarize(String files) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder("bash", dir.resolve("bench/gateway-overhead.sh").toString(), "300");
-    pb.environment().put("SUMMARIZE", files);
-    Process p = pb.start();
-    boolean ended = p.waitFor(30, TimeUnit.SECONDS);
-    if (!ended) {
-      p.destroyForcibly();
-    }
-    assertThat(ended).as("the script ended").isTrue();
-    return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
-        new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip());
+  private BenchScript.Result summarize(String files) throws Exception {
+    return sandbox.run(Map.of("SUMMARIZE", files), 30, "300");
   }
 
   @Test
@@ -105,7 +86,7 @@ class GatewayOverheadSummaryTest {
     Path a = run("a.tsv", 3.0, -1.0);
     Path b = run("b.tsv", 2.0, 10.0);
 
-    Result r = summarize(a + " " + b);
+    BenchScript.Result r = summarize(a + " " + b);
 
     assertThat(r.exit()).as("exit; stderr: %s", r.err()).isZero();
     assertThat(r.out()).contains("serve-nginx   floor-nginx");
@@ -120,7 +101,7 @@ class GatewayOverheadSummaryTest {
         + "        +1.50   (behind NGINX at TTFT p99 in 3 of 4)");
     assertThat(r.out()).contains("  floor  median of the rounds                +1.00")
         .contains("(behind NGINX at TTFT p99 in 4 of 4)");
-    assertThat(started).as("summarizing starts nothing").doesNotExist();
+    assertThat(sandbox.startedAnything()).as("summarizing starts nothing").isFalse();
   }
 
   @Test
@@ -141,7 +122,7 @@ class GatewayOverheadSummaryTest {
     }
     Files.write(a, rows);
 
-    Result r = summarize(a.toString());
+    BenchScript.Result r = summarize(a.toString());
 
     assertThat(r.exit()).as("exit; stderr: %s", r.err()).isZero();
     assertThat(r.out()).contains("  round 1:2   serve  no latency (no request succeeded on one of the paths)");
@@ -154,11 +135,11 @@ class GatewayOverheadSummaryTest {
   void aMissingResultsFileIsAOneLineErrorWithExit64() throws Exception {
     Path a = run("a.tsv", 1.0, 1.0);
 
-    Result r = summarize(a + " " + dir.resolve("missing.tsv"));
+    BenchScript.Result r = summarize(a + " " + dir.resolve("missing.tsv"));
 
     assertThat(r.exit()).as("exit; stdout: %s", r.out()).isEqualTo(64);
     assertThat(r.err()).isEqualTo("gateway-overhead: SUMMARIZE: no results in " + dir.resolve("missing.tsv"));
     assertThat(r.out()).isEmpty();
-    assertThat(started).doesNotExist();
+    assertThat(sandbox.startedAnything()).isFalse();
   }
 }

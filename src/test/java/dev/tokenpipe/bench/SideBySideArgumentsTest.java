@@ -2,14 +2,12 @@ package dev.tokenpipe.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import dev.tokenpipe.testing.BenchScript;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -28,11 +26,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 class SideBySideArgumentsTest {
   @TempDir
   Path dir;
-
-  private static void stub(Path file, String body) throws IOException {
-    Files.writeString(file, "#!/usr/bin/env bash\n" + body + "\n");
-    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
-  }
 
   @ParameterizedTest(name = "concurrency={0} seconds={1} pairs={2} WARM={3}")
   @CsvSource({
@@ -65,39 +58,22 @@ class SideBySideArgumentsTest {
   }
 
   private void assertRefusedBeforeAnythingStarts(String warm, String a, String b, String... rest) throws Exception {
-    Path repo = Path.of("").toAbsolutePath();
-    Files.createDirectories(dir.resolve("bench"));
-    Files.copy(repo.resolve("bench/side-by-side.sh"), dir.resolve("bench/side-by-side.sh"));
-    Files.copy(repo.resolve("bench/lib.sh"), dir.resolve("bench/lib.sh"));
-    Path started = dir.resolve("started");
-    stub(dir.resolve("tokenpipe"), "[ \"$1\" = --version ] && exit 0; echo \"$1\" >> '" + started + "';"
-        + " [ \"$1\" = serve ] && exec sleep 20; exit 0"); // a gateway lives (the script reads its /proc stat)
-    Path bin = Files.createDirectories(dir.resolve("bin"));
-    stub(bin.resolve("taskset"), "shift 2; exec \"$@\"");
-    stub(bin.resolve("curl"), "exit 0");
-    stub(bin.resolve("jq"), "exit 0");
-    stub(bin.resolve("nginx"), "echo nginx >> '" + started + "'");
+    BenchScript sandbox = new BenchScript(dir, "side-by-side.sh");
+    sandbox.launcher("[ \"$1\" = serve ] && exec sleep 20; exit 0") // a gateway lives (the script reads its /proc stat)
+        .tool("taskset", "shift 2; exec \"$@\"")
+        .tool("curl", "exit 0")
+        .tool("jq", "exit 0")
+        .tool("nginx", sandbox.record("nginx"));
     Files.writeString(dir.resolve("a.jar"), "");
     Files.writeString(dir.resolve("b.jar"), "");
+    List<String> args = new ArrayList<>(List.of(gateway(a), gateway(b)));
+    args.addAll(List.of(rest));
 
-    List<String> cmd = new ArrayList<>(List.of("bash", dir.resolve("bench/side-by-side.sh").toString(),
-        gateway(a), gateway(b)));
-    cmd.addAll(List.of(rest));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false);
-    pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
-    pb.environment().put("WARM", warm);
-    Process p = pb.start();
-    boolean ended = p.waitFor(30, TimeUnit.SECONDS);
-    if (!ended) {
-      p.destroyForcibly();
-    }
-    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    List<String> startedCommands = Files.exists(started) ? Files.readAllLines(started) : List.of();
+    BenchScript.Result r = sandbox.run(Map.of("WARM", warm), 30, args.toArray(String[]::new));
 
-    assertThat(ended).as("the script ended").isTrue();
-    assertThat(p.exitValue()).as("exit status; stderr: %s; started: %s", err, startedCommands).isEqualTo(64);
-    assertThat(err.lines().count()).as("stderr lines: %s", err).isEqualTo(1);
-    assertThat(startedCommands).as("commands started before the argument was refused").isEmpty();
+    assertThat(r.exit()).as("exit status; stderr: %s; started: %s", r.err(), r.started()).isEqualTo(64);
+    assertThat(r.err().lines().count()).as("stderr lines: %s", r.err()).isEqualTo(1);
+    assertThat(r.started()).as("commands started before the argument was refused").isEmpty();
   }
 
   /** A jar's name becomes its path in the test's directory; anything else is passed as it is. */
