@@ -1,20 +1,17 @@
 package dev.tokenpipe.sim;
 
 import dev.tokenpipe.http.ContinueInTurn;
+import dev.tokenpipe.http.ExpectationFailed;
 import dev.tokenpipe.http.TooLargeRequest;
 import dev.tokenpipe.openai.ApiError;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -26,13 +23,6 @@ import java.util.function.BooleanSupplier;
  * ({@link #inTurn}, {@link ContinueInTurn}).
  */
 final class SimBodyAggregator extends HttpObjectAggregator {
-  /** The decoder-result cause that marks a request whose Expect is not 100-continue (passed on with its body). */
-  static final class ExpectationFailed extends RuntimeException {
-    ExpectationFailed() {
-      super("unsupported expectation", null, false, false);
-    }
-  }
-
   private final int maxBodyBytes;
   private final ContinueInTurn continues;
 
@@ -50,14 +40,13 @@ final class SimBodyAggregator extends HttpObjectAggregator {
 
   /** The answer to a request this aggregator marked or the decoder could not parse: 413, 417 or 400. */
   static ApiError refusal(FullHttpRequest req, int maxBodyBytes) {
-    Throwable cause = req.decoderResult().cause();
     if (TooLargeRequest.is(req)) {
       return ApiError.tooLarge(maxBodyBytes);
     }
-    if (cause instanceof ExpectationFailed) {
+    if (ExpectationFailed.is(req)) {
       return ApiError.expectationFailed();
     }
-    return ApiError.invalidRequest("Malformed HTTP request: " + cause.getMessage(), null);
+    return ApiError.invalidRequest("Malformed HTTP request: " + req.decoderResult().cause().getMessage(), null);
   }
 
   /**
@@ -69,7 +58,7 @@ final class SimBodyAggregator extends HttpObjectAggregator {
    */
   @Override
   protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
-    if (unsupportedExpectation(start)
+    if (ExpectationFailed.unsupported(start)
         || (HttpUtil.is100ContinueExpected(start) && isContentLengthInvalid(start, maxContentLength))) {
       return null;
     }
@@ -80,16 +69,9 @@ final class SimBodyAggregator extends HttpObjectAggregator {
   protected void finishAggregation(FullHttpMessage aggregated) throws Exception {
     continues.settled(); // the body came without it
     super.finishAggregation(aggregated);
-    if (aggregated.decoderResult().isSuccess() && unsupportedExpectation(aggregated)) { // a parse error says more
-      aggregated.setDecoderResult(DecoderResult.failure(new ExpectationFailed()));
+    if (aggregated instanceof FullHttpRequest req && ExpectationFailed.unsupported(req)) {
+      ExpectationFailed.mark(req);
     }
-  }
-
-  /** Expect other than 100-continue on an HTTP/1.1 request, as Netty tests it (its HttpUtil method is not public). */
-  private static boolean unsupportedExpectation(HttpMessage m) {
-    String expect = m.headers().get(HttpHeaderNames.EXPECT);
-    return m instanceof HttpRequest && m.protocolVersion().compareTo(HttpVersion.HTTP_1_1) >= 0 && expect != null
-        && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect);
   }
 
   @Override
