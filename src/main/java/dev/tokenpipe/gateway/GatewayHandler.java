@@ -1,6 +1,7 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.ConnectionTimeouts;
+import dev.tokenpipe.http.ExpectationFailed;
 import dev.tokenpipe.http.HttpResponses;
 import dev.tokenpipe.http.JsonErrorAggregator;
 import dev.tokenpipe.http.LingeringClose;
@@ -50,6 +51,9 @@ import org.slf4j.LoggerFactory;
  *       at once; while reading is paused, it is seen at the next write.</li>
  *   <li>A request-side protocol error (malformed request 400, request line too long 414, head too large
  *       431) is answered, then the connection closes: the decoder cannot find the next request.</li>
+ *   <li>A request the aggregator refuses (a body over {@code --max-body} 413, an {@code Expect} other than
+ *       {@code 100-continue} 417) is answered in its turn, after the responses before it, then the connection
+ *       closes: its body is unread, or may or may not follow.</li>
  *   <li>While the gateway drains, every request but the local endpoints gets 503 {@code gateway_draining},
  *       and every response closes its connection.</li>
  * </ul>
@@ -153,9 +157,10 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     Route route = Route.NOT_FOUND;
     try {
       if (malformed) {
-        // A body over --max-body comes here from the aggregator, in its turn (JsonErrorAggregator).
-        throw new ApiException(TooLargeRequest.is(req)
-            ? ApiError.tooLarge(gw.config().maxBodyBytes()) : protocolError(req.decoderResult().cause()));
+        // A body over --max-body and an Expect other than 100-continue come here from the aggregator, in their
+        // turn (JsonErrorAggregator); a closing refusal like the decoder's errors.
+        throw new ApiException(TooLargeRequest.is(req) ? ApiError.tooLarge(gw.config().maxBodyBytes())
+            : ExpectationFailed.is(req) ? ApiError.expectationFailed() : protocolError(req.decoderResult().cause()));
       }
       RequestPath target = RequestPath.parse(req.uri());
       route = Route.of(target.path());

@@ -28,8 +28,8 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
   @Override
   protected void initChannel(Channel ch) {
     ChannelPipeline p = ch.pipeline();
-    // Its 408, like the aggregator's 413, is in the shape of the request's API: Route.dialect, as for every
-    // error GatewayHandler sends.
+    // Its 408 is in the shape of the request's API: Route.dialect, as for every error GatewayHandler sends
+    // (the 413 and 417 of the requests the aggregator refuses among them).
     ConnectionTimeouts timeouts = new ConnectionTimeouts(gw.config().requestReadTimeout().toNanos(),
         gw.config().requestReadTimeout().toNanos(), new ConnectionTimeouts.Listener() {
           @Override
@@ -50,10 +50,11 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
     // Before the aggregator, which holds a head until its body is whole: tells the clock whose body it awaits.
     p.addLast("request-target", timeouts.headWatch());
     // Request bodies only (inbound): a chat request is small and must be whole to be routed and retried.
-    // Oversized ones get a 413. Responses never pass through an aggregator.
+    // Oversized ones, and an Expect other than 100-continue, are passed on for the handler to refuse in their
+    // turn (413, 417). Responses never pass through an aggregator.
     // Its 100 Continue waits for the request's turn, which the handler knows.
     GatewayHandler handler = new GatewayHandler(gw, cors);
-    p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes(), Route::dialect, handler::answeredAll));
+    p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes(), handler::answeredAll));
     // Deliberately absent:
     //   HttpContentCompressor     - a compressor holds bytes until its window fills: streams arrive in bursts
     //   FlushConsolidationHandler - batches flushes across events (group commit, DESIGN.md)

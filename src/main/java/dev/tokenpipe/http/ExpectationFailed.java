@@ -1,6 +1,9 @@
 package dev.tokenpipe.http;
 
+import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -38,6 +41,14 @@ public final class ExpectationFailed {
     if (req.decoderResult().isSuccess()) {
       req.setDecoderResult(DecoderResult.failure(new Unsupported()));
     }
+  }
+
+  /** The marked, body-less stand-in for {@code head}, passed on without waiting for a body that may never come. */
+  public static FullHttpRequest of(HttpRequest head) {
+    FullHttpRequest req = new DefaultFullHttpRequest(head.protocolVersion(), head.method(), head.uri(),
+        Unpooled.EMPTY_BUFFER, head.headers().copy(), EmptyHttpHeaders.INSTANCE);
+    req.setDecoderResult(DecoderResult.failure(new Unsupported()));
+    return req;
   }
 
   /** Whether {@code req} is marked: its expectation is to be answered 417. */

@@ -1,30 +1,26 @@
 package dev.tokenpipe.http;
 
-import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.net.Buffers;
-import dev.tokenpipe.openai.ApiError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.FullHttpMessage;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.util.ReferenceCountUtil;
 import java.util.function.BooleanSupplier;
-import java.util.function.Function;
 
 /**
  * Aggregates request bodies up to a limit. An oversized request (a body over the limit, or {@code Expect:
- * 100-continue} with a declared length over it, RFC 9110 §10.1.1) is passed on as a {@link TooLargeRequest}, for
- * the server's handler to answer in its turn. Any other expectation gets a JSON 417 in the shape of the request's
- * API at once, and the connection closes. A {@code 100 Continue} goes out only in its request's turn: at once when
- * every request before it was answered, else when the handler says so ({@link #inTurn}, {@link ContinueInTurn}).
+ * 100-continue} with a declared length over it, RFC 9110 §10.1.1) is passed on as a {@link TooLargeRequest}, and a
+ * request with any other expectation as an {@link ExpectationFailed}, both without their bodies (dropped as they
+ * come), for the server's handler to answer in its turn (413 or 417) and close. A {@code 100 Continue} goes out only
+ * in its request's turn: at once when every request before it was answered, else when the handler says so
+ * ({@link #inTurn}, {@link ContinueInTurn}). No refusal is written here: written at once, it went into the middle
+ * of a response still streaming on the same connection, and the close after it cut that response.
  *
  * <p>Memory: an aggregated body is a composite of slices of the socket reads it came in, and each slice holds its
  * whole receive buffer (Netty's adaptive receive buffer jumps to 64 KiB after one full read and shrinks one step
@@ -34,17 +30,12 @@ import java.util.function.Function;
  */
 public final class JsonErrorAggregator extends HttpObjectAggregator {
   private final int maxBodyBytes;
-  private final Function<String, Dialect> errorShape;
   private final ContinueInTurn continues;
 
-  /**
-   * @param errorShape the dialect whose error shape an answer to a request target is in
-   * @param answeredAll the server handler's: no answer to a request before the one being read is owed
-   */
-  public JsonErrorAggregator(int maxBodyBytes, Function<String, Dialect> errorShape, BooleanSupplier answeredAll) {
-    super(maxBodyBytes, true); // true: close after a failed expectation
+  /** @param answeredAll the server handler's: no answer to a request before the one being read is owed */
+  public JsonErrorAggregator(int maxBodyBytes, BooleanSupplier answeredAll) {
+    super(maxBodyBytes); // it writes no failed expectation's answer of its own, so none to close after
     this.maxBodyBytes = maxBodyBytes;
-    this.errorShape = errorShape;
     this.continues = new ContinueInTurn(answeredAll);
   }
 
@@ -68,11 +59,22 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
     }
   }
 
+  /**
+   * A request refused before its body: a declared length over the limit, or an unsupported expectation (which
+   * Netty's aggregator answered 417 at once), the latter checked first as Netty does. The aggregator then passes
+   * it on through {@link #handleOversizedMessage} and drops the body, if one follows, as it comes.
+   */
+  @Override
+  protected boolean isContentLengthInvalid(HttpMessage start, int maxContentLength) {
+    return ExpectationFailed.unsupported(start) || super.isContentLengthInvalid(start, maxContentLength);
+  }
+
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
     continues.settled(); // a chunked body over the limit: refused in its turn, with no 100 before the refusal
     if (oversized instanceof HttpRequest req) {
-      ctx.fireChannelRead(TooLargeRequest.of(req, maxBodyBytes));
+      ctx.fireChannelRead(ExpectationFailed.unsupported(req)
+          ? ExpectationFailed.of(req) : TooLargeRequest.of(req, maxBodyBytes));
     } else {
       ctx.close();
     }
@@ -80,18 +82,14 @@ public final class JsonErrorAggregator extends HttpObjectAggregator {
 
   @Override
   protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
-    Object answer = super.newContinueResponse(start, maxContentLength, pipeline);
-    if (!(answer instanceof HttpResponse netty) || netty.status().code() < 400) {
-      return continues.offer(answer); // null (no Expect), or 100 Continue: now, or held back for its turn
+    if (ExpectationFailed.unsupported(start)) {
+      return null; // on to handleOversizedMessage (isContentLengthInvalid): answered 417 in its turn
     }
-    ReferenceCountUtil.release(answer);
-    if (netty.status().code() == 413) {
+    Object answer = super.newContinueResponse(start, maxContentLength, pipeline);
+    if (answer instanceof HttpResponse netty && netty.status().code() == 413) {
+      ReferenceCountUtil.release(answer);
       return null; // on to handleOversizedMessage: answered in its turn, with the requests before it
     }
-    ApiError error = ApiError.expectationFailed();
-    String target = start instanceof HttpRequest req ? req.uri() : null;
-    FullHttpResponse res = HttpResponses.error(pipeline.channel().alloc(), error, null, errorShape.apply(target));
-    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-    return res;
+    return continues.offer(answer); // null (no Expect), or 100 Continue: now, or held back for its turn
   }
 }

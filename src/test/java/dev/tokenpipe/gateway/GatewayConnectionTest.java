@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -236,6 +237,49 @@ class GatewayConnectionTest {
       assertThat(statuses(second)).as(second).containsExactly(200);
       assertThat(second).contains("\"chat.completion\"");
     }
+  }
+
+  /**
+   * A request with an {@code Expect} other than {@code 100-continue} pipelined behind a running stream gets its 417
+   * in its turn, after the stream's last chunk, in the shape of its path's API, counted like the gateway's other
+   * refusals; then the connection closes (docs/serve.md "Pipelining"). Whether its body follows or not: it is
+   * answered without it. The aggregator wrote its 417 the moment it parsed the head: into the middle of the
+   * stream's chunked body, where the encoder refused it, and the connection was closed on it, cutting the stream
+   * (status=0 outcome=cancelled).
+   */
+  @ParameterizedTest(name = "{0} body={2}")
+  @CsvSource({"/v1/chat/completions, openai, true", "/v1/chat/completions, openai, false", "/v1/messages, anthropic, true"})
+  void aPipelinedUnknownExpectationGetsIts417AfterTheStreamBeforeIt(String path, String api, boolean body) throws Exception {
+    String stream = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+        + STREAM_CHAT.length() + "\r\nX-Tokenpipe-Sim: ttft=100ms itl=20ms tokens=20\r\n\r\n" + STREAM_CHAT;
+    String bogus = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+        + "Expect: bogus\r\n\r\n" + (body ? "{}" : "");
+    try (Socket s = new Socket("127.0.0.1", gateway.port())) {
+      s.setSoTimeout(10_000);
+      OutputStream out = s.getOutputStream();
+      ByteArrayOutputStream seen = new ByteArrayOutputStream();
+      out.write(stream.getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      assertThat(readThrough(s.getInputStream(), seen, "data: {")).as("the stream's first event: %s", seen).isTrue();
+      out.write(bogus.getBytes(StandardCharsets.UTF_8)); // a read of its own, while the stream runs
+      out.flush();
+      String all = seen.toString(StandardCharsets.UTF_8) + readUntilClose(s);
+
+      assertThat(statuses(all)).as(all).containsExactly(200, 417);
+      int at = all.indexOf("HTTP/1.1 417");
+      byte[] first = all.substring(0, at).getBytes(StandardCharsets.UTF_8);
+      Wire.Response r = Wire.Response.parse(first, false, false, List.of(), List.of());
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.chunked() && r.complete()).as("the stream ends with its last chunk before the 417: %s", all).isTrue();
+      assertThat(new String(r.rawBody(), StandardCharsets.UTF_8)).as(all).endsWith("0\r\n\r\n");
+      assertThat(r.bodyText()).as(all).contains("data: [DONE]");
+      new GatewayErrorShapeTest.Answer(all.substring(at)).assertIs(417, api, "expectation_failed", "invalid_request_error");
+    }
+    // Answered by the gateway's handler, so counted like its other refusals.
+    String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + gateway.port() + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    assertThat(metrics).containsPattern("tokenpipe_gateway_rejected_total\\{status=\"417\"} [1-9]");
   }
 
   /** Reads byte by byte into {@code seen} until it ends with {@code end}; false when the connection closed first. */

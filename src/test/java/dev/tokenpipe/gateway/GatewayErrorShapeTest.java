@@ -60,6 +60,19 @@ class GatewayErrorShapeTest {
     a.assertIs(413, api, "request_too_large", "request_too_large");
   }
 
+  /**
+   * An unknown expectation with nothing running before it is answered at once (its turn is now), whether its body
+   * follows or not: here it does not, and the 417 must not wait for it (nor for the 408).
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"/v1/chat/completions, openai", "/v1/messages, anthropic", "/api/chat, ollama"})
+  void anUnknownExpectationIs417InThePathsShapeAtOnce(String path, String api) throws Exception {
+    long start = System.nanoTime();
+    Answer a = exchange(head(path, 100, "Expect: bogus\r\n"));
+    a.assertIs(417, api, "expectation_failed", "invalid_request_error");
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).as("not held for the body").isLessThan(REQUEST_READ);
+  }
+
   /** Anthropic documents no 408; its docs give other 4xx {@code invalid_request_error}, as the mapping does. */
   @ParameterizedTest(name = "{0}")
   @CsvSource({"/v1/chat/completions, openai", "/v1/messages, anthropic", "/api/chat, ollama"})
