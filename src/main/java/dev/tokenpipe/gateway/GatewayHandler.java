@@ -3,7 +3,7 @@ package dev.tokenpipe.gateway;
 import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.ExpectationFailed;
 import dev.tokenpipe.http.HttpResponses;
-import dev.tokenpipe.http.JsonErrorAggregator;
+import dev.tokenpipe.http.InTurnAggregator;
 import dev.tokenpipe.http.LingeringClose;
 import dev.tokenpipe.http.PrometheusText;
 import dev.tokenpipe.http.TooLargeRequest;
@@ -73,7 +73,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   private final ArrayDeque<FullHttpRequest> pipelined = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   /** The aggregator before this handler, which holds back a 100 Continue until its request's turn. */
-  private JsonErrorAggregator body;
+  private InTurnAggregator body;
   private ProxyExchange exchange;
   private boolean probing;
   /** More than {@link #MAX_WAITING} requests came: after the waiting ones, a 503 and the close. */
@@ -90,7 +90,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    this.body = ctx.pipeline().get(JsonErrorAggregator.class);
+    this.body = ctx.pipeline().get(InTurnAggregator.class);
   }
 
   /** Nothing is being answered or waits to be: a request being read now is the next one answered. */
@@ -158,7 +158,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     try {
       if (malformed) {
         // A body over --max-body and an Expect other than 100-continue come here from the aggregator, in their
-        // turn (JsonErrorAggregator); a closing refusal like the decoder's errors.
+        // turn (InTurnAggregator); a closing refusal like the decoder's errors.
         throw new ApiException(TooLargeRequest.is(req) ? ApiError.tooLarge(gw.config().maxBodyBytes())
             : ExpectationFailed.is(req) ? ApiError.expectationFailed() : protocolError(req.decoderResult().cause()));
       }

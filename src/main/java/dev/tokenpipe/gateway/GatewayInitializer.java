@@ -2,7 +2,7 @@ package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.Http10Framing;
-import dev.tokenpipe.http.JsonErrorAggregator;
+import dev.tokenpipe.http.InTurnAggregator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
@@ -54,7 +54,7 @@ final class GatewayInitializer extends ChannelInitializer<Channel> {
     // turn (413, 417). Responses never pass through an aggregator.
     // Its 100 Continue waits for the request's turn, which the handler knows.
     GatewayHandler handler = new GatewayHandler(gw, cors);
-    p.addLast("request-body", new JsonErrorAggregator(gw.config().maxBodyBytes(), handler::answeredAll));
+    p.addLast("request-body", new InTurnAggregator(gw.config().maxBodyBytes(), handler::answeredAll));
     // Deliberately absent:
     //   HttpContentCompressor     - a compressor holds bytes until its window fills: streams arrive in bursts
     //   FlushConsolidationHandler - batches flushes across events (group commit, DESIGN.md)

@@ -28,12 +28,12 @@ import java.util.function.BooleanSupplier;
  * upstream), so a body that occupies more than twice its bytes is copied into one buffer of its size when it is
  * complete: at most twice the limit per request (docs/serve.md, "Memory per stream").
  */
-public final class JsonErrorAggregator extends HttpObjectAggregator {
+public final class InTurnAggregator extends HttpObjectAggregator {
   private final int maxBodyBytes;
   private final ContinueInTurn continues;
 
   /** @param answeredAll the server handler's: no answer to a request before the one being read is owed */
-  public JsonErrorAggregator(int maxBodyBytes, BooleanSupplier answeredAll) {
+  public InTurnAggregator(int maxBodyBytes, BooleanSupplier answeredAll) {
     super(maxBodyBytes); // it writes no failed expectation's answer of its own, so none to close after
     this.maxBodyBytes = maxBodyBytes;
     this.continues = new ContinueInTurn(answeredAll);
