@@ -1,12 +1,10 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.http.ConnectionTimeouts;
-import dev.tokenpipe.http.ExpectationFailed;
 import dev.tokenpipe.http.HttpResponses;
 import dev.tokenpipe.http.InTurnAggregator;
 import dev.tokenpipe.http.LingeringClose;
 import dev.tokenpipe.http.PrometheusText;
-import dev.tokenpipe.http.TooLargeRequest;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.probe.ProbeRequest;
@@ -23,8 +21,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
@@ -159,8 +155,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       if (malformed) {
         // A body over --max-body and an Expect other than 100-continue come here from the aggregator, in their
         // turn (InTurnAggregator); a closing refusal like the decoder's errors.
-        throw new ApiException(TooLargeRequest.is(req) ? ApiError.tooLarge(gw.config().maxBodyBytes())
-            : ExpectationFailed.is(req) ? ApiError.expectationFailed() : protocolError(req.decoderResult().cause()));
+        throw new ApiException(InTurnAggregator.refusal(req, gw.config().maxBodyBytes()));
       }
       RequestPath target = RequestPath.parse(req.uri());
       route = Route.of(target.path());
@@ -200,20 +195,6 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       req.release();
       send(res, keepAlive);
     }
-  }
-
-  /** The status of a request the HTTP decoder could not parse (RFC 9110 §15.5, RFC 6585 §5). */
-  private static ApiError protocolError(Throwable cause) {
-    if (cause instanceof TooLongHttpLineException) {
-      return new ApiError(HttpResponseStatus.REQUEST_URI_TOO_LONG, "The request line is too long.",
-          "invalid_request_error", null, "uri_too_long");
-    }
-    if (cause instanceof TooLongHttpHeaderException) {
-      return new ApiError(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "The request headers are too large.",
-          "invalid_request_error", null, "headers_too_large");
-    }
-    return new ApiError(HttpResponseStatus.BAD_REQUEST, "Malformed HTTP request.", "invalid_request_error", null,
-        "malformed_request");
   }
 
   private void proxy(FullHttpRequest req, Route route, RequestPath target) {

@@ -12,7 +12,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpVersion;
 
 /**
- * The mark a body aggregator puts on a request whose {@code Expect} is not {@code 100-continue} (RFC 9110
+ * The mark the body aggregator ({@link InTurnAggregator}) puts on a request whose {@code Expect} is not {@code 100-continue} (RFC 9110
  * §10.1.1): its decoder result failed with this class's cause. The server's handler answers it 417 in its turn,
  * after the responses to the requests pipelined before it, and closes: whether its body follows or not is
  * unknown, so nothing after it on the connection can be trusted. Netty's aggregator answered it the moment it
@@ -34,13 +34,6 @@ public final class ExpectationFailed {
     String expect = m.headers().get(HttpHeaderNames.EXPECT);
     return m instanceof HttpRequest && m.protocolVersion().compareTo(HttpVersion.HTTP_1_1) >= 0 && expect != null
         && !HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect);
-  }
-
-  /** Marks {@code req}, aggregated with its body, unless its decoder result already failed (a parse error says more). */
-  public static void mark(FullHttpRequest req) {
-    if (req.decoderResult().isSuccess()) {
-      req.setDecoderResult(DecoderResult.failure(new Unsupported()));
-    }
   }
 
   /** The marked, body-less stand-in for {@code head}, passed on without waiting for a body that may never come. */

@@ -1,20 +1,25 @@
 package dev.tokenpipe.http;
 
 import dev.tokenpipe.net.Buffers;
+import dev.tokenpipe.openai.ApiError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.FullHttpMessage;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import java.util.function.BooleanSupplier;
 
 /**
- * Aggregates request bodies up to a limit. An oversized request (a body over the limit, or {@code Expect:
+ * Aggregates request bodies up to a limit, for serve and the sim alike. An oversized request (a body over the limit, or {@code Expect:
  * 100-continue} with a declared length over it, RFC 9110 §10.1.1) is passed on as a {@link TooLargeRequest}, and a
  * request with any other expectation as an {@link ExpectationFailed}, both without their bodies (dropped as they
  * come), for the server's handler to answer in its turn (413 or 417) and close. A {@code 100 Continue} goes out only
@@ -37,6 +42,31 @@ public final class InTurnAggregator extends HttpObjectAggregator {
     super(maxBodyBytes); // it writes no failed expectation's answer of its own, so none to close after
     this.maxBodyBytes = maxBodyBytes;
     this.continues = new ContinueInTurn(answeredAll);
+  }
+
+  /**
+   * The answer, in its turn, to a request passed on failed: over the limit (413), an unsupported expectation (417),
+   * or one the HTTP decoder could not parse (414 for the request line, 431 for the headers, else 400; RFC 9110
+   * §15.5, RFC 6585 §5). The server closes after it.
+   */
+  public static ApiError refusal(FullHttpRequest req, int maxBodyBytes) {
+    if (TooLargeRequest.is(req)) {
+      return ApiError.tooLarge(maxBodyBytes);
+    }
+    if (ExpectationFailed.is(req)) {
+      return ApiError.expectationFailed();
+    }
+    Throwable cause = req.decoderResult().cause();
+    if (cause instanceof TooLongHttpLineException) {
+      return new ApiError(HttpResponseStatus.REQUEST_URI_TOO_LONG, "The request line is too long.",
+          "invalid_request_error", null, "uri_too_long");
+    }
+    if (cause instanceof TooLongHttpHeaderException) {
+      return new ApiError(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "The request headers are too large.",
+          "invalid_request_error", null, "headers_too_large");
+    }
+    return new ApiError(HttpResponseStatus.BAD_REQUEST, "Malformed HTTP request.", "invalid_request_error", null,
+        "malformed_request");
   }
 
   /** Every request before the one being read was answered: its 100 Continue goes out now if it is owed. */

@@ -5,6 +5,7 @@ import dev.tokenpipe.http.ConnectionTimeouts;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenpipe.http.HttpResponses;
+import dev.tokenpipe.http.InTurnAggregator;
 import dev.tokenpipe.http.PrometheusText;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
@@ -50,7 +51,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   private final InboundGate gate;
   private final ArrayDeque<FullHttpRequest> queue = new ArrayDeque<>();
   /** The aggregator before this handler, which holds back a 100 Continue until its request's turn. */
-  private SimBodyAggregator body;
+  private InTurnAggregator body;
   private long queuedBodyBytes;
   private ChannelHandlerContext ctx;
   /** A response is being written (instant ones) or is running ({@link #current}). */
@@ -74,7 +75,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    this.body = ctx.pipeline().get(SimBodyAggregator.class);
+    this.body = ctx.pipeline().get(InTurnAggregator.class);
   }
 
   /** Nothing is being answered or waits to be: a request being read now is the next one answered. */
@@ -132,7 +133,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     responding = true;
     boolean keepAlive = HttpUtil.isKeepAlive(req);
     if (req.decoderResult().isFailure()) {
-      reply(SimBodyAggregator.refusal(req, server.config().maxBodyBytes()), false);
+      reply(InTurnAggregator.refusal(req, server.config().maxBodyBytes()), false);
       return;
     }
     if (server.draining()) {

@@ -2,6 +2,7 @@ package dev.tokenpipe.sim;
 
 import dev.tokenpipe.http.ConnectionTimeouts;
 import dev.tokenpipe.http.Http10Framing;
+import dev.tokenpipe.http.InTurnAggregator;
 import dev.tokenpipe.http.SelfRequest;
 import dev.tokenpipe.net.Loops;
 import dev.tokenpipe.net.RunningServer;
@@ -106,7 +107,7 @@ public final class SimServer implements AutoCloseable {
         p.addLast("http10", new Http10Framing());
         // No flush consolidation: each event is flushed when written (or by GroupCommit on purpose).
         SimHttpHandler handler = new SimHttpHandler(SimServer.this, timeouts, gate);
-        p.addLast("body", new SimBodyAggregator(config.maxBodyBytes(), handler::answeredAll));
+        p.addLast("body", new InTurnAggregator(config.maxBodyBytes(), handler::answeredAll));
         p.addLast("sim", handler);
         connections.add(ch);
         if (draining) {

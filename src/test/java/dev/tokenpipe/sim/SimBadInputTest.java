@@ -227,6 +227,25 @@ class SimBadInputTest {
     assertThat(reply).startsWith("HTTP/1.1 400").contains("\"error\"");
   }
 
+  /**
+   * The 417 does not wait for a body: a client that holds its body until it hears back (as Expect asks) got
+   * nothing until --request-timeout and then a 408, where serve answered 417 at once. Both now share one
+   * aggregator (http.InTurnAggregator), and with it the 414 and 431 for a request line or headers too long.
+   */
+  @Test
+  void anUnsupportedExpectationIsAnsweredWithoutWaitingForTheBodyAndLongHeadsGetTheirOwnStatus() throws IOException {
+    long t0 = System.nanoTime();
+    String reply = untilClose("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + "Content-Length: 2\r\nExpect: something-else\r\n\r\n");
+    assertThat(reply).startsWith("HTTP/1.1 417");
+    assertThat((System.nanoTime() - t0) / 1_000_000).as("answered without the body").isLessThan(3_000);
+
+    assertThat(untilClose("GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: x\r\n\r\n")).startsWith("HTTP/1.1 414")
+        .contains("uri_too_long");
+    assertThat(untilClose("GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(20_000) + "\r\n\r\n"))
+        .startsWith("HTTP/1.1 431").contains("headers_too_large");
+  }
+
   /** Sends {@code raw} on a new connection and reads the reply up to the sim's close (5 s at most per read). */
   private static String untilClose(String raw) throws IOException {
     try (Socket s = new Socket("127.0.0.1", sim.port())) {
