@@ -21,11 +21,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * One throwaway exchange per event loop against an in-process loopback socket, before anything is measured.
  *
- * <p>Why: the first connect and the first streamed response on a fresh JVM load and initialise Netty's
- * bootstrap, channel, resolver, HTTP codec and SSE classes on the event loop, inside the timed window. That
- * was measured as a loopback {@code connect} p50 of 245-464 ms at small loads (every connection was the first
- * on its loop) and as first-request TTFT outliers of seconds. Paying it here keeps it out of the results.
- * Bounded: at most {@link #LIMIT_MILLIS} in all; on any failure the run simply goes on cold.
+ * <p>Why: the first connect on a fresh JVM loads and initialises Netty's bootstrap, channel and resolver
+ * classes on the event loop, inside the timed {@code connect}: a loopback {@code connect} p50 of 245-464 ms at
+ * small loads (every connection was the first on its loop). The request's own first write no longer needs it
+ * (the client stamps "written" when the write completed, after the encoder's class loading; a cold first
+ * request against a 1 ms sim then showed TTFT 4-7 ms with or without this warm-up, but {@code connect}
+ * 106-280 ms without it and 2-4 ms with it). It also loads the response side (HTTP decoder, SSE parser) before
+ * the first measured stream. Bounded: at most {@link #LIMIT_MILLIS} in all; on any failure the run simply goes
+ * on cold.
  */
 final class ClientWarmUp {
   static final long LIMIT_MILLIS = 5_000;

@@ -10,7 +10,11 @@ import io.netty.handler.codec.http.HttpHeaders;
  */
 public interface ExchangeListener {
 
-  /** The request was handed to the socket at {@code nanos} ({@code System.nanoTime()}). */
+  /**
+   * The request's last byte was handed to the socket at {@code nanos} ({@code System.nanoTime()}), stamped when
+   * the write completed. A response that starts before then (the server answered early) is preceded by this
+   * call with the moment the write began.
+   */
   default void onWritten(long nanos, long wallMicros) {}
 
   /** The response status line and headers arrived. */
