@@ -91,10 +91,15 @@ public final class Analyzer {
     boolean buffered = findings.stream().anyMatch(Finding::holdsTokens);
     if (!buffered && usable.stream().allMatch(Analyzer::nothingToTime)) {
       Trace.Response r = usable.getFirst();
-      return new Diagnosis(Diagnosis.Verdict.FAILED, String.format(Locale.ROOT, "each answer's events arrived in one read"
-          + " (%d events, %s after the request): with no stamps and no time between them, doctor cannot tell a layer"
-          + " that held them from a model that made them at once; ask for a longer answer (--max-tokens, or -d with a"
-          + " prompt that needs one)", r.contentEvents().size(), ms(r.ttftNanos())), findings, layers, stats);
+      int n = r.contentEvents().size();
+      String what = n == 1
+          ? String.format(Locale.ROOT, "each answer had one content event (%s after the request)", ms(r.ttftNanos()))
+          : String.format(Locale.ROOT, "each answer's events arrived in one read (%d events, %s after the request)", n,
+              ms(r.ttftNanos()));
+      return new Diagnosis(Diagnosis.Verdict.FAILED, what + ": with no stamps and no time between events, doctor cannot"
+          + " tell a layer that held " + (n == 1 ? "it from a model that took that long" : "them from a model that made"
+          + " them at once") + "; ask for a longer answer (--max-tokens, or -d with a prompt that needs one)",
+          findings, layers, stats);
     }
     String reason = buffered
         ? findings.stream().filter(Finding::holdsTokens).findFirst().orElseThrow().summary()
@@ -118,12 +123,14 @@ public final class Analyzer {
   }
 
   /**
-   * Two or more content events, all in one read, none stamped: no gap between events and no hold to measure, so
-   * nothing says whether they were made at once or held (held-until-end needs four).
+   * The content events, one or many, all arrived in one delivery and none is stamped: no gap between events and no
+   * hold to measure, so nothing says whether they were made at once (or that late) or held (held-until-end needs
+   * four). The least a stream needs to be judged is a stamped content event (its hold) or, without stamps, two
+   * content events read apart (a time between them).
    */
   private static boolean nothingToTime(Trace.Response r) {
     List<Trace.Arrival> events = r.contentEvents();
-    return events.size() >= 2 && Deliveries.of(r).size() == 1 && events.stream().noneMatch(a -> a.emitMicros() >= 0);
+    return Deliveries.of(r).size() == 1 && events.stream().noneMatch(a -> a.emitMicros() >= 0);
   }
 
   private static List<Signal> perStream(Trace trace, Trace.Response r) {

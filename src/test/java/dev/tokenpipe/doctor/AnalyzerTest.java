@@ -84,6 +84,35 @@ class AnalyzerTest {
     assertThat(d.reason()).contains("3 events", "in one read", "1.50s", "--max-tokens");
   }
 
+  /**
+   * One content event, no stamps: no time between events and no hold, so nothing measured says whether a layer
+   * held it or the model took that long. An unstamped upstream that sent one event after 300 ms was called CLEAN,
+   * "events arrived one per read as they were sent"; it is the same case as several events in one read.
+   */
+  @Test
+  void oneContentEventWithoutStampsIsNotCalledClean() {
+    StreamBuilder b = new StreamBuilder();
+    b.read(300, 200, false);
+    b.event(300, -1, 1);
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(b.done(300).build(), b.build()));
+
+    assertThat(d.verdict()).isEqualTo(Diagnosis.Verdict.FAILED);
+    assertThat(d.reason()).contains("one content event", "300ms", "--max-tokens").doesNotContain("one per read");
+  }
+
+  /** The least an unstamped answer needs to be judged: two content events read apart, one time between them. */
+  @Test
+  void twoContentEventsReadApartWithoutStampsAreTimed() {
+    StreamBuilder b = new StreamBuilder();
+    b.read(300, 200, false);
+    b.event(300, -1, 1);
+    b.read(350, 200, false);
+    b.event(350, -1, 1);
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(b.done(350).build()));
+
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.CLEAN);
+  }
+
   /** With stamps the same read is timed: the source made the events at once, and the path held nothing. */
   @Test
   void aShortAnswerInOneReadWithStampsIsTimed() {

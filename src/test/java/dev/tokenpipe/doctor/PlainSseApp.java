@@ -19,11 +19,18 @@ final class PlainSseApp implements AutoCloseable {
   private final ServerSocket server;
   private final int events;
   private final long intervalMillis;
+  private final long firstAfterMillis;
 
   PlainSseApp(int events, long intervalMillis) throws IOException {
+    this(events, intervalMillis, 0);
+  }
+
+  /** @param firstAfterMillis the model's time to its first event, after the response head */
+  PlainSseApp(int events, long intervalMillis, long firstAfterMillis) throws IOException {
     this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     this.events = events;
     this.intervalMillis = intervalMillis;
+    this.firstAfterMillis = firstAfterMillis;
     Thread t = new Thread(this::acceptLoop, "plain-sse-app");
     t.setDaemon(true);
     t.start();
@@ -61,7 +68,7 @@ final class PlainSseApp implements AutoCloseable {
       out.flush();
       long start = System.nanoTime();
       for (int i = 0; i < events; i++) {
-        LockSupport.parkNanos(start + i * intervalMillis * 1_000_000L - System.nanoTime());
+        LockSupport.parkNanos(start + (firstAfterMillis + i * intervalMillis) * 1_000_000L - System.nanoTime());
         String chunk = "{\"id\":\"chatcmpl-plain\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"plain\","
             + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + (i + 1) + "\\n\"},\"finish_reason\":null}]}";
         out.write(("data: " + chunk + "\n\n").getBytes(StandardCharsets.US_ASCII));
