@@ -1,6 +1,7 @@
 package dev.tokenpipe.doctor;
 
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.client.RequestHeaders;
@@ -28,8 +29,9 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code tokenpipe doctor URL}: a traceroute for buffering. Probes a streaming endpoint, names the layer that
- * holds tokens back and prints the fix. Exit codes: 0 clean, 1 buffering found, 2 the probe failed or the input
- * was bad. Flag values are parsed here (not by picocli converters) so that every bad input exits with 2.
+ * holds tokens back and prints the fix. Exit codes: 0 clean, 1 buffering found, 2 the path could not be judged
+ * (it could not stream, or streamed too little to time), 64 bad usage like every command. Flag values are
+ * parsed here, each bad one a single line naming the flag.
  */
 @Command(
     name = "doctor",
@@ -46,7 +48,7 @@ import picocli.CommandLine.Parameters;
       "",
       "Exit codes: 0 no events held (warnings such as compression may be printed), 1 events held or a quiet stream",
       "cut, 2 the model path could not stream (unreachable, 401/403, unknown model, upstream error, a stream cut or",
-      "stalled before its end event, an answer too short to time) or bad input.",
+      "stalled before its end event, an answer too short to time), 64 bad usage.",
       ""
     })
 public final class DoctorCommand implements Callable<Integer> {
@@ -160,7 +162,7 @@ public final class DoctorCommand implements Callable<Integer> {
     return diagnosis.verdict().exitCode();
   }
 
-  /** Validates every flag; anything wrong is one line and exit 2. */
+  /** Validates every flag; anything wrong is one line and exit 64 (bad usage, not a verdict on the path). */
   Prober.Plan plan() {
     if (!unmatched.isEmpty()) {
       throw bad("unknown option or extra argument: " + String.join(" ", unmatched));
@@ -179,6 +181,10 @@ public final class DoctorCommand implements Callable<Integer> {
     int n = integer("--concurrency", concurrency, 1, 16);
     if (noProbe && probeOnly) {
       throw bad("--no-probe and --probe-only exclude each other");
+    }
+    if (noProbe && idleTest != null) {
+      // Known from the flags alone; without --no-probe, an origin that does not serve the route is the path's answer.
+      throw bad("--idle-test needs the probe route, which --no-probe does not use");
     }
     int tokens = integer("--max-tokens", maxTokens, 1, 100_000);
     long interval = duration("--probe-interval", probeInterval, 1_000_000L, 10_000_000_000L);
@@ -244,6 +250,6 @@ public final class DoctorCommand implements Callable<Integer> {
   }
 
   private static CommandFailedException bad(String message) {
-    return new CommandFailedException(message, EXIT_FAILED);
+    return Cli.usage(message);
   }
 }

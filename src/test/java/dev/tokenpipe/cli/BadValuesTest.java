@@ -116,6 +116,30 @@ class BadValuesTest {
     assertThat(r.errorLines().getFirst()).contains(message);
   }
 
+  /**
+   * doctor's bad usage is 64 like every other command's; its 2 means "the path could not be judged" (a verdict),
+   * and these were 2. Nothing here reaches the network: port 1 would refuse, which is exit 2.
+   */
+  @ParameterizedTest(name = "{0} -> 64: {1}")
+  @CsvSource(delimiter = '|', textBlock = """
+      doctor                                                          | missing URL
+      doctor --bogus http://127.0.0.1:1/v1/chat/completions           | unknown option or extra argument: --bogus
+      doctor -c 0 http://127.0.0.1:1/v1/chat/completions              | --concurrency must be between 1 and 16, not 0
+      doctor -c 17 http://127.0.0.1:1/v1/chat/completions             | --concurrency must be between 1 and 16, not 17
+      doctor notaurl                                                  | notaurl
+      doctor --timeout banana http://127.0.0.1:1/v1/chat/completions  | --timeout
+      doctor --api foo http://127.0.0.1:1/v1/chat/completions         | foo
+      doctor --no-probe --probe-only http://127.0.0.1:1/v1/chat/completions | exclude each other
+      doctor --no-probe --idle-test 2s http://127.0.0.1:1/v1/chat/completions | --idle-test needs the probe route
+      doctor http://127.0.0.1:1/v1/chat/completions --probe-count     | --probe-count
+      """)
+  void doctorsBadUsageIsExit64(String command, String message) {
+    Run r = run(command.strip().split(" +"));
+    assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
+    assertThat(r.errorLines()).as(r.err()).hasSize(1);
+    assertThat(r.errorLines().getFirst()).startsWith("tokenpipe doctor: ").contains(message);
+  }
+
   @Test
   void aPortInUseIsAFailureOfTheCommandNotBadUsage() throws IOException {
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

@@ -115,8 +115,9 @@ class DoctorSimTest {
     assertThat(run.err().strip().lines()).hasSize(1);
   }
 
+  /** Bad usage is 64 like every command's (it was 2, doctor's "could not judge the path"). */
   @Test
-  void badFlagsAreOneLineAndExit2() throws Exception {
+  void badFlagsAreOneLineAndExit64() throws Exception {
     for (String[] args : new String[][] {
         {"--concurrency", "zero", url("/v1/chat/completions")},
         {"--idle-test", "1h", url("/v1/chat/completions")},
@@ -125,18 +126,29 @@ class DoctorSimTest {
         {},
         {"-H", "no colon", url("/v1/chat/completions")}}) {
       DoctorRun run = DoctorRun.run(args);
-      assertThat(run.exitCode()).as(String.join(" ", args) + "\n" + run.transcript()).isEqualTo(2);
+      assertThat(run.exitCode()).as(String.join(" ", args) + "\n" + run.transcript()).isEqualTo(dev.tokenpipe.cli.Cli.EXIT_USAGE);
       assertThat(run.err().strip().lines()).as(run.err()).hasSize(1);
       assertThat(run.err()).startsWith("doctor: ");
     }
   }
 
+  /** An origin without the probe route cannot run the idle test: that is the path's answer, exit 2. */
   @Test
   void idleTestWithoutProbeRouteIsExplained() throws Exception {
-    DoctorRun run = DoctorRun.run("--no-probe", "--idle-test", "2s", "-H", "X-Tokenpipe-Sim: ttft=10ms itl=10ms tokens=10",
-        url("/v1/chat/completions"));
+    try (PlainSseApp app = new PlainSseApp(10, 10)) {
+      DoctorRun run = DoctorRun.run("--idle-test", "2s", "http://127.0.0.1:" + app.port() + "/v1/chat/completions");
 
-    assertThat(run.exitCode()).isEqualTo(2);
-    assertThat(run.err()).contains("--idle-test needs tokenpipe's probe route");
+      assertThat(run.exitCode()).as(run.transcript()).isEqualTo(2);
+      assertThat(run.err()).contains("--idle-test needs tokenpipe's probe route");
+    }
+  }
+
+  /** With --no-probe the flags alone say the idle test cannot run: bad usage, before anything is sent. */
+  @Test
+  void idleTestWithNoProbeIsBadUsage() throws Exception {
+    DoctorRun run = DoctorRun.run("--no-probe", "--idle-test", "2s", url("/v1/chat/completions"));
+
+    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(dev.tokenpipe.cli.Cli.EXIT_USAGE);
+    assertThat(run.err().strip()).isEqualTo("doctor: --idle-test needs the probe route, which --no-probe does not use");
   }
 }
