@@ -473,10 +473,11 @@ public final class BenchCommand implements Callable<Integer> {
       Map<String, org.HdrHistogram.Histogram> merged;
       try {
         merged = HdrLog.read(files.toArray(File[]::new));
-      } catch (RuntimeException e) {
-        throw Cli.usage("not an HdrHistogram log: " + e.getMessage());
+      } catch (HdrLog.NotALog e) {
+        throw Cli.usage(e.getMessage());
       }
       if (merged.isEmpty()) {
+        // Logs, but of runs that measured nothing: not the user's typing.
         throw new CommandFailedException("no histograms found in " + files);
       }
       HdrLog.print(merged, spec.commandLine().getOut());

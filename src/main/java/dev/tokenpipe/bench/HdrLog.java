@@ -1,8 +1,12 @@
 package dev.tokenpipe.bench;
 
+import java.io.BufferedReader;
 import java.io.File;
 import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -46,19 +50,63 @@ final class HdrLog implements AutoCloseable {
   }
 
   /** All histograms of the given logs added up per tag, in first-seen order. */
-  static Map<String, Histogram> read(File... files) throws FileNotFoundException {
+  static Map<String, Histogram> read(File... files) throws FileNotFoundException, NotALog {
     Map<String, Histogram> merged = new LinkedHashMap<>();
     for (File f : files) {
+      addTo(merged, f);
+    }
+    return merged;
+  }
+
+  /**
+   * Adds one log's histograms to {@code merged} per tag. HistogramLogReader skips lines it does not understand,
+   * so any text file reads as a log without histograms: a file is a log when it holds a histogram, or, empty,
+   * when it has the format line every HistogramLogWriter (bench's too) puts first.
+   */
+  static void addTo(Map<String, Histogram> merged, File f) throws FileNotFoundException, NotALog {
+    Map<String, Histogram> mine = new LinkedHashMap<>();
+    try {
       HistogramLogReader reader = new HistogramLogReader(f);
       EncodableHistogram e;
       while ((e = reader.nextIntervalHistogram()) != null) {
         if (e instanceof Histogram h) {
           String tag = h.getTag() == null ? "untagged" : h.getTag();
-          merged.computeIfAbsent(tag, k -> new Histogram(3)).add(h);
+          mine.computeIfAbsent(tag, k -> new Histogram(3)).add(h);
         }
       }
+    } catch (FileNotFoundException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new NotALog(f);
     }
-    return merged;
+    if (mine.isEmpty() && !hasFormatLine(f)) {
+      throw new NotALog(f);
+    }
+    mine.forEach((tag, h) -> merged.computeIfAbsent(tag, k -> new Histogram(3)).add(h));
+  }
+
+  private static boolean hasFormatLine(File f) {
+    try (BufferedReader in = Files.newBufferedReader(f.toPath(), StandardCharsets.ISO_8859_1)) {
+      for (int i = 0; i < 16; i++) {
+        String line = in.readLine();
+        if (line == null) {
+          return false;
+        }
+        if (line.startsWith("#[Histogram log format version")) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** A file given as a log that is not one. */
+  static final class NotALog extends Exception {
+    NotALog(File f) {
+      super("not an HdrHistogram log: " + f, null, false, false);
+    }
   }
 
   /** Writes merged histograms as one interval each, tagged, so the output is itself mergeable. */

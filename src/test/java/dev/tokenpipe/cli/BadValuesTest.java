@@ -2,11 +2,14 @@ package dev.tokenpipe.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -15,6 +18,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
@@ -114,6 +118,31 @@ class BadValuesTest {
     assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
     assertThat(r.errorLines()).as(r.err()).hasSize(1);
     assertThat(r.errorLines().getFirst()).contains(message);
+  }
+
+  /**
+   * A file given to {@code bench merge} that is not an HdrHistogram log (text, a JSON result) is bad usage like a
+   * missing one (docs/bench.md); it was "no histograms found in [junk.txt]", exit 1.
+   */
+  @Test
+  void aFileThatIsNotALogGivenToMergeIsBadUsage(@TempDir Path dir) throws IOException {
+    Path junk = Files.writeString(dir.resolve("junk.txt"), "hello\nthis is not a log\n");
+    Path result = Files.writeString(dir.resolve("run.json"), "{\"schema\":\"tokenpipe.bench/v1\",\"metrics\":{}}\n");
+    for (Path file : List.of(junk, result)) {
+      Run r = run("bench", "merge", file.toString());
+      assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_USAGE);
+      assertThat(r.errorLines()).as(r.err()).hasSize(1);
+      assertThat(r.errorLines().getFirst()).isEqualTo("tokenpipe bench merge: not an HdrHistogram log: " + file);
+    }
+    // A log, as --hdr writes it, of a run that recorded nothing: the input is right, there is just nothing to add.
+    File empty = dir.resolve("empty.hdr").toFile();
+    org.HdrHistogram.HistogramLogWriter w = new org.HdrHistogram.HistogramLogWriter(empty);
+    w.outputLogFormatVersion();
+    w.outputLegend();
+    w.close();
+    Run r = run("bench", "merge", empty.toString());
+    assertThat(r.code()).as(r.err()).isEqualTo(Cli.EXIT_FAILURE);
+    assertThat(r.err()).contains("no histograms found");
   }
 
   /**
