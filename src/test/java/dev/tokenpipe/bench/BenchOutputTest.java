@@ -29,6 +29,9 @@ class BenchOutputTest {
     assertThat(r.exitCode()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
     assertThat(r.err().lines().findFirst().orElse(""))
         .startsWith("bench: no request succeeded (3 of 3 failed): connection refused");
+    // docs/bench.md: the model lookup failed to connect too, but its fallback note would point at --model, which
+    // cannot help; the connection error is the one line.
+    assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
     assertThat(r.err()).doesNotContain("/v1/models").doesNotContain("--model");
     assertThat(r.out()).contains("connect").doesNotContain("p50").doesNotContain("same run")
         .doesNotContain("self-check").doesNotContain("bottleneck").doesNotContain("tokens/s");
