@@ -6,9 +6,20 @@ import org.slf4j.LoggerFactory;
 /**
  * One line per request on the slf4j logger {@code tokenpipe.access}, as {@code key=value} pairs so that
  * both people and log pipelines can read it. Never contains credentials or bodies.
+ *
+ * <p>Every line goes through the {@link GatewayContext#accessLog()} of the connection's gateway: {@link #ON} for
+ * clients, {@link #OFF} for the start-up warm-up's own connections ({@link Warmup}), which no log shows.
  */
 final class AccessLog {
   private static final Logger log = LoggerFactory.getLogger("tokenpipe.access");
+  static final AccessLog ON = new AccessLog(true);
+  static final AccessLog OFF = new AccessLog(false);
+
+  private final boolean on;
+
+  private AccessLog(boolean on) {
+    this.on = on;
+  }
 
   /**
    * @param api the client's API ({@code --api} flag of its dialect, e.g. {@code anthropic-messages}); "-" when
@@ -27,10 +38,8 @@ final class AccessLog {
   record Entry(String method, String path, String api, int status, String upstream, long upstreamTtftNanos,
       long deliveredTtftNanos, long contentTtftNanos, long tokens, long durationNanos, String outcome, String hedge) {}
 
-  private AccessLog() {}
-
-  static void write(Entry e) {
-    if (!log.isInfoEnabled()) {
+  void write(Entry e) {
+    if (!on || !log.isInfoEnabled()) {
       return;
     }
     log.info(line(e));
@@ -55,7 +64,8 @@ final class AccessLog {
     return b.append(" outcome=").append(e.outcome()).append(" hedge=").append(e.hedge()).toString();
   }
 
-  static void local(String method, String path, int status, long startNanos) {
+  /** A request the gateway answered itself, at once: its line, timed from {@code startNanos} to now. */
+  void local(String method, String path, int status, long startNanos) {
     write(new Entry(method, path, "-", status, "-", -1, -1, -1, 0, System.nanoTime() - startNanos, "local", "-"));
   }
 

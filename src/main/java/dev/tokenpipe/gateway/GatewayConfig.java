@@ -130,6 +130,10 @@ public record GatewayConfig(
     return edit(b -> b.port = port);
   }
 
+  public GatewayConfig withSimProfile(StreamProfile simProfile) {
+    return edit(b -> b.simProfile = simProfile);
+  }
+
   public GatewayConfig withUpstreams(List<String> upstreams) {
     return edit(b -> b.upstreams = upstreams);
   }

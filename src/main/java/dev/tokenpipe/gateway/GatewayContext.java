@@ -14,6 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * @param hedging when streams get a hedged second attempt ({@link HedgePolicy}), per gateway
  * @param defaultModel model used by {@code /v1/stream} when neither {@code --model} nor the request names
  *     one (the embedded simulated model's id; null with external upstreams)
+ * @param accessLog where this gateway's requests are logged: {@link AccessLog#ON}; {@link AccessLog#OFF} only
+ *     for the start-up warm-up's own context ({@link #forWarmup})
  */
 record GatewayContext(
     GatewayConfig config,
@@ -26,13 +28,31 @@ record GatewayContext(
     AtomicInteger streams,
     AtomicBoolean drainingFlag,
     AtomicBoolean warmingFlag,
-    HedgePolicy hedging) {
+    HedgePolicy hedging,
+    AccessLog accessLog) {
 
   /** @param tls the TLS client for https:// upstreams, or null when there are none */
   GatewayContext(GatewayConfig config, UpstreamSet upstreams, UpstreamTls tls, ApiKeys apiKeys, GatewayMetrics metrics,
       String defaultModel) {
     this(config, upstreams, new UpstreamPool((int) config.connectTimeout().toMillis(), tls), apiKeys, metrics, defaultModel,
-        ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean(), new AtomicBoolean(), HedgePolicy.of(config));
+        ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean(), new AtomicBoolean(), HedgePolicy.of(config),
+        AccessLog.ON);
+  }
+
+  /**
+   * The context of the start-up warm-up's own connections ({@link Warmup}): this gateway's keys and connection
+   * pool (so the first client finds a warm upstream connection), but books that nothing reads: metrics no
+   * {@code /metrics} scrapes, no access log, its own stream slots (never one of {@code --max-streams}, never
+   * drained) and its own upstream set over the same upstreams, so that the warm-up neither moves a balancer
+   * score nor marks an upstream down.
+   *
+   * @param config this gateway's settings as the warm-up needs them ({@link Warmup})
+   * @param upstreams a set of its own over this gateway's upstreams
+   */
+  GatewayContext forWarmup(GatewayConfig config, UpstreamSet upstreams) {
+    return new GatewayContext(config, upstreams, pool, apiKeys, new GatewayMetrics(), defaultModel,
+        ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean(), new AtomicBoolean(),
+        HedgePolicy.of(config), AccessLog.OFF);
   }
 
   /** True once shutdown began: {@code /readyz} turns 503 so load balancers stop sending. */
@@ -40,7 +60,7 @@ record GatewayContext(
     return drainingFlag.get();
   }
 
-  /** True while {@link Warmup} runs: {@code /readyz} says {@code warming}, and its request keeps no books. */
+  /** True while {@link Warmup} runs: {@code /readyz} says {@code warming}. */
   boolean warming() {
     return warmingFlag.get();
   }

@@ -191,7 +191,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       if (e.error().status().code() == 429) {
         res.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
       }
-      AccessLog.local(req.method().name(), req.uri(), e.error().status().code(), start);
+      gw.accessLog().local(req.method().name(), req.uri(), e.error().status().code(), start);
       req.release();
       send(res, keepAlive);
     }
@@ -243,7 +243,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
     res.headers().set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_METHODS, route.allow != null ? route.allow : PROXY_METHODS);
     res.headers().set(HttpHeaderNames.ACCESS_CONTROL_ALLOW_HEADERS, CorsPolicy.allowHeaders(req.headers()));
     res.headers().setInt(HttpHeaderNames.ACCESS_CONTROL_MAX_AGE, CorsPolicy.MAX_AGE_SECONDS);
-    AccessLog.local(req.method().name(), req.uri(), 204, start);
+    gw.accessLog().local(req.method().name(), req.uri(), 204, start);
     req.release();
     send(res, keepAlive);
   }
@@ -263,7 +263,7 @@ final class GatewayHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       res.release();
       throw new ApiException(ApiError.methodNotAllowed(req.method().name(), req.uri()));
     }
-    AccessLog.local(req.method().name(), req.uri(), res.status().code(), start);
+    gw.accessLog().local(req.method().name(), req.uri(), res.status().code(), start);
     send(res, keepAlive);
   }
 

@@ -17,16 +17,25 @@ import io.netty.handler.codec.http.HttpServerCodec;
  */
 @ChannelHandler.Sharable
 final class GatewayInitializer extends ChannelInitializer<Channel> {
-  private final GatewayContext gw;
+  private final GatewayContext gateway;
+  /** Claims the start-up warm-up's own connections; null when there is none (tests). */
+  private final Warmup warmup;
   private final CorsPolicy cors;
 
   GatewayInitializer(GatewayContext gw) {
-    this.gw = gw;
+    this(gw, null);
+  }
+
+  GatewayInitializer(GatewayContext gw, Warmup warmup) {
+    this.gateway = gw;
+    this.warmup = warmup;
     this.cors = CorsPolicy.of(gw.config().corsOrigins());
   }
 
   @Override
   protected void initChannel(Channel ch) {
+    // The connection's books, limits and log: the gateway's, or the warm-up's own for a connection it opened.
+    GatewayContext gw = warmup == null ? gateway : warmup.contextOf(ch);
     ChannelPipeline p = ch.pipeline();
     // Its 408 is in the shape of the request's API: Route.dialect, as for every error GatewayHandler sends
     // (the 413 and 417 of the requests the aggregator refuses among them).

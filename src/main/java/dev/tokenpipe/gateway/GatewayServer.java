@@ -25,17 +25,19 @@ public final class GatewayServer implements AutoCloseable {
   private final EventLoopGroup loops;
   private final SimServer sim;
   private final GatewayContext gw;
+  private final Warmup warmup;
   private final RunningServer server;
   /** Active health checks, or null when {@code --health-check} is off. */
   private final HealthChecker checker;
   private boolean closed;
 
-  private GatewayServer(GatewayConfig config, EventLoopGroup loops, SimServer sim, GatewayContext gw, RunningServer server,
-      HealthChecker checker) {
+  private GatewayServer(GatewayConfig config, EventLoopGroup loops, SimServer sim, GatewayContext gw, Warmup warmup,
+      RunningServer server, HealthChecker checker) {
     this.config = config;
     this.loops = loops;
     this.sim = sim;
     this.gw = gw;
+    this.warmup = warmup;
     this.server = server;
     this.checker = checker;
   }
@@ -67,18 +69,18 @@ public final class GatewayServer implements AutoCloseable {
         upstreams.add(UpstreamSpec.parse("http://127.0.0.1:" + sim.port()));
         defaultModel = simConfig.models().getFirst();
       }
-      UpstreamSet set = new UpstreamSet(upstreams, config.unhealthyFor().toNanos(), Balancer.Mode.parse(config.balance()),
-          System::nanoTime, Balancer.threadLocalRandom());
+      UpstreamSet set = upstreamSet(upstreams, config);
       GatewayMetrics metrics = new GatewayMetrics();
       metrics.upstreams(set);
       GatewayContext gw = new GatewayContext(config, set, tls, new ApiKeys(config.apiKeys()), metrics, defaultModel);
-      server = RunningServer.startOn(config.host(), config.port(), loops, new GatewayInitializer(gw));
-      Warmup.run(gw, server.address(), sim != null);
+      Warmup warmup = sim != null ? Warmup.selfRequests(gw, upstreamSet(upstreams, config)) : Warmup.inMemory(gw);
+      server = RunningServer.startOn(config.host(), config.port(), loops, new GatewayInitializer(gw, warmup));
+      warmup.run(server.address());
       if (config.healthCheck() != null) {
         checker = new HealthChecker(set, loops, tls, config.healthCheck(), config.healthInterval(), config.upstreamKey());
         checker.start();
       }
-      return new GatewayServer(config, loops, sim, gw, server, checker);
+      return new GatewayServer(config, loops, sim, gw, warmup, server, checker);
     } catch (RuntimeException | Error e) {
       // Whatever failed after the bind, the port and the boss loop go too: a half-started gateway that keeps
       // its port open would accept connections nobody answers.
@@ -94,6 +96,11 @@ public final class GatewayServer implements AutoCloseable {
       loops.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       throw e;
     }
+  }
+
+  private static UpstreamSet upstreamSet(List<UpstreamSpec> upstreams, GatewayConfig config) {
+    return new UpstreamSet(upstreams, config.unhealthyFor().toNanos(), Balancer.Mode.parse(config.balance()),
+        System::nanoTime, Balancer.threadLocalRandom());
   }
 
   public int port() {
@@ -171,6 +178,11 @@ public final class GatewayServer implements AutoCloseable {
   /** Streams running now (for tests). */
   int runningStreams() {
     return gw.running().size();
+  }
+
+  /** The start-up warm-up's streams running now (for tests). */
+  int runningWarmUpStreams() {
+    return warmup.running();
   }
 
   /** The event loops, for tests that need to act on one. */

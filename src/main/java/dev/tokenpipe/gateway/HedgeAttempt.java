@@ -176,7 +176,7 @@ final class HedgeAttempt implements UpstreamHandler.Reader {
   }
 
   void start() {
-    lease = gw.upstreams().begin(upstream, true);
+    lease = gw.upstreams().begin(upstream);
     Future<Channel> f = connect.apply(upstream);
     reused = f.isDone();
     f.addListener(done -> onAcquired(f));

@@ -47,7 +47,7 @@ final class ProbeRoute {
     ProbeRequest probe = ProbeRequest.parse(req.uri());
     ProbeStream.Options options = new ProbeStream.Options("serve", gw.config().heartbeat());
     ProbeStream.start(ctx, probe, options, keepAlive, onEnd);
-    AccessLog.local(req.method().name(), req.uri(), 200, start);
+    gw.accessLog().local(req.method().name(), req.uri(), 200, start);
     req.release();
   }
 }

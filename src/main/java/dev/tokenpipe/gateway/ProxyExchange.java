@@ -70,7 +70,6 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
 
   private final GatewayContext gw;
   private final GatewayMetrics metrics;
-  private final boolean warmup;
   private final ChannelHandlerContext ctx;
   /**
    * The clock of the loop the timers run on ({@code System.nanoTime()} on a real one), so that the idle check
@@ -143,9 +142,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   ProxyExchange(GatewayContext gw, ChannelHandlerContext ctx, GatewayHandler owner, Api api,
       FullHttpRequest clientRequest, String upstreamUri, ByteBuf upstreamBody, boolean expectStream) {
     this.gw = gw;
-    // The start-up warm-up's own request (honoured only while warming) counts in no metric and no log.
-    this.warmup = gw.warming() && clientRequest.headers().contains(Warmup.HEADER);
-    this.metrics = warmup ? new GatewayMetrics() : gw.metrics();
+    this.metrics = gw.metrics();
     this.ctx = ctx;
     this.clock = LoopClock.of(ctx.executor());
     this.owner = owner;
@@ -191,7 +188,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   // ---------------------------------------------------------------- hedging
 
   private void armHedgeTimer() {
-    if (api != Api.PROXY || warmup || gw.upstreams().all().size() < 2
+    if (api != Api.PROXY || gw.upstreams().all().size() < 2
         || !gw.hedging().eligible(path, clientRequest.headers(), expectStream)) {
       return;
     }
@@ -379,7 +376,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     tried.add(u);
     upstream = u;
     lease.end();
-    lease = gw.upstreams().begin(u, !warmup);
+    lease = gw.upstreams().begin(u);
     upstreamHead = null;
     upstreamReusable = false;
     inInformational = false;
@@ -1115,11 +1112,9 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     }
     lease.end();
     gw.unregister(this);
-    if (!warmup) {
-      gw.hedging().recordFirstToken(books.upstreamTtftNanos());
-    }
+    gw.hedging().recordFirstToken(books.upstreamTtftNanos());
     books.hedged(hedgeOutcome);
-    books.finish(!warmup, method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome, errorKind);
+    books.finish(gw.accessLog(), method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome, errorKind);
     owner.exchangeEnded(this, keepAlive && state != StreamState.CANCELLED && !client.closedConnection());
   }
 }

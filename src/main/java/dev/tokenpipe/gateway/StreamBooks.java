@@ -147,9 +147,9 @@ final class StreamBooks implements StreamScanner.Sink {
   /**
    * Metrics and the access-log line; call once, when the request ended.
    *
-   * @param log whether to write the access-log line (not for the start-up warm-up's request)
+   * @param log where the access-log line goes ({@link GatewayContext#accessLog()})
    */
-  void finish(boolean log, String method, String path, int status, String upstream, String outcome, ErrorKind errorKind) {
+  void finish(AccessLog log, String method, String path, int status, String upstream, String outcome, ErrorKind errorKind) {
     long e2e = System.nanoTime() - startNanos;
     long tokens = usageTokens >= 0 ? usageTokens : generatedEvents;
     metrics.e2e.observe(e2e / 1e9);
@@ -162,10 +162,7 @@ final class StreamBooks implements StreamScanner.Sink {
     if (errorKind != null) {
       metrics.errors.labelValues(errorKind.label()).inc();
     }
-    if (!log) {
-      return;
-    }
-    AccessLog.write(new AccessLog.Entry(method, path, api, status, upstream, upstreamTtftNanos, deliveredTtftNanos,
+    log.write(new AccessLog.Entry(method, path, api, status, upstream, upstreamTtftNanos, deliveredTtftNanos,
         contentTtftNanos, tokens, e2e, outcome, hedge));
   }
 }

@@ -142,18 +142,13 @@ final class UpstreamSet {
     return idx < 0 ? null : upstreams.get(idx);
   }
 
-  /**
-   * An attempt on {@code u} starts: in flight until {@link Lease#end()}, and counted as a pick when
-   * {@code count} (false for the start-up warm-up's own request, which no metric counts).
-   */
-  Lease begin(Upstream u, boolean count) {
+  /** An attempt on {@code u} starts: counted as a pick, and in flight until {@link Lease#end()}. */
+  Lease begin(Upstream u) {
     int idx = upstreams.indexOf(u);
     if (idx < 0) {
       return Lease.NONE;
     }
-    if (count) {
-      picks.incrementAndGet(idx);
-    }
+    picks.incrementAndGet(idx);
     scores.started(idx);
     return new Lease(this, idx);
   }

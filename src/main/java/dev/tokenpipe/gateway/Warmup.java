@@ -2,17 +2,25 @@ package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.Framing;
+import dev.tokenpipe.http.SelfRequest;
+import dev.tokenpipe.sim.StreamProfile;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
-import dev.tokenpipe.http.SelfRequest;
 import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,14 +32,27 @@ import org.slf4j.LoggerFactory;
  * {@link GatewayServer#start} returns, while {@code /readyz} says {@code warming}.
  *
  * <p>With the built-in model, {@link #SELF_REQUESTS} real streaming requests cross the gateway's own port over
- * loopback, one after another, marked with {@link #HEADER}; the mark is honoured only while warming, and such a
- * request keeps books in a throwaway {@link GatewayMetrics} and writes no access-log line, so no metric counts
- * it. With external upstreams nothing is sent anywhere (a warm-up must not cost a real model a request): the
+ * loopback, one after another. The gateway knows them by their connection, not by anything in the request: each
+ * comes from a socket bound before it connects, whose address (the host's own, and a port no other socket may
+ * bind meanwhile) is announced here first, and the one connection that arrives from it is claimed
+ * ({@link #contextOf}) and served on a context of its own ({@link GatewayContext#forWarmup}): no metric, no
+ * access-log line, no balancer score or health mark, no {@code --max-streams} slot. No header or path a client
+ * can send makes a request the warm-up's. Otherwise it is served like a client's: it presents one of the
+ * {@code --api-keys-file} keys, takes the same pipeline and relay, and asks the built-in model for a short
+ * stream without the faults its {@code --sim} may inject, so that every self-request streams to its end.
+ *
+ * <p>With external upstreams nothing is sent anywhere (a warm-up must not cost a real model a request): the
  * codecs, the relay and the classifier run on an in-memory stream instead.
  */
 final class Warmup {
-  static final String HEADER = "X-Tokenpipe-Warmup";
   private static final Logger log = LoggerFactory.getLogger(Warmup.class);
+  /**
+   * What a self-request asks of the built-in model: 8 tokens at once, one event each, flushed as written, and
+   * none of the faults (errors, drops, stalls) or the group commit {@code --sim} may set for clients: a warm-up
+   * stream that failed warmed the error path, and a 2 s group commit made the start take 48 s.
+   */
+  private static final String SIM_HEADER = StreamProfile.HEADER + ": ttft=0ms itl=0ms tokens=8 burst=1 group_commit=0"
+      + " error_rate=0 drop_after=-1 stall_after=-1 error_after=-1";
   private static final String STREAM = """
       id: tp.0.0
       data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}
@@ -61,26 +82,82 @@ final class Warmup {
   /** The longest the warm-up waits for its last stream's exchange to end. */
   private static final long IDLE_WAIT_MS = 2_000;
 
-  private Warmup() {}
+  private final GatewayContext gw;
+  /** The warm-up's own context, for its connections; null with external upstreams (nothing is sent). */
+  private final GatewayContext own;
+  /**
+   * One short stream, read to its end. It asks for usage and a token bound as clients do (bench, the SDKs):
+   * without them the first client's request still ran the usage chunk's path cold, 20 ms slower to its first
+   * token (docs/benchmarks.md, "Cold start").
+   */
+  private final String body;
+  /** The self-requests' header lines: the model's behaviour, and a key when clients need one. */
+  private final String[] headers;
+  /** Source addresses of self-requests about to connect; each is claimed by the one connection from it. */
+  private final Set<InetSocketAddress> expected = ConcurrentHashMap.newKeySet();
+
+  private Warmup(GatewayContext gw, UpstreamSet ownUpstreams) {
+    this.gw = gw;
+    this.body = "{\"model\":\"" + gw.defaultModel() + "\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+        + "\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String key = gw.config().apiKeys().stream().findFirst().orElse(null);
+    this.headers = key == null ? new String[] {SIM_HEADER}
+        : new String[] {SIM_HEADER, HttpHeaderNames.AUTHORIZATION + ": Bearer " + key};
+    // A --max-body below this body would refuse every self-request (413); --max-streams is the clients' limit.
+    GatewayConfig config = gw.config().withLimits(
+        Math.max(gw.config().maxBodyBytes(), body.getBytes(StandardCharsets.UTF_8).length), 0);
+    this.own = ownUpstreams == null ? null : gw.forWarmup(config, ownUpstreams);
+  }
+
+  /** With external upstreams: the in-memory stream only. */
+  static Warmup inMemory(GatewayContext gw) {
+    return new Warmup(gw, null);
+  }
+
+  /**
+   * With the built-in model: the in-memory stream and the self-requests.
+   *
+   * @param ownUpstreams a set of the warm-up's own over the gateway's upstreams (the built-in model)
+   */
+  static Warmup selfRequests(GatewayContext gw, UpstreamSet ownUpstreams) {
+    return new Warmup(gw, ownUpstreams);
+  }
+
+  /**
+   * The context a new client connection is served on: the warm-up's own for the one connection from an address a
+   * self-request announced, the gateway's for every other.
+   */
+  GatewayContext contextOf(Channel ch) {
+    if (expected.isEmpty() || !(ch.remoteAddress() instanceof InetSocketAddress from)) {
+      return gw;
+    }
+    return expected.remove(canonical(from)) ? own : gw;
+  }
+
+  /** Warm-up streams still running (for tests: none once the gateway said ready). */
+  int running() {
+    return own == null ? 0 : own.running().size();
+  }
 
   /** Runs the warm-up; never fails the start (a failed warm-up only means a slower first request). */
-  static void run(GatewayContext gw, InetSocketAddress address, boolean builtInModel) {
+  void run(InetSocketAddress address) {
     long t0 = System.nanoTime();
     gw.warmingFlag().set(true);
     try {
       local();
-      if (builtInModel) {
+      if (own != null) {
         for (int i = 0; i < SELF_REQUESTS; i++) {
-          selfRequest(address, gw.defaultModel());
+          selfRequest(address);
         }
         // A self-request returns when its client has read the stream's end, which the gateway writes before
-        // its own bookkeeping: without this wait, ready was said with a warm-up stream still running in about
-        // half of the starts, and a drain counted it.
-        gw.awaitNoStreams(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MS));
+        // its own bookkeeping: without this wait, ready was said with a warm-up stream still running (on the
+        // loops the first client's request then shares) in about half of the starts.
+        own.awaitNoStreams(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MS));
       }
     } catch (Exception e) {
       log.debug("warm-up incomplete: {}", e.toString());
     } finally {
+      expected.clear();
       gw.warmingFlag().set(false);
     }
     log.debug("warmed up in {} ms", (System.nanoTime() - t0) / 1_000_000);
@@ -129,15 +206,34 @@ final class Warmup {
     ch.finishAndReleaseAll();
   }
 
+  /** One self-request, announced before it connects ({@link #contextOf}). */
+  private void selfRequest(InetSocketAddress address) throws IOException {
+    InetSocketAddress[] from = new InetSocketAddress[1];
+    try {
+      SelfRequest.post(address, "/v1/chat/completions", body, bound -> {
+        from[0] = canonical(bound);
+        expected.add(from[0]);
+      }, headers);
+    } finally {
+      if (from[0] != null) {
+        expected.remove(from[0]); // already claimed, unless it never arrived
+      }
+    }
+  }
+
   /**
-   * One short stream through the gateway and the built-in model, read to its end. It asks for usage and a token
-   * bound as clients do (bench, the SDKs): without them the first client's request still ran the usage chunk's
-   * path cold, 20 ms slower to its first token (docs/benchmarks.md, "Cold start").
+   * {@code a} with an IPv4-mapped IPv6 address (how a dual-stack listener may see an IPv4 peer) as plain IPv4, so
+   * that the address a self-request bound and the one its connection is seen from compare equal.
    */
-  private static void selfRequest(InetSocketAddress address, String model) throws Exception {
-    SelfRequest.post(address, "/v1/chat/completions",
-        "{\"model\":\"" + model + "\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":8,"
-            + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-        HEADER + ": 1", "X-Tokenpipe-Sim: ttft=0ms itl=0ms tokens=8");
+  private static InetSocketAddress canonical(InetSocketAddress a) {
+    InetAddress ip = a.getAddress();
+    if (ip == null) {
+      return a;
+    }
+    try {
+      return new InetSocketAddress(InetAddress.getByAddress(ip.getAddress()), a.getPort());
+    } catch (UnknownHostException cannotHappen) { // the bytes of a valid address
+      return a;
+    }
   }
 }

@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.function.Consumer;
 
 /**
  * One blocking HTTP/1.1 request from a server to itself over loopback, read to the close: how {@code serve}
@@ -26,6 +27,16 @@ public final class SelfRequest {
    */
   public static void post(InetSocketAddress address, String path, String jsonBody, String... headerLines)
       throws IOException {
+    post(address, path, jsonBody, from -> { }, headerLines);
+  }
+
+  /**
+   * As {@link #post(InetSocketAddress, String, String, String...)}, from a socket bound before it connects:
+   * {@code beforeConnect} learns the address the server will see the connection come from (the host's own
+   * address and a port this socket holds, so no other socket can connect from it meanwhile).
+   */
+  public static void post(InetSocketAddress address, String path, String jsonBody,
+      Consumer<InetSocketAddress> beforeConnect, String... headerLines) throws IOException {
     InetAddress host = address.getAddress().isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : address.getAddress();
     byte[] body = jsonBody.getBytes(StandardCharsets.UTF_8);
     StringBuilder head = new StringBuilder("POST ").append(path).append(" HTTP/1.1\r\nHost: localhost\r\n")
@@ -34,7 +45,11 @@ public final class SelfRequest {
       head.append(h).append("\r\n");
     }
     head.append("\r\n");
-    try (Socket s = new Socket(host, address.getPort())) {
+    try (Socket s = new Socket()) {
+      s.setReuseAddress(false); // (the default) no other socket may bind this port while this one holds it
+      s.bind(new InetSocketAddress(host, 0));
+      beforeConnect.accept((InetSocketAddress) s.getLocalSocketAddress());
+      s.connect(new InetSocketAddress(host, address.getPort()), TIMEOUT_MILLIS);
       s.setSoTimeout(TIMEOUT_MILLIS);
       OutputStream out = s.getOutputStream();
       out.write(head.toString().getBytes(StandardCharsets.US_ASCII));

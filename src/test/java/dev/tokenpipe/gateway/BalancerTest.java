@@ -53,7 +53,7 @@ class BalancerTest {
         Upstream u = set.pick(Set.of());
         int idx = set.all().indexOf(u);
         share[idx]++;
-        UpstreamSet.Lease lease = set.begin(u, true);
+        UpstreamSet.Lease lease = set.begin(u);
         leases.add(lease);
         long latency = latencyOf.applyAsLong(idx);
         int id = leases.size() - 1;
@@ -132,7 +132,7 @@ class BalancerTest {
     UpstreamSet set = set(Balancer.Mode.P2C_EWMA, clock, 7, 1, 1, 1, 1);
     UpstreamScores s = set.scores();
     for (int i = 0; i < 4; i++) {
-      set.begin(set.all().get(i), true).firstToken(i == 3 ? SLOW : FAST);
+      set.begin(set.all().get(i)).firstToken(i == 3 ? SLOW : FAST);
     }
     assertThat(s.scoreNanos(3)).isEqualTo(SLOW);
     clock.now += TimeUnit.SECONDS.toNanos(30);
@@ -164,7 +164,7 @@ class BalancerTest {
     assertThat(s.scoreNanos(0)).as("no samples anywhere: the prior").isEqualTo(UpstreamScores.PRIOR_MILLIS * 1e6);
     // Three upstreams learned, the fourth (a new replica) never picked yet.
     for (int i = 0; i < 3; i++) {
-      set.begin(set.all().get(i), true).firstToken(FAST + i * 10 * MS);
+      set.begin(set.all().get(i)).firstToken(FAST + i * 10 * MS);
     }
     assertThat(s.scoreNanos(3)).as("median of the others").isEqualTo(FAST + 10 * MS);
     Model m = new Model(clock, set, 50 * MS, 1000 * MS);

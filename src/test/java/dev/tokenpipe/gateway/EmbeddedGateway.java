@@ -72,7 +72,7 @@ final class EmbeddedGateway implements AutoCloseable {
     };
     gw = new GatewayContext(config, new UpstreamSet(list, config.unhealthyFor().toNanos()), connector,
         new ApiKeys(Set.of()), new GatewayMetrics(), null, running, new AtomicInteger(), new AtomicBoolean(),
-        new AtomicBoolean(), HedgePolicy.of(config));
+        new AtomicBoolean(), HedgePolicy.of(config), AccessLog.ON);
     client = new EmbeddedChannel(new GatewayInitializer(gw));
     client.pipeline().addFirst("test-step", new StepRunner());
     client.freezeTime();
