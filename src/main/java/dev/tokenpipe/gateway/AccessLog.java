@@ -30,7 +30,8 @@ final class AccessLog {
    *     flushed to the client; -1 if none
    * @param contentTtftNanos request received → first visible-text event read; -1 if none
    * @param tokens output tokens (usage when the upstream sent it, else content events)
-   * @param outcome {@code done}, {@code cancelled}, {@code error:<kind>} or {@code local}
+   * @param outcome {@code done}, {@code cancelled}, {@code error:<kind>} (also the probe route's stream), or
+ *     {@code local} (any other answer of the gateway's own)
    * @param hedge {@code -} not hedged; {@code first} or {@code second}: the attempt that won a hedged race;
    *     {@code hedge_failed}: the hedge failed, the first attempt went on; {@code undecided}: the request
    *     ended before either delivered
@@ -66,7 +67,16 @@ final class AccessLog {
 
   /** A request the gateway answered itself, at once: its line, timed from {@code startNanos} to now. */
   void local(String method, String path, int status, long startNanos) {
-    write(new Entry(method, path, "-", status, "-", -1, -1, -1, 0, System.nanoTime() - startNanos, "local", "-"));
+    local(method, path, status, startNanos, "local");
+  }
+
+  /**
+   * A stream the gateway served itself (the probe), when it ended: timed from {@code startNanos} to now.
+   *
+   * @param outcome how it ended, in a proxied stream's words: {@code done}, {@code cancelled}, {@code error:<kind>}
+   */
+  void local(String method, String path, int status, long startNanos, String outcome) {
+    write(new Entry(method, path, "-", status, "-", -1, -1, -1, 0, System.nanoTime() - startNanos, outcome, "-"));
   }
 
   private static void millis(StringBuilder b, long nanos) {

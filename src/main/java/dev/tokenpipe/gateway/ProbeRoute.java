@@ -46,8 +46,21 @@ final class ProbeRoute {
     }
     ProbeRequest probe = ProbeRequest.parse(req.uri());
     ProbeStream.Options options = new ProbeStream.Options("serve", gw.config().heartbeat());
-    ProbeStream.start(ctx, probe, options, keepAlive, onEnd);
-    gw.accessLog().local(req.method().name(), req.uri(), 200, start);
+    String method = req.method().name();
+    String uri = req.uri();
+    // Logged when the stream ends, as a proxied stream is: its line then has the stream's duration and how it
+    // ended. Logged when the head went out, it said duration_ms=1.6 for a probe that ran 2.9 s.
+    ProbeStream.start(ctx, probe, options, keepAlive, onEnd,
+        ended -> gw.accessLog().local(method, uri, 200, start, outcome(ended)));
     req.release();
+  }
+
+  /** The access log's outcome, in the words of a proxied stream's. */
+  private static String outcome(ProbeStream.Ended ended) {
+    return switch (ended) {
+      case DONE -> "done";
+      case CANCELLED -> "cancelled";
+      case CUT -> "error:" + ErrorKind.SLOW_CLIENT.label();
+    };
   }
 }

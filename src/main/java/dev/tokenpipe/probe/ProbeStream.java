@@ -20,6 +20,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Serves one {@link ProbeRequest}: event {@code i} is written and flushed at start + i x interval
@@ -55,15 +56,30 @@ public final class ProbeStream {
    */
   public record Options(String server, Duration heartbeat) {}
 
+  /** How a probe's stream ended. */
+  public enum Ended {
+    /** Its last event and {@code [DONE]} were written. */
+    DONE,
+    /** The client went away (or its connection failed) before that. */
+    CANCELLED,
+    /** Closed by the probe itself: the client read too slowly to take it within {@link #GRACE_NANOS} of its end. */
+    CUT
+  }
+
   private final ChannelHandlerContext ctx;
   private final ProbeRequest probe;
   private final Options options;
   private final boolean keepAlive;
   private final Runnable onEnd;
+  private final Consumer<Ended> onEnded;
   private final long startNanos;
   private final long heartbeatNanos;
   private InetAddress slot;
   private boolean released;
+  /** {@link #onEnded} ran. */
+  private boolean ended;
+  /** The probe closed the connection itself ({@link Ended#CUT}). */
+  private boolean cut;
   /** The scheduled tick is a heartbeat, not the next event (timers may fire a little early, so not by time). */
   private boolean pingNext;
   private long lastWriteNanos;
@@ -72,12 +88,14 @@ public final class ProbeStream {
   /** Taken off again when the probe ends: on a keep-alive connection it would hold every probe it served. */
   private final GenericFutureListener<Future<? super Void>> onClose = f -> closed();
 
-  private ProbeStream(ChannelHandlerContext ctx, ProbeRequest probe, Options options, boolean keepAlive, Runnable onEnd) {
+  private ProbeStream(ChannelHandlerContext ctx, ProbeRequest probe, Options options, boolean keepAlive, Runnable onEnd,
+      Consumer<Ended> onEnded) {
     this.ctx = ctx;
     this.probe = probe;
     this.options = options;
     this.keepAlive = keepAlive;
     this.onEnd = onEnd;
+    this.onEnded = onEnded;
     this.startNanos = System.nanoTime();
     this.lastWriteNanos = startNanos;
     this.heartbeatNanos = options.heartbeat() == null ? 0 : options.heartbeat().toNanos();
@@ -91,7 +109,17 @@ public final class ProbeStream {
    *     (nothing was written)
    */
   public static void start(ChannelHandlerContext ctx, ProbeRequest probe, Options options, boolean keepAlive, Runnable onEnd) {
-    ProbeStream s = new ProbeStream(ctx, probe, options, keepAlive, onEnd);
+    start(ctx, probe, options, keepAlive, onEnd, ended -> { });
+  }
+
+  /**
+   * As {@link #start(ChannelHandlerContext, ProbeRequest, Options, boolean, Runnable)}; {@code onEnded} runs once, on
+   * the event loop, when the stream ends whichever way ({@code onEnd} first when it is done): where a server
+   * logs the probe, with its real duration.
+   */
+  public static void start(ChannelHandlerContext ctx, ProbeRequest probe, Options options, boolean keepAlive, Runnable onEnd,
+      Consumer<Ended> onEnded) {
+    ProbeStream s = new ProbeStream(ctx, probe, options, keepAlive, onEnd, onEnded);
     s.slot = ProbeLimiter.PER_PROCESS.acquire(ctx.channel().remoteAddress());
     s.begin();
   }
@@ -120,7 +148,15 @@ public final class ProbeStream {
         timer.cancel(false);
       }
       release();
+      ended(cut ? Ended.CUT : Ended.CANCELLED);
     });
+  }
+
+  private void ended(Ended how) {
+    if (!ended) {
+      ended = true;
+      onEnded.accept(how);
+    }
   }
 
   private void release() {
@@ -146,6 +182,7 @@ public final class ProbeStream {
     }
     long now = System.nanoTime();
     if (now - startNanos > probe.durationNanos() + GRACE_NANOS) {
+      cut = true;
       ctx.close(); // a client that stopped reading: the probe ends, cut, instead of waiting forever
       return;
     }
@@ -183,5 +220,6 @@ public final class ProbeStream {
     ctx.channel().closeFuture().removeListener(onClose);
     release();
     onEnd.run();
+    ended(Ended.DONE);
   }
 }

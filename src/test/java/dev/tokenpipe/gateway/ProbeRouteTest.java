@@ -7,6 +7,7 @@ import dev.tokenpipe.testing.RawClient;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -126,6 +127,41 @@ class ProbeRouteTest {
     try (RawClient again = RawClient.get(secured.port(), "/tokenpipe/probe?interval=1ms&count=2", "Authorization: Bearer sk-probe")) {
       assertThat(again.readToEnd()).isTrue();
       assertThat(again.status()).isEqualTo(200);
+    }
+  }
+
+  /**
+   * The probe's access line is written when its stream ends, like a proxied stream's, with the stream's duration
+   * and how it ended. Before, it was written as the response head went out: {@code duration_ms=1.6
+   * outcome=local} for a probe that ran 2.9 s.
+   */
+  @Test
+  void theAccessLineIsWrittenWhenTheProbeEndsWithItsDuration() throws Exception {
+    String path = "/tokenpipe/probe?interval=100ms&count=11&size=64";
+    try (AccessLogCapture log = new AccessLogCapture();
+        RawClient c = RawClient.get(secured.port(), path, "Authorization: Bearer sk-probe")) {
+      assertThat(c.readUntil("id: tp.0.")).isTrue();
+      assertThat(log.lines()).as("no line while the probe runs").noneMatch(l -> path.equals(l.get("path")));
+      assertThat(c.readToEnd()).isTrue();
+      long ranMillis = (System.nanoTime() - c.sentNanos) / 1_000_000;
+      Map<String, String> line = log.await(path, Duration.ofSeconds(5));
+      assertThat(line).containsEntry("status", "200").containsEntry("outcome", "done").containsEntry("api", "-");
+      // 10 intervals of 100 ms between the first event and the last
+      assertThat(Double.parseDouble(line.get("duration_ms"))).isBetween(950.0, ranMillis + 50.0);
+    }
+  }
+
+  @Test
+  void aProbeWhoseClientLeavesIsLoggedCancelledWhenItLeaves() throws Exception {
+    String path = "/tokenpipe/probe?interval=100ms&count=50&size=64";
+    try (AccessLogCapture log = new AccessLogCapture()) {
+      try (RawClient c = RawClient.get(secured.port(), path, "Authorization: Bearer sk-probe")) {
+        assertThat(c.readUntil("id: tp.3.")).isTrue(); // 300 ms in; then the client leaves
+        assertThat(log.lines()).as("no line while the probe runs").noneMatch(l -> path.equals(l.get("path")));
+      }
+      Map<String, String> line = log.await(path, Duration.ofSeconds(5));
+      assertThat(line).containsEntry("status", "200").containsEntry("outcome", "cancelled");
+      assertThat(Double.parseDouble(line.get("duration_ms"))).isBetween(300.0, 2_000.0);
     }
   }
 
