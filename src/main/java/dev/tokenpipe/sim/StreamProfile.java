@@ -4,6 +4,7 @@ import dev.tokenpipe.cli.Durations;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * How the simulated model behaves for one stream: timing, length, scheduler bursts, group commit
@@ -138,32 +139,42 @@ public record StreamProfile(
     int reasoning = this.reasoning;
     int toolCall = this.toolCall;
     for (Map.Entry<String, String> e : overrides.entrySet()) {
-      String v = e.getValue();
-      try {
-        switch (e.getKey()) {
-          case "ttft" -> ttft = LatencyDistribution.parse(v);
-          case "itl" -> itl = LatencyDistribution.parse(v);
-          case "tokens" -> tokens = Integer.parseInt(v);
-          case "burst" -> burst = Integer.parseInt(v);
-          case "group_commit" -> groupCommit = Durations.parse(v).toNanos();
-          case "error_rate" -> errorRate = Double.parseDouble(v);
-          case "error_status" -> errorStatus = Integer.parseInt(v);
-          case "drop_after" -> dropAfter = Integer.parseInt(v);
-          case "stall_after" -> stallAfter = Integer.parseInt(v);
-          case "stall" -> stall = Durations.parse(v).toNanos();
-          case "error_after" -> errorAfter = Integer.parseInt(v);
-          case "reasoning" -> reasoning = Integer.parseInt(v);
-          case "tool_call" -> toolCall = Integer.parseInt(v);
-          default -> throw new IllegalArgumentException(
-              "unknown key '" + e.getKey() + "' (known: ttft, itl, tokens, burst, group_commit,"
-                  + " error_rate, error_status, drop_after, stall_after, stall, error_after, reasoning, tool_call)");
-        }
-      } catch (NumberFormatException ex) {
-        throw new IllegalArgumentException(e.getKey() + ": not a number: '" + v + "'");
+      switch (e.getKey()) {
+        case "ttft" -> ttft = value(e, LatencyDistribution::parse);
+        case "itl" -> itl = value(e, LatencyDistribution::parse);
+        case "tokens" -> tokens = value(e, Integer::parseInt);
+        case "burst" -> burst = value(e, Integer::parseInt);
+        case "group_commit" -> groupCommit = value(e, v -> Durations.parse(v).toNanos());
+        case "error_rate" -> errorRate = value(e, Double::parseDouble);
+        case "error_status" -> errorStatus = value(e, Integer::parseInt);
+        case "drop_after" -> dropAfter = value(e, Integer::parseInt);
+        case "stall_after" -> stallAfter = value(e, Integer::parseInt);
+        case "stall" -> stall = value(e, v -> Durations.parse(v).toNanos());
+        case "error_after" -> errorAfter = value(e, Integer::parseInt);
+        case "reasoning" -> reasoning = value(e, Integer::parseInt);
+        case "tool_call" -> toolCall = value(e, Integer::parseInt);
+        default -> throw new IllegalArgumentException(
+            "unknown key '" + e.getKey() + "' (known: ttft, itl, tokens, burst, group_commit,"
+                + " error_rate, error_status, drop_after, stall_after, stall, error_after, reasoning, tool_call)");
       }
     }
     return new StreamProfile(ttft, itl, tokens, burst, groupCommit, errorRate, errorStatus, dropAfter, stallAfter, stall,
         errorAfter, reasoning, toolCall);
+  }
+
+  /**
+   * An override's value, parsed. One that does not parse is an error that starts with its key, whatever the
+   * parser: a request may set several keys, and a duration's own message ("not a duration: 'banana'") does not
+   * say which one it was.
+   */
+  private static <T> T value(Map.Entry<String, String> override, Function<String, T> parse) {
+    try {
+      return parse.apply(override.getValue());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(override.getKey() + ": not a number: '" + override.getValue() + "'");
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(override.getKey() + ": " + e.getMessage(), e);
+    }
   }
 
   public boolean groupCommit() {

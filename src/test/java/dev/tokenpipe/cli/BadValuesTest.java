@@ -64,6 +64,9 @@ class BadValuesTest {
       serve --model ''                   | --model': must not be empty
       serve --host ''                    | --host': must not be empty
       serve --sim drop_after=-5          | --sim: drop_after must be >= -1
+      serve --sim ttft=banana            | --sim: ttft: not a duration: 'banana'
+      serve --sim itl=20ms/1x            | --sim: itl: unknown unit
+      serve --sim ttft=2s/1s             | --sim: ttft: p99 must be >= p50
       serve --upstream http://127.0.0.1:99999 | port
       serve --upstream http://127.0.0.1:0 | port
       """)

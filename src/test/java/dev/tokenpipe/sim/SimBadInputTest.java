@@ -82,6 +82,39 @@ class SimBadInputTest {
     }
   }
 
+  /**
+   * docs/sim.md: a bad override value is "a 400 naming the key", in the header and in the body field alike.
+   * Before, a value that failed as a duration or a latency pair was not named: {@code ttft=banana} got
+   * "Invalid simulation override: not a duration: 'banana'".
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      ttft=banana       | ttft
+      ttft=2s/1s        | ttft
+      ttft=-5ms         | ttft
+      itl=1x            | itl
+      itl=20ms/banana   | itl
+      stall=soon        | stall
+      group_commit=x    | group_commit
+      tokens=many       | tokens
+      error_rate=often  | error_rate
+      burst=0           | burst
+      """)
+  void aBadOverrideValueIsA400NamingItsKey(String override, String key) throws Exception {
+    String chat = "{\"model\":\"tokenpipe-sim\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    HttpRequest byHeader = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sim.port() + "/v1/chat/completions"))
+        .header(StreamProfile.HEADER, override).POST(HttpRequest.BodyPublishers.ofString(chat)).build();
+    HttpRequest byBody = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sim.port() + "/v1/chat/completions"))
+        .POST(HttpRequest.BodyPublishers.ofString(chat.replace("{\"model\"",
+            "{\"" + StreamProfile.BODY_FIELD + "\":\"" + override + "\",\"model\""))).build();
+    for (HttpRequest req : new HttpRequest[] {byHeader, byBody}) {
+      HttpResponse<String> r = HTTP.send(req, HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+      String message = Json.MAPPER.readTree(r.body()).path("error").path("message").asText();
+      assertThat(message).matches("Invalid simulation override: " + key + "[: ].*").doesNotContain(key + ": " + key);
+    }
+  }
+
   @Test
   void aWrongMethodGets405WithTheMethodsTheEndpointTakes() throws Exception {
     for (String path : new String[] {"/v1/messages", "/v1/responses", "/v1/chat/completions"}) {
