@@ -195,7 +195,7 @@ public final class GatewayCommand implements Callable<Integer> {
     GatewayServer g = gateway;
     signals.closeOnSignal(gateway, () -> System.err.printf(
         "tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s%s heartbeat=%s%s%n",
-        host, g.port(), Transport.get().name(), String.join(",", g.upstreamNames()),
+        host, g.port(), Transport.get().name(), String.join(",", g.upstreamSpecs()),
         g.sim() != null ? " (built-in simulated model)" : "",
         g.upstreamNames().size() > 1 ? " balance=" + config.balance() : "",
         heartbeat.isZero() ? "off" : Durations.format(heartbeat),

@@ -124,6 +124,20 @@ public final class GatewayServer implements AutoCloseable {
     return gw.upstreams().all().stream().map(Upstream::name).toList();
   }
 
+  /**
+   * The upstreams as {@code --upstream} writes them: each base URL, with {@code =WEIGHT} when its weight is not the
+   * default 1 (an upstream given twice, once: its weights added up).
+   */
+  public List<String> upstreamSpecs() {
+    List<Upstream> all = gw.upstreams().all();
+    List<String> out = new ArrayList<>(all.size());
+    for (int i = 0; i < all.size(); i++) {
+      int weight = gw.upstreams().scores().weight(i);
+      out.add(weight == 1 ? all.get(i).name() : all.get(i).name() + "=" + weight);
+    }
+    return out;
+  }
+
   public GatewayConfig config() {
     return config;
   }

@@ -124,13 +124,44 @@ public final class SimCommand implements Callable<Integer> {
     } catch (IllegalStateException e) {
       throw new CommandFailedException(e.getMessage());
     }
-    StreamProfile p = config.defaultProfile();
     SimServer s = sim;
-    signals.closeOnSignal(sim, () -> System.err.printf(
-        "tokenpipe sim listening on http://%s:%d (%s) model=%s ttft=%s itl=%s tokens=%d burst=%d%s%n",
-        host, s.port(), Transport.get().name(), String.join(",", config.models()), p.ttft(), p.itl(), p.tokens(), p.burst(),
-        p.groupCommit() ? " group-commit=" + Durations.format(Duration.ofNanos(p.groupCommitNanos())) : ""));
+    signals.closeOnSignal(sim, () -> System.err.println(listeningLine(s.port(), config)));
     return 0;
+  }
+
+  /**
+   * What the sim prints when it listens: where, and every setting that shapes what a client gets. The timing
+   * always; group commit, faults and capacity when set, so that a sim without them keeps its short line and one
+   * with them says so (an --error-rate that answered 5% of requests with 429 used to be invisible here).
+   */
+  String listeningLine(int boundPort, SimConfig config) {
+    StreamProfile p = config.defaultProfile();
+    StringBuilder b = new StringBuilder("tokenpipe sim listening on http://").append(host).append(':').append(boundPort)
+        .append(" (").append(Transport.get().name()).append(") model=").append(String.join(",", config.models()))
+        .append(" ttft=").append(p.ttft()).append(" itl=").append(p.itl()).append(" tokens=").append(p.tokens())
+        .append(" burst=").append(p.burst());
+    if (p.groupCommit()) {
+      b.append(" group-commit=").append(Durations.format(Duration.ofNanos(p.groupCommitNanos())));
+    }
+    if (p.errorRate() != 0) {
+      b.append(" error-rate=").append(java.math.BigDecimal.valueOf(p.errorRate()).stripTrailingZeros().toPlainString());
+    }
+    if (p.errorStatus() != SimConfig.defaults().defaultProfile().errorStatus()) {
+      b.append(" error-status=").append(p.errorStatus());
+    }
+    if (p.dropAfter() >= 0) {
+      b.append(" drop-after=").append(p.dropAfter());
+    }
+    if (p.stallAfter() >= 0) {
+      b.append(" stall-after=").append(p.stallAfter());
+    }
+    if (p.stallNanos() > 0) {
+      b.append(" stall=").append(Durations.format(Duration.ofNanos(p.stallNanos())));
+    }
+    if (capacity > 0) {
+      b.append(" capacity=").append(capacity);
+    }
+    return b.toString();
   }
 
   /** {@code --ttft} and {@code --itl}: a bad value is a parse error naming its flag, like every duration flag's. */

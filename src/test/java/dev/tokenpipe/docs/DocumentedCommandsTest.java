@@ -80,8 +80,10 @@ class DocumentedCommandsTest {
       return;
     }
     List<String> args = split(m.group(2));
-    if (args.size() < 2 || !SUBCOMMANDS.contains(args.get(0))) {
-      return; // a name in prose ("tokenpipe serve"), or output such as "tokenpipe sim: ..."
+    if (args.size() < 2 || !SUBCOMMANDS.contains(args.get(0)) || args.get(1).equals("listening")) {
+      // a name in prose ("tokenpipe serve"), or output such as "tokenpipe sim: ..." and the start-up line
+      // "tokenpipe sim listening on ..."
+      return;
     }
     out.add(new DocCommand(file, line, m.group(1) != null, text.strip()));
   }
