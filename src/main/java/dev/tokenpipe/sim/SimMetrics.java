@@ -3,6 +3,7 @@ package dev.tokenpipe.sim;
 import dev.tokenpipe.http.PrometheusText;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -19,7 +20,19 @@ public final class SimMetrics {
   final Counter started = counter("tokenpipe_sim_streams_started", "Streams that began sending a response.");
   final Counter completed = counter("tokenpipe_sim_streams_completed", "Streams that sent their terminator.");
   final Counter cancelled = counter("tokenpipe_sim_streams_cancelled", "Streams whose client went away mid-stream.");
-  final Counter failed = counter("tokenpipe_sim_streams_failed", "Streams ended by an injected fault (drop).");
+  /**
+   * Streams the sim failed on purpose mid-stream, by {@code fault}: {@code drop} (cut without a terminator) or
+   * {@code error_after} (the API's in-band error, then a clean end). One name, since both are injected stream
+   * failures; a label, since a client meets them differently. Both series exist from the start (at 0).
+   */
+  final Counter failed = Counter.builder()
+      .name("tokenpipe_sim_streams_failed")
+      .help("Streams ended by an injected fault, by fault: drop (cut) or error_after (in-band error event).")
+      .labelNames("fault")
+      .withoutExemplars()
+      .register(registry);
+  final CounterDataPoint dropped = failed.labelValues("drop");
+  final CounterDataPoint erroredInBand = failed.labelValues("error_after");
   final Counter shutDown = counter("tokenpipe_sim_streams_shut_down",
       "Streams ended with an in-band error event because the drain period ran out.");
   final Counter idleClosed = counter("tokenpipe_sim_idle_connections_closed",
@@ -112,7 +125,7 @@ public final class SimMetrics {
       case "started" -> (long) started.get();
       case "completed" -> (long) completed.get();
       case "cancelled" -> (long) cancelled.get();
-      case "failed" -> (long) failed.get();
+      case "failed" -> (long) (dropped.get() + erroredInBand.get());
       case "tokens" -> (long) tokens.get();
       case "pauses" -> (long) pauses.get();
       case "shut_down" -> (long) shutDown.get();

@@ -210,7 +210,7 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse, StreamFor
    */
   private void inBandError() {
     end(State.ERRORED);
-    metrics.failed.inc();
+    metrics.erroredInBand.inc();
     writeError(ApiError.server(io.netty.handler.codec.http.HttpResponseStatus.INTERNAL_SERVER_ERROR,
         "Injected fault: the simulated model failed after " + tokensSent + " tokens", "injected_fault"));
     endBody();
@@ -250,7 +250,7 @@ final class TokenStream implements PacingScheduler.Paced, SimResponse, StreamFor
   /** Injected fault: cut the connection without a terminator, as a crashed server would. */
   private void drop() {
     end(State.DROPPED);
-    metrics.failed.inc();
+    metrics.dropped.inc();
     ctx.flush();
     ctx.channel().close();
   }

@@ -80,6 +80,32 @@ class SimLifecycleTest {
     assertThat(sim.metrics().count("failed")).isEqualTo(1);
   }
 
+  /**
+   * The two injected mid-stream failures reach a client differently (a cut without a terminator; the API's own
+   * in-band error event, then a clean end), so a gateway or client under test reacts differently: the counter
+   * tells them apart by its {@code fault} label. Before, one unlabelled counter counted both while its doc said
+   * "cut by an injected drop"; a drop and an error_after read {@code tokenpipe_sim_streams_failed_total 2.0}.
+   */
+  @Test
+  void injectedStreamFailuresAreCountedByFault() throws Exception {
+    assertThat(scrape()).as("both series exist before any failure")
+        .contains("tokenpipe_sim_streams_failed_total{fault=\"drop\"} 0.0")
+        .contains("tokenpipe_sim_streams_failed_total{fault=\"error_after\"} 0.0");
+    try (RawClient c = RawClient.post(sim.port(), "/v1/chat/completions", SimStreamingTest.CHAT,
+        "X-Tokenpipe-Sim: ttft=5ms itl=2ms tokens=50 drop_after=3")) {
+      assertThat(c.readToEnd()).isFalse();
+    }
+    HttpResponse<String> errored = post("/v1/chat/completions", SimStreamingTest.CHAT, "ttft=5ms itl=2ms tokens=50 error_after=3");
+    assertThat(errored.body()).contains("injected_fault").doesNotContain("[DONE]");
+    HttpResponse<String> again = post("/v1/chat/completions", SimStreamingTest.CHAT, "ttft=5ms itl=2ms tokens=50 error_after=1");
+    assertThat(again.body()).contains("injected_fault");
+    awaitActive(0);
+    assertThat(scrape()).contains("tokenpipe_sim_streams_failed_total{fault=\"drop\"} 1.0")
+        .contains("tokenpipe_sim_streams_failed_total{fault=\"error_after\"} 2.0")
+        .contains("tokenpipe_sim_streams_completed_total 0.0");
+    assertThat(sim.metrics().count("failed")).as("all injected failures").isEqualTo(3);
+  }
+
   @Test
   void stallPausesTheStreamAfterNTokens() throws Exception {
     try (RawClient c = RawClient.post(sim.port(), "/v1/stream", "{\"prompt\":\"x\"}",
