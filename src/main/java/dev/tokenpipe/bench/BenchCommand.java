@@ -173,15 +173,9 @@ public final class BenchCommand implements Callable<Integer> {
 
   /** An output file whose folder is missing or read-only is a usage error at once (exit 64). */
   private void checkWritable(Path file) {
-    if (file == null) {
-      return;
-    }
-    Path dir = file.toAbsolutePath().getParent();
-    if (dir == null || !Files.isDirectory(dir)) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "cannot write " + file + ": no such directory " + dir);
-    }
-    if (!Files.isWritable(dir) || (Files.exists(file) && !Files.isWritable(file))) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "cannot write " + file + ": permission denied");
+    String problem = file == null ? null : FileProblem.unwritable(file, false);
+    if (problem != null) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "cannot write " + file + ": " + problem);
     }
   }
 

@@ -3,7 +3,9 @@ package dev.tokenpipe.cli;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 
 /**
  * Why a file named by an option could not be read, in the words of cat and ls: "no such file", "permission
@@ -28,5 +30,30 @@ public final class FileProblem {
     why = (nl < 0 ? why : why.substring(0, nl)).strip();
     // "Is a directory" from the OS reads as the other reasons do: lower case, in the middle of a line.
     return why.length() > 1 && Character.isLowerCase(why.charAt(1)) ? Character.toLowerCase(why.charAt(0)) + why.substring(1) : why;
+  }
+
+  /**
+   * Why {@code file}, an output option's value, could not be written, or null when it can be as far as can be
+   * told before writing: checked before a run, not after its minutes of load. With {@code makeDirs} (the caller
+   * creates missing folders) a missing folder is fine when the nearest existing one is writable.
+   */
+  public static String unwritable(Path file, boolean makeDirs) {
+    Path abs = file.toAbsolutePath();
+    if (Files.isDirectory(abs)) {
+      return "is a directory";
+    }
+    Path dir = abs.getParent();
+    if (makeDirs) {
+      while (dir != null && !Files.exists(dir)) {
+        dir = dir.getParent();
+      }
+    }
+    if (dir == null || !Files.isDirectory(dir)) {
+      return "no such directory " + abs.getParent();
+    }
+    if (!Files.isWritable(dir) || (Files.exists(abs) && !Files.isWritable(abs))) {
+      return "permission denied";
+    }
+    return null;
   }
 }

@@ -6,6 +6,7 @@ import dev.tokenpipe.bench.BenchCommand;
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.FileProblem;
 import dev.tokenpipe.doctor.DoctorCommand;
 import dev.tokenpipe.gateway.GatewayConfig;
 import dev.tokenpipe.gateway.GatewayServer;
@@ -153,6 +154,10 @@ public final class DemoCommand implements Callable<Integer> {
     }
     if (concurrency < 1 || concurrency > 1000) {
       throw usage("-c must be between 1 and 1000");
+    }
+    String unwritable = FileProblem.unwritable(html, true);
+    if (unwritable != null) {
+      throw usage("cannot write " + html + ": " + unwritable); // before the minutes of the run, not after them
     }
     PrintWriter out = spec.commandLine().getOut();
     long t0 = System.nanoTime();

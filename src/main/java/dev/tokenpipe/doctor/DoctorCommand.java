@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.tokenpipe.cli.Cli;
 import dev.tokenpipe.cli.CommandFailedException;
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.cli.FileProblem;
 import dev.tokenpipe.client.RequestHeaders;
 import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.ClientRequest;
@@ -131,6 +132,10 @@ public final class DoctorCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Prober.Plan plan = plan();
+    String unwritable = json == null || json.equals("-") ? null : FileProblem.unwritable(Path.of(json), false);
+    if (unwritable != null) {
+      throw Cli.usage("cannot write " + json + ": " + unwritable); // before the probes, not after them
+    }
     Prober.Measurement measurement;
     try (StreamingClient client = StreamingClient.create(1, 5_000)) {
       measurement = new Prober(client).run(plan);

@@ -164,6 +164,7 @@ class BadValuesTest {
       doctor --no-probe --probe-only http://127.0.0.1:1/v1/chat/completions | exclude each other
       doctor --no-probe --idle-test 2s http://127.0.0.1:1/v1/chat/completions | --idle-test needs the probe route
       doctor http://127.0.0.1:1/v1/chat/completions --probe-count     | --probe-count
+      doctor --json /etc/hostname/d.json http://127.0.0.1:1/v1/chat/completions | cannot write /etc/hostname/d.json: no such directory
       """)
   void doctorsBadUsageIsExit64(String command, String message) {
     Run r = run(command.strip().split(" +"));

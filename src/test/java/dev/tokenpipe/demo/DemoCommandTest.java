@@ -151,13 +151,17 @@ class DemoCommandTest {
   @Test
   void badFlagsAreOneErrorLineAndExit64() {
     for (List<String> bad : List.of(List.of("-n", "0"), List.of("--bogus"), List.of("--ttft", "soon"),
-        List.of("-c", "x"), List.of("--group-commit", "0ms"), List.of("--tokens", "0"))) {
+        List.of("-c", "x"), List.of("--group-commit", "0ms"), List.of("--tokens", "0"),
+        List.of("--html", "/etc/hostname/report.html"))) {
       Run run = run(bad);
       assertThat(run.exitCode()).as(run.transcript()).isEqualTo(64);
       assertThat(run.err().lines().filter(l -> !l.startsWith("Try ")).count()).as(run.transcript()).isEqualTo(1);
       assertThat(run.err()).startsWith("demo: ");
       if (bad.get(0).equals("--tokens")) {
         assertThat(run.err()).as("names the flag given").contains("--tokens must be at least 1");
+      }
+      if (bad.get(0).equals("--html")) { // before the run's minutes, not after them
+        assertThat(run.err()).contains("cannot write /etc/hostname/report.html: no such directory /etc/hostname");
       }
       assertThat(run.out()).isEmpty();
       assertThat(run.command().started).isNull();
