@@ -126,6 +126,37 @@ class AnalyzerTest {
     assertThat(d.verdict()).isEqualTo(Diagnosis.Verdict.CLEAN);
   }
 
+  /**
+   * A short stamped answer held to its end is held, not CLEAN. NGINX's gzip held a 3-token answer at 300 ms per
+   * token until it ended (holds 610, 310 and 10 ms, all in one read), and doctor said "CLEAN - no events held: 3.0
+   * events per read": held-until-end and the hold p90 both wanted four events.
+   */
+  @Test
+  void aShortStampedAnswerHeldToItsEndIsHeld() {
+    StreamBuilder b = new StreamBuilder();
+    b.read(710, 600, false);
+    for (int i = 0; i < 3; i++) {
+      b.event(710, 100 + 300 * i, 1);
+    }
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(b.done(712).build()));
+
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(problems(d)).contains(Problem.EVENTS_HELD);
+  }
+
+  /** ... while a short answer whose events each came 60 ms late (a busy machine) is not a finding. */
+  @Test
+  void aShortStampedAnswerSlightlyLateIsClean() {
+    StreamBuilder b = new StreamBuilder();
+    for (int i = 0; i < 3; i++) {
+      b.read(160 + 300 * i, 200, false);
+      b.event(160 + 300 * i, 100 + 300 * i, 1);
+    }
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(b.done(800).build()));
+
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.CLEAN);
+  }
+
   /** CLEAN says what was measured: "one per read" only when the events did arrive one per read. */
   @Test
   void cleanNamesTheEventsPerReadItMeasured() {
