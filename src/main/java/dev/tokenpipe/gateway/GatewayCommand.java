@@ -108,7 +108,9 @@ public final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--max-body", defaultValue = "1MiB", converter = ByteSizes.class, description = "Largest request body (at least 1 byte); larger gets 413. Default: ${DEFAULT-VALUE}.")
   int maxBody;
 
-  @Option(names = "--max-streams", defaultValue = "9000", description = "Concurrent proxied requests; more get 429 with Retry-After (0 = unlimited). Default: ${DEFAULT-VALUE}.")
+  static final int DEFAULT_MAX_STREAMS = 9000;
+
+  @Option(names = "--max-streams", defaultValue = "" + DEFAULT_MAX_STREAMS, description = "Concurrent proxied requests; more get 429 with Retry-After (0 = unlimited). Default: ${DEFAULT-VALUE}.")
   int maxStreams;
 
   @Option(names = "--max-attempts", defaultValue = "2", description = "Upstream attempts per request; a retry goes to another healthy upstream, only while nothing but comments went out. Default: ${DEFAULT-VALUE}.")
@@ -194,12 +196,37 @@ public final class GatewayCommand implements Callable<Integer> {
     }
     GatewayServer g = gateway;
     signals.closeOnSignal(gateway, () -> System.err.printf(
-        "tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s%s heartbeat=%s%s%n",
+        "tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s%s heartbeat=%s%s%s%n",
         host, g.port(), Transport.get().name(), String.join(",", g.upstreamSpecs()),
         g.sim() != null ? " (built-in simulated model)" : "",
         g.upstreamNames().size() > 1 ? " balance=" + config.balance() : "",
         heartbeat.isZero() ? "off" : Durations.format(heartbeat),
-        config.apiKeys().isEmpty() ? "" : " auth=" + config.apiKeys().size() + " key(s)"));
+        config.apiKeys().isEmpty() ? "" : " auth=" + config.apiKeys().size() + " key(s)",
+        policies(config)));
     return 0;
+  }
+
+  /**
+   * The serving policies set away from their defaults, for the listening line: what a reader of a log needs to
+   * know about this gateway's answers (a 429 at 50 streams, hedged streams, active checks) without its command.
+   */
+  private String policies(GatewayConfig config) {
+    StringBuilder b = new StringBuilder();
+    if (config.maxStreams() != DEFAULT_MAX_STREAMS) {
+      b.append(" max-streams=").append(config.maxStreams() == 0 ? "unlimited" : config.maxStreams());
+    }
+    if (!"off".equalsIgnoreCase(hedgeAfter.strip())) {
+      b.append(" hedge-after=").append(hedgeAfter.strip());
+    }
+    if (config.healthCheck() != null) {
+      b.append(" health-check=").append(config.healthCheck()).append(" every ").append(Durations.format(config.healthInterval()));
+    }
+    if (!config.corsOrigins().isEmpty()) {
+      b.append(" cors=").append(String.join(",", config.corsOrigins()));
+    }
+    if (!config.probe()) {
+      b.append(" probe=off");
+    }
+    return b.toString();
   }
 }

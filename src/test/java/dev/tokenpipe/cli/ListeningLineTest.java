@@ -47,6 +47,19 @@ class ListeningLineTest {
     }
   }
 
+  /** The policies that change what clients get back are on the line when set, and only then. */
+  @Test
+  void servesLineShowsItsPoliciesWhenSetAndOnlyThen() throws Exception {
+    try (CliProcess serve = CliProcess.start(work, "serve", "--max-streams", "50", "--hedge-after", "p95",
+        "--cors-origins", "https://app.example.com", "--probe", "off")) {
+      assertThat(listeningLine(serve)).endsWith(" heartbeat=15.0s max-streams=50 hedge-after=p95"
+          + " cors=https://app.example.com probe=off");
+    }
+    try (CliProcess serve = CliProcess.start(work, "serve")) {
+      assertThat(listeningLine(serve)).endsWith(" heartbeat=15.0s");
+    }
+  }
+
   /** docs/sim.md and docs/serve.md quote the line of one of their example commands: as that command prints it. */
   @Test
   void theDocsQuoteTheLinesAsTheCommandsPrintThem() throws Exception {
