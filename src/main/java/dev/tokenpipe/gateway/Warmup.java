@@ -51,8 +51,7 @@ final class Warmup {
    * none of the faults (errors, drops, stalls) or the group commit {@code --sim} may set for clients: a warm-up
    * stream that failed warmed the error path, and a 2 s group commit made the start take 48 s.
    */
-  private static final String SIM_HEADER = StreamProfile.HEADER + ": ttft=0ms itl=0ms tokens=8 burst=1 group_commit=0"
-      + " error_rate=0 drop_after=-1 stall_after=-1 error_after=-1";
+  private static final String SIM_HEADER = StreamProfile.HEADER + ": " + StreamProfile.WARM_UP;
   private static final String STREAM = """
       id: tp.0.0
       data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}

@@ -58,14 +58,18 @@ public final class SimServer implements AutoCloseable {
    * an ephemeral loopback port, with metrics of its own, serves one short stream and is closed, so the real
    * server's metrics count no warm-up request. Never fails the start.
    */
+  private static final int WARM_UP_MAX_BODY = 64 * 1024;
+
   private static void warmUp(SimConfig config) {
     TokenText.get();
-    SimServer scratch = new SimServer(config);
+    // The scratch server takes any body this one needs: a --max-body below it refused the warm-up (413), and the
+    // overrides switch the profile's faults off: a --stall-after 0 stalled it into the 10 s self-request limit.
+    SimServer scratch = new SimServer(config.withMaxBodyBytes(Math.max(config.maxBodyBytes(), WARM_UP_MAX_BODY)));
     try {
       scratch.server = RunningServer.start("127.0.0.1", 0, 1, scratch.initializer());
       SelfRequest.post(scratch.server.address(), "/v1/chat/completions",
           "{\"model\":\"" + config.models().getFirst() + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-          "X-Tokenpipe-Sim: ttft=0ms itl=0ms tokens=8");
+          StreamProfile.HEADER + ": " + StreamProfile.WARM_UP);
     } catch (Exception e) {
       org.slf4j.LoggerFactory.getLogger(SimServer.class).debug("warm-up incomplete: {}", e.toString());
     } finally {

@@ -47,6 +47,13 @@ public record StreamProfile(
     int toolCall) {
 
   public static final String HEADER = "X-Tokenpipe-Sim";
+  /**
+   * The overrides of a start-up warm-up's request ({@link #HEADER}'s value): a short stream at once, every fault
+   * and holding of the configured profile off, so no setting can fail, stall or slow it. Used by the sim's own
+   * warm-up and by serve's through its built-in model.
+   */
+  public static final String WARM_UP = "ttft=0ms itl=0ms tokens=8 burst=1 group_commit=0 error_rate=0 drop_after=-1"
+      + " stall_after=-1 error_after=-1";
   public static final String BODY_FIELD = "tokenpipe_sim";
 
   public StreamProfile {
