@@ -263,6 +263,16 @@ class DemoCommandTest {
     assertThat(text).contains("the median itself is held: TTFT p50 420 ms against 105 ms after")
         .contains("Every answer here is 12 tokens").doesNotContain("median looks fine").doesNotContain("the long one");
 
+    // A fresh user's run: a 600 ms model, answers of one length, the median 240 ms later (1.39x), held p99 277 ms.
+    JsonNode later = DemoTable.json(DemoTableTest.bench(856, 909, 0, 277, 0), DemoTableTest.bench(616, 658, 36.5, 14.7, 0));
+    assertThat(String.join("\n", DemoCommand.story(later.path("before"), later.path("after"), 12, 12, "50ms")))
+        .contains("the median itself is held: TTFT p50 856 ms against 616 ms after");
+
+    // Tokens held but not the first ones: said, with the held p99.
+    JsonNode tokensOnly = DemoTable.json(DemoTableTest.bench(620, 680, 0, 277, 0), DemoTableTest.bench(610, 670, 24, 14.7, 0));
+    assertThat(DemoCommand.story(tokensOnly.path("before"), tokensOnly.path("after"), 4, 500, "50ms"))
+        .singleElement().asString().contains("tokens were held (held p99 277 ms against 15 ms after)");
+
     // Nothing held in this run: no story, a pointer to doctor.
     JsonNode none = DemoTable.json(DemoTableTest.bench(110, 130, 24, 1, 0), DemoTableTest.bench(105, 125, 24, 1.2, 0));
     assertThat(DemoCommand.story(none.path("before"), none.path("after"), 4, 500, "50ms"))
