@@ -7,6 +7,7 @@ import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.cli.NonEmpty;
 import dev.tokenpipe.cli.Ports;
 import dev.tokenpipe.cli.ShutdownSignal;
+import dev.tokenpipe.net.Sockets;
 import dev.tokenpipe.net.Transport;
 import dev.tokenpipe.sim.SimConfig;
 import dev.tokenpipe.sim.StreamProfile;
@@ -196,8 +197,8 @@ public final class GatewayCommand implements Callable<Integer> {
     }
     GatewayServer g = gateway;
     signals.closeOnSignal(gateway, () -> System.err.printf(
-        "tokenpipe serve listening on http://%s:%d (%s) upstream=%s%s%s heartbeat=%s%s%s%n",
-        host, g.port(), Transport.get().name(), String.join(",", g.upstreamSpecs()),
+        "tokenpipe serve listening on http://%s (%s) upstream=%s%s%s heartbeat=%s%s%s%n",
+        Sockets.authority(host, g.port()), Transport.get().name(), String.join(",", g.upstreamSpecs()),
         g.sim() != null ? " (built-in simulated model)" : "",
         g.upstreamNames().size() > 1 ? " balance=" + config.balance() : "",
         heartbeat.isZero() ? "off" : Durations.format(heartbeat),

@@ -55,4 +55,12 @@ public final class Sockets {
     Boolean v = channel.config().getOption(ChannelOption.TCP_NODELAY);
     return v != null && v;
   }
+
+  /**
+   * {@code host:port} as a URL's authority (RFC 3986 §3.2.2): an IPv6 literal in brackets, so that a server on
+   * {@code ::} says {@code http://[::]:8080}, not the unparseable {@code http://:::8080}.
+   */
+  public static String authority(String host, int port) {
+    return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+  }
 }

@@ -7,6 +7,7 @@ import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.cli.NonEmpty;
 import dev.tokenpipe.cli.Ports;
 import dev.tokenpipe.cli.ShutdownSignal;
+import dev.tokenpipe.net.Sockets;
 import dev.tokenpipe.net.Transport;
 import java.time.Duration;
 import java.util.List;
@@ -136,7 +137,7 @@ public final class SimCommand implements Callable<Integer> {
    */
   String listeningLine(int boundPort, SimConfig config) {
     StreamProfile p = config.defaultProfile();
-    StringBuilder b = new StringBuilder("tokenpipe sim listening on http://").append(host).append(':').append(boundPort)
+    StringBuilder b = new StringBuilder("tokenpipe sim listening on http://").append(Sockets.authority(host, boundPort))
         .append(" (").append(Transport.get().name()).append(") model=").append(String.join(",", config.models()))
         .append(" ttft=").append(p.ttft()).append(" itl=").append(p.itl()).append(" tokens=").append(p.tokens())
         .append(" burst=").append(p.burst());

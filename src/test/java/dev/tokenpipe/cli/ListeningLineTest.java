@@ -60,6 +60,15 @@ class ListeningLineTest {
     }
   }
 
+  /** An IPv6 host is bracketed in the URL (it printed http://:::PORT, which nothing parses). */
+  @Test
+  void anIpv6HostIsBracketed() {
+    assertThat(dev.tokenpipe.net.Sockets.authority("::", 8080)).isEqualTo("[::]:8080");
+    assertThat(dev.tokenpipe.net.Sockets.authority("::1", 8000)).isEqualTo("[::1]:8000");
+    assertThat(dev.tokenpipe.net.Sockets.authority("127.0.0.1", 8000)).isEqualTo("127.0.0.1:8000");
+    assertThat(java.net.URI.create("http://" + dev.tokenpipe.net.Sockets.authority("::", 8080)).getPort()).isEqualTo(8080);
+  }
+
   /** docs/sim.md and docs/serve.md quote the line of one of their example commands: as that command prints it. */
   @Test
   void theDocsQuoteTheLinesAsTheCommandsPrintThem() throws Exception {
