@@ -1,8 +1,8 @@
 package dev.tokenpipe.probe;
 
-import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
+import dev.tokenpipe.time.DurationText;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +35,7 @@ public record ProbeRequest(long intervalNanos, int count, int size, boolean safe
   public static ProbeRequest parse(String uri) {
     Map<String, List<String>> q = new QueryStringDecoder(uri).parameters();
     try {
-      long interval = Durations.parse(first(q, "interval", "50ms")).toNanos();
+      long interval = DurationText.parse(first(q, "interval", "50ms")).toNanos();
       int count = Integer.parseInt(first(q, "count", "40"));
       int size = Integer.parseInt(first(q, "size", "32"));
       String headers = first(q, "headers", "plain");

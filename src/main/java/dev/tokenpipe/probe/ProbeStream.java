@@ -1,8 +1,8 @@
 package dev.tokenpipe.probe;
 
-import dev.tokenpipe.cli.Durations;
 import dev.tokenpipe.sse.EmissionStamp;
 import dev.tokenpipe.sse.SseEncoder;
+import dev.tokenpipe.time.DurationText;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -133,7 +133,7 @@ public final class ProbeStream {
     }
     head.headers().set(SERVER_HEADER, options.server());
     if (options.heartbeat() != null) {
-      head.headers().set(HEARTBEAT_HEADER, heartbeatNanos == 0 ? "off" : Durations.format(options.heartbeat()));
+      head.headers().set(HEARTBEAT_HEADER, heartbeatNanos == 0 ? "off" : DurationText.format(options.heartbeat()));
     }
     HttpUtil.setTransferEncodingChunked(head, true);
     HttpUtil.setKeepAlive(head, keepAlive);
