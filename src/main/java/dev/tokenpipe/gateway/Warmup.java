@@ -4,6 +4,7 @@ import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.http.SelfRequest;
 import dev.tokenpipe.sim.StreamProfile;
+import dev.tokenpipe.sim.WarmUpRequests;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
@@ -19,6 +20,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -84,12 +86,8 @@ final class Warmup {
   private final GatewayContext gw;
   /** The warm-up's own context, for its connections; null with external upstreams (nothing is sent). */
   private final GatewayContext own;
-  /**
-   * One short stream, read to its end. It asks for usage and a token bound as clients do (bench, the SDKs):
-   * without them the first client's request still ran the usage chunk's path cold, 20 ms slower to its first
-   * token (docs/benchmarks.md, "Cold start").
-   */
-  private final String body;
+  /** One short stream of each API the built-in model speaks, path to body, each read to its end ({@link WarmUpRequests}). */
+  private final Map<String, String> requests;
   /** The self-requests' header lines: the model's behaviour, and a key when clients need one. */
   private final String[] headers;
   /** Source addresses of self-requests about to connect; each is claimed by the one connection from it. */
@@ -97,14 +95,13 @@ final class Warmup {
 
   private Warmup(GatewayContext gw, UpstreamSet ownUpstreams) {
     this.gw = gw;
-    this.body = "{\"model\":\"" + gw.defaultModel() + "\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
-        + "\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    this.requests = WarmUpRequests.of(gw.defaultModel());
     String key = gw.config().apiKeys().stream().findFirst().orElse(null);
     this.headers = key == null ? new String[] {SIM_HEADER}
         : new String[] {SIM_HEADER, HttpHeaderNames.AUTHORIZATION + ": Bearer " + key};
-    // A --max-body below this body would refuse every self-request (413); --max-streams is the clients' limit.
-    GatewayConfig config = gw.config().withLimits(
-        Math.max(gw.config().maxBodyBytes(), body.getBytes(StandardCharsets.UTF_8).length), 0);
+    // A --max-body below these bodies would refuse the self-requests (413); --max-streams is the clients' limit.
+    int largest = requests.values().stream().mapToInt(b -> b.getBytes(StandardCharsets.UTF_8).length).max().orElse(0);
+    GatewayConfig config = gw.config().withLimits(Math.max(gw.config().maxBodyBytes(), largest), 0);
     this.own = ownUpstreams == null ? null : gw.forWarmup(config, ownUpstreams);
   }
 
@@ -146,7 +143,12 @@ final class Warmup {
       local();
       if (own != null) {
         for (int i = 0; i < SELF_REQUESTS; i++) {
-          selfRequest(address);
+          selfRequest(address, WarmUpRequests.CHAT, requests.get(WarmUpRequests.CHAT));
+        }
+        for (Map.Entry<String, String> other : requests.entrySet()) { // one stream of each other API
+          if (!other.getKey().equals(WarmUpRequests.CHAT)) {
+            selfRequest(address, other.getKey(), other.getValue());
+          }
         }
         // A self-request returns when its client has read the stream's end, which the gateway writes before
         // its own bookkeeping: without this wait, ready was said with a warm-up stream still running (on the
@@ -205,11 +207,14 @@ final class Warmup {
     ch.finishAndReleaseAll();
   }
 
+  /** Every warm-up stream: {@link #SELF_REQUESTS} chat completions and one of each other API. */
+  static final int STREAMS = SELF_REQUESTS + WarmUpRequests.of("m").size() - 1;
+
   /** One self-request, announced before it connects ({@link #contextOf}). */
-  private void selfRequest(InetSocketAddress address) throws IOException {
+  private void selfRequest(InetSocketAddress address, String path, String json) throws IOException {
     InetSocketAddress[] from = new InetSocketAddress[1];
     try {
-      SelfRequest.post(address, "/v1/chat/completions", body, bound -> {
+      SelfRequest.post(address, path, json, bound -> {
         from[0] = canonical(bound);
         expected.add(from[0]);
       }, headers);

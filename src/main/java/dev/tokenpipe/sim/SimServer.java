@@ -18,6 +18,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.SplittableRandom;
@@ -67,9 +68,9 @@ public final class SimServer implements AutoCloseable {
     SimServer scratch = new SimServer(config.withMaxBodyBytes(Math.max(config.maxBodyBytes(), WARM_UP_MAX_BODY)));
     try {
       scratch.server = RunningServer.start("127.0.0.1", 0, 1, scratch.initializer());
-      SelfRequest.post(scratch.server.address(), "/v1/chat/completions",
-          "{\"model\":\"" + config.models().getFirst() + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-          StreamProfile.HEADER + ": " + StreamProfile.WARM_UP);
+      for (Map.Entry<String, String> r : WarmUpRequests.of(config.models().getFirst()).entrySet()) {
+        SelfRequest.post(scratch.server.address(), r.getKey(), r.getValue(), StreamProfile.HEADER + ": " + StreamProfile.WARM_UP);
+      }
     } catch (Exception e) {
       org.slf4j.LoggerFactory.getLogger(SimServer.class).debug("warm-up incomplete: {}", e.toString());
     } finally {

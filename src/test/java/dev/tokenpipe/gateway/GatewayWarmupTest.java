@@ -164,7 +164,7 @@ class GatewayWarmupTest {
     assertThat(log.lines()).as("access log before any client, %s", config).isEmpty();
     assertNoCounts(g);
     assertThat(g.sim().metrics().count("completed")).as("warm-up streams the model completed, %s", config)
-        .isEqualTo(Warmup.SELF_REQUESTS);
+        .isEqualTo(Warmup.STREAMS);
   }
 
   private static void assertNoCounts(GatewayServer g) {
