@@ -20,9 +20,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * Aggregates request bodies up to a limit, for serve and the sim alike. An oversized request (a body over the limit, or {@code Expect:
- * 100-continue} with a declared length over it, RFC 9110 §10.1.1) is passed on as a {@link TooLargeRequest}, and a
- * request with any other expectation as an {@link ExpectationFailed}, both without their bodies (dropped as they
- * come), for the server's handler to answer in its turn (413 or 417) and close. A {@code 100 Continue} goes out only
+ * 100-continue} with a declared length over it, RFC 9110 §10.1.1) and a request with any other expectation are passed
+ * on as a {@link RefusedRequest}, without their bodies (dropped as they come), for the server's handler to answer in its turn (413 or 417) and close. A {@code 100 Continue} goes out only
  * in its request's turn: at once when every request before it was answered, else when the handler says so
  * ({@link #inTurn}, {@link ContinueInTurn}). No refusal is written here: written at once, it went into the middle
  * of a response still streaming on the same connection, and the close after it cut that response.
@@ -50,10 +49,10 @@ public final class InTurnAggregator extends HttpObjectAggregator {
    * §15.5, RFC 6585 §5). The server closes after it.
    */
   public static ApiError refusal(FullHttpRequest req, int maxBodyBytes) {
-    if (TooLargeRequest.is(req)) {
+    if (RefusedRequest.tooLarge(req)) {
       return ApiError.tooLarge(maxBodyBytes);
     }
-    if (ExpectationFailed.is(req)) {
+    if (RefusedRequest.expectationFailed(req)) {
       return ApiError.expectationFailed();
     }
     Throwable cause = req.decoderResult().cause();
@@ -96,15 +95,14 @@ public final class InTurnAggregator extends HttpObjectAggregator {
    */
   @Override
   protected boolean isContentLengthInvalid(HttpMessage start, int maxContentLength) {
-    return ExpectationFailed.unsupported(start) || super.isContentLengthInvalid(start, maxContentLength);
+    return RefusedRequest.unsupportedExpectation(start) || super.isContentLengthInvalid(start, maxContentLength);
   }
 
   @Override
   protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
     continues.settled(); // a chunked body over the limit: refused in its turn, with no 100 before the refusal
     if (oversized instanceof HttpRequest req) {
-      ctx.fireChannelRead(ExpectationFailed.unsupported(req)
-          ? ExpectationFailed.of(req) : TooLargeRequest.of(req, maxBodyBytes));
+      ctx.fireChannelRead(RefusedRequest.of(req, maxBodyBytes));
     } else {
       ctx.close();
     }
@@ -112,7 +110,7 @@ public final class InTurnAggregator extends HttpObjectAggregator {
 
   @Override
   protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
-    if (ExpectationFailed.unsupported(start)) {
+    if (RefusedRequest.unsupportedExpectation(start)) {
       return null; // on to handleOversizedMessage (isContentLengthInvalid): answered 417 in its turn
     }
     Object answer = super.newContinueResponse(start, maxContentLength, pipeline);
