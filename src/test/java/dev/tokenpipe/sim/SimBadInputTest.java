@@ -166,11 +166,15 @@ class SimBadInputTest {
     assertThat(Json.MAPPER.readTree(body).at("/error/code").asText()).as(reply).isEqualTo("expectation_failed");
   }
 
+  /** A completion answered at once, the body the Expect: 100-continue cases send after their 100. */
+  private static final byte[] SHORT_COMPLETION =
+      "{\"model\":\"tokenpipe-sim\",\"prompt\":\"hi\",\"max_tokens\":2,\"tokenpipe_sim\":\"ttft=0 itl=0\"}"
+          .getBytes(StandardCharsets.UTF_8);
+
   /** Within the limit, Expect: 100-continue is answered with 100 Continue and then the request's own answer. */
   @Test
   void aBodyWithinTheLimitAnnouncedWithExpectContinueIsServed() throws IOException {
-    byte[] body = "{\"model\":\"tokenpipe-sim\",\"prompt\":\"hi\",\"max_tokens\":2,\"tokenpipe_sim\":\"ttft=0 itl=0\"}"
-        .getBytes(StandardCharsets.UTF_8);
+    byte[] body = SHORT_COMPLETION;
     try (Socket s = new Socket("127.0.0.1", sim.port())) {
       s.setSoTimeout(5000);
       OutputStream out = s.getOutputStream();
@@ -196,8 +200,7 @@ class SimBadInputTest {
   void aPipelinedExpectContinueIsAnsweredAfterTheStreamBeforeIt() throws IOException {
     String stream = "{\"model\":\"tokenpipe-sim\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
         + "\"tokenpipe_sim\":\"ttft=100ms itl=20ms tokens=20\"}";
-    byte[] body = "{\"model\":\"tokenpipe-sim\",\"prompt\":\"hi\",\"max_tokens\":2,\"tokenpipe_sim\":\"ttft=0 itl=0\"}"
-        .getBytes(StandardCharsets.UTF_8);
+    byte[] body = SHORT_COMPLETION;
     try (Socket s = new Socket("127.0.0.1", sim.port())) {
       s.setSoTimeout(5000);
       OutputStream out = s.getOutputStream();
