@@ -4,7 +4,7 @@
 //   create: client.messages.create({stream: true}) and iterating the raw events
 // Env: ANTHROPIC_BASE_URL (e.g. http://127.0.0.1:PORT), ANTHROPIC_API_KEY, TOKENPIPE_MAX_RETRIES (default 0).
 // Prints one JSON object on stdout and exits 0, whatever happened; the JUnit side asserts on it:
-//   {ok, status, events[type], text, thinking, signature, toolUses[{name, input}], stopReason,
+//   {ok, status, headers{lower-case name: value} (create only), events[type], text, thinking, signature, toolUses[{name, input}], stopReason,
 //    usage{input_tokens, output_tokens}, elapsedMs, error{name, status, type, message, isApiError}}
 import Anthropic from '@anthropic-ai/sdk';
 
@@ -15,7 +15,7 @@ const params = {
 };
 const client = new Anthropic({ maxRetries: Number(process.env.TOKENPIPE_MAX_RETRIES ?? '0'), timeout: 30_000 });
 const started = Date.now();
-const out = { ok: false, status: null, events: [], text: '', thinking: '', signature: '', toolUses: [],
+const out = { ok: false, status: null, headers: {}, events: [], text: '', thinking: '', signature: '', toolUses: [],
   stopReason: null, usage: null, elapsedMs: 0, error: null };
 
 try {
@@ -33,6 +33,7 @@ try {
   } else {
     const { data: stream, response } = await client.messages.create({ ...params, stream: true }).withResponse();
     out.status = response.status;
+    response.headers.forEach((value, name) => { out.headers[name.toLowerCase()] = value; });
     const partial = {};
     for await (const event of stream) {
       out.events.push(event.type);

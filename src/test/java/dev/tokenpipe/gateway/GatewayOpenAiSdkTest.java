@@ -17,9 +17,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The official {@code openai} npm SDK (src/test/node, {@code maxRetries: 2}, a streaming chat completion)
- * through {@code serve} with its defaults, in front of a scripted upstream: what the SDK sees must be
- * what it would see from the upstream directly, only never buffered.
+ * The official {@code openai} npm SDK (src/test/node, {@code maxRetries: 2}, a streaming chat completion;
+ * Responses streams at the end) through {@code serve} with its defaults, in front of a scripted upstream:
+ * what the SDK sees must be what it would see from the upstream directly, only never buffered, and a stream
+ * that did not end must raise the SDK's own error.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class GatewayOpenAiSdkTest {
@@ -64,6 +65,16 @@ class GatewayOpenAiSdkTest {
             x.pause(200).event(ChatChunks.toolCall(null, null, part));
           }
           x.event(ChatChunks.finish("tool_calls")).event(ChatChunks.DONE).end();
+        })
+        .on("responses-cut", x -> {
+          x.sseHead("");
+          responsesUpToText(x);
+          x.pause(50).reset(); // a crashed model server
+        })
+        .on("responses-no-completed", x -> {
+          x.sseHead("");
+          responsesUpToText(x);
+          x.pause(50).end(); // a clean end, but the stream never said response.completed
         });
     gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(upstream.url()))
         .withTimeouts(FIRST_TOKEN_TIMEOUT, Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(30)));
@@ -152,6 +163,35 @@ class GatewayOpenAiSdkTest {
     assertThat(r.at("/toolCalls/0/name").asText()).isEqualTo("get_weather");
     assertThat(r.at("/toolCalls/0/arguments").asText()).isEqualTo("{\"city\": \"Paris\", \"unit\": \"c\"}");
     assertThat(r.path("finishReason").asText()).isEqualTo("tool_calls");
+  }
+
+  @Test
+  void aResponsesStreamCutOrEndedWithoutCompletedRaisesTheSdksApiErrorInBothModes() throws Exception {
+    for (String model : List.of("responses-cut", "responses-no-completed")) {
+      for (String mode : List.of("create", "stream")) {
+        NodeScript.Result run = NodeScript.run("openai-responses.mjs",
+            Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + gateway.port() + "/v1", "OPENAI_API_KEY", "sk-test-client"),
+            Duration.ofSeconds(60), mode, "{\"model\":\"" + model + "\"}");
+        JsonNode r = run.json();
+
+        assertThat(r.path("ok").asBoolean()).as("%s %s: %s", model, mode, r).isFalse();
+        assertThat(r.path("text").asText()).as("what arrived before the end: %s", r).isEqualTo("Hello");
+        // create mode's script raises the API's error events itself, as a plain Error: an APIError is the SDK's
+        assertThat(r.at("/error/isApiError").asBoolean()).as("%s %s: the gateway's error event: %s", model, mode, r)
+            .isTrue();
+        assertThat(r.at("/error/code").asText()).as("%s %s", model, mode).isEqualTo("upstream_cut");
+      }
+    }
+  }
+
+  /** A Responses stream up to its first text: what the SDK's accumulator needs to take the text in. */
+  private static void responsesUpToText(ScriptedUpstream.Exchange x) throws IOException {
+    String part = "event: response.content_part.added\ndata: {\"type\":\"response.content_part.added\","
+        + "\"sequence_number\":1,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"
+        + "\"part\":{\"type\":\"output_text\",\"text\":\"\",\"annotations\":[]}}\n\n";
+    for (String event : (GatewayDialectTest.R_OPEN + part + GatewayDialectTest.R_TEXT).split("(?<=\n\n)")) {
+      x.chunk(event);
+    }
   }
 
   /** One streaming chat completion by the SDK with {@code model}, which picks the upstream's script. */
