@@ -264,6 +264,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     client.readStarted(); // the hedge's read: its head and events leave in one flush
     try {
       adoptHedge(h, out, readNanos, midEvent, last);
+      endIfTerminated(readNanos);
     } catch (RuntimeException e) {
       LoggerFactory.getLogger(ProxyExchange.class).warn("relay failed", e);
       fail(ErrorKind.INTERNAL, null);
@@ -488,6 +489,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       lastUpstreamReadNanos = now;
       if (msg instanceof ByteBuf raw) {
         onRawBody(raw, now);
+        endIfTerminated(now);
         return;
       }
       if (msg instanceof HttpObject o && o.decoderResult().isFailure()) {
@@ -514,6 +516,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
           return;
         }
         onUpstreamContent(content, now);
+        endIfTerminated(now);
       }
     } catch (RuntimeException e) {
       LoggerFactory.getLogger(ProxyExchange.class).warn("relay failed", e);
@@ -873,6 +876,34 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
           "The upstream ended the stream without its terminator."), true);
       return;
     }
+    endComplete(readNanos, true);
+  }
+
+  /**
+   * The upstream's terminator was relayed but its body goes on (its end in a later read, or never): the client's
+   * stream ends now, as the terminator says, and not when the upstream gets round to ending its body. An SDK
+   * that reads to the body's end after {@code [DONE]} (the openai one does) would otherwise wait, and an upstream
+   * that keeps the body open (mistral.rs#1874) would hold the stream until the idle timeout, then get an error
+   * event appended after its {@code [DONE]}. The connection waits for its body's end apart ({@link UpstreamDrain}):
+   * anything it sends after the terminator is never relayed.
+   */
+  private void endIfTerminated(long readNanos) {
+    if (state != StreamState.RELAYING || hedge != null || !expectStream
+        || !(relay != null ? books.sawTerminator() : translator != null && translator.sawDone())) {
+      return;
+    }
+    if (scanner != null) {
+      scanner.end();
+    }
+    endComplete(readNanos, false);
+  }
+
+  /**
+   * The stream ended complete.
+   *
+   * @param bodyEnded the upstream's body ended too (its connection goes back to the pool now), else it is drained
+   */
+  private void endComplete(long readNanos, boolean bodyEnded) {
     firstAttemptDecided();
     if (books.upstreamError() == null) {
       gw.upstreams().markHealthy(upstream); // a complete response is the upstream's success, not its 2xx head
@@ -880,7 +911,11 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       // The upstream's own error event ended it: relayed as sent, but the stream failed, and the books say so.
       errorKind = ErrorKind.UPSTREAM_STATUS;
     }
-    releaseUpstream();
+    if (bodyEnded) {
+      releaseUpstream();
+    } else {
+      drainUpstream();
+    }
     client.end(readNanos);
     moveTo(StreamState.DONE);
     finish(errorKind == null ? "done" : "error:" + errorKind.label());
@@ -1055,6 +1090,24 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     }
     if (upstreamReusable && up.isActive()) {
       gw.pool().release(up, upstream);
+    } else {
+      up.pipeline().get(UpstreamHandler.class).unbind();
+      up.close();
+    }
+  }
+
+  /** The stream ended before the upstream's body did: the connection waits for that end apart ({@link UpstreamDrain}). */
+  private void drainUpstream() {
+    lease.end(); // as in releaseUpstream
+    Channel up = upstreamChannel;
+    ChunkedBody body = rawBody;
+    upstreamChannel = null;
+    rawBody = null;
+    if (up == null) {
+      return;
+    }
+    if (upstreamReusable && up.isActive()) {
+      UpstreamDrain.start(up, upstream, gw.pool(), body, ctx.executor());
     } else {
       up.pipeline().get(UpstreamHandler.class).unbind();
       up.close();

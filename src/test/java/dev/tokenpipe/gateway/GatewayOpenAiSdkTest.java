@@ -66,6 +66,12 @@ class GatewayOpenAiSdkTest {
           }
           x.event(ChatChunks.finish("tool_calls")).event(ChatChunks.DONE).end();
         })
+        .on("done-then-silent", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.role()).event(ChatChunks.content("Hello")).event(ChatChunks.finish("stop"))
+              .event(ChatChunks.DONE);
+          x.pause(8_000).end(); // the body stays open after [DONE] (mistral.rs#1874 reports such a server)
+        })
         .on("responses-cut", x -> {
           x.sseHead("");
           responsesUpToText(x);
@@ -163,6 +169,17 @@ class GatewayOpenAiSdkTest {
     assertThat(r.at("/toolCalls/0/name").asText()).isEqualTo("get_weather");
     assertThat(r.at("/toolCalls/0/arguments").asText()).isEqualTo("{\"city\": \"Paris\", \"unit\": \"c\"}");
     assertThat(r.path("finishReason").asText()).isEqualTo("tool_calls");
+  }
+
+  @Test
+  void theSdksLoopEndsAtDoneThoughTheUpstreamKeepsItsBodyOpen() throws Exception {
+    JsonNode r = chat("done-then-silent");
+
+    assertThat(r.path("ok").asBoolean()).as("%s", r).isTrue();
+    assertThat(r.path("content").asText()).isEqualTo("Hello");
+    // The SDK reads on to the body's end after [DONE]; before, that was the upstream's end 8 s later (or the
+    // gateway's idle timeout, 10 s here).
+    assertThat(r.path("elapsedMs").asLong()).as("%s", r).isLessThan(4_000);
   }
 
   @Test

@@ -132,16 +132,62 @@ class ProxyExchangeStateMachineTest {
       a.chunk(HELLO);
       assertThat(g.response().body()).isEqualTo(ROLE + HELLO);
       a.chunk(WORLD).chunk(STOP).chunk(DONE_EVENT);
-      assertThat(g.state()).as("the terminator event alone does not end the exchange").isEqualTo(RELAYING);
-      a.end();
-
+      assertThat(g.state()).as("the terminator ends the client's stream, whatever the upstream's body does next")
+          .isEqualTo(DONE);
       Response r = g.response();
       assertThat(r.body()).isEqualTo(ROLE + HELLO + WORLD + STOP + DONE_EVENT);
       assertThat(r.ended()).isTrue();
       assertThat(g.states()).containsExactly(PENDING, RELAYING, DONE);
+      assertThat(a.released).as("not before the upstream's body ended").isFalse();
+
+      a.end();
       assertThat(a.released).as("a cleanly ended keep-alive response goes back to the pool").isTrue();
       assertThat(a.isOpen()).isTrue();
       assertThat(g.client.isOpen()).isTrue();
+    }
+  }
+
+  @Test
+  void aTerminatorAndTheBodysEndInOneReadGoBackToThePoolAtOnce() {
+    try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.sseHead().chunk(ROLE).chunk(HELLO);
+      a.send("%x\r\n%s\r\n0\r\n\r\n".formatted(DONE_EVENT.length(), DONE_EVENT));
+
+      assertThat(g.state()).isEqualTo(DONE);
+      assertThat(g.response().body()).isEqualTo(ROLE + HELLO + DONE_EVENT);
+      assertThat(a.released).isTrue();
+    }
+  }
+
+  @Test
+  void aBodyLeftOpenAfterItsTerminatorIsClosedAfterTheGraceNeverPooled() {
+    try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.sseHead().chunk(ROLE).chunk(HELLO).chunk(DONE_EVENT);
+      assertThat(g.response().ended()).isTrue();
+
+      g.advance(Duration.ofMillis(UpstreamDrain.GRACE_MILLIS - 1));
+      assertThat(a.isOpen()).as("within the grace").isTrue();
+      g.advance(Duration.ofMillis(1));
+      assertThat(a.isOpen()).as("the grace ran out").isFalse();
+      assertThat(a.released).isFalse();
+    }
+  }
+
+  @Test
+  void bytesAfterTheTerminatorAreNeverRelayedAndTheConnectionIsClosed() {
+    try (EmbeddedGateway g = new EmbeddedGateway(defaults(), A)) {
+      g.post(CHAT_PATH, CHAT);
+      Conn a = g.accept();
+      a.sseHead().chunk(ROLE).chunk(HELLO).chunk(DONE_EVENT);
+      a.chunk(WORLD).end();
+
+      assertThat(g.response().body()).isEqualTo(ROLE + HELLO + DONE_EVENT);
+      assertThat(a.isOpen()).as("the upstream and we disagree on where its stream ended").isFalse();
+      assertThat(a.released).isFalse();
     }
   }
 
