@@ -125,6 +125,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   private ScheduledFuture<?> firstTokenTimer;
   private ScheduledFuture<?> idleTimer;
   private ScheduledFuture<?> slowClientTimer;
+  /** Armed when the upstream's own error event was relayed and its body did not end with it. */
+  private ScheduledFuture<?> upstreamErrorEnd;
   private long lastUpstreamReadNanos;
 
   // Hedging (see HedgeAttempt): the second attempt while the race is undecided, else null.
@@ -888,14 +890,30 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
    * anything it sends after the terminator is never relayed.
    */
   private void endIfTerminated(long readNanos) {
-    if (state != StreamState.RELAYING || hedge != null || !expectStream
-        || !(relay != null ? books.sawTerminator() : translator != null && translator.sawDone())) {
+    if (state != StreamState.RELAYING || hedge != null || !expectStream) {
       return;
     }
-    if (scanner != null) {
-      scanner.end();
+    if (relay != null ? books.sawTerminator() : translator != null && translator.sawDone()) {
+      if (scanner != null) {
+        scanner.end();
+      }
+      endComplete(readNanos, false);
+    } else if (relay != null && books.upstreamError() != null && client.committed() && upstreamErrorEnd == null) {
+      // The upstream's own error event decided the stream, but a terminator may still follow it (vLLM writes
+      // [DONE] after its error event): it gets a grace to come, or to end its body (mistral.rs#1874 does neither).
+      upstreamErrorEnd = ctx.executor().schedule(this::onUpstreamErrorGraceOver, UpstreamDrain.GRACE_MILLIS,
+          TimeUnit.MILLISECONDS);
     }
-    endComplete(readNanos, false);
+  }
+
+  /** The upstream's error event was the stream's last word: it ends as if the upstream had ended its body. */
+  private void onUpstreamErrorGraceOver() {
+    if (state == StreamState.RELAYING && hedge == null) {
+      if (scanner != null) {
+        scanner.end();
+      }
+      endComplete(clock.nanoTime(), false);
+    }
   }
 
   /**
@@ -1147,6 +1165,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     cancel(firstTokenTimer);
     cancel(idleTimer);
     cancel(slowClientTimer);
+    cancel(upstreamErrorEnd);
     if (scanner != null) {
       scanner.end();
     }

@@ -122,6 +122,48 @@ class GatewayTerminatorTest {
     assertThat(upstream.connections.get()).as("bytes after the terminator: the connection is not reused").isEqualTo(2);
   }
 
+  static final String UPSTREAM_ERROR = "{\"error\":{\"message\":\"Number of choices must be greater than 0.\","
+      + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}";
+
+  @Test
+  void anUpstreamErrorEventThatTheUpstreamDoesNotEndEndsTheClientsStreamAfterTheGrace() throws Exception {
+    // mistral.rs#1874: the server writes its error event, then leaves the stream open until the client gives up.
+    start(new ScriptedUpstream().on("m", x -> {
+      x.sseHead("");
+      x.event(ChatChunks.role()).event(ChatChunks.content("Hello")).event(UPSTREAM_ERROR);
+      x.pause(6_000).end();
+    }));
+
+    try (AccessLogCapture log = new AccessLogCapture()) {
+      long t0 = System.nanoTime();
+      Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", CHAT);
+      long millis = (System.nanoTime() - t0) / 1_000_000;
+
+      assertThat(r.complete()).as("%s", r).isTrue();
+      assertThat(millis).as("about the grace after the error event, not the upstream's end 6 s later")
+          .isBetween(UpstreamDrain.GRACE_MILLIS - 100, 4_000L);
+      assertThat(r.bodyWithoutComments()).as("the upstream's error event is the stream's last word, no second one")
+          .endsWith("data: " + UPSTREAM_ERROR + "\n\n").doesNotContain("event: error");
+      assertThat(log.await("/v1/chat/completions", Duration.ofSeconds(5))).containsEntry("outcome", "error:upstream_status");
+    }
+    assertThat(gateway.metrics().errors("upstream_idle_timeout")).isZero();
+  }
+
+  @Test
+  void aDoneShortlyAfterAnUpstreamErrorEventIsRelayed() throws Exception {
+    // vLLM writes its error event, then [DONE]: both reach the client.
+    start(new ScriptedUpstream().on("m", x -> {
+      x.sseHead("");
+      x.event(ChatChunks.role()).event(ChatChunks.content("Hello")).event(UPSTREAM_ERROR);
+      x.pause(100).event(ChatChunks.DONE).end();
+    }));
+
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", CHAT);
+
+    assertThat(r.complete()).isTrue();
+    assertThat(r.bodyWithoutComments()).endsWith("data: " + UPSTREAM_ERROR + "\n\ndata: [DONE]\n\n");
+  }
+
   @Test
   void anUpstreamThatNeverEndsItsBodyAfterTheDoneIsClosed() throws Exception {
     java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
