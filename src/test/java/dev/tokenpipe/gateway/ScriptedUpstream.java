@@ -45,6 +45,8 @@ final class ScriptedUpstream implements AutoCloseable {
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   final AtomicInteger connections = new AtomicInteger();
   final List<String> heads = new CopyOnWriteArrayList<>();
+  /** For each request in {@link #heads}, the number (1, 2, ...) of the connection it came on. */
+  final List<Integer> headConnections = new CopyOnWriteArrayList<>();
 
   ScriptedUpstream() throws IOException {
     server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -74,15 +76,15 @@ final class ScriptedUpstream implements AutoCloseable {
         s.setTcpNoDelay(true);
         s.setSoTimeout(30_000); // an idle pooled connection must not keep a thread forever
         sockets.add(s);
-        connections.incrementAndGet();
-        threads.execute(() -> serve(s));
+        int number = connections.incrementAndGet();
+        threads.execute(() -> serve(s, number));
       } catch (IOException e) {
         return;
       }
     }
   }
 
-  private void serve(Socket s) {
+  private void serve(Socket s, int connection) {
     try (s) {
       InputStream in = new BufferedInputStream(s.getInputStream());
       while (!s.isClosed()) {
@@ -92,6 +94,7 @@ final class ScriptedUpstream implements AutoCloseable {
         }
         byte[] body = in.readNBytes(contentLength(head));
         String text = new String(body, StandardCharsets.UTF_8);
+        headConnections.add(connection);
         heads.add(head);
         String path = head.split(" ")[1];
         Matcher m = MODEL.matcher(text);
