@@ -505,8 +505,16 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         return;
       }
       if (msg instanceof HttpResponse head) {
-        if (head.status().codeClass() == HttpStatusClass.INFORMATIONAL
-            && head.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+        if (head.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+          // Never asked for (Upgrade is hop-by-hop, never forwarded), so a broken upstream. Relayed, it told the
+          // client its connection had switched protocols, and the codec hands on what follows as raw bytes.
+          upstreamReusable = false;
+          attemptFailed(ErrorKind.UPSTREAM_PROTOCOL,
+              ErrorKind.UPSTREAM_PROTOCOL.apiError("The upstream switched protocols (101) though none was asked for."),
+              true);
+          return;
+        }
+        if (head.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
           inInformational = true; // 103 Early Hints, 100 Continue: the final head is still to come
           return;
         }

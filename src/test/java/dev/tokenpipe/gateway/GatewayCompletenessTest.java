@@ -71,6 +71,8 @@ class GatewayCompletenessTest {
             + "Transfer-Encoding: chunked\r\n\r\n").event(ChatChunks.content("x")).event(ChatChunks.DONE).end())
         .on("bare-cr-head", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Bad: a\rb\r\n"
             + "Transfer-Encoding: chunked\r\n\r\n").event(ChatChunks.content("x")).event(ChatChunks.DONE).end())
+        .on("switching-protocols", x -> x.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\n\r\n\u0081\u0005hello").pause(10_000))
         .on("early-hints", x -> {
           x.write("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n").pause(50);
           x.write(HEAD_SSE_CHUNKED);
@@ -187,5 +189,20 @@ class GatewayCompletenessTest {
     assertThat(r.status()).as("the final status (Wire skips 1xx): %s", r).isEqualTo(200);
     assertThat(r.complete()).isTrue();
     assertThat(r.events().data()).as("%s", r).contains(ChatChunks.content("after hints"), "[DONE]");
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void an101TheGatewayNeverAskedForIsA502NotRelayed(boolean stream) throws Exception {
+    // The gateway never forwards Upgrade (hop-by-hop), so a 101 is a broken upstream. Relayed, it told the
+    // client its connection had switched protocols, with a JSON body behind it in HTTP/1.1 framing.
+    Wire.Response r = post("/v1/chat/completions", chat("switching-protocols", stream));
+
+    assertThat(r.timedOut()).as("no hang: %s", r).isFalse();
+    assertThat(new String(r.reads().getFirst(), java.nio.charset.StandardCharsets.ISO_8859_1))
+        .as("the first bytes the client got").startsWith("HTTP/1.1 502 ");
+    assertThat(r.status()).isEqualTo(502);
+    assertThat(r.json().path("error").path("code").asText()).as("%s", r).isEqualTo("upstream_protocol_error");
+    assertThat(r.json().path("error").path("message").asText()).contains("101");
   }
 }
