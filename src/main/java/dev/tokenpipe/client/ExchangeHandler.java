@@ -19,6 +19,8 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -56,6 +58,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   private ScheduledFuture<?> timeout;
   private boolean active;
   private boolean headReceived;
+  /** An interim (1xx) head was read: its empty end is not the response's. */
+  private boolean inInterim;
   private int status;
   private boolean keepAlive;
   private Framing framing;
@@ -94,6 +98,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     listener = l;
     active = true;
     headReceived = false;
+    inInterim = false;
     status = 0;
     keepAlive = false;
     framing = null;
@@ -183,6 +188,11 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
         onHead(res);
       }
       if (active && msg instanceof HttpContent content) {
+        if (inInterim) {
+          // The codec ends an interim head with an empty last content: the final head is still to come.
+          inInterim = !(content instanceof LastHttpContent);
+          return;
+        }
         onContent(content);
       }
     } finally {
@@ -195,7 +205,11 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
       fail(ErrorClass.IO, "malformed HTTP response: " + describe(res.decoderResult().cause()), clock.readNanos);
       return;
     }
-    if (res.status().code() == 100) {
+    if (res.status().codeClass() == HttpStatusClass.INFORMATIONAL
+        && res.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+      // 100 Continue, 103 Early Hints (RFC 9110 §15.2): interim, the answer follows. Taken for the answer, a 103
+      // ended the exchange as "not a stream" and the real stream behind it was never read.
+      inInterim = true;
       return;
     }
     headReceived = true;
