@@ -1017,6 +1017,10 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   private void onHeadWait() {
+    if (state == StreamState.ERROR_BODY) {
+      errorBodyStalled(); // the upstream's head did come in time: its status is the answer, not our 200
+      return;
+    }
     if (!state.isTerminal() && !client.headSent()) {
       metrics.earlyHeads.inc();
       client.earlyHead(true);
@@ -1055,7 +1059,9 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     long idle = clock.nanoTime() - lastUpstreamReadNanos;
     if (idle >= timeout && upstreamChannel.config().isAutoRead()) {
       upstreamTimedOut();
-      if (upstreamHead == null) {
+      if (state == StreamState.ERROR_BODY) {
+        errorBodyStalled();
+      } else if (upstreamHead == null) {
         // No read was handed on since the request went up, but the codec hands on a head only once it is whole:
         // its lines may have kept coming. What ran out is the head's deadline, not the upstream's voice.
         fail(ErrorKind.UPSTREAM_HEAD_TIMEOUT, ErrorKind.headTimeout(gw.config().upstreamIdleTimeout()));
@@ -1073,6 +1079,16 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   // ---------------------------------------------------------------- failing
+
+  /**
+   * The upstream's error head came but its body stalls (the head-wait or the idle timeout ran out while it was
+   * collected): the client gets that status with the body read so far, as when the upstream closes mid-body. Our
+   * own 200 head, or a 504, would hide the answer the upstream did give.
+   */
+  private void errorBodyStalled() {
+    upstreamReusable = false; // the rest of the body is still to come on it
+    failWithUpstreamError();
+  }
 
   /** The upstream's error response is complete (or cut): the client gets its status, or an in-band error. */
   private void failWithUpstreamError() {

@@ -71,6 +71,11 @@ class GatewayCompletenessTest {
             + "Transfer-Encoding: chunked\r\n\r\n").event(ChatChunks.content("x")).event(ChatChunks.DONE).end())
         .on("bare-cr-head", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Bad: a\rb\r\n"
             + "Transfer-Encoding: chunked\r\n\r\n").event(ChatChunks.content("x")).event(ChatChunks.DONE).end())
+        .on("stalled-error-body", x -> x.write("HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+            + "Transfer-Encoding: chunked\r\nX-Request-Id: req-stalled\r\n\r\n").chunk("{\"error\":{\"message\":\"GPU on fire")
+            .pause(20_000))
+        .on("/api/chat", x -> x.write("HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+            + "Transfer-Encoding: chunked\r\n\r\n").chunk("{\"error\":\"GPU on fire").pause(20_000))
         .on("switching-protocols", x -> x.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
             + "Connection: Upgrade\r\n\r\n\u0081\u0005hello").pause(10_000))
         .on("early-hints", x -> {
@@ -204,5 +209,28 @@ class GatewayCompletenessTest {
     assertThat(r.status()).isEqualTo(502);
     assertThat(r.json().path("error").path("code").asText()).as("%s", r).isEqualTo("upstream_protocol_error");
     assertThat(r.json().path("error").path("message").asText()).contains("101");
+  }
+
+  @Test
+  void anUpstreamErrorWhoseBodyStallsReachesTheClientAsThatErrorNotAsA200() throws Exception {
+    // The upstream's 500 head came at once, its body then stalled. The head-wait ran out while the error body was
+    // collected, and the gateway sent its own 200 head and, at the idle timeout, "The upstream went silent": the
+    // client never learnt the upstream had answered 500. On Ollama's path (no head-wait) it got a 504 instead.
+    try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withThreads(1)
+        .withUpstreams(List.of(upstream.url())).withHeartbeat(Duration.ofSeconds(15), Duration.ofMillis(300))
+        .withTimeouts(Duration.ofSeconds(120), Duration.ofMillis(1500), Duration.ofSeconds(30), Duration.ofSeconds(30)))) {
+      Wire.Response r = Wire.send(g.port(), Wire.post("HTTP/1.1", "/v1/chat/completions",
+          chat("stalled-error-body", true)), READ);
+      assertThat(r.timedOut()).as("no hang: %s", r).isFalse();
+      assertThat(r.status()).as("the upstream's status: %s", r).isEqualTo(500);
+      assertThat(r.headerValue("x-request-id")).isEqualTo("req-stalled");
+      assertThat(r.json().path("error").path("message").asText()).contains("GPU on fire");
+
+      Wire.Response ollama = Wire.send(g.port(), Wire.post("HTTP/1.1", "/api/chat",
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"), READ);
+      assertThat(ollama.timedOut()).as("no hang: %s", ollama).isFalse();
+      assertThat(ollama.status()).as("the upstream's status: %s", ollama).isEqualTo(500);
+      assertThat(ollama.json().path("error").asText()).contains("GPU on fire");
+    }
   }
 }
