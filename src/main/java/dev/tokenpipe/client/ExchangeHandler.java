@@ -64,6 +64,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   private boolean keepAlive;
   private Framing framing;
   private String contentType;
+  /** A redirect's target, for the message: the client does not follow redirects. Null otherwise. */
+  private String location;
   private SseParser parser;
   private boolean sawTerminator;
   private long terminatorNanos;
@@ -103,6 +105,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     keepAlive = false;
     framing = null;
     contentType = "";
+    location = null;
     parser = null;
     sawTerminator = false;
     terminatorNanos = 0;
@@ -216,6 +219,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     status = res.status().code();
     keepAlive = HttpUtil.isKeepAlive(res);
     contentType = String.valueOf(res.headers().get(HttpHeaderNames.CONTENT_TYPE, "")).toLowerCase(java.util.Locale.ROOT);
+    location = status >= 300 && status < 400 ? res.headers().get(HttpHeaderNames.LOCATION) : null;
     // An error status's body is kept for its message, whatever it claims to be.
     framing = status < 400 ? Framing.of(res.headers()) : Framing.RAW;
     switch (framing) {
@@ -320,7 +324,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
       message = "error event: " + streamError;
     } else if (request.expectEventStream() && framing == Framing.RAW) {
       error = ErrorClass.NOT_STREAM;
-      message = "expected text/event-stream but got " + (contentType.isEmpty() ? "no content type" : "'" + contentType + "'")
+      // A status other than 200 is what to tell first: a 301 to the https:// URL said only "no content type".
+      message = (status == 200 ? "" : "HTTP " + status + (location != null ? " (redirect to " + location + ")" : "") + ": ")
+          + "expected text/event-stream but got " + (contentType.isEmpty() ? "no content type" : "'" + contentType + "'")
           + (body.size() > 0 ? ": " + ChunkContent.errorText(body.toString(StandardCharsets.UTF_8)) : "");
     } else if (!sawTerminator && (closed || (framing.isStream() && request.expectEventStream()))) {
       error = ErrorClass.TRUNCATED;
