@@ -13,6 +13,7 @@ import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.ModelDiscovery;
 import dev.tokenpipe.client.StreamEvent;
 import dev.tokenpipe.client.StreamingClient;
+import dev.tokenpipe.time.DurationText;
 import dev.tokenpipe.tokens.Tokenizer;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -23,6 +24,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,11 +42,13 @@ import picocli.CommandLine.Parameters;
       "environment (OPENAI_API_KEY, ANTHROPIC_API_KEY for Anthropic Messages, or --api-key-env NAME).",
       "",
       "Exit codes: 0 ok; 3 the request failed (connect, HTTP error, error event, truncated, timeout);",
-      "64 bad usage.",
+      "64 bad usage; 141 standard output was closed (chat ... | head), the request then stopped.",
       ""
     })
 public final class ChatCommand implements Callable<Integer> {
   public static final int EXIT_REQUEST_FAILED = 3;
+  /** Standard output's reader went away ({@code chat ... | head}): as a process killed by SIGPIPE, 128 + 13. */
+  public static final int EXIT_STDOUT_CLOSED = 141;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -75,7 +79,7 @@ public final class ChatCommand implements Callable<Integer> {
   List<String> headers = new ArrayList<>();
 
   @Option(names = {"-t", "--timeout"}, defaultValue = "5m", converter = Durations.class,
-      description = "Deadline for the whole answer. Default: ${DEFAULT-VALUE}.")
+      description = "Deadline for the whole answer (0 = none). Default: ${DEFAULT-VALUE}.")
   Duration timeout;
 
   @Option(names = "--api-key-env", paramLabel = "NAME",
@@ -115,7 +119,18 @@ public final class ChatCommand implements Callable<Integer> {
     Printer printer = new Printer(out, raw);
     try (StreamingClient client = StreamingClient.create(1, 10_000)) {
       client.exchangeOnce(request, printer, timeout.toNanos());
-      ExchangeOutcome outcome = printer.done.get(timeout.toMillis() + 15_000, TimeUnit.MILLISECONDS);
+      ExchangeOutcome outcome;
+      try {
+        // The exchange keeps the deadline itself; this wait only outlives it, and --timeout 0 has none.
+        outcome = timeout.isZero() ? printer.done.get()
+            : printer.done.get(timeout.toMillis() + 15_000, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        throw new CommandFailedException("timeout: no end of the answer within " + DurationText.format(timeout),
+            EXIT_REQUEST_FAILED);
+      }
+      if (outcome == null) {
+        return EXIT_STDOUT_CLOSED; // closing the client (try-with-resources) tells the server to stop generating
+      }
       if (!raw && printer.printedText) {
         out.println();
       }
@@ -134,6 +149,7 @@ public final class ChatCommand implements Callable<Integer> {
 
   /** Prints the stream as it arrives and keeps what the closing statistics need. */
   static final class Printer implements ExchangeListener {
+    /** The exchange's outcome; null when standard output failed (its reader went away) and the rest is moot. */
     final CompletableFuture<ExchangeOutcome> done = new CompletableFuture<>();
     private final PrintWriter out;
     private final boolean raw;
@@ -159,7 +175,14 @@ public final class ChatCommand implements Callable<Integer> {
     public void onComment(String comment, long nanos) {
       if (raw) {
         out.println(": " + comment);
-        out.flush();
+        flushed();
+      }
+    }
+
+    /** Flushes; a failed write (EPIPE: {@code chat ... | head}) ends the wait, and the process stops. */
+    private void flushed() {
+      if (out.checkError()) { // flushes, then says whether any write failed
+        done.complete(null);
       }
     }
 
@@ -176,7 +199,7 @@ public final class ChatCommand implements Callable<Integer> {
           out.println("data: " + line);
         }
         out.println();
-        out.flush();
+        flushed();
       }
       ChunkContent c = ChunkContent.of(e.event().type(), e.data());
       if (c.completionTokens() >= 0) {
@@ -191,7 +214,7 @@ public final class ChatCommand implements Callable<Integer> {
         text.append(c.content()).append(c.reasoning()).append(c.toolCall());
         if (!raw && c.hasContent()) {
           out.print(c.content());
-          out.flush(); // one flush per token: the terminal shows it now, not when a buffer fills
+          flushed(); // one flush per token: the terminal shows it now, not when a buffer fills
           printedText = true;
         }
       }

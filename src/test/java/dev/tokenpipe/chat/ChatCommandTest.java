@@ -134,6 +134,66 @@ class ChatCommandTest {
     assertThat(sorted.get(1)).as("median TTFT (ms) of fresh processes %s", ttftMillis).isLessThan(100.0);
   }
 
+  /** A stdout whose reader went away (`chat ... | head -c 20`): writes fail as with EPIPE, after {@code room} chars. */
+  static final class ClosedAfter extends Writer {
+    private int room;
+
+    ClosedAfter(int room) {
+      this.room = room;
+    }
+
+    @Override
+    public void write(char[] cbuf, int off, int len) throws java.io.IOException {
+      if (len > room) {
+        room = 0;
+        throw new java.io.IOException("Broken pipe");
+      }
+      room -= len;
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void close() {}
+  }
+
+  @Test
+  void aClosedStdoutStopsTheStreamAndClosesTheConnection() {
+    long cancelledBefore = sim.metrics().count("cancelled");
+    CommandLine cl = Cli.newCommandLine(new Main());
+    cl.setOut(new PrintWriter(new ClosedAfter(20), false));
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err, true));
+
+    long t0 = System.nanoTime();
+    int code = cl.execute("chat", "--url", url, "-H", "X-Tokenpipe-Sim: itl=20ms tokens=500", "hi");
+    long millis = (System.nanoTime() - t0) / 1_000_000;
+
+    assertThat(code).as("as a process killed by SIGPIPE: %s", err).isEqualTo(ChatCommand.EXIT_STDOUT_CLOSED);
+    assertThat(millis).as("stopped at the first failed write, not after the 10 s stream").isLessThan(5_000);
+    assertThat(err.toString()).as("nothing to say: the reader is gone").isEmpty();
+    ChatCommandTest.awaitCancelled(cancelledBefore + 1);
+  }
+
+  static void awaitCancelled(long n) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (sim.metrics().count("cancelled") < n && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    assertThat(sim.metrics().count("cancelled")).as("the model saw its client leave").isEqualTo(n);
+  }
+
+  @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void aZeroTimeoutMeansNoDeadline() {
+    // 16 s of stream: longer than the 15 s the command used to wait beyond its --timeout.
+    Run r = chat("--url", url, "-t", "0", "-H", "X-Tokenpipe-Sim: ttft=10ms itl=40ms tokens=400", "hi");
+
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.err()).contains("400 tokens (usage)");
+  }
+
   @Test
   void unreachableHostIsOneLine() {
     Run r = chat("--url", "http://127.0.0.1:1/v1/chat/completions", "hi");
