@@ -29,7 +29,8 @@ final class AccessLog {
    * @param deliveredTtftNanos request received → first generated event (content, reasoning or tool call)
    *     flushed to the client; -1 if none
    * @param contentTtftNanos request received → first visible-text event read; -1 if none
-   * @param tokens output tokens (usage when the upstream sent it, else content events)
+   * @param tokens output tokens (usage when the upstream sent it, else content events); -1 unknown (a whole
+   *     answer whose usage could not be read), written {@code -}
    * @param outcome {@code done}, {@code cancelled}, {@code error:<kind>} (also the probe route's stream), or
  *     {@code local} (any other answer of the gateway's own)
    * @param hedge {@code -} not hedged; {@code first} or {@code second}: the attempt that won a hedged race;
@@ -60,7 +61,13 @@ final class AccessLog {
     millis(b, e.deliveredTtftNanos());
     b.append(" content_ttft_ms=");
     millis(b, e.contentTtftNanos());
-    b.append(" tokens=").append(e.tokens()).append(" duration_ms=");
+    b.append(" tokens=");
+    if (e.tokens() >= 0) {
+      b.append(e.tokens());
+    } else {
+      b.append('-');
+    }
+    b.append(" duration_ms=");
     tenths(b, e.durationNanos());
     return b.append(" outcome=").append(e.outcome()).append(" hedge=").append(e.hedge()).toString();
   }

@@ -118,6 +118,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   private SseParser translatorParser;
   private TokenTranslator translator;
   private ByteBuf errorBody;
+  /** A whole (non-stream) JSON answer's usage, read on the side as it is relayed; null for any other body. */
+  private AnswerUsage answer;
   /** A generated event was written and waits for the read's flush: its delivery is booked then. */
   private boolean deliveryUnflushed;
 
@@ -610,6 +612,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       } else {
         firstAttemptDecided();
         client.passthroughHead(head);
+        answer = AnswerUsage.forHead(head);
         cancel(firstTokenTimer); // a whole answer has no first token to wait for
       }
       return;
@@ -647,6 +650,9 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         } else if (relay != null) {
           relayEvents(buf, readNanos);
         } else {
+          if (answer != null) {
+            answer.feed(buf);
+          }
           client.forwardBody(buf.retainedSlice(), readNanos);
         }
       } catch (SseException e) {
@@ -879,6 +885,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
           || !expectStream; // an event stream nobody asked for (not an LLM API) has no terminator to check
     } else {
       complete = true; // a non-stream body: its length or last chunk is its proof
+      books.answerTokens(answer != null ? answer.tokens() : -1);
     }
     if (!complete) {
       upstreamReusable = false;

@@ -26,6 +26,8 @@ final class StreamBooks implements StreamScanner.Sink {
   private long lastGeneratedNanos;
   private long generatedEvents;
   private long usageTokens = -1;
+  /** A whole answer whose usage could not be read: its tokens are unknown, not 0. */
+  private boolean tokensUnknown;
   private boolean terminator;
   private boolean opaque;
   private String errorJson;
@@ -144,6 +146,12 @@ final class StreamBooks implements StreamScanner.Sink {
     return errorJson;
   }
 
+  /** A whole (non-stream) answer ended: {@code tokens} from its usage ({@link AnswerUsage}), -1 when unknown. */
+  void answerTokens(long tokens) {
+    usageTokens = tokens;
+    tokensUnknown = tokens < 0;
+  }
+
   /**
    * Metrics and the access-log line; call once, when the request ended.
    *
@@ -151,12 +159,14 @@ final class StreamBooks implements StreamScanner.Sink {
    */
   void finish(AccessLog log, String method, String path, int status, String upstream, String outcome, ErrorKind errorKind) {
     long e2e = System.nanoTime() - startNanos;
-    long tokens = usageTokens >= 0 ? usageTokens : generatedEvents;
+    long tokens = tokensUnknown ? -1 : usageTokens >= 0 ? usageTokens : generatedEvents;
     metrics.e2e.observe(e2e / 1e9);
     if (deliveredTtftNanos >= 0 && tokens > 1) {
       metrics.tpot.observe((e2e - deliveredTtftNanos) / 1e9 / (tokens - 1));
     }
-    metrics.tokens.labelValues(api).inc(tokens);
+    if (tokens >= 0) {
+      metrics.tokens.labelValues(api).inc(tokens);
+    }
     String kind = outcome.startsWith("error:") ? "error" : outcome;
     metrics.requests.labelValues(api, kind).inc();
     if (errorKind != null) {
