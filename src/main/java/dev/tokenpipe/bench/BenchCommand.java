@@ -210,6 +210,7 @@ public final class BenchCommand implements Callable<Integer> {
     long ok = result.path("totals").path("ok").asLong();
     long errors = result.path("totals").path("errors").asLong();
     String refused = result.path("refused").asText(null);
+    String unreachable = result.path("unreachable").asText(null);
     boolean allFailed = errors > 0 && ok == 0 && !interrupted; // a stop for refusals counted them as errors
     // The one line that matters comes first, before any table.
     if (refused != null) {
@@ -218,11 +219,13 @@ public final class BenchCommand implements Callable<Integer> {
       if (hint != null) {
         err.println(hint);
       }
+    } else if (unreachable != null) {
+      err.println("bench: stopped: " + unreachable);
     } else if (allFailed) {
       err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + firstError(result));
     }
-    boolean unreachable = result.path("errors").size() == 1 && result.path("errors").has("connect");
-    if (modelHint != null && !(allFailed && unreachable)) {
+    boolean onlyConnectErrors = result.path("errors").size() == 1 && result.path("errors").has("connect");
+    if (modelHint != null && !(allFailed && onlyConnectErrors)) {
       err.println(modelHint);
     }
     err.flush();

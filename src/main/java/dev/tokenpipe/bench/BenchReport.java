@@ -38,6 +38,9 @@ final class BenchReport {
     if (engine.refused() != null) {
       root.put("refused", engine.refused());
     }
+    if (engine.unreachable() != null) {
+      root.put("unreachable", engine.unreachable());
+    }
     root.set("config", config(config));
 
     double seconds = engine.measuredNanos() / 1e9;

@@ -59,7 +59,7 @@ final class BenchRun {
         engine.abort();
       }
       while (!engine.await(100, TimeUnit.MILLISECONDS)) {
-        if (interrupted || engine.refused() != null) {
+        if (interrupted || engine.stoppedEarly()) {
           engine.abort();
           // Cancelled streams end at once; don't wait long for stragglers (connects still in the backlog).
           engine.await(2, TimeUnit.SECONDS);

@@ -53,6 +53,9 @@ final class LoadEngine {
   private volatile boolean aborted;
   private final FailFast failFast = new FailFast();
   private volatile String refused;
+  private volatile String unreachable;
+  /** When {@link #start()} ran: the never-connected grace counts from here, connection ramp included. */
+  private long launchNanos;
   private long startNanos;
   private volatile long measureStartNanos;
   private final AtomicLong lastEndNanos = new AtomicLong();
@@ -68,6 +71,7 @@ final class LoadEngine {
   /** Starts the run; returns at once. */
   void start() {
     startNanos = System.nanoTime();
+    launchNanos = startNanos;
     measureStartNanos = config.warmupNanos() > 0 || config.warmupRequests() == 0 ? startNanos + config.warmupNanos() : 0;
     for (int i = 0; i < config.concurrency(); i++) {
       slots.add(new Slot(client.group().next()));
@@ -145,6 +149,32 @@ final class LoadEngine {
   /** Why the run stopped before its end because its requests were refused, one line; null when it did not. */
   String refused() {
     return refused;
+  }
+
+  /**
+   * A connect failed: a run that has never connected stops here once its grace has passed ({@link FailFast}).
+   * Failed connects of the warm-up become the run's errors then, as refusals do.
+   */
+  private void connectFailed(String message, boolean measured) {
+    if (!aborted && failFast.unreachable(message, measured, System.nanoTime() - launchNanos)) {
+      int warmups = failFast.warmupConnectFailures();
+      metrics.warmup.add(-warmups);
+      for (int i = 0; i < warmups; i++) {
+        metrics.error("connect", message);
+      }
+      unreachable = failFast.unreachableReason();
+      abort();
+    }
+  }
+
+  /** Why the run stopped before its end because it never connected, one line; null when it did not. */
+  String unreachable() {
+    return unreachable;
+  }
+
+  /** True when the run stopped itself before its end: refused, or never connected. */
+  boolean stoppedEarly() {
+    return refused != null || unreachable != null;
   }
 
   /** Milliseconds from the start of measurement to {@code nanos}. */
@@ -346,6 +376,7 @@ final class LoadEngine {
       gatedConnect(() -> client.connect(config.target(), loop).addListener((Future<Connection> f) -> {
         connectDone();
         if (f.isSuccess()) {
+          failFast.connected();
           conn = f.getNow();
           metrics.recordNanosAsMicros(Metric.CONNECT, conn.connectNanos());
         }
@@ -372,6 +403,9 @@ final class LoadEngine {
       }
       gatedConnect(() -> client.connect(config.target(), loop).addListener((Future<Connection> f) -> {
         connectDone();
+        if (f.isSuccess()) {
+          failFast.connected();
+        }
         if (f.isSuccess() && aborted) {
           // Stopped while connecting (Ctrl-C, or refusals): no request goes out on the new connection.
           f.getNow().close();
@@ -396,6 +430,7 @@ final class LoadEngine {
       } else {
         metrics.warmup.increment();
       }
+      LoadEngine.this.connectFailed(message, job.measured());
       finished();
       // Back off a little so an unreachable target does not turn the generator into a connect spinner.
       loop.schedule(this::next, config.openLoop() ? 0 : 20, TimeUnit.MILLISECONDS);

@@ -34,7 +34,8 @@ final class Summary {
         : "closed loop, " + c.path("concurrency").asInt() + " streams";
     out.printf(Locale.ROOT, "tokenpipe bench  %s %s  (%s, %s)%s%n", c.path("method").asText(), c.path("url").asText(),
         mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]"
-            : r.has("refused") ? "  [STOPPED: requests refused]" : "");
+            : r.has("refused") ? "  [STOPPED: requests refused]"
+            : r.has("unreachable") ? "  [STOPPED: target unreachable]" : "");
     if (c.hasNonNull("model")) {
       String source = c.path("model_source").asText("");
       String api = c.path("api").asText("");

@@ -90,6 +90,9 @@ record Sweep(String dimension, List<Double> loads) {
     if (r.has("refused")) {
       o.put("refused", r.path("refused").asText()); // the step stopped: its first requests were all refused
     }
+    if (r.has("unreachable")) {
+      o.put("unreachable", r.path("unreachable").asText()); // the step stopped: it never connected
+    }
     o.put("requests_per_s", r.path("totals").path("requests_per_s").asDouble());
     o.put("output_tokens_per_s", r.path("totals").path("output_tokens_per_s").asDouble());
     for (String m : List.of("ttft", "itl", "tpot", "e2e")) {
@@ -189,6 +192,9 @@ record Sweep(String dimension, List<Double> loads) {
   private static String missed(JsonNode step) {
     if (step.has("refused")) {
       return "requests refused";
+    }
+    if (step.has("unreachable")) {
+      return "target unreachable";
     }
     List<String> out = new ArrayList<>();
     for (JsonNode t : step.path("targets")) {

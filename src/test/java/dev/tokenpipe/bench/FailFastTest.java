@@ -73,4 +73,37 @@ class FailFastTest {
     okFirst.addAll(times(50, status(404)));
     assertThat(stopsAt(okFirst)).as("refusals after a success are the target's, to be measured").isEqualTo(-1);
   }
+
+  private static final long SECOND = 1_000_000_000L;
+
+  @Test
+  void connectsThatNeverSucceedStopTheRunAtTheFirstFailureAfterTheGrace() {
+    FailFast f = new FailFast();
+    for (int i = 0; i < 100; i++) {
+      assertThat(f.unreachable("connection refused: 127.0.0.1:9", i % 2 == 0, i * (SECOND / 100)))
+          .as("within the grace a server may still be starting").isFalse();
+    }
+    assertThat(f.unreachable("connection refused: 127.0.0.1:9", true, FailFast.UNREACHABLE_AFTER_NANOS)).isTrue();
+    assertThat(f.unreachable("connection refused: 127.0.0.1:9", true, 3 * SECOND)).as("once").isFalse();
+    assertThat(f.unreachableReason())
+        .isEqualTo("no connection in the first 2 s: connection refused: 127.0.0.1:9");
+    assertThat(f.warmupConnectFailures()).isEqualTo(50);
+  }
+
+  @Test
+  void aConnectionThatSucceededOnceMeansLaterConnectFailuresAreMeasured() {
+    FailFast f = new FailFast();
+    f.unreachable("connection refused", true, 0);
+    f.connected();
+    for (int i = 0; i < 100; i++) {
+      assertThat(f.unreachable("connection refused", true, (2 + i) * SECOND)).as("a restart mid-run").isFalse();
+    }
+  }
+
+  @Test
+  void aSlowConnectTimeoutAloneIsEnoughOnceTheGraceHasPassed() {
+    FailFast f = new FailFast();
+    assertThat(f.unreachable("connect timed out after 10000 ms", true, 10 * SECOND)).isTrue();
+    assertThat(f.unreachableReason()).isEqualTo("no connection in the first 10 s: connect timed out after 10000 ms");
+  }
 }
