@@ -56,6 +56,13 @@ final class BenchReport {
     totals.put("warmup", metrics.warmup.sum());
     totals.put("duration_s", round(seconds, 3));
     totals.put("requests_per_s", seconds > 0 ? round(ok / seconds, 2) : 0);
+    double sendSeconds = engine.sendWindowNanos() / 1e9;
+    if (config.openLoop() && sendSeconds > 0) {
+      // What was offered, over the window it was offered in: requests_per_s is over the drain too.
+      totals.put("sent", engine.measuredSent());
+      totals.put("send_window_s", round(sendSeconds, 3));
+      totals.put("offered_rate_per_s", round(engine.measuredSent() / sendSeconds, 2));
+    }
     totals.put("output_tokens", tokens);
     totals.put("output_tokens_per_s", seconds > 0 ? round(tokens / seconds, 1) : 0);
     totals.put("content_events", metrics.contentEvents.sum());

@@ -59,6 +59,8 @@ final class LoadEngine {
   private long startNanos;
   private volatile long measureStartNanos;
   private final AtomicLong lastEndNanos = new AtomicLong();
+  /** Open loop: when sending stopped (the end of -z, or the first arrival past -n); 0 while sending. */
+  private volatile long sendEndNanos;
   private Thread arrivals;
 
   LoadEngine(BenchConfig config, Metrics metrics, StreamingClient client, List<ClientRequest> requests) {
@@ -194,6 +196,25 @@ final class LoadEngine {
     return end > start ? end - start : Math.max(0, System.nanoTime() - start);
   }
 
+  /**
+   * Open loop: the sending window, start of measurement to the end of sending (the end of {@code -z}, or with
+   * {@code -n} the intended time of the first arrival not sent), in nanoseconds; 0 in closed loop or before the
+   * arrivals ended. Requests sent over this window are the offered rate: the completed throughput is over
+   * {@link #measuredNanos()}, which adds the drain of the requests still streaming when sending stopped.
+   */
+  long sendWindowNanos() {
+    long end = sendEndNanos;
+    long start = measureStartNanos == 0 ? startNanos : measureStartNanos;
+    return end > start ? end - start : 0;
+  }
+
+  /** Measured (not warm-up) requests sent, or, when the connect failed, attempted. */
+  long measuredSent() {
+    synchronized (lock) {
+      return measuredIssued;
+    }
+  }
+
   long elapsedNanos() {
     return System.nanoTime() - startNanos;
   }
@@ -293,8 +314,10 @@ final class LoadEngine {
         measureStartNanos = next + config.warmupNanos();
       }
     }
+    long sendEnd = 0;
     while (!aborted) {
       if (config.durationNanos() > 0 && next >= deadline) {
+        sendEnd = deadline;
         break;
       }
       long wait;
@@ -309,6 +332,7 @@ final class LoadEngine {
         }
         job = newJob(next);
         if (job == null) {
+          sendEnd = next; // the first arrival not sent: -n ends the sending window here
           break;
         }
         slot = idle.poll();
@@ -323,6 +347,7 @@ final class LoadEngine {
       double gap = config.arrivals().nextGap(meanGapNanos, random);
       next += Math.max(1, (long) gap);
     }
+    sendEndNanos = sendEnd != 0 ? sendEnd : System.nanoTime(); // aborted: sending stopped now
     synchronized (lock) {
       exhausted = true;
       checkDone();

@@ -43,10 +43,20 @@ final class Summary {
           api.isEmpty() ? "" : ", api " + api);
     }
     long reqs = t.path("requests").asLong();
-    out.printf(Locale.ROOT, "  requests  %d ok, %d errors (%.1f%%)%s in %.2f s, %.1f req/s%n",
+    boolean offered = t.has("offered_rate_per_s");
+    // Open loop: the measured time is the sending window plus the drain of the streams still running when sending
+    // stopped, so the completed rate is below the offered one even when every arrival went out on time.
+    String window = offered ? String.format(Locale.ROOT, " (sending %.2f s + drain %.2f s)", t.path("send_window_s").asDouble(),
+        Math.max(0, t.path("duration_s").asDouble() - t.path("send_window_s").asDouble())) : "";
+    out.printf(Locale.ROOT, "  requests  %d ok, %d errors (%.1f%%)%s in %.2f s%s, %.1f req/s succeeded%n",
         t.path("ok").asLong(), t.path("errors").asLong(), reqs == 0 ? 0 : 100.0 * t.path("errors").asLong() / reqs,
         t.path("cancelled").asLong() > 0 ? ", " + t.path("cancelled").asLong() + " cancelled" : "",
-        t.path("duration_s").asDouble(), t.path("requests_per_s").asDouble());
+        t.path("duration_s").asDouble(), window, t.path("requests_per_s").asDouble());
+    if (offered) {
+      String arrival = c.path("arrival").asText();
+      out.printf(Locale.ROOT, "  offered   %d sent in %.2f s, %.1f req/s (--rate %.1f %s)%n", t.path("sent").asLong(),
+          t.path("send_window_s").asDouble(), t.path("offered_rate_per_s").asDouble(), c.path("rate_per_s").asDouble(), arrival);
+    }
     if (t.path("ok").asLong() == 0) {
       // Nothing succeeded: no token line, no latency table, no comparisons, no self-check; the errors are the story.
       printErrors(r, out);

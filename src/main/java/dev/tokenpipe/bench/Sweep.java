@@ -94,6 +94,9 @@ record Sweep(String dimension, List<Double> loads) {
       o.put("unreachable", r.path("unreachable").asText()); // the step stopped: it never connected
     }
     o.put("requests_per_s", r.path("totals").path("requests_per_s").asDouble());
+    if (r.path("totals").has("offered_rate_per_s")) {
+      o.put("offered_rate_per_s", r.path("totals").path("offered_rate_per_s").asDouble());
+    }
     o.put("output_tokens_per_s", r.path("totals").path("output_tokens_per_s").asDouble());
     for (String m : List.of("ttft", "itl", "tpot", "e2e")) {
       JsonNode s = r.path("metrics").path(m);
