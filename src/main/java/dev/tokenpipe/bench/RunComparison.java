@@ -48,6 +48,8 @@ final class RunComparison {
   static void print(JsonNode a, JsonNode b, String nameA, String nameB, int resamples, long seed, PrintWriter out) {
     out.printf(Locale.ROOT, "A = %s  (%s)%nB = %s  (%s)%n%n", nameA, a.path("config").path("url").asText(), nameB,
         b.path("config").path("url").asText());
+    noneSucceeded("A", a, out);
+    noneSucceeded("B", b, out);
     out.printf(Locale.ROOT, "  %-22s %12s %12s %10s%n", "metric", "A", "B", "B/A");
     for (String[] row : ROWS) {
       JsonNode ma = a.path("metrics").path(row[0]);
@@ -57,9 +59,12 @@ final class RunComparison {
       }
       double va = ma.path(row[1]).asDouble();
       double vb = mb.path(row[1]).asDouble();
-      String unit = ma.path("unit").asText("ms");
+      String unit = ma.path("unit").asText(mb.path("unit").asText("ms"));
+      // A run without samples of a metric has no value for it: its 0 would read as infinitely fast.
+      boolean hasA = ma.path("count").asLong() > 0;
+      boolean hasB = mb.path("count").asLong() > 0;
       out.printf(Locale.ROOT, "  %-22s %12s %12s %10s%n", row[0] + " " + row[1].replace('_', '.') + " (" + unit + ")",
-          Summary.num(va), Summary.num(vb), ratio(va, vb));
+          hasA ? Summary.num(va) : "-", hasB ? Summary.num(vb) : "-", hasA && hasB ? ratio(va, vb) : "-");
     }
     for (String[] t : new String[][] {{"requests_per_s", "req/s"}, {"output_tokens_per_s", "tokens/s"}, {"error_rate", "error rate"}}) {
       double va = a.path("totals").path(t[0]).asDouble();
@@ -70,6 +75,15 @@ final class RunComparison {
     SplittableRandom random = new SplittableRandom(seed);
     bootstrapLine("TTFT p50", values(a, "ttft_ms"), values(b, "ttft_ms"), resamples, random, out);
     bootstrapLine("ITL p50 (per-request mean ITL)", values(a, "itl_mean_ms"), values(b, "itl_mean_ms"), resamples, random, out);
+  }
+
+  /** One line above the table for a run with no successful request: its latency rows are empty, not zero. */
+  private static void noneSucceeded(String name, JsonNode run, PrintWriter out) {
+    JsonNode t = run.path("totals");
+    if (t.path("ok").asLong() == 0) {
+      out.printf(Locale.ROOT, "%s: no request succeeded (%d of %d failed): its latencies are missing, not zero%n", name,
+          t.path("errors").asLong(), t.path("requests").asLong());
+    }
   }
 
   private static String ratio(double a, double b) {

@@ -1,0 +1,56 @@
+package dev.tokenpipe.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tokenpipe.openai.Json;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code bench compare} against a run that measured nothing: before, a run whose 5 requests all failed to connect
+ * compared as "ttft p50 (ms) 101.4 0 0.00x", a B that looked a hundred times faster, when it has no TTFT at all.
+ */
+class RunComparisonTest {
+  private static ObjectNode run(long ok, long errors, double ttftP50) {
+    ObjectNode r = Json.MAPPER.createObjectNode();
+    r.put("schema", BenchReport.SCHEMA);
+    r.putObject("config").put("url", "http://127.0.0.1:8000/v1/chat/completions");
+    r.putObject("totals").put("requests", ok + errors).put("ok", ok).put("errors", errors)
+        .put("requests_per_s", ok > 0 ? 10.0 : 0).put("output_tokens_per_s", ok > 0 ? 200.0 : 0)
+        .put("error_rate", ok + errors == 0 ? 0 : (double) errors / (ok + errors));
+    ObjectNode ttft = r.putObject("metrics").putObject("ttft").put("unit", "ms").put("count", ok);
+    for (String p : new String[] {"p50", "p90", "p99", "p99_9"}) {
+      ttft.put(p, ok > 0 ? ttftP50 : 0);
+    }
+    r.putArray("requests");
+    return r;
+  }
+
+  private static String compare(ObjectNode a, ObjectNode b) {
+    StringWriter out = new StringWriter();
+    RunComparison.print(a, b, "a.json", "b.json", 100, 1, new PrintWriter(out, true));
+    return out.toString();
+  }
+
+  @Test
+  void aMetricARunDidNotMeasureIsShownAsMissingNotAsZero() {
+    String out = compare(run(20, 0, 101.4), run(0, 5, 0));
+
+    assertThat(out).as(out).containsPattern("ttft p50 \\(ms\\)\\s+101\\.4\\s+-\\s+-\\n")
+        .containsPattern("req/s\\s+10\\s+0\\s+0\\.00x\\n"); // throughput was measured: none
+    assertThat(out).contains("B: no request succeeded (5 of 5 failed): its latencies are missing, not zero");
+    String reversed = compare(run(0, 5, 0), run(20, 0, 101.4));
+    assertThat(reversed).as(reversed).containsPattern("ttft p50 \\(ms\\)\\s+-\\s+101\\.4\\s+-\\n")
+        .contains("A: no request succeeded (5 of 5 failed)");
+  }
+
+  @Test
+  void twoMeasuredRunsStillCompareWithRatios() {
+    String out = compare(run(20, 0, 100), run(20, 0, 150));
+
+    assertThat(out).as(out).containsPattern("ttft p50 \\(ms\\)\\s+100\\s+150\\s+1\\.50x\\n")
+        .doesNotContain("no request succeeded");
+  }
+}
