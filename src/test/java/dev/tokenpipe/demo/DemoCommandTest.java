@@ -284,4 +284,29 @@ class DemoCommandTest {
     assertThat(DemoCommand.story(failed.path("before"), failed.path("after"), 4, 500, "50ms"))
         .singleElement().asString().contains("no TTFT to compare");
   }
+
+  /**
+   * The after line says the after path's tail is the model's own spread only when the table shows it: before, a run
+   * whose after p99/p50 was 3x still read "the model's own first-token spread (1.10x): every token is passed on as
+   * it comes", and a path whose requests all failed "p99/p50 -1.00x".
+   */
+  @Test
+  void theAfterLineFollowsTheNumbers() throws Exception {
+    JsonNode before = DemoTableTest.bench(720, 10_800, 0.02, 9_000, 0);
+    JsonNode usual = DemoTable.json(before, DemoTableTest.bench(610, 680, 24, 1.2, 0));
+    assertThat(DemoCommand.afterLine(usual.path("after"), "600ms/660ms", 0))
+        .isEqualTo("  after:  p99/p50 1.11x, the model's own first-token spread (1.10x): every token is passed on as it comes.");
+
+    JsonNode wide = DemoTable.json(before, DemoTableTest.bench(610, 1_830, 24, 1.2, 0));
+    assertThat(DemoCommand.afterLine(wide.path("after"), "600ms/660ms", 0))
+        .startsWith("  after:  p99/p50 3.00x, wider than the model's own first-token spread (1.10x)")
+        .doesNotContain("every token is passed on");
+    // A model whose own spread is wide: the same 3x is its own.
+    assertThat(DemoCommand.afterLine(wide.path("after"), "300ms/1500ms", 0)).contains("the model's own first-token spread (5.00x)")
+        .doesNotContain("wider");
+
+    JsonNode empty = Json.MAPPER.readTree("{\"totals\":{\"requests\":3,\"errors\":3},\"metrics\":{}}");
+    JsonNode failed = DemoTable.json(before, empty);
+    assertThat(DemoCommand.afterLine(failed.path("after"), "600ms/660ms", 3)).isEqualTo("  after:  no TTFT to compare (see the errors above).");
+  }
 }
