@@ -362,6 +362,11 @@ public final class BenchCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw usage(e.getMessage());
     }
+    // --arrival shapes open-loop arrivals only: in closed loop it would be ignored without a word.
+    if (spec.commandLine().getParseResult().hasMatchedOption("--arrival") && rate == null
+        && (sweepPlan == null || !sweepPlan.byRate())) {
+      throw usage("--arrival needs --rate (or --sweep rate:...): without it the run is closed loop, with no arrivals to shape");
+    }
     if (sweepPlan != null && sweepPlan.byRate() && rate != null) {
       throw usage("--sweep rate:... sets the rate of each step; drop --rate");
     }

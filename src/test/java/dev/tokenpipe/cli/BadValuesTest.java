@@ -110,6 +110,8 @@ class BadValuesTest {
       bench -n 1 --threads -1 http://127.0.0.1:1/v1/chat/completions      | --threads must be 0..1024
       bench -z 0s http://127.0.0.1:1/v1/chat/completions                  | -z must be more than 0
       bench -n 1 --connect-timeout 0 http://127.0.0.1:1/v1/chat/completions | --connect-timeout': must be at least 1ms
+      bench -n 1 --arrival gamma http://127.0.0.1:1/v1/chat/completions   | --arrival needs --rate
+      bench -n 1 --arrival constant http://127.0.0.1:1/v1/chat/completions | --arrival needs --rate
       chat -u http://127.0.0.1:1/v1/chat/completions --max-tokens -5 hi  | --max-tokens must be >= 0
       bench compare /nonexistent/a.json /nonexistent/b.json | cannot read /nonexistent/a.json: no such file
       bench compare /tmp /tmp                                | cannot read /tmp: is a directory
