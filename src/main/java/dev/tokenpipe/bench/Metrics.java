@@ -40,6 +40,8 @@ final class Metrics {
   /** Per SLO target: measured successful requests that met it; and those that met every target. */
   final LongAdder[] sloMet = new LongAdder[Slo.MAX_TARGETS];
   final LongAdder sloMetAll = new LongAdder();
+  /** Per SLO target: the values successful requests were judged on ({@link Slo#judged}), those that can be had. */
+  final org.HdrHistogram.ConcurrentHistogram[] sloJudged = new org.HdrHistogram.ConcurrentHistogram[Slo.MAX_TARGETS];
 
   /** Samples kept for the throughput-over-time charts; beyond this every other one is dropped and the stride doubles. */
   static final int MAX_TIMELINE = 4096;
@@ -53,6 +55,7 @@ final class Metrics {
   Metrics() {
     for (int i = 0; i < sloMet.length; i++) {
       sloMet[i] = new LongAdder();
+      sloJudged[i] = new org.HdrHistogram.ConcurrentHistogram(3);
     }
     for (Metric m : Metric.values()) {
       recorders.put(m, new Recorder(3));
@@ -75,14 +78,18 @@ final class Metrics {
     errorSamples.putIfAbsent(key, message);
   }
 
-  /** Counts one measured request's SLO result ({@link Slo#check} mask against {@code allMask}). */
-  void slo(int mask, int allMask) {
-    for (int i = 0; i < sloMet.length; i++) {
+  /** Counts one successful measured request's SLO result: the values it was judged on ({@link Slo#judged}). */
+  void slo(Slo slo, long[] judged) {
+    int mask = slo.mask(judged);
+    for (int i = 0; i < judged.length; i++) {
       if ((mask & (1 << i)) != 0) {
         sloMet[i].increment();
       }
+      if (judged[i] != Slo.NEVER) {
+        sloJudged[i].recordValue(judged[i]);
+      }
     }
-    if (mask == allMask) {
+    if (mask == slo.allMask()) {
       sloMetAll.increment();
     }
   }

@@ -225,8 +225,8 @@ final class RequestProbe implements ExchangeListener {
         tokens, contentEvents, "ok"));
     if (!config.slo().isEmpty()) {
       // SLO hook: judge this request against each target (see Slo); the values are the ones recorded above.
-      metrics.slo(config.slo().check(ttftMs < 0 ? -1 : Math.round(ttftMs * 1000), tpotMs < 0 ? -1 : Math.round(tpotMs * 1000),
-          e2e / 1000, gapsMicros, gaps), config.slo().allMask());
+      metrics.slo(config.slo(), config.slo().judged(ttftMs < 0 ? -1 : Math.round(ttftMs * 1000),
+          tpotMs < 0 ? -1 : Math.round(tpotMs * 1000), e2e / 1000, gapsMicros, gaps));
     }
   }
 }

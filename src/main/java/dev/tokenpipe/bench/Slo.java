@@ -91,32 +91,53 @@ record Slo(List<Target> targets) {
    * @param gapsMicros the request's ITL gaps, {@code gaps} of them used
    */
   int check(long ttftMicros, long tpotMicros, long e2eMicros, int[] gapsMicros, int gaps) {
-    int mask = 0;
+    return mask(judged(ttftMicros, tpotMicros, e2eMicros, gapsMicros, gaps));
+  }
+
+  /**
+   * Per target, the value one successful request is judged on, in microseconds: its TTFT, TPOT or E2E, or its own
+   * gaps at the target's percentile for ITL; 0 for a target met trivially (TPOT with one token, ITL without gaps),
+   * {@link #NEVER} for one it cannot meet (TTFT without a content event). The target's observed value is the
+   * percentile of these over the run's requests, failed ones counted as {@link #NEVER}.
+   */
+  long[] judged(long ttftMicros, long tpotMicros, long e2eMicros, int[] gapsMicros, int gaps) {
+    long[] out = new long[targets.size()];
     int[] sorted = null;
     for (int i = 0; i < targets.size(); i++) {
       Target t = targets.get(i);
-      boolean met = switch (t.metric()) {
-        case TTFT -> ttftMicros >= 0 && ttftMicros <= t.limitMicros();
-        case TPOT -> tpotMicros < 0 || tpotMicros <= t.limitMicros();
-        case E2E -> e2eMicros <= t.limitMicros();
+      out[i] = switch (t.metric()) {
+        case TTFT -> ttftMicros >= 0 ? ttftMicros : NEVER;
+        case TPOT -> Math.max(0, tpotMicros);
+        case E2E -> e2eMicros;
         case ITL -> {
           if (gaps == 0) {
-            yield true;
+            yield 0;
           }
           if (sorted == null) {
             sorted = Arrays.copyOf(gapsMicros, gaps);
             Arrays.sort(sorted);
           }
-          yield percentile(sorted, t.percentile()) <= t.limitMicros();
+          yield percentile(sorted, t.percentile());
         }
-        default -> true;
+        default -> 0;
       };
-      if (met) {
+    }
+    return out;
+  }
+
+  /** Which targets the {@link #judged} values meet, as a bit mask (bit i = target i). */
+  int mask(long[] judged) {
+    int mask = 0;
+    for (int i = 0; i < targets.size(); i++) {
+      if (judged[i] <= targets.get(i).limitMicros()) {
         mask |= 1 << i;
       }
     }
     return mask;
   }
+
+  /** A request that cannot meet a target: a failed one, or a success without the value (no content event). */
+  static final long NEVER = Long.MAX_VALUE;
 
   int allMask() {
     return (1 << targets.size()) - 1;

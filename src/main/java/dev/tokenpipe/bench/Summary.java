@@ -115,8 +115,10 @@ final class Summary {
     out.println();
     out.printf(Locale.ROOT, "  SLO %s -> %s%n", slo.path("spec").asText(), slo.path("met").asBoolean() ? "MET" : "NOT MET");
     for (JsonNode t : slo.path("targets")) {
-      out.printf(Locale.ROOT, "    %-22s observed %9s ms  attainment %6.2f%%  %s%n", t.path("target").asText(),
-          num(t.path("observed_ms").asDouble()), 100 * t.path("attainment").asDouble(), t.path("met").asBoolean() ? "ok" : "MISSED");
+      // No observed value: the target's percentile falls on failed requests, which meet no target.
+      out.printf(Locale.ROOT, "    %-22s observed %12s  attainment %6.2f%%  %s%n", t.path("target").asText(),
+          t.path("observed_ms").isNumber() ? num(t.path("observed_ms").asDouble()) + " ms" : "failed",
+          100 * t.path("attainment").asDouble(), t.path("met").asBoolean() ? "ok" : "MISSED");
     }
     out.printf(Locale.ROOT, "  goodput   %.2f req/s met every target (%d of %d requests, %.2f%%)%n", slo.path("goodput_per_s").asDouble(),
         slo.path("requests_met_all").asLong(), slo.path("requests").asLong(), 100 * slo.path("attainment").asDouble());
