@@ -2,6 +2,7 @@ package dev.tokenpipe.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenpipe.client.ClientRequest;
+import dev.tokenpipe.client.ClientWarmUp;
 import dev.tokenpipe.client.StreamingClient;
 import java.io.File;
 import java.io.FileNotFoundException;

@@ -6,6 +6,7 @@ import dev.tokenpipe.client.RequestHeaders;
 import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.ChunkContent;
 import dev.tokenpipe.client.ClientRequest;
+import dev.tokenpipe.client.ClientWarmUp;
 import dev.tokenpipe.client.ErrorClass;
 import dev.tokenpipe.client.ExchangeListener;
 import dev.tokenpipe.client.ExchangeOutcome;
@@ -118,6 +119,7 @@ public final class ChatCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     Printer printer = new Printer(out, raw);
     try (StreamingClient client = StreamingClient.create(1, 10_000)) {
+      ClientWarmUp.run(client, target.host()); // a fresh process times its one stream as a warm one would
       client.exchangeOnce(request, printer, timeout.toNanos());
       ExchangeOutcome outcome;
       try {

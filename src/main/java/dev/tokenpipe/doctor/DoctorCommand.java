@@ -10,6 +10,7 @@ import dev.tokenpipe.client.ClientApi;
 import dev.tokenpipe.client.ClientRequest;
 import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.ModelDiscovery;
+import dev.tokenpipe.client.ClientWarmUp;
 import dev.tokenpipe.client.StreamingClient;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.probe.ProbeRequest;
@@ -138,6 +139,7 @@ public final class DoctorCommand implements Callable<Integer> {
     }
     Prober.Measurement measurement;
     try (StreamingClient client = StreamingClient.create(1, 5_000)) {
+      ClientWarmUp.run(client, plan.endpoint().target().host()); // a fresh process times its streams as a warm one would
       measurement = new Prober(client).run(plan);
     } catch (Prober.ProbeFailed e) {
       throw new CommandFailedException(e.getMessage(), EXIT_FAILED);
