@@ -126,12 +126,14 @@ final class HdrLog implements AutoCloseable {
   }
 
   static void print(Map<String, Histogram> merged, PrintWriter out) {
-    out.printf(Locale.ROOT, "%-16s %10s %9s %9s %9s %9s %9s %9s%n", "metric (ms)", "count", "p50", "p90", "p99", "p99.9", "max", "mean");
+    // Each row in its own unit: the token rows are counts, and under one "(ms)" header 20 tokens read as 20 ms.
+    out.printf(Locale.ROOT, "%-16s %-6s %10s %9s %9s %9s %9s %9s %9s%n", "metric", "unit", "count", "p50", "p90", "p99", "p99.9",
+        "max", "mean");
     for (Map.Entry<String, Histogram> e : merged.entrySet()) {
       Histogram h = e.getValue();
       boolean counts = e.getKey().equals("tokens_per_event") || e.getKey().equals("output_tokens");
       double s = counts ? 1 : 1000.0;
-      out.printf(Locale.ROOT, "%-16s %10d %9s %9s %9s %9s %9s %9s%n", e.getKey(), h.getTotalCount(),
+      out.printf(Locale.ROOT, "%-16s %-6s %10d %9s %9s %9s %9s %9s %9s%n", e.getKey(), counts ? "tokens" : "ms", h.getTotalCount(),
           Summary.num(h.getValueAtPercentile(50) / s), Summary.num(h.getValueAtPercentile(90) / s),
           Summary.num(h.getValueAtPercentile(99) / s), Summary.num(h.getValueAtPercentile(99.9) / s),
           Summary.num(h.getMaxValue() / s), Summary.num(h.getMean() / s));
