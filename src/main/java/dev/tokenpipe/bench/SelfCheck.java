@@ -1,12 +1,9 @@
 package dev.tokenpipe.bench;
 
+import dev.tokenpipe.net.LoopLag;
 import io.netty.channel.EventLoopGroup;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.lang.management.ManagementFactory;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Watches the generator itself, because a load generator that is the bottleneck measures its own lag: a
@@ -51,10 +48,9 @@ final class SelfCheck {
   }
 
   private final Metrics metrics;
-  private final List<ScheduledFuture<?>> timers = new ArrayList<>();
   private final long cpuStartNanos;
   private final long wallStartNanos;
-  private volatile boolean stopped;
+  private LoopLag lag;
 
   SelfCheck(Metrics metrics) {
     this.metrics = metrics;
@@ -63,37 +59,12 @@ final class SelfCheck {
   }
 
   void start(EventLoopGroup group) {
-    for (EventExecutor loop : group) {
-      tick(loop, System.nanoTime() + PERIOD_NANOS);
-    }
-  }
-
-  /** Runs at {@code due}; records the lateness and re-arms for the next multiple of the period. */
-  private void tick(EventExecutor loop, long due) {
-    if (stopped) {
-      return;
-    }
-    long delay = Math.max(0, due - System.nanoTime());
-    synchronized (timers) {
-      timers.add(loop.schedule(() -> {
-        long now = System.nanoTime();
-        metrics.recordNanosAsMicros(Metric.LOOP_LAG, now - due);
-        long next = due + PERIOD_NANOS;
-        while (next <= now) {
-          next += PERIOD_NANOS; // skip missed ticks: one late tick is one sample, not many
-        }
-        tick(loop, next);
-      }, delay, TimeUnit.NANOSECONDS));
-      if (timers.size() > 1024) {
-        timers.removeIf(ScheduledFuture::isDone);
-      }
-    }
+    lag = LoopLag.start(group, PERIOD_NANOS, late -> metrics.recordNanosAsMicros(Metric.LOOP_LAG, late));
   }
 
   void stop() {
-    stopped = true;
-    synchronized (timers) {
-      timers.forEach(t -> t.cancel(false));
+    if (lag != null) {
+      lag.close();
     }
   }
 

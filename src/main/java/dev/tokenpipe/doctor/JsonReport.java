@@ -47,6 +47,8 @@ final class JsonReport {
     Diagnosis.Stats s = d.stats();
     ObjectNode st = root.putObject("stats");
     stats(st, s);
+    root.putObject("self_check").put("loop_lag_p99_ms", m.loopLag().p99Millis())
+        .put("loop_lag_max_ms", m.loopLag().maxMillis()).put("late_loop_limit_ms", Checkup.LATE_LOOP_MILLIS);
     ArrayNode layers = root.putArray("layers");
     for (Attribution.Detected l : d.layers()) {
       layers.addObject().put("layer", l.layer().key()).put("name", l.layer().displayName()).put("evidence", l.evidence());

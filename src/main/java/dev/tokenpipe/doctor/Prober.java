@@ -6,6 +6,7 @@ import dev.tokenpipe.client.ErrorClass;
 import dev.tokenpipe.client.ExchangeOutcome;
 import dev.tokenpipe.client.HttpTarget;
 import dev.tokenpipe.client.StreamingClient;
+import dev.tokenpipe.net.LoopLag;
 import dev.tokenpipe.probe.ProbeRequest;
 import dev.tokenpipe.probe.ProbeStream;
 import io.netty.util.concurrent.Future;
@@ -16,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.HdrHistogram.Histogram;
 
 /**
  * The network half of doctor: sends the streaming requests on the shared {@link StreamingClient} and records
@@ -76,8 +78,23 @@ final class Prober {
    * @param probe     the known-pacing probes (with the idle run, if any), null without the route
    * @param route     the route, null when the origin does not serve it
    * @param probeNote why there is no probe, for the report ("--no-probe", "answered HTTP 401"), or null
+   * @param loopLag   how late doctor's own event loop ran while it measured ({@link LoopLag}): every read it
+   *                  timed was late by as much
    */
-  record Measurement(Plan plan, Trace real, Trace probe, Route route, String probeNote) {}
+  record Measurement(Plan plan, Trace real, Trace probe, Route route, String probeNote, Lateness loopLag) {}
+
+  /**
+   * A loop's lateness over a measurement, in milliseconds.
+   *
+   * @param p99Millis 99th percentile of a 5 ms timer's lateness
+   * @param maxMillis its largest
+   */
+  record Lateness(double p99Millis, double maxMillis) {
+    static final Lateness NONE = new Lateness(0, 0);
+  }
+
+  /** The timer's period: finer than the 5 ms window in which doctor calls events simultaneous. */
+  static final long LAG_PERIOD_NANOS = 5_000_000;
 
   /** The endpoint could not be measured at all: one line for the user, exit code 2. */
   static final class ProbeFailed extends RuntimeException {
@@ -92,7 +109,25 @@ final class Prober {
     this.client = client;
   }
 
+  /** {@link #measure}, with doctor's own loop lag watched all the while. */
   Measurement run(Plan plan) throws InterruptedException {
+    Histogram lag = new Histogram(3);
+    Measurement m;
+    try (LoopLag watch = LoopLag.start(client.group(), LAG_PERIOD_NANOS, late -> {
+      synchronized (lag) {
+        lag.recordValue(Math.max(0, late) / 1_000);
+      }
+    })) {
+      m = measure(plan);
+    }
+    synchronized (lag) {
+      Lateness l = lag.getTotalCount() == 0 ? Lateness.NONE
+          : new Lateness(lag.getValueAtPercentile(99) / 1e3, lag.getMaxValue() / 1e3);
+      return new Measurement(m.plan(), m.real(), m.probe(), m.route(), m.probeNote(), l);
+    }
+  }
+
+  private Measurement measure(Plan plan) throws InterruptedException {
     HttpTarget target = plan.endpoint().target();
     Route route = null;
     String note = plan.mode() == Mode.ENDPOINT_ONLY ? "not asked (--no-probe)" : null;
@@ -150,7 +185,7 @@ final class Prober {
       throw new ProbeFailed("--idle-test needs tokenpipe's probe route (GET /tokenpipe/probe) on the target's origin,"
           + " to hold a stream quiet; " + target.hostHeader() + (note == null ? " does not serve it" : ": " + note));
     }
-    return new Measurement(plan, real, probe, route, note);
+    return new Measurement(plan, real, probe, route, note, Lateness.NONE);
   }
 
   /**
