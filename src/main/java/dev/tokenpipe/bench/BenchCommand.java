@@ -278,21 +278,15 @@ public final class BenchCommand implements Callable<Integer> {
    * as given ({@code POST /}), since a server may well serve there; this only says what was probably meant.
    */
   private static String bareUrlHint(JsonNode result, String refused) {
-    String url = result.path("config").path("url").asText("");
-    String api = result.path("config").path("api").asText("");
-    if (!refused.contains("HTTP 404") || api.equals(ClientApi.RAW)) {
+    if (!refused.contains("HTTP 404")) {
       return null;
     }
     try {
-      URI uri = URI.create(url);
-      String path = uri.getRawPath() == null ? "" : uri.getRawPath();
-      if (!path.isEmpty() && !path.equals("/")) {
-        return null;
-      }
-      String apiPath = ClientApi.parse(api, "/").dialect().path();
-      return "bench: the URL has no path; the " + api + " API is at "
-          + new URI(uri.getScheme(), uri.getRawAuthority(), null, null, null) + apiPath;
-    } catch (IllegalArgumentException | URISyntaxException e) {
+      HttpTarget target = HttpTarget.parse(result.path("config").path("url").asText(""));
+      ClientApi api = ClientApi.parse(result.path("config").path("api").asText(""), target.path());
+      String hint = api.noPathHint(target, 404);
+      return hint == null ? null : "bench: " + hint;
+    } catch (IllegalArgumentException e) {
       return null;
     }
   }

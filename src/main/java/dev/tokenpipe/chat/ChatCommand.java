@@ -141,6 +141,10 @@ public final class ChatCommand implements Callable<Integer> {
         // A stream error's message already names it ("error event: ..."): its class's description would say it twice.
         String line = outcome.error() == ErrorClass.STREAM_ERROR ? outcome.message()
             : outcome.error().description() + ": " + outcome.message();
+        String hint = kind.noPathHint(target, outcome.status());
+        if (hint != null) {
+          line += " (" + hint + ")";
+        }
         throw new CommandFailedException(line, EXIT_REQUEST_FAILED);
       }
       err.println(printer.stats(outcome));

@@ -78,6 +78,19 @@ public record ClientApi(Dialect dialect, boolean raw) {
     }
   }
 
+  /**
+   * For a request to a URL without a path (or {@code /}) that the server answered 404: one clause saying where this
+   * API is on that server ("the URL has no path; the openai-chat API is at http://host:8000/v1/chat/completions"),
+   * else null. Such a URL is a base URL, as SDKs take it; the request went to {@code /}. Shared by bench, chat and
+   * doctor.
+   */
+  public String noPathHint(HttpTarget target, int status) {
+    if (status != 404 || raw || !target.path().equals("/")) {
+      return null;
+    }
+    return "the URL has no path; the " + flag() + " API is at " + target.withPath(dialect.path());
+  }
+
   /** The {@code --api} value this is: the dialect's flag, or {@code raw}; bench reports it as {@code api}. */
   public String flag() {
     return raw ? RAW : dialect.flag();

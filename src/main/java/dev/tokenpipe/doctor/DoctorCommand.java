@@ -142,7 +142,9 @@ public final class DoctorCommand implements Callable<Integer> {
       ClientWarmUp.run(client, plan.endpoint().target().host()); // a fresh process times its streams as a warm one would
       measurement = new Prober(client).run(plan);
     } catch (Prober.ProbeFailed e) {
-      throw new CommandFailedException(e.getMessage(), EXIT_FAILED);
+      HttpTarget target = plan.endpoint().target();
+      String hint = ClientApi.parse(api, target.path()).noPathHint(target, e.status);
+      throw new CommandFailedException(e.getMessage() + (hint == null ? "" : " (" + hint + ")"), EXIT_FAILED);
     }
     Checkup checkup = Checkup.of(measurement);
     Diagnosis diagnosis = checkup.diagnosis();

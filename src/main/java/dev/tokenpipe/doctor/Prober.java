@@ -98,8 +98,16 @@ final class Prober {
 
   /** The endpoint could not be measured at all: one line for the user, exit code 2. */
   static final class ProbeFailed extends RuntimeException {
+    /** The HTTP status of the real request that failed, 0 when none or not a real request's failure. */
+    final int status;
+
     ProbeFailed(String message) {
+      this(message, 0);
+    }
+
+    ProbeFailed(String message, int status) {
       super(message);
+      this.status = status;
     }
   }
 
@@ -153,7 +161,7 @@ final class Prober {
       List<Trace.Response> responses = concurrent(plan.endpoint(), false, plan.concurrency(), 11_000_000L, plan.timeoutNanos());
       Trace.Response bad = responses.stream().filter(Prober::failedOnTheModelPath).findFirst().orElse(null);
       if (bad != null) {
-        throw new ProbeFailed(failure(bad, plan.timeoutNanos()));
+        throw new ProbeFailed(failure(bad, plan.timeoutNanos()), bad.status());
       }
       real = new Trace(target.toString(), null, null, responses, null, 0);
     }

@@ -229,6 +229,16 @@ class ChatCommandTest {
   }
 
   @Test
+  void aUrlWithoutAPathSaysWhereTheApiIs() {
+    String base = url.replace("/v1/chat/completions", "");
+    Run r = chat("--url", base, "hi");
+
+    assertThat(r.code()).isEqualTo(ChatCommand.EXIT_REQUEST_FAILED);
+    assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
+    assertThat(r.err()).contains("HTTP 404").contains("(the URL has no path; the openai-chat API is at " + url + ")");
+  }
+
+  @Test
   void unreachableHostIsOneLine() {
     Run r = chat("--url", "http://127.0.0.1:1/v1/chat/completions", "hi");
     assertThat(r.code()).isEqualTo(ChatCommand.EXIT_REQUEST_FAILED);

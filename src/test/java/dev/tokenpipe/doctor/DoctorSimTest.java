@@ -151,4 +151,15 @@ class DoctorSimTest {
     assertThat(run.exitCode()).as(run.transcript()).isEqualTo(dev.tokenpipe.cli.Cli.EXIT_USAGE);
     assertThat(run.err().strip()).isEqualTo("doctor: --idle-test needs the probe route, which --no-probe does not use");
   }
+
+  /** A base URL (no path) posts to {@code /}: the server's 404 comes with where the API is, as bench says it. */
+  @Test
+  void aUrlWithoutAPathSaysWhereTheApiIs() throws Exception {
+    DoctorRun run = DoctorRun.run("--no-probe", url(""));
+
+    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(2);
+    assertThat(run.err().strip().lines().count()).as(run.err()).isEqualTo(1);
+    assertThat(run.err()).contains("HTTP 404").contains("(the URL has no path; the openai-chat API is at "
+        + url("/v1/chat/completions") + ")");
+  }
 }
