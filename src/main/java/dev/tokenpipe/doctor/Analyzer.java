@@ -589,6 +589,7 @@ public final class Analyzer {
     return new Diagnosis.Stats(rs.size(), (int) rs.stream().filter(Trace.Response::ok).count(),
         (int) Deliveries.median(events), deliveries == 0 ? 0 : contentEvents / (double) deliveries,
         ttfb.length == 0 ? -1 : Deliveries.median(ttfb) / 1e6, ttft.length == 0 ? -1 : Deliveries.median(ttft) / 1e6,
+        ttft.length == 0 ? -1 : Deliveries.percentile(ttft, 100) / 1e6,
         holds.length == 0 ? -1 : Deliveries.median(holds) / 1e3, holds.length == 0 ? -1 : Deliveries.percentile(holds, 90) / 1e3,
         holds.length == 0 ? -1 : Deliveries.percentile(holds, 99) / 1e3, holds.length == 0 ? -1 : Deliveries.percentile(holds, 100) / 1e3,
         first == null ? "" : first.httpVersion(), first == null ? "" : first.header("content-type"),

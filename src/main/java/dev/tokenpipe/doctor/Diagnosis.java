@@ -50,6 +50,8 @@ public record Diagnosis(Verdict verdict, String reason, List<Finding> findings, 
    * @param eventsPerRead    content events per delivering read, mean over all streams (1.0 = one event per read)
    * @param ttfbMillis       median time to first byte
    * @param ttftMillis       median time to first content event
+   * @param ttftMaxMillis    the slowest stream's: with two streams the median is the faster one, and a stream that
+   *                         waited for the other (a model server that runs one at a time) would not show
    * @param holdP50Millis    per-event hold (arrival - emission), only with emission stamps
    * @param holdP90Millis    ditto
    * @param holdP99Millis    ditto
@@ -60,6 +62,7 @@ public record Diagnosis(Verdict verdict, String reason, List<Finding> findings, 
    */
   public record Stats(
       int streams, int okStreams, int eventsPerStream, double eventsPerRead, double ttfbMillis, double ttftMillis,
+      double ttftMaxMillis,
       double holdP50Millis, double holdP90Millis, double holdP99Millis, double holdMaxMillis,
       String httpVersion, String contentType, String contentEncoding) {}
 }

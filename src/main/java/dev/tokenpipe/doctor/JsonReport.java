@@ -86,6 +86,7 @@ final class JsonReport {
     st.put("events_per_read", s.eventsPerRead());
     st.put("ttfb_ms", s.ttfbMillis());
     st.put("ttft_ms", s.ttftMillis());
+    st.put("ttft_max_ms", s.ttftMaxMillis());
     st.put("hold_p50_ms", s.holdP50Millis());
     st.put("hold_p90_ms", s.holdP90Millis());
     st.put("hold_p99_ms", s.holdP99Millis());

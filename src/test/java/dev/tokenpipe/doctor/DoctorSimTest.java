@@ -162,4 +162,26 @@ class DoctorSimTest {
     assertThat(run.err()).contains("HTTP 404").contains("(the URL has no path; the openai-chat API is at "
         + url("/v1/chat/completions") + ")");
   }
+
+  /**
+   * Two streams to a model server that runs one at a time: the second waits for the first. The TTFT line said
+   * only the median, which of two is the faster one (114 ms), and hid the wait; it names the slowest too.
+   */
+  @Test
+  void theTimingLineNamesTheSlowestStreamsTtftWhenItIsFarFromTheMedian() throws Exception {
+    dev.tokenpipe.sim.SimServer one = dev.tokenpipe.sim.SimServer.start(dev.tokenpipe.sim.SimConfig.defaults(), "127.0.0.1", 0);
+    try {
+      one.slots().capacity(1);
+      DoctorRun run = DoctorRun.run("--no-probe", "-H", "X-Tokenpipe-Sim: ttft=50ms itl=10ms tokens=40",
+          "http://127.0.0.1:" + one.port() + "/v1/chat/completions");
+
+      assertThat(run.exitCode()).as(run.transcript()).isNotEqualTo(64);
+      double median = run.json().at("/stats/ttft_ms").asDouble();
+      double slowest = run.json().at("/stats/ttft_max_ms").asDouble();
+      assertThat(slowest).as(run.transcript()).isGreaterThan(median + 300); // it waited for the other's 40 tokens
+      assertThat(run.out()).containsPattern("TTFT [0-9.]+ms \\(slowest [0-9.]+ms\\)");
+    } finally {
+      one.close();
+    }
+  }
 }
