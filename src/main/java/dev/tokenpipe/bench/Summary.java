@@ -24,6 +24,16 @@ final class Summary {
 
   private Summary() {}
 
+  /** The streams a closed-loop run keeps open: {@code -c}, or fewer when {@code -n} is smaller (then it says so). */
+  static String closedLoopStreams(JsonNode config) {
+    int c = config.path("concurrency").asInt();
+    long n = config.path("requests").asLong();
+    if (n > 0 && n < c) {
+      return n + (n == 1 ? " stream" : " streams") + " (-n " + n + " < -c " + c + ")";
+    }
+    return c + (c == 1 ? " stream" : " streams");
+  }
+
   static void print(JsonNode r, PrintWriter out) {
     JsonNode c = r.path("config");
     JsonNode t = r.path("totals");
@@ -31,7 +41,7 @@ final class Summary {
         ? String.format(Locale.ROOT, "open loop %.1f req/s %s, max %d streams", c.path("rate_per_s").asDouble(),
             c.path("arrival").asText() + (c.path("arrival").asText().equals("gamma") ? " burstiness " + num(c.path("burstiness").asDouble()) : ""),
             c.path("concurrency").asInt())
-        : "closed loop, " + c.path("concurrency").asInt() + " streams";
+        : "closed loop, " + closedLoopStreams(c);
     out.printf(Locale.ROOT, "tokenpipe bench  %s %s  (%s, %s)%s%n", c.path("method").asText(), c.path("url").asText(),
         mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]"
             : r.has("refused") ? "  [STOPPED: requests refused]"

@@ -37,6 +37,19 @@ class BenchOutputTest {
         .doesNotContain("self-check").doesNotContain("bottleneck").doesNotContain("tokens/s");
   }
 
+  /** {@code -n 1} with the default {@code -c 50} runs one stream; the header said "50 streams". */
+  @Test
+  void theHeaderSaysHowManyStreamsRanNotTheFlag() throws Exception {
+    BenchCli one = BenchCli.run("bench", "-n", "1", "--progress", "none", "-H", "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3",
+        sim.chatUrl());
+    assertThat(one.exitCode()).as(one.err()).isZero();
+    assertThat(one.out().lines().findFirst().orElse("")).contains("(closed loop, 1 stream (-n 1 < -c 50), ");
+
+    BenchCli two = BenchCli.run("bench", "-n", "4", "-c", "2", "--progress", "none", "-H",
+        "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3", sim.chatUrl());
+    assertThat(two.out().lines().findFirst().orElse("")).contains("(closed loop, 2 streams, ");
+  }
+
   @Test
   void anOutputPathThatCannotBeWrittenIsAUsageErrorBeforeAnyLoad() throws Exception {
     long t0 = System.nanoTime();
