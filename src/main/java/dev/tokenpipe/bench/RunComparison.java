@@ -102,9 +102,17 @@ final class RunComparison {
     return v.stream().mapToLong(Long::longValue).toArray();
   }
 
+  /**
+   * Requests each run needs for a confidence interval. A bootstrap of a median resamples the run's own values: with 3
+   * requests there are a handful of possible medians, and the interval they make says nothing (bench compare of two
+   * 3-request runs printed a CI and "no significant difference").
+   */
+  static final int MIN_SAMPLES = 10;
+
   private static void bootstrapLine(String what, long[] a, long[] b, int resamples, SplittableRandom random, PrintWriter out) {
-    if (a.length < 2 || b.length < 2) {
-      out.printf(Locale.ROOT, "  %s: not enough per-request samples for a confidence interval%n", what);
+    if (a.length < MIN_SAMPLES || b.length < MIN_SAMPLES) {
+      out.printf(Locale.ROOT, "  %s: too few requests for a confidence interval (%d and %d; at least %d each)%n", what,
+          a.length, b.length, MIN_SAMPLES);
       return;
     }
     double[] ci = bootstrapMedianDifference(a, b, resamples, random);

@@ -46,6 +46,31 @@ class RunComparisonTest {
         .contains("A: no request succeeded (5 of 5 failed)");
   }
 
+  private static ObjectNode withRequests(ObjectNode run, double... ttftMs) {
+    for (double ms : ttftMs) {
+      ((com.fasterxml.jackson.databind.node.ArrayNode) run.get("requests")).addObject().put("outcome", "ok")
+          .put("ttft_ms", ms).put("itl_mean_ms", 10.0);
+    }
+    return run;
+  }
+
+  @Test
+  void threeRequestsAEachMakeNoConfidenceInterval() {
+    String out = compare(withRequests(run(3, 0, 100), 99, 100, 101), withRequests(run(3, 0, 100), 100, 101, 102));
+
+    assertThat(out).as(out).contains("TTFT p50: too few requests for a confidence interval (3 and 3; at least 10 each)")
+        .doesNotContain("95% CI").doesNotContain("no significant difference");
+  }
+
+  @Test
+  void tenRequestsEachDo() {
+    double[] a = {100, 101, 99, 100, 102, 98, 100, 101, 99, 100};
+    double[] b = {150, 151, 149, 150, 152, 148, 150, 151, 149, 150};
+    String out = compare(withRequests(run(10, 0, 100), a), withRequests(run(10, 0, 150), b));
+
+    assertThat(out).as(out).contains("TTFT p50 difference B-A").contains("95% CI").contains("B is slower");
+  }
+
   @Test
   void twoMeasuredRunsStillCompareWithRatios() {
     String out = compare(run(20, 0, 100), run(20, 0, 150));
