@@ -175,12 +175,16 @@ record Sweep(String dimension, List<Double> loads) {
     JsonNode c = result.path("config");
     out.printf(Locale.ROOT, "tokenpipe bench sweep  %s %s  (%s steps, SLO %s)%n", c.path("method").asText(), c.path("url").asText(),
         sw.path("dimension").asText(), sw.path("slo").asText().isEmpty() ? "none" : sw.path("slo").asText());
-    String dim = sw.path("dimension").asText().equals("rate") ? "rate/s" : "streams";
-    out.printf(Locale.ROOT, "  %8s %8s %8s %7s %9s %9s %9s %9s %7s  %s%n", dim, "req/s", "goodput", "attain", "TTFT p50", "TTFT p99",
+    boolean rate = sw.path("dimension").asText().equals("rate");
+    // A rate step's req/s is what completed, over the step including its drain; what was offered is beside it.
+    out.printf(Locale.ROOT, "  %8s %s%8s %8s %7s %9s %9s %9s %9s %7s  %s%n", rate ? "rate/s" : "streams",
+        rate ? String.format(Locale.ROOT, "%8s ", "offered") : "", "req/s", "goodput", "attain", "TTFT p50", "TTFT p99",
         "ITL p50", "ITL p99", "errors", "SLO");
     for (JsonNode s : sw.path("steps")) {
-      out.printf(Locale.ROOT, "  %8s %8.2f %8.2f %6.1f%% %9s %9s %9s %9s %7d  %s%n", num(s.path("load").asDouble()),
-          s.path("requests_per_s").asDouble(), s.path("goodput_per_s").asDouble(), 100 * s.path("attainment").asDouble(),
+      String offered = !rate ? "" : String.format(Locale.ROOT, "%8s ", s.has("offered_rate_per_s")
+          ? String.format(Locale.ROOT, "%.2f", s.path("offered_rate_per_s").asDouble()) : "-");
+      out.printf(Locale.ROOT, "  %8s %s%8.2f %8.2f %6.1f%% %9s %9s %9s %9s %7d  %s%n", num(s.path("load").asDouble()),
+          offered, s.path("requests_per_s").asDouble(), s.path("goodput_per_s").asDouble(), 100 * s.path("attainment").asDouble(),
           Summary.num(s.path("ttft").path("p50").asDouble()), Summary.num(s.path("ttft").path("p99").asDouble()),
           Summary.num(s.path("itl").path("p50").asDouble()), Summary.num(s.path("itl").path("p99").asDouble()),
           s.path("errors").asLong(), s.path("slo_met").asBoolean() ? "met" : "MISSED " + missed(s));

@@ -73,6 +73,22 @@ class SloSweepTest {
     assertThat(dom).contains("id=\"slo-table\"").contains("goodput");
   }
 
+  /** A rate step's req/s is the completed rate, drain included; the table puts the offered rate beside it. */
+  @Test
+  void aRateSweepsTableShowsTheOfferedRateBesideTheCompletedOne() {
+    com.fasterxml.jackson.databind.node.ObjectNode result = dev.tokenpipe.openai.Json.MAPPER.createObjectNode();
+    result.putObject("config").put("method", "POST").put("url", "http://127.0.0.1:8000/v1/chat/completions");
+    com.fasterxml.jackson.databind.node.ObjectNode sw = result.putObject("sweep").put("dimension", "rate").put("slo", "");
+    sw.putArray("steps").addObject().put("load", 50).put("offered_rate_per_s", 52.6).put("requests_per_s", 47.9)
+        .put("goodput_per_s", 47.9).put("attainment", 1.0).put("errors", 0).put("slo_met", true);
+    sw.putNull("max_load_met");
+    java.io.StringWriter text = new java.io.StringWriter();
+    Sweep.print(result, new java.io.PrintWriter(text, true));
+
+    assertThat(text.toString()).as(text.toString()).containsPattern("rate/s\\s+offered\\s+req/s")
+        .containsPattern("\\s50\\s+52\\.60\\s+47\\.90\\s");
+  }
+
   @Test
   void badTargetsAndSweepsAreOneLineUsageErrors() {
     assertThatThrownBy(() -> Slo.parse("ttft<=5ms")).hasMessageContaining("METRIC:pNN<=DURATION");
