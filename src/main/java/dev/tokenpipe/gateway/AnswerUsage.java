@@ -1,10 +1,13 @@
 package dev.tokenpipe.gateway;
 
+import com.fasterxml.jackson.core.JsonParser;
 import dev.tokenpipe.dialect.EventClassifier;
 import dev.tokenpipe.dialect.EventKind;
+import dev.tokenpipe.openai.Json;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
+import java.io.IOException;
 import java.util.Arrays;
 import java.util.Locale;
 
@@ -13,7 +16,8 @@ import java.util.Locale;
  * are relayed as they come and copied on the side, up to {@link #MAX_BYTES}; at the end the copy is read as one
  * event by the books' own definition ({@link EventClassifier}: {@code usage.completion_tokens} of OpenAI chat and
  * completions, {@code usage.output_tokens} of Anthropic Messages and Responses, Ollama's {@code eval_count}).
- * A larger answer, or one that names no usage, has unknown tokens (-1), never 0. Memory: at most
+ * A larger answer, or one that names no usage, has unknown tokens (-1), never 0. The same copy proves an answer
+ * that ends at the upstream's close cut when it is not whole JSON ({@link #provenCut}). Memory: at most
  * {@value #MAX_BYTES} bytes per answer, while it is relayed (docs/serve.md, "Memory per stream").
  */
 final class AnswerUsage {
@@ -48,6 +52,26 @@ final class AnswerUsage {
     }
     piece.getBytes(piece.readerIndex(), copy, length, n);
     length += n;
+  }
+
+  /**
+   * True when the answer is known not to be whole JSON: read in full (within the bound) and not one complete JSON
+   * value. An answer without a length or chunks ends at the upstream's close, cut or not, and this is then the
+   * only proof either way. Call at the end, before {@link #tokens}.
+   */
+  boolean provenCut() {
+    if (tooLarge) {
+      return false; // not read whole: nothing proven
+    }
+    try (JsonParser p = Json.MAPPER.getFactory().createParser(copy, 0, length)) {
+      if (p.nextToken() == null) {
+        return true; // nothing at all
+      }
+      p.skipChildren();
+      return p.nextToken() != null; // more after the value
+    } catch (IOException e) {
+      return true; // not JSON, or cut inside it
+    }
   }
 
   /** The answer's output tokens by its usage, or -1 when unknown; call once, at its end. */

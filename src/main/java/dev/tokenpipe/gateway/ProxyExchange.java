@@ -120,6 +120,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   private ByteBuf errorBody;
   /** A whole (non-stream) JSON answer's usage, read on the side as it is relayed; null for any other body. */
   private AnswerUsage answer;
+  /** The current answer has neither a length nor chunks: it ends at the upstream's close, whole or cut. */
+  private boolean closeDelimited;
   /** A generated event was written and waits for the read's flush: its delivery is booked then. */
   private boolean deliveryUnflushed;
 
@@ -613,6 +615,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         firstAttemptDecided();
         client.passthroughHead(head);
         answer = AnswerUsage.forHead(head);
+        closeDelimited = !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head);
         cancel(firstTokenTimer); // a whole answer has no first token to wait for
       }
       return;
@@ -884,7 +887,15 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       complete = books.sawTerminator() || books.upstreamError() != null
           || !expectStream; // an event stream nobody asked for (not an LLM API) has no terminator to check
     } else {
-      complete = true; // a non-stream body: its length or last chunk is its proof
+      // A non-stream body: its length or last chunk is its proof. One that ends at the close has none, but a JSON
+      // answer read whole that is not whole JSON was cut (a server that died mid-answer closes just the same).
+      if (closeDelimited && answer != null && answer.provenCut()) {
+        upstreamReusable = false;
+        attemptFailed(ErrorKind.UPSTREAM_CUT, ErrorKind.UPSTREAM_CUT.apiError(
+            "The upstream closed the connection before its answer was whole."), true);
+        return;
+      }
+      complete = true;
       books.answerTokens(answer != null ? answer.tokens() : -1);
     }
     if (!complete) {

@@ -48,7 +48,16 @@ class GatewayNonStreamUsageTest {
           }
           x.end();
         })
-        .on("huge", x -> x.json(200, "OK", "", CHAT.replace("Hello there", "x".repeat(2 << 20))));
+        .on("huge", x -> x.json(200, "OK", "", CHAT.replace("Hello there", "x".repeat(2 << 20))))
+        .on("close-delimited", x -> {
+          x.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + CHAT);
+          x.pause(50).close();
+        })
+        .on("close-delimited-cut", x -> {
+          x.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+              + CHAT.substring(0, CHAT.length() / 2));
+          x.pause(50).close(); // the server died mid-answer; its FIN is all HTTP says
+        });
     gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(upstream.url())));
   }
 
@@ -96,5 +105,29 @@ class GatewayNonStreamUsageTest {
 
     assertThat(line).containsEntry("tokens", "-").containsEntry("outcome", "done");
     assertThat(gateway.metrics().count("tokens")).isEqualTo(before);
+  }
+
+  /**
+   * An answer without a length or chunks ends at the upstream's close, whether it was whole or cut: HTTP cannot
+   * tell. The gateway re-framed it chunked and ended it with the last chunk, so a cut answer looked complete to the
+   * client, which then failed on the JSON. A JSON answer is read whole anyway (for its usage): one that is not
+   * whole JSON at the close is a cut, and the client's body ends without its last chunk.
+   */
+  @Test
+  void aCloseDelimitedAnswerCutInsideItsJsonDoesNotEndLookingComplete() throws Exception {
+    Wire.Response whole = Wire.post(gateway.port(), "/v1/chat/completions", "{\"model\":\"close-delimited\",\"messages\":[]}");
+    assertThat(whole.complete()).as("%s", whole).isTrue();
+    assertThat(whole.bodyText()).isEqualTo(CHAT);
+
+    try (AccessLogCapture log = new AccessLogCapture()) {
+      Wire.Response cut = Wire.post(gateway.port(), "/v1/chat/completions",
+          "{\"model\":\"close-delimited-cut\",\"messages\":[]}");
+      assertThat(cut.status()).isEqualTo(200);
+      assertThat(cut.complete()).as("no last chunk after a cut answer: %s", cut).isFalse();
+      assertThat(cut.closed()).isTrue();
+      assertThat(cut.bodyText()).isEqualTo(CHAT.substring(0, CHAT.length() / 2));
+      assertThat(log.await("/v1/chat/completions", l -> !"done".equals(l.get("outcome")), Duration.ofSeconds(5)))
+          .containsEntry("outcome", "error:upstream_cut");
+    }
   }
 }
