@@ -1,5 +1,6 @@
 package dev.tokenpipe.gateway;
 
+import dev.tokenpipe.http.RequestTarget;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -27,11 +28,7 @@ record RequestPath(String path, String uri) {
 
   /** @throws ApiException a 400 {@code invalid_path} for the targets described above */
   static RequestPath parse(String target) {
-    String t = target;
-    if (t.startsWith("http://") || t.startsWith("https://")) { // absolute-form (RFC 9112 §3.2.2)
-      int slash = t.indexOf('/', t.indexOf("//") + 2);
-      t = slash < 0 ? "/" : t.substring(slash);
-    }
+    String t = RequestTarget.originForm(target);
     int q = t.indexOf('?');
     String raw = q < 0 ? t : t.substring(0, q);
     String query = q < 0 ? "" : t.substring(q);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tokenpipe.http.HttpResponses;
 import dev.tokenpipe.http.InTurnAggregator;
 import dev.tokenpipe.http.PrometheusText;
+import dev.tokenpipe.http.RequestTarget;
 import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.openai.ApiException;
 import dev.tokenpipe.openai.Json;
@@ -140,7 +141,8 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
       reply(shuttingDown(), false);
       return;
     }
-    String path = new QueryStringDecoder(req.uri()).path();
+    String target = RequestTarget.originForm(req.uri());
+    String path = new QueryStringDecoder(target).path();
     HttpMethod method = req.method();
     try {
       switch (path) {
@@ -165,7 +167,7 @@ final class SimHttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> 
             @Override
             public void onClientGone() { } // the probe watches its connection itself, and lets go when it ends
           });
-          ProbeStream.start(ctx, ProbeRequest.parse(req.uri()), SIM_PROBE, reuse, this::responseEnded);
+          ProbeStream.start(ctx, ProbeRequest.parse(target), SIM_PROBE, reuse, this::responseEnded);
         });
         default -> {
           SimApi api = SimApi.forPath(path);

@@ -115,6 +115,22 @@ class SimBadInputTest {
     }
   }
 
+  /**
+   * RFC 9112 §3.2.2: a server must accept the absolute-form (what a client talking to a proxy sends). The sim
+   * answered {@code GET http://host/healthz} with a 404 that serve, in front of it, did not give.
+   */
+  @Test
+  void anAbsoluteFormTargetIsServedAsItsPath() throws IOException {
+    String reply = untilClose("GET http://127.0.0.1:" + sim.port() + "/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assertThat(reply).startsWith("HTTP/1.1 200").contains("\"status\":\"ok\"");
+
+    String body = "{\"model\":\"tokenpipe-sim\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+        + "\"tokenpipe_sim\":\"tokens=2\"}";
+    String chat = untilClose("POST http://127.0.0.1:" + sim.port() + "/v1/chat/completions?x=1 HTTP/1.1\r\nHost: x\r\n"
+        + "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " + body.length() + "\r\n\r\n" + body);
+    assertThat(chat).as(chat).startsWith("HTTP/1.1 200").contains("data: [DONE]");
+  }
+
   @Test
   void aWrongMethodGets405WithTheMethodsTheEndpointTakes() throws Exception {
     for (String path : new String[] {"/v1/messages", "/v1/responses", "/v1/chat/completions"}) {
