@@ -65,6 +65,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   private boolean keepAlive;
   private Framing framing;
   private String contentType;
+  /** The response's Content-Encoding, "" for none or identity. */
+  private String contentEncoding = "";
   /** A redirect's target, for the message: the client does not follow redirects. Null otherwise. */
   private String location;
   private SseParser parser;
@@ -106,6 +108,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     keepAlive = false;
     framing = null;
     contentType = "";
+    contentEncoding = "";
     location = null;
     parser = null;
     sawTerminator = false;
@@ -229,6 +232,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     status = res.status().code();
     keepAlive = HttpUtil.isKeepAlive(res);
     contentType = String.valueOf(res.headers().get(HttpHeaderNames.CONTENT_TYPE, "")).toLowerCase(java.util.Locale.ROOT);
+    String coding = String.valueOf(res.headers().get(HttpHeaderNames.CONTENT_ENCODING, "")).trim();
+    contentEncoding = coding.equalsIgnoreCase("identity") ? "" : coding;
     location = status >= 300 && status < 400 ? res.headers().get(HttpHeaderNames.LOCATION) : null;
     // An error status's body is kept for its message, whatever it claims to be.
     framing = status < 400 ? Framing.of(res.headers()) : Framing.RAW;
@@ -340,7 +345,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
           + (body.size() > 0 ? ": " + ChunkContent.errorText(body.toString(StandardCharsets.UTF_8)) : "");
     } else if (!sawTerminator && (closed || (framing.isStream() && request.expectEventStream()))) {
       error = ErrorClass.TRUNCATED;
-      message = (closed ? "connection closed mid-stream" : "stream ended without its end event ([DONE], message_stop,"
+      // Compressed bytes never parse as events: say so, not "cut" (the client asked for identity and does not inflate).
+      message = events == 0 && !contentEncoding.isEmpty() ? "the server compressed the stream (Content-Encoding: "
+          + contentEncoding + ") though asked for identity: its events cannot be read as they come" : (closed ? "connection closed mid-stream" : "stream ended without its end event ([DONE], message_stop,"
           + " response.completed, done)") + " after " + events + " events";
     } else if (closed && framing.isStream()) {
       // Every event came, but the body did not end (no last chunk, bytes short of Content-Length, broken

@@ -32,6 +32,11 @@ class FramingAfterEndTest {
 
   /** Serves one connection: reads the request head, writes {@code response}, closes. */
   static ExchangeOutcome exchangeWith(String response) throws Exception {
+    return exchangeWith(response.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** {@link #exchangeWith(String)} for a response with binary parts (a compressed body). */
+  static ExchangeOutcome exchangeWith(byte[] response) throws Exception {
     try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         StreamingClient client = StreamingClient.create(1, 5000)) {
       Thread t = Thread.ofVirtual().start(() -> {
@@ -43,7 +48,7 @@ class FramingAfterEndTest {
             n += in.read(buf, n, buf.length - n);
           }
           OutputStream out = s.getOutputStream();
-          out.write(response.getBytes(StandardCharsets.UTF_8));
+          out.write(response);
           out.flush();
         } catch (Exception ignored) {
           // the test's assertions say what went wrong
