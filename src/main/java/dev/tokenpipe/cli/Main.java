@@ -8,6 +8,11 @@ import dev.tokenpipe.gateway.AotTrainingCommand;
 import dev.tokenpipe.gateway.GatewayCommand;
 import dev.tokenpipe.log.Logs;
 import dev.tokenpipe.sim.SimCommand;
+import java.io.BufferedWriter;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -35,14 +40,22 @@ public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
-    int code = execute(args);
+    int code = execute(processStdout(), args);
     Logs.flush();
     System.exit(code);
   }
 
   /** Runs the CLI and returns its exit code; tests call this instead of {@link #main}. */
   public static int execute(String... args) {
+    return execute(null, args);
+  }
+
+  /** {@link #execute(String...)} writing standard output to {@code out}, or to picocli's default when null. */
+  private static int execute(PrintWriter out, String... args) {
     CommandLine cl = Cli.newCommandLine(new Main());
+    if (out != null) {
+      cl.setOut(out);
+    }
     try {
       Cli.configureServerDefaults(cl, args, System.getenv());
     } catch (IllegalArgumentException e) {
@@ -50,6 +63,18 @@ public final class Main implements Runnable {
       return Cli.EXIT_USAGE;
     }
     return cl.execute(args);
+  }
+
+  /**
+   * The process's standard output, as picocli builds it but on the file descriptor itself. Picocli's default
+   * writes through {@code System.out}, a PrintStream that swallows a failed write (EPIPE: {@code chat ... | head}),
+   * so the writer's {@code checkError()} never saw the reader leave and chat streamed the whole answer into the
+   * closed pipe, exit 0. Here the failure reaches the writer, whose {@code checkError()} says so. Not for tests
+   * ({@link #execute(String...)}): the test JVM's standard output is not theirs to write raw.
+   */
+  private static PrintWriter processStdout() {
+    return new PrintWriter(new BufferedWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.out),
+        System.out.charset())), true);
   }
 
   /**

@@ -176,6 +176,35 @@ class ChatCommandTest {
     ChatCommandTest.awaitCancelled(cancelledBefore + 1);
   }
 
+  /**
+   * The same through a real process's stdout, a pipe whose reader leaves after 20 bytes ({@code chat ... | head
+   * -c 20}). Picocli writes stdout through {@code System.out}, a PrintStream that swallows EPIPE: the writer the
+   * command checked never saw a failed write, so the process streamed the whole answer and exited 0.
+   */
+  @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void aProcessWhoseStdoutReaderLeavesStopsTheStream() throws Exception {
+    long cancelledBefore = sim.metrics().count("cancelled");
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
+        "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+        "dev.tokenpipe.cli.Main", "chat", "--url", url, "-H", "X-Tokenpipe-Sim: ttft=10ms itl=20ms tokens=1000", "hi");
+    pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+    Process p = pb.start();
+    try {
+      byte[] first = p.getInputStream().readNBytes(20);
+      assertThat(first).as("the answer started").hasSize(20);
+      long t0 = System.nanoTime();
+      p.getInputStream().close(); // the reader leaves, as head -c 20 does
+      assertThat(p.waitFor(10, TimeUnit.SECONDS)).as("stopped at a failed write, not after the 20 s stream").isTrue();
+      long millis = (System.nanoTime() - t0) / 1_000_000;
+      assertThat(p.exitValue()).as("after %d ms", millis).isEqualTo(ChatCommand.EXIT_STDOUT_CLOSED);
+    } finally {
+      ChildProcesses.stopTree(p);
+    }
+    awaitCancelled(cancelledBefore + 1);
+  }
+
   static void awaitCancelled(long n) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     while (sim.metrics().count("cancelled") < n && System.nanoTime() < deadline) {
