@@ -30,6 +30,25 @@ class CheckupLoopLagTest {
     return StreamBuilder.endpoint(b.done(2952).build());
   }
 
+  /** The same 60 events without emission stamps (a model server that does not stamp): no hold is measured. */
+  static Trace heldUnstamped() {
+    StreamBuilder b = new StreamBuilder();
+    b.read(2952, 9000, false);
+    for (int i = 0; i < 60; i++) {
+      b.event(2952, -1, 1);
+    }
+    return StreamBuilder.endpoint(b.done(2952).build());
+  }
+
+  /** 60 events 50 ms apart, each in its own read {@code holdMs} after its emission: events-held. */
+  static Trace heldBy(double holdMs) {
+    StreamBuilder b = new StreamBuilder();
+    for (int i = 0; i < 60; i++) {
+      b.eventRead(2 + i * 50 + holdMs, 2 + i * 50, 150);
+    }
+    return StreamBuilder.endpoint(b.done(2 + 59 * 50 + holdMs).build());
+  }
+
   static Checkup checkup(Trace real, double lagP99, double lagMax) {
     return Checkup.of(new Prober.Measurement(PLAN, real, null, null, "not asked (--no-probe)",
         new Prober.Lateness(lagP99, lagMax)));
@@ -37,12 +56,33 @@ class CheckupLoopLagTest {
 
   @Test
   void aHoldingFindingMeasuredWhileDoctorRanLateIsNoVerdict() {
-    Diagnosis d = checkup(held(), 40, 180).diagnosis();
+    // Events held about as long as doctor's loop was late: the lag alone could have made them look held.
+    Diagnosis d = checkup(heldBy(140), 40, 180).diagnosis();
+    assertThat(Analyzer.analyze(heldBy(140), -1).verdict()).as("held on its own").isEqualTo(Diagnosis.Verdict.BUFFERED);
 
     assertThat(d.verdict()).isEqualTo(Diagnosis.Verdict.FAILED);
     assertThat(d.verdict().exitCode()).isEqualTo(2);
     assertThat(d.reason()).startsWith("could not judge: doctor's own event loop ran late while it measured (p99 40ms,"
         + " max 180ms)").contains("what it saw:");
+  }
+
+  @Test
+  void holdsFarLongerThanDoctorWasEverLateAreBufferedWhateverTheLag() {
+    // NGINX gzipping the stream on a busy machine: whole responses held 1.5 s, hold p50 666 ms, while doctor's
+    // loop ran late by p99 12.2 ms, max 134 ms. A reader late by at most 134 ms cannot make a 1.5 s hold.
+    Diagnosis d = checkup(held(), 12.2, 134).diagnosis();
+
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(d.reason()).contains("held until the end")
+        .contains("doctor's own event loop ran late, p99 12.2ms, max 134ms: far less than these holds");
+    // A loop stalled about as long as the response could have held it all to the end.
+    assertThat(checkup(held(), 40, 3_000).diagnosis().verdict()).isEqualTo(Diagnosis.Verdict.FAILED);
+  }
+
+  @Test
+  void withoutEmissionStampsTheLagCannotBeRuledOut() {
+    assertThat(checkup(heldUnstamped(), 0.4, 2).diagnosis().verdict()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(checkup(heldUnstamped(), 12.2, 134).diagnosis().verdict()).isEqualTo(Diagnosis.Verdict.FAILED);
   }
 
   @Test
