@@ -86,6 +86,31 @@ class CheckupLoopLagTest {
   }
 
   @Test
+  void aQuietStreamCutIsAVerdictWhateverTheLag() {
+    // --idle-test: the path closed the probe's quiet stream after 2 s. A late reader cannot cut a stream; on a
+    // busy machine that was "could not judge ... a late reader looks like a held event".
+    Trace.Response idle = new StreamBuilder().eventRead(1, 0, 100).failed("truncated",
+        "connection closed mid-stream after 1 events", 2001).build();
+    Trace probe = new Trace("u", "p", new Trace.Pacing(50_000_000, 60, 256), List.of(AnalyzerTest.flowing().build()),
+        idle, 4_000_000_000L);
+    Trace clean = StreamBuilder.endpoint(AnalyzerTest.flowing().build());
+
+    Diagnosis d = Checkup.of(new Prober.Measurement(PLAN, clean, probe, new Prober.Route("sim", -1), null,
+        new Prober.Lateness(40, 180))).diagnosis();
+
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(d.reason()).startsWith("The stream was cut after");
+
+    // With holds the lag could have made beside it: the cut stands, the holds are not judged, and it says so.
+    Diagnosis both = Checkup.of(new Prober.Measurement(PLAN, heldBy(140), probe, new Prober.Route("sim", -1), null,
+        new Prober.Lateness(40, 180))).diagnosis();
+    assertThat(both.verdict()).as(both.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(both.reason()).startsWith("The stream was cut after").contains("not judged, doctor's own event loop ran"
+        + " late, p99 40ms, max 180ms");
+    assertThat(both.findings()).noneMatch(f -> f.holdsTokens() && f.problem() != Problem.IDLE_CUT);
+  }
+
+  @Test
   void theSameFindingWithDoctorOnTimeIsBuffered() {
     assertThat(checkup(held(), 0.4, 2).diagnosis().verdict()).isEqualTo(Diagnosis.Verdict.BUFFERED);
     assertThat(checkup(held(), Checkup.LATE_LOOP_MILLIS - 0.1, 30).diagnosis().verdict())
