@@ -222,7 +222,12 @@ public final class BenchCommand implements Callable<Integer> {
     } else if (unreachable != null) {
       err.println("bench: stopped: " + unreachable);
     } else if (allFailed) {
-      err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + firstError(result));
+      String first = firstError(result);
+      err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + first);
+      String hint = bareUrlHint(result, first); // a run shorter than the refusal stop's 8 requests needs it too
+      if (hint != null) {
+        err.println(hint);
+      }
     }
     boolean onlyConnectErrors = result.path("errors").size() == 1 && result.path("errors").has("connect");
     if (modelHint != null && !(allFailed && onlyConnectErrors)) {
@@ -274,7 +279,8 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   /**
-   * For a URL without a path that was refused as not found: where the API is, one line. A bare origin is sent
+   * For a URL without a path that was refused as not found (the refusal stop, or every request of a shorter
+   * run): where the API is, one line. A bare origin is sent
    * as given ({@code POST /}), since a server may well serve there; this only says what was probably meant.
    */
   private static String bareUrlHint(JsonNode result, String refused) {

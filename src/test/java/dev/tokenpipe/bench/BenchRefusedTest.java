@@ -85,6 +85,19 @@ class BenchRefusedTest {
     assertThat(result.path("totals").path("warmup").asLong()).isLessThanOrEqualTo(2L);
   }
 
+  /** A run too short to reach the refusal stop (fewer than 8 requests) says where the API is all the same. */
+  @Test
+  void aShortRunOnABareUrlAnsweredNotFoundSaysWhereTheApiIs() throws Exception {
+    String url = answering(404, "{\"error\":{\"message\":\"Invalid URL (POST /)\",\"type\":\"invalid_request_error\"}}");
+
+    BenchCli r = BenchCli.run("bench", "-c", "2", "-n", "2", "--model", "m", "--progress", "none", url);
+
+    assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
+    assertThat(r.err().lines().limit(2)).containsExactly(
+        "bench: no request succeeded (2 of 2 failed): HTTP 404: Invalid URL (POST /)",
+        "bench: the URL has no path; the openai-chat API is at " + url + "/v1/chat/completions");
+  }
+
   /**
    * Connects still waiting in the target's backlog when the run stops are not waited for (as after Ctrl-C,
    * at most 2 s), and one that completes later sends nothing: before, such a run took until the connects timed
