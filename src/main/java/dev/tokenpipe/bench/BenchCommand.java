@@ -16,8 +16,6 @@ import dev.tokenpipe.report.HtmlReport;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -213,21 +211,19 @@ public final class BenchCommand implements Callable<Integer> {
     String unreachable = result.path("unreachable").asText(null);
     boolean allFailed = errors > 0 && ok == 0 && !interrupted; // a stop for refusals counted them as errors
     // The one line that matters comes first, before any table.
+    String failure = null; // a bare URL's 404 gets a second line, after a stop or in a run too short to stop
     if (refused != null) {
       err.println("bench: stopped: " + refused);
-      String hint = bareUrlHint(result, refused);
-      if (hint != null) {
-        err.println(hint);
-      }
+      failure = refused;
     } else if (unreachable != null) {
       err.println("bench: stopped: " + unreachable);
     } else if (allFailed) {
-      String first = firstError(result);
-      err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + first);
-      String hint = bareUrlHint(result, first); // a run shorter than the refusal stop's 8 requests needs it too
-      if (hint != null) {
-        err.println(hint);
-      }
+      failure = firstError(result);
+      err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + failure);
+    }
+    String hint = failure == null ? null : bareUrlHint(result, failure);
+    if (hint != null) {
+      err.println(hint);
     }
     boolean onlyConnectErrors = result.path("errors").size() == 1 && result.path("errors").has("connect");
     if (modelHint != null && !(allFailed && onlyConnectErrors)) {

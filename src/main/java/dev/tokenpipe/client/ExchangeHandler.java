@@ -154,6 +154,17 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     ctx.writeAndFlush(http, promise);
   }
 
+  /** Why a stream that never said its end event is incomplete, in one line. */
+  private String truncated(boolean closed) {
+    if (events == 0 && !contentEncoding.isEmpty()) {
+      // Compressed bytes never parse as events: say so, not "cut" (the client asked for identity and does not inflate).
+      return "the server compressed the stream (Content-Encoding: " + contentEncoding
+          + ") though asked for identity: its events cannot be read as they come";
+    }
+    return (closed ? "connection closed mid-stream"
+        : "stream ended without its end event ([DONE], message_stop, response.completed, done)") + " after " + events + " events";
+  }
+
   /** Tells the listener the request was written, once per exchange. */
   private void written(long nanos, long wallMicros) {
     if (!writtenReported) {
@@ -345,10 +356,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
           + (body.size() > 0 ? ": " + ChunkContent.errorText(body.toString(StandardCharsets.UTF_8)) : "");
     } else if (!sawTerminator && (closed || (framing.isStream() && request.expectEventStream()))) {
       error = ErrorClass.TRUNCATED;
-      // Compressed bytes never parse as events: say so, not "cut" (the client asked for identity and does not inflate).
-      message = events == 0 && !contentEncoding.isEmpty() ? "the server compressed the stream (Content-Encoding: "
-          + contentEncoding + ") though asked for identity: its events cannot be read as they come" : (closed ? "connection closed mid-stream" : "stream ended without its end event ([DONE], message_stop,"
-          + " response.completed, done)") + " after " + events + " events";
+      message = truncated(closed);
     } else if (closed && framing.isStream()) {
       // Every event came, but the body did not end (no last chunk, bytes short of Content-Length, broken
       // framing): a client that reads the body to its end, as the SDKs do after [DONE], fails on it.

@@ -17,7 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.HdrHistogram.Histogram;
+import org.HdrHistogram.SynchronizedHistogram;
 
 /**
  * The network half of doctor: sends the streaming requests on the shared {@link StreamingClient} and records
@@ -119,20 +119,14 @@ final class Prober {
 
   /** {@link #measure}, with doctor's own loop lag watched all the while. */
   Measurement run(Plan plan) throws InterruptedException {
-    Histogram lag = new Histogram(3);
+    SynchronizedHistogram lag = new SynchronizedHistogram(3); // recorded on the loop, read here
     Measurement m;
-    try (LoopLag watch = LoopLag.start(client.group(), LAG_PERIOD_NANOS, late -> {
-      synchronized (lag) {
-        lag.recordValue(Math.max(0, late) / 1_000);
-      }
-    })) {
+    try (LoopLag watch = LoopLag.start(client.group(), LAG_PERIOD_NANOS, late -> lag.recordValue(Math.max(0, late) / 1_000))) {
       m = measure(plan);
     }
-    synchronized (lag) {
-      Lateness l = lag.getTotalCount() == 0 ? Lateness.NONE
-          : new Lateness(lag.getValueAtPercentile(99) / 1e3, lag.getMaxValue() / 1e3);
-      return new Measurement(m.plan(), m.real(), m.probe(), m.route(), m.probeNote(), l);
-    }
+    Lateness l = lag.getTotalCount() == 0 ? Lateness.NONE
+        : new Lateness(lag.getValueAtPercentile(99) / 1e3, lag.getMaxValue() / 1e3);
+    return new Measurement(m.plan(), m.real(), m.probe(), m.route(), m.probeNote(), l);
   }
 
   private Measurement measure(Plan plan) throws InterruptedException {

@@ -920,10 +920,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       return;
     }
     if (relay != null ? books.sawTerminator() : translator != null && translator.sawDone()) {
-      if (scanner != null) {
-        scanner.end();
-      }
-      endComplete(readNanos, false);
+      endBeforeTheBody(readNanos);
     } else if (relay != null && books.upstreamError() != null && client.committed() && upstreamErrorEnd == null) {
       // The upstream's own error event decided the stream, but a terminator may still follow it (vLLM writes
       // [DONE] after its error event): it gets a grace to come, or to end its body (mistral.rs#1874 does neither).
@@ -935,11 +932,16 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   /** The upstream's error event was the stream's last word: it ends as if the upstream had ended its body. */
   private void onUpstreamErrorGraceOver() {
     if (state == StreamState.RELAYING && hedge == null) {
-      if (scanner != null) {
-        scanner.end();
-      }
-      endComplete(clock.nanoTime(), false);
+      endBeforeTheBody(clock.nanoTime());
     }
+  }
+
+  /** The stream ends complete while the upstream's body goes on: the connection is drained ({@link UpstreamDrain}). */
+  private void endBeforeTheBody(long nanos) {
+    if (scanner != null) {
+      scanner.end();
+    }
+    endComplete(nanos, false);
   }
 
   /**
