@@ -65,7 +65,7 @@ public final class Cli {
    * Installs {@link ConfigDefaults} on the server commands and rejects config-file keys that name
    * no option of the command being run.
    */
-  static void configureServerDefaults(CommandLine root, String[] args, java.util.Map<String, String> env) {
+  public static void configureServerDefaults(CommandLine root, String[] args, java.util.Map<String, String> env) {
     if (args.length == 0 || !SERVER_COMMANDS.contains(args[0]) || !root.getSubcommands().containsKey(args[0])) {
       return;
     }

@@ -81,7 +81,7 @@ public final class ShutdownSignal {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       if (closing.compareAndSet(false, true)) {
         close.run();
-        Logs.flush(); // the JVM ends without Main's flush when it ends this way
+        Logs.flush(); // the JVM ends without dev.tokenpipe.Main's flush when it ends this way
       }
     }, "tokenpipe-shutdown"));
     announce.run();

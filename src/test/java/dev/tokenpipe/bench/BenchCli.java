@@ -1,8 +1,8 @@
 package dev.tokenpipe.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.Main;
 import dev.tokenpipe.cli.Cli;
-import dev.tokenpipe.cli.Main;
 import dev.tokenpipe.openai.Json;
 import java.io.IOException;
 import java.io.PrintWriter;

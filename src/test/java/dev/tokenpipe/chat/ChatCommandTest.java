@@ -2,12 +2,12 @@ package dev.tokenpipe.chat;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tokenpipe.Main;
 import dev.tokenpipe.cli.Cli;
-import dev.tokenpipe.cli.Main;
+import dev.tokenpipe.proc.ChildProcesses;
 import dev.tokenpipe.sim.SimConfig;
 import dev.tokenpipe.sim.SimServer;
 import dev.tokenpipe.sim.StreamProfile;
-import dev.tokenpipe.proc.ChildProcesses;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
@@ -121,7 +121,7 @@ class ChatCommandTest {
       ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
           "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-          "dev.tokenpipe.cli.Main", "chat", "--url", url, "-H", "X-Tokenpipe-Sim: " + sim, "hi");
+          "dev.tokenpipe.Main", "chat", "--url", url, "-H", "X-Tokenpipe-Sim: " + sim, "hi");
       pb.redirectErrorStream(true);
       Process p = pb.start();
       try {
@@ -198,7 +198,7 @@ class ChatCommandTest {
     ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
         "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-        "dev.tokenpipe.cli.Main", "chat", "--url", url, "-H", "X-Tokenpipe-Sim: ttft=10ms itl=20ms tokens=1000", "hi");
+        "dev.tokenpipe.Main", "chat", "--url", url, "-H", "X-Tokenpipe-Sim: ttft=10ms itl=20ms tokens=1000", "hi");
     pb.redirectError(ProcessBuilder.Redirect.DISCARD);
     Process p = pb.start();
     try {

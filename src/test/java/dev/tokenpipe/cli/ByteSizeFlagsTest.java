@@ -3,6 +3,7 @@ package dev.tokenpipe.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tokenpipe.Main;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;

@@ -3,6 +3,7 @@ package dev.tokenpipe.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tokenpipe.Main;
 import dev.tokenpipe.sim.SimCommand;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

@@ -2,6 +2,7 @@ package dev.tokenpipe.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tokenpipe.Main;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.ArrayList;

@@ -2,8 +2,8 @@ package dev.tokenpipe.docs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tokenpipe.Main;
 import dev.tokenpipe.cli.Cli;
-import dev.tokenpipe.cli.Main;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,8 +3,8 @@ package dev.tokenpipe.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tokenpipe.Main;
 import dev.tokenpipe.cli.CommandFailedException;
-import dev.tokenpipe.cli.Main;
 import dev.tokenpipe.proc.ChildProcesses;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -70,7 +70,7 @@ class AotTrainingCommandTest {
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       ProcessBuilder pb = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp",
           System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-          "dev.tokenpipe.cli.Main", "aot-training", "--rounds", "1"))
+          "dev.tokenpipe.Main", "aot-training", "--rounds", "1"))
           .redirectErrorStream(true).redirectOutput(work.resolve("training.log").toFile());
       pb.environment().put("TOKENPIPE_UPSTREAM", "http://127.0.0.1:" + upstream.getLocalPort());
       pb.environment().put("TOKENPIPE_PORT", String.valueOf(upstream.getLocalPort()));

@@ -38,7 +38,7 @@ class GatewayBlockedLogTest {
     Process gateway = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
         "-Dtokenpipe.log.queue=" + LOG_QUEUE, "-cp",
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-        "dev.tokenpipe.cli.Main", "serve", "--port", String.valueOf(port))).start();
+        "dev.tokenpipe.Main", "serve", "--port", String.valueOf(port))).start();
     try {
       awaitReady(port, gateway);
       for (int i = 0; i < REQUESTS; i++) {

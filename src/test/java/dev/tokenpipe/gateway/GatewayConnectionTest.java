@@ -400,7 +400,7 @@ class GatewayConnectionTest {
   void serveExitsZeroAfterACleanDrainOnSigterm(@TempDir Path dir) throws Exception {
     int port = ChildProcesses.freeLoopbackPort();
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), "dev.tokenpipe.cli.Main",
+    Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), "dev.tokenpipe.Main",
         "serve", "--port", String.valueOf(port), "--drain-timeout", "5s")
         .redirectErrorStream(true).redirectOutput(dir.resolve("serve.log").toFile()).start();
     try {

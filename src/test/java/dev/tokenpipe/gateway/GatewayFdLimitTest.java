@@ -106,7 +106,7 @@ class GatewayFdLimitTest {
     String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
     String cp = asJars(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
     String cmd = "ulimit -n " + FD_LIMIT + " && exec '" + java + "' --enable-native-access=ALL-UNNAMED -Xmx256m -cp '" + cp
-        + "' dev.tokenpipe.cli.Main serve --port " + port + " --upstream http://127.0.0.1:" + upstreamPort;
+        + "' dev.tokenpipe.Main serve --port " + port + " --upstream http://127.0.0.1:" + upstreamPort;
     return new ProcessBuilder("bash", "-c", cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve("gateway.log").toFile()).start();
   }

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code tokenpipe sim} and {@code tokenpipe serve} as real child processes (this test's classpath,
- * {@code dev.tokenpipe.cli.Main}): SIGTERM drains running streams and the process exits 0; a client
+ * {@code dev.tokenpipe.Main}): SIGTERM drains running streams and the process exits 0; a client
  * that stops reading does not grow the process's memory.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)

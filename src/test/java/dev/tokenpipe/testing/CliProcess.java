@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A tokenpipe command ({@code dev.tokenpipe.cli.Main} on this test's classpath) as a real child JVM on a free
+ * A tokenpipe command ({@code dev.tokenpipe.Main} on this test's classpath) as a real child JVM on a free
  * loopback port, started when it logged {@code listening on}; its output goes to a file in {@code dir}.
  */
 public record CliProcess(Process process, int port, Path log) implements AutoCloseable {
@@ -25,7 +25,7 @@ public record CliProcess(Process process, int port, Path log) implements AutoClo
         "--enable-native-access=ALL-UNNAMED"));
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-        "dev.tokenpipe.cli.Main"));
+        "dev.tokenpipe.Main"));
     cmd.addAll(List.of(args));
     cmd.addAll(List.of("--port", String.valueOf(port)));
     Path log = dir.resolve(args[0] + "-" + port + ".log");

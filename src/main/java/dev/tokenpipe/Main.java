@@ -1,6 +1,8 @@
-package dev.tokenpipe.cli;
+package dev.tokenpipe;
 
 import dev.tokenpipe.bench.BenchCommand;
+import dev.tokenpipe.cli.Cli;
+import dev.tokenpipe.cli.VersionProvider;
 import dev.tokenpipe.chat.ChatCommand;
 import dev.tokenpipe.demo.DemoCommand;
 import dev.tokenpipe.doctor.DoctorCommand;
@@ -16,7 +18,10 @@ import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point: one picocli command per tool, each with its own {@code --help}. */
+/**
+ * Entry point: one picocli command per tool, each with its own {@code --help}. The one class that knows every
+ * command, so it sits above them all; the {@code cli} package it uses is core, and imports none of them.
+ */
 @Command(
     name = "tokenpipe",
     mixinStandardHelpOptions = true,
