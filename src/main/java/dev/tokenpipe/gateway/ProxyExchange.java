@@ -957,6 +957,11 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       // The upstream's own error event ended it: relayed as sent, but the stream failed, and the books say so.
       errorKind = ErrorKind.UPSTREAM_STATUS;
     }
+    if (books.sawEventsAfterTerminator()) {
+      // The upstream went on past its own end: it and the gateway disagree on where an answer ends, so the
+      // connection is closed, as UpstreamDrain closes one that sends anything after the terminator later.
+      upstreamReusable = false;
+    }
     if (bodyEnded) {
       releaseUpstream();
     } else {

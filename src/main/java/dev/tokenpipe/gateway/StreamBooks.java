@@ -29,6 +29,8 @@ final class StreamBooks implements StreamScanner.Sink {
   /** A whole answer whose usage could not be read: its tokens are unknown, not 0. */
   private boolean tokensUnknown;
   private boolean terminator;
+  /** Events came after the terminator: not part of the answer, and a sign the upstream's framing is not ours. */
+  private boolean afterTerminator;
   private boolean opaque;
   private String errorJson;
   /** The current attempt's lease: its first-token latency goes to the balancer's scores. */
@@ -54,12 +56,16 @@ final class StreamBooks implements StreamScanner.Sink {
     this.lease = lease;
     upstreamRequestNanos = nanos;
     terminator = false;
+    afterTerminator = false;
     opaque = false;
     errorJson = null;
   }
 
   @Override
   public void onChunk(Chunk chunk, long readNanos) {
+    if (pastTerminator()) {
+      return;
+    }
     String error = chunk.error();
     if (error != null && errorJson == null) {
       errorJson = error;
@@ -69,7 +75,24 @@ final class StreamBooks implements StreamScanner.Sink {
 
   @Override
   public void onEvent(long kind, long readNanos) {
-    account(kind, false, readNanos);
+    if (!pastTerminator()) {
+      account(kind, false, readNanos);
+    }
+  }
+
+  /**
+   * An event after the upstream's own end ({@code [DONE]}, {@code message_stop}, ...) in the same read, as a broken
+   * upstream may send: relayed with its read, but no part of the answer, so neither its tokens, usage nor error are
+   * booked (they were counted as generated tokens, with an ITL). A later read never gets here: the stream ends at
+   * its terminator.
+   */
+  private boolean pastTerminator() {
+    if (!terminator) {
+      return false;
+    }
+    metrics.events.inc();
+    afterTerminator = true;
+    return true;
   }
 
   private void account(long kind, boolean plainToken, long readNanos) {
@@ -139,6 +162,11 @@ final class StreamBooks implements StreamScanner.Sink {
   /** The upstream's own end-of-stream event ({@code [DONE]}, Ollama's {@code "done":true}, ...) was read. */
   boolean sawTerminator() {
     return terminator;
+  }
+
+  /** Events followed the terminator in this attempt ({@link #pastTerminator}). */
+  boolean sawEventsAfterTerminator() {
+    return afterTerminator;
   }
 
   /** The first in-band error object the upstream sent in this attempt, or null. */

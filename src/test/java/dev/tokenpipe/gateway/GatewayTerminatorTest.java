@@ -122,6 +122,32 @@ class GatewayTerminatorTest {
     assertThat(upstream.connections.get()).as("bytes after the terminator: the connection is not reused").isEqualTo(2);
   }
 
+  @Test
+  void eventsAfterTheDoneInTheSameReadAreNotTokensAndCostTheConnection() throws Exception {
+    start(new ScriptedUpstream().on("m", x -> {
+      x.sseHead("");
+      x.event(ChatChunks.role()).event(ChatChunks.content("Hello"));
+      // The rest in one write, so in one read: the finish, the [DONE], an event after it, the body's end.
+      String tail = "data: " + ChatChunks.finish("stop") + "\n\ndata: [DONE]\n\ndata: "
+          + ChatChunks.content("AFTER") + "\n\n";
+      int length = tail.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+      x.write(Integer.toHexString(length) + "\r\n" + tail + "\r\n0\r\n\r\n");
+    }));
+
+    try (AccessLogCapture log = new AccessLogCapture()) {
+      for (int i = 0; i < 2; i++) {
+        Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", CHAT);
+        assertThat(r.complete()).as("stream %d: %s", i, r).isTrue();
+        Thread.sleep(150);
+      }
+      log.await("/v1/chat/completions", l -> log.lines().size() >= 2, Duration.ofSeconds(5));
+      assertThat(log.lines()).as("the answer is the one token before the [DONE]").hasSize(2)
+          .allSatisfy(l -> assertThat(l).containsEntry("outcome", "done").containsEntry("tokens", "1"));
+    }
+    assertThat(upstream.connections.get()).as("an event after the terminator, in its read as in a later one: the"
+        + " upstream and the gateway disagree on where the answer ends, so the connection is not reused").isEqualTo(2);
+  }
+
   static final String UPSTREAM_ERROR = "{\"error\":{\"message\":\"Number of choices must be greater than 0.\","
       + "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}";
 
