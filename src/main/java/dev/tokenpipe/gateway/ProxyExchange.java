@@ -573,10 +573,13 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   private void onUpstreamHead(HttpResponse head) {
     upstreamHead = head;
     int status = head.status().code();
+    // A 204 or 304 ends at its head whatever its headers say (RFC 9112 §6.3): never a stream, and a 304 is the
+    // upstream's answer to a conditional request, not an error, so it goes to the client as it came.
+    boolean bodyless = StreamHeaders.bodyless(head.status());
     upstreamReusable = HttpUtil.isKeepAlive(head)
-        && (HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
-    Framing framing = Framing.of(head.headers());
-    if (status >= 200 && status < 300) {
+        && (bodyless || HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
+    Framing framing = bodyless ? Framing.RAW : Framing.of(head.headers());
+    if (status >= 200 && status < 300 || bodyless) {
       if (hedge == null) {
         cancel(headWaitTimer);
       }
@@ -615,7 +618,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         firstAttemptDecided();
         client.passthroughHead(head);
         answer = AnswerUsage.forHead(head);
-        closeDelimited = !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head);
+        closeDelimited = !bodyless && !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head);
         cancel(firstTokenTimer); // a whole answer has no first token to wait for
       }
       return;

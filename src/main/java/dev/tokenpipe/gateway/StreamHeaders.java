@@ -84,11 +84,25 @@ final class StreamHeaders {
     HttpHeaders h = head.headers();
     h.add(upstream.headers());
     removeHopByHop(h);
-    if (!h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+    if (bodyless(upstream.status())) {
+      // RFC 9110 §8.6: a 204 never has a length; a 304 may carry the 200's, so the upstream's stays. Neither gets
+      // a chunked coding it did not have (RFC 9112 §6.1).
+      if (upstream.status().code() == 204) {
+        h.remove(HttpHeaderNames.CONTENT_LENGTH);
+      }
+    } else if (!h.contains(HttpHeaderNames.CONTENT_LENGTH)) {
       HttpUtil.setTransferEncodingChunked(head, true);
     }
     HttpUtil.setKeepAlive(head, keepAlive);
     return head;
+  }
+
+  /**
+   * A response that has no body whatever its head says (RFC 9110 §15.3.5, §15.4.5; RFC 9112 §6.3): its head is
+   * the whole answer, relayed as the upstream sent it.
+   */
+  static boolean bodyless(HttpResponseStatus status) {
+    return status.code() == 204 || status.code() == 304;
   }
 
   /**
