@@ -106,6 +106,18 @@ public interface Dialect {
     return SseEncoder.event("error", null, error.toJson());
   }
 
+  /**
+   * The in-band error of {@link #inBandError(ApiError)} for a body framed as {@code framing}, which a broken
+   * upstream can make differ from the API's own (an SSE answer on Ollama's NDJSON paths): the framing is the
+   * body's, the error object still this API's ({@link #errorBody}), the shape its client parses.
+   */
+  default String inBandError(ApiError error, Framing framing) {
+    if (framing == framing()) {
+      return inBandError(error);
+    }
+    return framing == Framing.SSE ? SseEncoder.event("error", null, errorBody(error)) : errorBody(error) + "\n";
+  }
+
   /** Whether a parsed upstream error body is already in this API's error shape (then it passes unchanged). */
   default boolean isErrorBody(JsonNode body) {
     return body != null && body.path("error").isObject();

@@ -519,9 +519,7 @@ final class ClientStream {
       ctx.close(); // a body cut mid-way: closing without the last chunk says "incomplete"
       return;
     }
-    // The dialect's own event when the body is framed as its API frames it; else the framing's plain error.
-    String event = dialect.framing() == framing ? dialect.inBandError(error)
-        : framing == Framing.SSE ? SseEncoder.event("error", null, error.toJson()) : error.toJson() + "\n";
+    String event = dialect.inBandError(error, framing);
     // Mid-event (only an oversized event), a blank line (a newline for NDJSON) ends the partial event first.
     writeOwn((midEvent ? (framing == Framing.SSE ? "\n\n" : "\n") : "") + event);
     writeLast();

@@ -285,4 +285,36 @@ class GatewayDialectTest {
     JsonNode last = Json.MAPPER.readTree(lines[lines.length - 1]);
     assertThat(last.path("error").isTextual()).as("Ollama's {\"error\":\"...\"}: %s", r.bodyText()).isTrue();
   }
+
+  /**
+   * A broken upstream answers Ollama's {@code /api/chat} with SSE framing: the body keeps that framing, but the
+   * gateway's own error in it is still Ollama's {@code {"error":"..."}}, the shape an Ollama client parses (it was
+   * OpenAI's error object). A cut after a generated event, and a first token that never comes.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"cut", "silent"})
+  void ollamaPathOverAnSseUpstreamGetsItsErrorInOllamasShape(String how) throws Exception {
+    ScriptedUpstream up = upstream().on("/api/chat", x -> {
+      x.sseHead("");
+      if (how.equals("cut")) {
+        x.event("{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"done\":false}");
+        x.pause(30).reset();
+      } else {
+        x.pause(3000).close();
+      }
+    });
+    GatewayServer gw = gateway(GatewayConfig.defaults().withUpstreams(List.of(up.url()))
+        .withTimeouts(Duration.ofMillis(300), Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(30)));
+
+    Wire.Response r = Wire.post(gw.port(), "/api/chat", "{\"model\":\"m\",\"messages\":[]}");
+
+    assertThat(r.complete()).as("%s", r).isTrue();
+    List<SseEvent> events = Wire.Parsed.of(r.bodyWithoutComments()).events();
+    assertThat(events).as(r.bodyText()).isNotEmpty();
+    SseEvent last = events.getLast();
+    assertThat(last.type()).isEqualTo("error");
+    JsonNode error = Json.MAPPER.readTree(last.data());
+    assertThat(error.path("error").isTextual()).as("Ollama's {\"error\":\"...\"}: %s", r.bodyText()).isTrue();
+    assertThat(error.path("error").asText()).isNotBlank();
+  }
 }
