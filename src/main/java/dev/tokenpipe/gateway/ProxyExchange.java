@@ -241,7 +241,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   private void sendDeferredHead() {
-    if (deferredFraming != null) {
+    if (deferredFraming != null && upstreamHead != null) {
       if (!client.headSent()) {
         cancel(headWaitTimer);
         client.streamHead(upstreamHead, deferredFraming);
@@ -473,6 +473,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       Upstream next = gw.upstreams().pick(tried);
       if (next != null) {
         client.discardHeld();
+        deferredFraming = null; // the failed attempt's head goes with its events
         moveTo(StreamState.PENDING);
         attempt(next);
         return;
@@ -580,7 +581,11 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         && (bodyless || HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
     Framing framing = bodyless ? Framing.RAW : Framing.of(head.headers());
     if (status >= 200 && status < 300 || bodyless) {
-      if (hedge == null) {
+      // While another attempt may still replace this one (a hedge, or a failover before the first generated event),
+      // its head waits with its events: the client's head must be that of the stream it gets, its x-request-id and
+      // rate limits included. The head wait still bounds it (onHeadWait).
+      boolean deferHead = api != Api.TOKENS && framing.isStream() && (hedge != null || retryPossible());
+      if (!deferHead) {
         cancel(headWaitTimer);
       }
       if (state != StreamState.HEDGING) {
@@ -598,10 +603,10 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       } else if (framing.isStream()) {
         relay = new EventRelay(framing, ctx.alloc());
         scanner = new StreamScanner(framing, false, books);
-        if (hedge == null) {
-          client.streamHead(head, framing);
+        if (deferHead) {
+          deferredFraming = framing; // the race, or a failover, decides whose head the client gets
         } else {
-          deferredFraming = framing; // the race decides whose head the client gets
+          client.streamHead(head, framing);
         }
         if (rawChunked(head) && upstreamChannel != null) {
           // Last: the codec hands on the body bytes it already read as it leaves, before this returns.
@@ -1050,6 +1055,10 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       return;
     }
     if (!state.isTerminal() && !client.headSent()) {
+      if (deferredFraming != null && hedge == null) {
+        sendDeferredHead(); // the upstream's head did come in time: it is the answer, not our 200
+        return;
+      }
       metrics.earlyHeads.inc();
       client.earlyHead(true);
     }
@@ -1145,6 +1154,9 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     }
     errorKind = kind;
     closeUpstream();
+    if (hedge == null) {
+      sendDeferredHead(); // the attempt that fails is the answer: its status, then the error in-band
+    }
     client.fail(kind.status, error != null ? error : kind.apiError(), kind.retryAfter());
     moveTo(StreamState.FAILED);
     finish("error:" + kind.label());

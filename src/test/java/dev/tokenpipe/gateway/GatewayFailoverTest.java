@@ -91,4 +91,90 @@ class GatewayFailoverTest {
     assertThat(r.bodyWithoutComments()).as("event bytes").isEqualTo(B_STREAM);
     assertThat(gateway.metrics().count("retries")).isEqualTo(1);
   }
+
+  /**
+   * The client's head is the head of the stream it gets: after a failover, B's {@code x-request-id} and rate limits,
+   * never those of A's attempt that failed (a request id the client reports, a rate limit it backs off on).
+   */
+  @Test
+  void afterAFailoverTheClientsHeadIsBsNotTheFailedAttempts() throws Exception {
+    a.on("/v1/chat/completions", x -> {
+      x.sseHead("x-request-id: from-a\r\nx-ratelimit-remaining-requests: 0\r\n");
+      x.event(ChatChunks.role());
+      x.pause(50).reset();
+    });
+
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", CHAT);
+
+    assertThat(b.requests("/v1/chat/completions")).as("A failed, B served").isEqualTo(1);
+    assertThat(r.status()).as("%s", r).isEqualTo(200);
+    assertThat(r.headerValue("x-request-id")).as("%s", r.head()).isEqualTo("from-b");
+    assertThat(r.head()).doesNotContain("x-ratelimit-remaining-requests");
+    assertThat(r.bodyWithoutComments()).isEqualTo(B_STREAM);
+  }
+
+  /**
+   * A failed before any token and the retry on B was refused: no upstream's head stands for this answer (A's
+   * stream is gone), so the client gets the retry's failure as its status (502), as when A had refused too, and
+   * not A's 200 with an error after it, which no SDK retries.
+   */
+  @Test
+  void whenTheRetryIsRefusedTheClientGetsAnErrorStatusNotTheFailedAttemptsHead() throws Exception {
+    b.close(); // refused from now on
+    a.on("/v1/chat/completions", x -> {
+      x.sseHead("x-request-id: from-a\r\n");
+      x.event(ChatChunks.role());
+      x.pause(50).reset();
+    });
+
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", CHAT);
+
+    assertThat(r.status()).as("no upstream's head stands: the retry's failure is the status, %s", r).isEqualTo(502);
+    assertThat(r.head()).doesNotContain("from-a");
+    assertThat(r.bodyText()).contains("\"code\":\"upstream_unavailable\"");
+  }
+
+  /**
+   * A head held for a possible failover still goes out when the head wait ends: the upstream's own (its status
+   * and x-request-id), not the gateway's 200 and {@code : ok}, and no early head is counted.
+   */
+  @Test
+  void aHeldHeadGoesOutAsTheUpstreamsWhenTheHeadWaitEnds() throws Exception {
+    gateway.close();
+    gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(a.url(), b.url()))
+        .withBalance("round-robin").withHeartbeat(java.time.Duration.ofSeconds(15), java.time.Duration.ofMillis(300)));
+    a.on("/v1/chat/completions", x -> {
+      x.sseHead("x-request-id: from-a\r\n");
+      x.event(ChatChunks.role());
+      x.pause(800);
+      for (String event : B_STREAM.split("(?<=\n\n)")) {
+        if (!event.contains("\"role\"")) {
+          x.chunk(event);
+        }
+      }
+      x.end();
+    });
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", gateway.port())) {
+      s.getOutputStream().write(Wire.post("HTTP/1.1", "/v1/chat/completions", CHAT).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      s.setSoTimeout(5000);
+      byte[] buf = new byte[4096];
+      long sent = System.nanoTime();
+      int n = s.getInputStream().read(buf);
+      long waitedMs = (System.nanoTime() - sent) / 1_000_000;
+      String first = new String(buf, 0, n, java.nio.charset.StandardCharsets.ISO_8859_1).toLowerCase(java.util.Locale.ROOT);
+      assertThat(first).as("the upstream's head, once the head wait ended").startsWith("http/1.1 200")
+          .contains("x-request-id: from-a").doesNotContain(": ok");
+      assertThat(waitedMs).as("held for the head wait (300 ms), not until the first token (800 ms)").isBetween(200L, 750L);
+      StringBuilder rest = new StringBuilder(first);
+      while (!rest.toString().endsWith("0\r\n\r\n")) {
+        int m = s.getInputStream().read(buf);
+        if (m < 0) {
+          break;
+        }
+        rest.append(new String(buf, 0, m, java.nio.charset.StandardCharsets.ISO_8859_1));
+      }
+      assertThat(rest.toString()).as("then A's stream to its end").contains("data: [DONE]").endsWith("0\r\n\r\n");
+    }
+    assertThat(gateway.metrics().earlyHeads.get()).isZero();
+  }
 }
