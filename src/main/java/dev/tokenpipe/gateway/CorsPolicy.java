@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * {@code --cors-origins}: which browser origins may call the gateway (Fetch standard, "CORS protocol").
@@ -20,11 +21,18 @@ import java.util.stream.Collectors;
  *     empty = CORS off
  */
 record CorsPolicy(Set<String> origins) {
-  /** Response headers a browser script may read: the ones OpenAI SDKs and retry logic use. */
-  static final String EXPOSE = String.join(", ", List.of("x-request-id", "retry-after", "openai-processing-ms",
-      "openai-model", "openai-organization", "openai-version", "x-ratelimit-limit-requests",
-      "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
-      "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"));
+  /**
+   * Response headers a browser script may read: those the official SDKs of both APIs the gateway speaks read. Their
+   * retry logic reads {@code x-should-retry}, {@code retry-after-ms} and {@code retry-after} (openai and
+   * @anthropic-ai/sdk, client.mjs); Anthropic's request id is {@code request-id}. Named one by one: the wildcard
+   * {@code *} is not honoured by every browser still in use.
+   */
+  static final String EXPOSE = String.join(", ", Stream.concat(Stream.of("x-request-id", "request-id",
+      "retry-after", "retry-after-ms", "x-should-retry", "openai-processing-ms", "openai-model", "openai-organization",
+      "openai-version", "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
+      "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"),
+      Stream.of("requests", "tokens", "input-tokens", "output-tokens").flatMap(kind ->
+          Stream.of("limit", "remaining", "reset").map(field -> "anthropic-ratelimit-" + kind + "-" + field))).toList());
   /** How long a browser may cache a preflight's answer, in seconds. */
   static final int MAX_AGE_SECONDS = 600;
   static final String ALLOWED_HEADERS_DEFAULT = "authorization, content-type";

@@ -40,6 +40,13 @@ class GatewayCorsTest {
       out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: https://upstream.example\r\n"
           + "Content-Length: 2\r\n\r\n{}").getBytes(StandardCharsets.US_ASCII));
       out.flush();
+    }).on("/v1/messages", (head, out, self) -> {
+      String body = "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}";
+      out.write(("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nrequest-id: req_anth_1\r\n"
+          + "retry-after: 2\r\nretry-after-ms: 1500\r\nx-should-retry: true\r\n"
+          + "anthropic-ratelimit-requests-remaining: 0\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
     }).on("/v1/options-seen", (head, out, self) -> {
       out.write(("HTTP/1.1 405 Method Not Allowed\r\nAllow: POST\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
       out.flush();
@@ -105,7 +112,7 @@ class GatewayCorsTest {
         assertThat(s.readToEnd()).isTrue();
         assertThat(s.body()).contains("data: [DONE]");
         assertThat(s.head()).contains("access-control-allow-origin: *").doesNotContain("upstream.example")
-            .contains("access-control-expose-headers: x-request-id, retry-after");
+            .contains("access-control-expose-headers: x-request-id, request-id, retry-after");
       }
       try (RawClient m = RawClient.get(g.port(), "/v1/models", "Origin: " + ALLOWED)) {
         m.readToEnd();
@@ -208,6 +215,30 @@ class GatewayCorsTest {
       } finally {
         ChildProcesses.stopTree(p);
         page.stop(0);
+      }
+    }
+  }
+
+  /**
+   * A browser script reads only the headers a response exposes. The official SDKs' retry logic reads
+   * {@code x-should-retry} and {@code retry-after-ms} (openai and @anthropic-ai/sdk, client.mjs), and the Anthropic
+   * SDK its request id from {@code request-id} and its limits from {@code anthropic-ratelimit-*}: each is exposed,
+   * not only OpenAI's names.
+   */
+  @Test
+  void theHeadersBothSdksReadAreExposedToTheBrowser() throws Exception {
+    try (GatewayServer g = gateway(List.of(ALLOWED))) {
+      try (RawClient c = RawClient.post(g.port(), "/v1/messages",
+          "{\"model\":\"claude-x\",\"max_tokens\":5,\"messages\":[]}", "Origin: " + ALLOWED)) {
+        c.readToEnd();
+        assertThat(c.head()).contains("request-id: req_anth_1", "x-should-retry: true", "retry-after-ms: 1500");
+        String exposed = c.head().lines().filter(l -> l.startsWith("access-control-expose-headers:")).findFirst()
+            .orElseThrow().substring("access-control-expose-headers:".length());
+        List<String> names = java.util.Arrays.stream(exposed.split(",")).map(String::trim).toList();
+        assertThat(names).contains("x-request-id", "request-id", "retry-after", "retry-after-ms", "x-should-retry",
+            "x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining",
+            "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-input-tokens-remaining",
+            "anthropic-ratelimit-output-tokens-remaining");
       }
     }
   }
