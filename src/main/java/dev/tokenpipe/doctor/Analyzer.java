@@ -138,7 +138,7 @@ public final class Analyzer {
     List<Delivery> deliveries = Deliveries.of(r);
     Signal held = detectHeldUntilEnd(trace, r, deliveries);
     add(out, held);
-    add(out, detectCompression(r, held != null));
+    add(out, detectCompression(r, held != null || oneBehind(r) != null));
     if (held == null) {
       Signal nagle = detectNagle(r);
       add(out, nagle);
@@ -344,6 +344,41 @@ public final class Analyzer {
         "Events arrive in irregular bursts (~" + perBurst + " events each)", ev, nums, "irregular bursts", null);
   }
 
+  /** How soon after the next event's emission an event held one behind arrives, at most (microseconds). */
+  static final long ONE_BEHIND_SLACK_MICROS = 3_000;
+
+  /**
+   * Each event written out only when the next one comes in (HAProxy 2.6's gzip with {@code http-no-delay}): the
+   * hold is one interval between events, under {@link #detectHeld}'s bar with a fast model (20 ms), so that path
+   * was CLEAN, though a model with 150 ms between tokens got every token 150 ms late through it. The mark is when
+   * an event arrives, not how long: in a read of its own (the next event not in it yet), within
+   * {@value #ONE_BEHIND_SLACK_MICROS} us after the next event's emission, with events at least 5 ms apart (so a
+   * hold of one interval is not a fast path's noise). A late reader cannot make it: reading after the next
+   * emission, it finds the next event in the same read. Needs 8 such pairs and 70 % of the stamped pairs.
+   *
+   * @return {matched, pairs}, or null when the stream does not show it
+   */
+  static double[] oneBehind(Trace.Response r) {
+    List<Trace.Arrival> events = r.contentEvents().stream().filter(a -> a.emitMicros() >= 0).toList();
+    int pairs = 0;
+    int matched = 0;
+    for (int i = 0; i + 1 < events.size(); i++) {
+      Trace.Arrival a = events.get(i);
+      Trace.Arrival next = events.get(i + 1);
+      long gap = next.emitMicros() - a.emitMicros();
+      if (gap < 5_000) {
+        continue;
+      }
+      pairs++;
+      long afterNext = a.readWallMicros() - next.emitMicros();
+      boolean ownRead = next.readNanos() - a.readNanos() >= gap * 1000 / 2;
+      if (afterNext >= -500 && afterNext <= ONE_BEHIND_SLACK_MICROS && ownRead) {
+        matched++;
+      }
+    }
+    return matched >= 8 && matched >= 0.7 * pairs ? new double[] {matched, pairs} : null;
+  }
+
   /** Fewer stamped content events than this is a short answer for {@link #detectHeld}. */
   static final int SHORT_ANSWER_EVENTS = 4;
   /** The hold a short answer's longest hold must reach to be a finding (microseconds). */
@@ -370,10 +405,21 @@ public final class Analyzer {
       // held a 3-token answer at 300 ms per token to its end (holds 610, 310, 10 ms): it said CLEAN.
       limit = Math.max(limit, SHORT_ANSWER_HOLD_MICROS);
     }
-    if (p90 < limit) {
-      return null;
-    }
     long p50 = Deliveries.median(holds);
+    if (p90 < limit) {
+      double[] behind = oneBehind(r);
+      if (behind == null) {
+        return null;
+      }
+      return new Signal(Problem.EVENTS_HELD, Severity.MEDIUM,
+          "Each event held until the next one was sent: one event behind, hold p50 " + ms(p50 * 1000)
+              + " (the time between events; a slower model's tokens are held as long)",
+          List.of(Math.round(behind[0]) + " of " + Math.round(behind[1]) + " events arrived in a read of their own within "
+              + ms(ONE_BEHIND_SLACK_MICROS * 1000) + " after the next event's emission: a layer writes an event out only"
+              + " when the next one comes in", "hold per event p50 " + ms(p50 * 1000) + ", p90 " + ms(p90 * 1000)),
+          Map.of("hold_p50_ms", p50 / 1000.0, "hold_p90_ms", p90 / 1000.0, "one_behind_share", behind[0] / behind[1]),
+          "each event held until the next", null);
+    }
     return new Signal(Problem.EVENTS_HELD, p90 >= 1_000_000 ? Severity.HIGH : Severity.MEDIUM,
         holds.length < SHORT_ANSWER_EVENTS
             ? "Events held in transit: up to " + ms(p90 * 1000) + " between emission and arrival (an answer of "

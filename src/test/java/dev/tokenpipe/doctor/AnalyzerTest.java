@@ -236,6 +236,55 @@ class AnalyzerTest {
     assertThat(f.evidence().get(1)).startsWith("~40 ms is Linux's minimum delayed-ACK timeout");
   }
 
+  /**
+   * 40 events emitted 20 ms apart, each read in its own read {@code lagMs} after the next one was emitted: a
+   * compressor that writes an event out only when the next one comes in (HAProxy 2.6's gzip with
+   * {@code http-no-delay}). {@code lagMs} negative: each read that long before the next emission (a clean path).
+   */
+  static Trace.Response oneBehind(double lagMs) {
+    StreamBuilder b = new StreamBuilder().header("Content-Encoding", "gzip");
+    b.read(1, 40, false);
+    for (int i = 0; i < 40; i++) {
+      double next = 200 + (i + 1) * 20;
+      b.read(next + lagMs, 60, false).event(next + lagMs, 200 + i * 20, 1);
+    }
+    return b.done(200 + 40 * 20 + 1).build();
+  }
+
+  @Test
+  void eachEventHeldUntilTheNextOneIsHeldThoughEachHoldIsShort() {
+    // Through HAProxy with gzip and http-no-delay every event arrived one per read, each 20 ms late (one token
+    // interval, hold p90 23.5 ms, under the 50 ms bar): that was CLEAN, "events arrived one per read as they were
+    // sent", though a model with 150 ms between tokens got every token 150 ms late through the same path.
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(oneBehind(0.4), oneBehind(0.6)));
+
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    Finding f = d.findings().stream().filter(x -> x.problem() == Problem.EVENTS_HELD).findFirst().orElseThrow();
+    assertThat(f.summary()).startsWith("Each event held until the next one was sent").contains("20");
+    assertThat(f.numbers().get("one_behind_share")).isGreaterThanOrEqualTo(0.9);
+    Finding gzip = d.findings().stream().filter(x -> x.problem() == Problem.COMPRESSED_STREAM).findFirst().orElseThrow();
+    assertThat(gzip.summary()).contains("the compressor held it");
+
+    // The same arrivals a little before each next emission (a clean path with a slow reader) hold nothing.
+    assertThat(Analyzer.analyze(StreamBuilder.endpoint(oneBehind(-15), oneBehind(-15))).verdict())
+        .isEqualTo(Diagnosis.Verdict.CLEAN);
+  }
+
+  @Test
+  void aLateReaderThatGetsTwoEventsInOneReadIsNotOneBehind() {
+    // A reader late by one interval finds the next event already there: both come in the same read.
+    StreamBuilder b = new StreamBuilder();
+    for (int i = 0; i < 40; i += 2) {
+      double at = 200 + (i + 1) * 20 + 0.5;
+      b.read(at, 120, false).event(at, 200 + i * 20, 1).event(at, 200 + (i + 1) * 20, 1);
+    }
+    Trace.Response late = b.done(200 + 40 * 20 + 1).build();
+
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(late, late));
+
+    assertThat(d.findings()).noneMatch(f -> f.summary().startsWith("Each event held until the next"));
+  }
+
   @Test
   void aFixedTokenCountPerEventIsTheSchedulersStreamInterval() {
     StreamBuilder b = new StreamBuilder();

@@ -23,6 +23,7 @@ class HaproxyDoctorTest {
   static SimServer sim;
   static ProxyProcess defaults;
   static ProxyProcess noDelay;
+  static ProxyProcess noDelayGzip;
 
   @BeforeAll
   static void start() throws Exception {
@@ -30,6 +31,8 @@ class HaproxyDoctorTest {
     sim = SimServer.start(SimConfig.defaults(), "127.0.0.1", 0);
     defaults = haproxy("defaults", "");
     noDelay = haproxy("nodelay", "    option http-no-delay");
+    noDelayGzip = haproxy("nodelay-gzip", "    option http-no-delay\n    compression algo gzip\n"
+        + "    compression type text/event-stream");
   }
 
   static ProxyProcess haproxy(String name, String extra) throws Exception {
@@ -39,7 +42,7 @@ class HaproxyDoctorTest {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {defaults, noDelay, sim}) {
+    for (AutoCloseable c : new AutoCloseable[] {defaults, noDelay, noDelayGzip, sim}) {
       try {
         if (c != null) {
           c.close();
@@ -69,5 +72,22 @@ class HaproxyDoctorTest {
 
     assertThat(run.exitCode()).as(run.transcript()).isZero();
     assertThat(run.json().get("stats").get("events_per_read").asDouble()).isLessThan(1.3);
+  }
+
+  @Test
+  void gzipWithHttpNoDelayHoldsEachEventUntilTheNextOne() throws Exception {
+    // Every event came one per read, each one token interval (20 ms) late: that was CLEAN, "events arrived one per
+    // read as they were sent", and the probe's 50 ms holds were put down to its pacing filling buffers.
+    DoctorRun run = DoctorRun.run("--no-probe", noDelayGzip.url("/v1/chat/completions"));
+
+    assertThat(run.findingIds()).as(run.transcript()).contains("events-held", "compressed-stream");
+    assertThat(run.finding("events-held").get("summary").asText()).as(run.transcript())
+        .startsWith("Each event held until the next one was sent");
+    assertThat(run.finding("compressed-stream").get("summary").asText()).contains("the compressor held it");
+    // A busy machine may make doctor's own loop too late to judge holds of one interval: never CLEAN, though.
+    assertThat(run.exitCode()).as(run.transcript()).isIn(1, 2);
+    if (run.exitCode() == 2) {
+      assertThat(run.json().get("reason").asText()).as(run.transcript()).startsWith("could not judge");
+    }
   }
 }
