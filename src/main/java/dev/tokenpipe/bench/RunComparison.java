@@ -28,6 +28,9 @@ final class RunComparison {
     {"one_way_delay", "p50"}, {"one_way_delay", "p99"}, {"tokens_per_event", "p50"},
   };
 
+  /** One row: the label column fits the widest label, "tokens_per_event p50 (tokens)". */
+  private static final String ROW = "  %-30s %12s %12s %10s%n";
+
   private RunComparison() {}
 
   static JsonNode load(Path p) {
@@ -50,7 +53,7 @@ final class RunComparison {
         b.path("config").path("url").asText());
     noneSucceeded("A", a, out);
     noneSucceeded("B", b, out);
-    out.printf(Locale.ROOT, "  %-22s %12s %12s %10s%n", "metric", "A", "B", "B/A");
+    out.printf(Locale.ROOT, ROW, "metric", "A", "B", "B/A");
     for (String[] row : ROWS) {
       JsonNode ma = a.path("metrics").path(row[0]);
       JsonNode mb = b.path("metrics").path(row[0]);
@@ -63,13 +66,13 @@ final class RunComparison {
       // A run without samples of a metric has no value for it: its 0 would read as infinitely fast.
       boolean hasA = ma.path("count").asLong() > 0;
       boolean hasB = mb.path("count").asLong() > 0;
-      out.printf(Locale.ROOT, "  %-22s %12s %12s %10s%n", row[0] + " " + row[1].replace('_', '.') + " (" + unit + ")",
+      out.printf(Locale.ROOT, ROW, row[0] + " " + row[1].replace('_', '.') + " (" + unit + ")",
           hasA ? Summary.num(va) : "-", hasB ? Summary.num(vb) : "-", hasA && hasB ? ratio(va, vb) : "-");
     }
     for (String[] t : new String[][] {{"requests_per_s", "req/s"}, {"output_tokens_per_s", "tokens/s"}, {"error_rate", "error rate"}}) {
       double va = a.path("totals").path(t[0]).asDouble();
       double vb = b.path("totals").path(t[0]).asDouble();
-      out.printf(Locale.ROOT, "  %-22s %12s %12s %10s%n", t[1], Summary.num(va), Summary.num(vb), ratio(va, vb));
+      out.printf(Locale.ROOT, ROW, t[1], Summary.num(va), Summary.num(vb), ratio(va, vb));
     }
     out.println();
     SplittableRandom random = new SplittableRandom(seed);

@@ -78,4 +78,24 @@ class RunComparisonTest {
     assertThat(out).as(out).containsPattern("ttft p50 \\(ms\\)\\s+100\\s+150\\s+1\\.50x\\n")
         .doesNotContain("no request succeeded");
   }
+
+  @Test
+  void everyRowsValuesStartInTheSameColumn() {
+    // "tokens_per_event p50 (tokens)" is wider than the label column was: its A and B sat 7 characters right of
+    // every other row's.
+    ObjectNode a = run(20, 0, 100);
+    ObjectNode b = run(20, 0, 150);
+    for (ObjectNode r : new ObjectNode[] {a, b}) {
+      ((ObjectNode) r.get("metrics")).putObject("tokens_per_event").put("unit", "tokens").put("count", 20).put("p50", 1);
+    }
+    String out = compare(a, b);
+
+    java.util.List<String> rows = out.lines().filter(l -> l.startsWith("  ") && !l.contains("confidence")).toList();
+    assertThat(rows).as(out).anyMatch(l -> l.contains("tokens_per_event p50 (tokens)"));
+    java.util.Set<Integer> ends = new java.util.HashSet<>();
+    for (String l : rows) {
+      ends.add(l.length()); // right-aligned columns: the same width, the same end
+    }
+    assertThat(ends).as(out).hasSize(1);
+  }
 }
