@@ -51,7 +51,9 @@ final class RunComparison {
   static void print(JsonNode a, JsonNode b, String nameA, String nameB, int resamples, long seed, PrintWriter out) {
     out.printf(Locale.ROOT, "A = %s  (%s)%nB = %s  (%s)%n%n", nameA, a.path("config").path("url").asText(), nameB,
         b.path("config").path("url").asText());
+    notRunToItsEnd("A", a, out);
     noneSucceeded("A", a, out);
+    notRunToItsEnd("B", b, out);
     noneSucceeded("B", b, out);
     out.printf(Locale.ROOT, ROW, "metric", "A", "B", "B/A");
     for (String[] row : ROWS) {
@@ -78,6 +80,22 @@ final class RunComparison {
     SplittableRandom random = new SplittableRandom(seed);
     bootstrapLine("TTFT p50", values(a, "ttft_ms"), values(b, "ttft_ms"), resamples, random, out);
     bootstrapLine("ITL p50 (per-request mean ITL)", values(a, "itl_mean_ms"), values(b, "itl_mean_ms"), resamples, random, out);
+  }
+
+  /**
+   * One line above the table for a run that stopped before its end (Ctrl-C, or refused or unreachable from the
+   * start): its numbers are partial, which the table alone does not show.
+   */
+  private static void notRunToItsEnd(String name, JsonNode run, PrintWriter out) {
+    if (run.path("interrupted").asBoolean(false)) {
+      out.printf(Locale.ROOT, "%s: interrupted: partial results (%d requests cancelled)%n", name,
+          run.path("totals").path("cancelled").asLong());
+    }
+    for (String stop : new String[] {"refused", "unreachable"}) {
+      if (run.hasNonNull(stop)) {
+        out.printf(Locale.ROOT, "%s: stopped: %s%n", name, run.path(stop).asText());
+      }
+    }
   }
 
   /** One line above the table for a run with no successful request: its latency rows are empty, not zero. */

@@ -98,4 +98,22 @@ class RunComparisonTest {
     }
     assertThat(ends).as(out).hasSize(1);
   }
+
+  @Test
+  void aRunThatDidNotRunToItsEndSaysSoAboveTheTable() {
+    // An interrupted run (Ctrl-C) or one stopped for refusals compared as though it had run its course.
+    ObjectNode interrupted = run(10, 0, 100).put("interrupted", true);
+    ((ObjectNode) interrupted.get("totals")).put("cancelled", 10);
+    ObjectNode refused = run(0, 8, 0).put("refused", "the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)");
+    ObjectNode unreachable = run(0, 5, 0).put("unreachable", "no connection in the first 2 s: connection refused: 127.0.0.1:8000");
+
+    String out = compare(interrupted, run(20, 0, 100));
+    assertThat(out).as(out).contains("A: interrupted: partial results (10 requests cancelled)")
+        .doesNotContain("B: interrupted");
+    assertThat(compare(run(20, 0, 100), refused)).contains(
+        "B: stopped: the first 8 requests were all refused: HTTP 404: Invalid URL (POST /)");
+    assertThat(compare(unreachable, run(20, 0, 100))).contains(
+        "A: stopped: no connection in the first 2 s: connection refused: 127.0.0.1:8000");
+    assertThat(compare(run(20, 0, 100), run(20, 0, 100))).doesNotContain("interrupted").doesNotContain("stopped");
+  }
 }
