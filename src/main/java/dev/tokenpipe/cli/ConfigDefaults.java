@@ -97,15 +97,26 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     return v.asText();
   }
 
-  /** @throws IllegalArgumentException naming the first file key that is no option of {@code command} */
+  /**
+   * @throws IllegalArgumentException naming the first file key that is no option of {@code command}, or whose
+   *     value is neither a value nor a list of values
+   */
   void checkKeys(CommandLine.Model.CommandSpec command) {
     if (file == null) {
       return;
     }
     List<String> known = command.options().stream().map(ConfigDefaults::key).toList();
-    file.fieldNames().forEachRemaining(k -> {
+    file.fields().forEachRemaining(e -> {
+      String k = e.getKey();
       if (!known.contains(k)) {
         throw new IllegalArgumentException("config file: '" + k + "' is not an option of tokenpipe " + command.name());
+      }
+      // A mapping, or a list inside a list, reads as an empty text (asText): the value would vanish without a word.
+      JsonNode v = e.getValue();
+      boolean flat = v.isArray() ? java.util.stream.StreamSupport.stream(v.spliterator(), false).allMatch(JsonNode::isValueNode)
+          : v.isValueNode();
+      if (!flat) {
+        throw new IllegalArgumentException("config file: '" + k + "' must be a value or a list of values, not " + v);
       }
     });
   }

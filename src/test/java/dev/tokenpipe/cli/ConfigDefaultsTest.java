@@ -72,6 +72,31 @@ class ConfigDefaultsTest {
         .hasMessageContaining("'bogus' is not an option of tokenpipe sim");
   }
 
+  /**
+   * A value that is no value, a mapping or a list inside a list, is refused with its key: it was read as an empty
+   * string, so {@code upstream: [http://a:8000, {host: b}]} served only a, and {@code port: {n: 1}} the default.
+   */
+  @Test
+  void aNestedValueInTheFileIsAOneLineErrorNamingItsKey() throws Exception {
+    for (String yaml : new String[] {"model: [a, {name: b}]\n", "model: [a, [b, c]]\n", "port: {n: 9300}\n"}) {
+      Path file = dir.resolve("nested.yaml");
+      Files.writeString(file, yaml);
+      String key = yaml.substring(0, yaml.indexOf(':'));
+      assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", file.toString())).as(yaml)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("'" + key + "'").hasMessageContaining("a value or a list of values");
+    }
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream old = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      assertThat(Main.execute("sim", "--config", dir.resolve("nested.yaml").toString())).isEqualTo(Cli.EXIT_USAGE);
+    } finally {
+      System.setErr(old);
+    }
+    assertThat(err.toString(StandardCharsets.UTF_8).strip()).doesNotContain("\n").contains("'port'");
+  }
+
   @Test
   void missingOrMalformedFileIsAUsageError() throws Exception {
     assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", dir.resolve("nope.yaml").toString()))
