@@ -577,9 +577,12 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     // A 204 or 304 ends at its head whatever its headers say (RFC 9112 §6.3): never a stream, and a 304 is the
     // upstream's answer to a conditional request, not an error, so it goes to the client as it came.
     boolean bodyless = StreamHeaders.bodyless(head.status());
+    // So does any answer to a HEAD (its codec has already taken a chunked coding out of the head): nothing to relay,
+    // cut or wait for after it.
+    boolean noBody = bodyless || HttpMethod.HEAD.equals(method);
     upstreamReusable = HttpUtil.isKeepAlive(head)
-        && (bodyless || HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
-    Framing framing = bodyless ? Framing.RAW : Framing.of(head.headers());
+        && (noBody || HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
+    Framing framing = noBody ? Framing.RAW : Framing.of(head.headers());
     if (status >= 200 && status < 300 || bodyless) {
       // While another attempt may still replace this one (a hedge, or a failover before the first generated event),
       // its head waits with its events: the client's head must be that of the stream it gets, its x-request-id and
@@ -623,7 +626,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         firstAttemptDecided();
         client.passthroughHead(head);
         answer = AnswerUsage.forHead(head);
-        closeDelimited = !bodyless && !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head);
+        closeDelimited = !noBody && !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head);
         cancel(firstTokenTimer); // a whole answer has no first token to wait for
       }
       return;

@@ -42,6 +42,9 @@ class GatewayBodylessAnswerTest {
             + "Content-Length: 4242\r\n\r\n"))
         .on("/v1/files/no-length", x -> x.write("HTTP/1.1 304 Not Modified\r\nETag: \"v8\"\r\nx-request-id: req-304b\r\n\r\n"))
         .on("/v1/files/deleted", x -> x.write("HTTP/1.1 204 No Content\r\nx-request-id: req-204\r\nContent-Length: 0\r\n\r\n"))
+        // A HEAD's answer: what GET would say, chunked JSON, without the body (RFC 9110 §9.3.2, RFC 9112 §6.1).
+        .on("/v1/files/listing", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + "Transfer-Encoding: chunked\r\nx-request-id: req-head\r\n\r\n"))
         .on("/v1/models", x -> x.json(200, "OK", "", NEXT));
     accessLog = new AccessLogCapture();
     gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(upstream.url())));
@@ -138,5 +141,21 @@ class GatewayBodylessAnswerTest {
         .doesNotContain("content-length", "transfer-encoding");
     assertThat(headRest[1]).startsWith("HTTP/1.1 200 OK").endsWith(NEXT);
     assertThat(accessLog.await("/v1/files/deleted", Duration.ofSeconds(5))).containsEntry("outcome", "done");
+  }
+
+  /**
+   * A HEAD's answer has no body either: a chunked JSON head for HEAD was taken for a close-delimited JSON body that
+   * ended empty, so not whole JSON: {@code upstream_cut}, the client's connection closed under its pipelined requests.
+   */
+  @Test
+  void aHeadRequestsChunkedJsonAnswerIsWholeAtItsHead() throws Exception {
+    String wire = pipelinedWithNext("HEAD /v1/files/listing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    String[] headRest = firstHeadAndRest(wire);
+
+    assertThat(headRest[0]).startsWith("http/1.1 200").contains("\r\nx-request-id: req-head");
+    assertThat(headRest[1]).as("no body after a HEAD's answer, then the next response").startsWith("HTTP/1.1 200 OK")
+        .endsWith(NEXT);
+    assertThat(accessLog.await("/v1/files/listing", Duration.ofSeconds(5))).containsEntry("status", "200")
+        .containsEntry("outcome", "done");
   }
 }
