@@ -17,6 +17,8 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -505,7 +507,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         if (state == StreamState.ERROR_BODY) {
           failWithUpstreamError();
         } else {
-          attemptFailed(ErrorKind.UPSTREAM_PROTOCOL, null, true);
+          attemptFailed(ErrorKind.UPSTREAM_PROTOCOL, oversizedHead(o.decoderResult().cause()), true);
         }
         return;
       }
@@ -543,6 +545,20 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         ReferenceCountUtil.release(msg);
       }
     }
+  }
+
+  /**
+   * A head over the codec's bounds is valid HTTP the gateway will not read, and the bound is what an operator
+   * would look for, so the error names it; any other decoder failure keeps the kind's own message (null).
+   */
+  private static ApiError oversizedHead(Throwable cause) {
+    if (cause instanceof TooLongHttpLineException) {
+      return ErrorKind.UPSTREAM_PROTOCOL.apiError("The upstream's status line is longer than 4 KiB, the most the gateway reads.");
+    }
+    if (cause instanceof TooLongHttpHeaderException) {
+      return ErrorKind.UPSTREAM_PROTOCOL.apiError("The upstream's response headers are larger than 8 KiB, the most the gateway reads.");
+    }
+    return null;
   }
 
   /** The read's writes leave in one flush. */

@@ -183,6 +183,17 @@ class GatewayCompletenessTest {
     assertThat(r.json().path("error").path("message").asText()).as("%s", r).isNotBlank();
   }
 
+  /** An upstream head over the bound is named as such, not as "not valid HTTP": the bound is what to change. */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void anOversizedUpstreamHeadSaysSoAndNamesTheBound(boolean stream) throws Exception {
+    Wire.Response r = post("/v1/chat/completions", chat("huge-head", stream));
+
+    assertThat(r.status()).as("%s", r).isEqualTo(502);
+    assertThat(r.json().path("error").path("code").asText()).isEqualTo("upstream_protocol_error");
+    assertThat(r.json().path("error").path("message").asText()).as("%s", r).contains("larger than 8 KiB");
+  }
+
   @ParameterizedTest
   @ValueSource(booleans = {false, true})
   @Tag("issue9")
