@@ -13,6 +13,7 @@ import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -68,6 +69,8 @@ final class ClientStream {
   private ByteBuf held;
   private boolean ended;
   private boolean closed;
+  /** The head that went out has neither a length nor chunks (an HTTP/1.0 client's): the close ends its body. */
+  private boolean closeDelimited;
   /** A HEAD request: its response has no body, and only Netty's encoder knows to drop one. */
   private final boolean headRequest;
   /**
@@ -175,6 +178,8 @@ final class ClientStream {
     status = head.status().code();
     write(ctx, head, false);
     // Read after the write: Http10Framing drops chunked coding from the head for an HTTP/1.0 client.
+    closeDelimited = !headRequest && !StreamHeaders.bodyless(head.status()) && !HttpUtil.isContentLengthSet(head)
+        && !HttpUtil.isTransferEncodingChunked(head);
     if (f.isStream() && !headRequest && HttpUtil.isTransferEncodingChunked(head)) {
       chunkedCtx = ctx.pipeline().context(HttpServerCodec.class);
     }
@@ -514,9 +519,8 @@ final class ClientStream {
     }
     if (passthrough || framing == Framing.RAW) {
       ended = true;
-      closed = true;
       flush(); // what the read brought before the cut goes first
-      ctx.close(); // a body cut mid-way: closing without the last chunk says "incomplete"
+      abort(); // a body cut mid-way: closing without the last chunk says "incomplete"
       return;
     }
     String event = dialect.inBandError(error, framing);
@@ -535,6 +539,19 @@ final class ClientStream {
     if (!keepAlive) {
       f.addListener(ChannelFutureListener.CLOSE);
     }
+  }
+
+  /**
+   * Closes the connection so that the client reads its response as incomplete: without the last chunk, or short of
+   * its length; a close-delimited body (an HTTP/1.0 client's) ends at a close, so there a reset is the only end that
+   * says "incomplete" (curl: "Connection reset by peer", exit 56), where a FIN would end the body as whole.
+   */
+  void abort() {
+    closed = true;
+    if (closeDelimited) {
+      ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+    }
+    ctx.close();
   }
 
   /** Frees what is held; the request is over. */

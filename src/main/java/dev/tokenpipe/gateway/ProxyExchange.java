@@ -1064,7 +1064,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     errorKind = ErrorKind.SLOW_CLIENT;
     closeUpstream();
     moveTo(StreamState.CANCELLED);
-    ctx.close(); // nothing more can be written to it; the close tells it the stream is incomplete
+    client.abort(); // nothing more can be written to it; the close tells it the stream is incomplete
     finish("error:" + ErrorKind.SLOW_CLIENT.label());
   }
 

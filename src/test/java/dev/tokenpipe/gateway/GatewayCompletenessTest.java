@@ -63,6 +63,8 @@ class GatewayCompletenessTest {
           x.event(ChatChunks.role()).event(ChatChunks.content("Hello")).event(ChatChunks.DONE)
               .event(ChatChunks.content("AFTERDONE")).end(); // a sloppy server: more after its own end
         })
+        .on("cut-answer", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .chunk("{\"id\":\"chatcmpl-1\",\"choices\":[{\"message\":{\"content\":\"par").pause(100).reset())
         .on("not-http", x -> x.write("SSH-2.0-OpenSSH_9.6\r\n\r\n").pause(10_000))
         .on("cut-head", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/ev").close())
         .on("huge-head", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Big: "
@@ -181,6 +183,34 @@ class GatewayCompletenessTest {
     assertThat(r.status()).as("%s", r).isEqualTo(502);
     assertThat(r.headerValue("content-type")).startsWith("application/json");
     assertThat(r.json().path("error").path("message").asText()).as("%s", r).isNotBlank();
+  }
+
+  /**
+   * An HTTP/1.0 client gets a whole answer without a length as a close-delimited body, whose end is the close: a
+   * plain close after an upstream cut read as the answer's end, the cut invisible (the gateway logged upstream_cut).
+   * The connection is reset instead, which every HTTP client reports as an error.
+   */
+  @Test
+  void aCutAnswerToAnHttp10ClientEndsInAResetNotInTheCloseThatWouldEndItsBody() throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", gateway.port())) {
+      s.setSoTimeout(8000);
+      s.getOutputStream().write(Wire.post("HTTP/1.0", "/v1/chat/completions", chat("cut-answer", false))
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+      String end;
+      try {
+        byte[] buf = new byte[4096];
+        for (int n; (n = s.getInputStream().read(buf)) >= 0; ) {
+          got.write(buf, 0, n);
+        }
+        end = "a clean end of stream";
+      } catch (java.net.SocketException e) {
+        end = "reset";
+      }
+      assertThat(got.toString(java.nio.charset.StandardCharsets.ISO_8859_1)).startsWith("HTTP/1.1 200")
+          .doesNotContainIgnoringCase("content-length").doesNotContainIgnoringCase("transfer-encoding");
+      assertThat(end).as("what the client's read ended with, after %s", got).isEqualTo("reset");
+    }
   }
 
   /** An upstream head over the bound is named as such, not as "not valid HTTP": the bound is what to change. */
