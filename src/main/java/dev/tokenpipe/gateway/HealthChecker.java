@@ -156,7 +156,7 @@ final class HealthChecker implements AutoCloseable {
       if (!passed) {
         log.debug("health check of {} failed: {}", upstream.name(), why);
       }
-      set.checkResult(upstream, passed);
+      set.checkResult(upstream, passed, passed ? null : why);
     }
 
     /** One check's connection: the first head decides; anything else before it is a failure. */
@@ -189,7 +189,7 @@ final class HealthChecker implements AutoCloseable {
             } else if (status >= 100 && status < 200) {
               return; // 1xx: the final head is still to come
             } else {
-              finish(status >= 200 && status < 300, "status " + status);
+              finish(status >= 200 && status < 300, "GET " + path + " answered " + status);
             }
           }
         } finally {

@@ -187,6 +187,11 @@ final class UpstreamSet {
    * #CHECK_PASSES_TO_RETURN} passes in a row bring back (with a slow start).
    */
   void checkResult(Upstream u, boolean passed) {
+    checkResult(u, passed, null);
+  }
+
+  /** @param why what the check found when it failed (said in the warning of an ejection), or null */
+  void checkResult(Upstream u, boolean passed, String why) {
     int idx = upstreams.indexOf(u);
     if (idx < 0) {
       return;
@@ -203,7 +208,8 @@ final class UpstreamSet {
       int run = checkRun.updateAndGet(idx, r -> r < 0 ? r - 1 : -1);
       if (-run >= CHECK_FAILS_TO_EJECT && ejected.compareAndSet(idx, 0, 1)) {
         activeEjections.incrementAndGet(idx);
-        LOG.warn("upstream {} ejected: {} health checks failed in a row", u.name(), -run);
+        LOG.warn("upstream {} ejected: {} health checks failed in a row{}", u.name(), -run,
+            why == null ? "" : ", the last: " + why);
       }
     }
   }

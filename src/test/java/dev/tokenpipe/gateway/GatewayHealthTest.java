@@ -172,4 +172,33 @@ class GatewayHealthTest {
   interface BooleanSupplierWithIo {
     boolean get() throws Exception;
   }
+
+  /**
+   * The warning that an upstream was ejected says why its checks failed: "3 health checks failed in a row" alone
+   * sent an operator to raise the log level and wait for it to happen again (a 404 from a wrong --health-check path
+   * looks the same as a dead server).
+   */
+  @Test
+  void theEjectionWarningSaysWhyTheLastCheckFailed() throws Exception {
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(UpstreamSet.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    try (ScriptedUpstream up = new ScriptedUpstream();
+        GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(up.url()))
+            .withHealthCheck("/healthz-typo", Duration.ofMillis(100)))) {
+      await("ejected by 3 failed checks", () -> readyz(g) == 503, 10);
+      await("the warning", () -> warnings(lines).stream().anyMatch(l -> l.contains("ejected")), 5);
+      assertThat(warnings(lines)).filteredOn(l -> l.contains("ejected")).first().asString()
+          .contains(up.url()).contains("3 health checks failed in a row").contains("404");
+    } finally {
+      logger.detachAppender(lines);
+    }
+  }
+
+  private static List<String> warnings(ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> a) {
+    synchronized (a) {
+      return a.list.stream().map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
+    }
+  }
 }
