@@ -139,7 +139,7 @@ public final class BenchCommand implements Callable<Integer> {
       description = "Count output tokens without usage with cl100k_base, or one per event. Default: ${DEFAULT-VALUE}.")
   String tokenizer;
 
-  @Option(names = "--json", paramLabel = "FILE", description = "Write the result as JSON (schema tokenpipe.bench/v1).")
+  @Option(names = "--json", paramLabel = "FILE", description = "Write the result as JSON (schema tokenpipe.bench/v1); '-' prints it instead of the summary.")
   Path jsonFile;
 
   @Option(names = "--html", paramLabel = "FILE", description = "Write a self-contained HTML report with charts.")
@@ -169,6 +169,11 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--progress-label", hidden = true, paramLabel = "TEXT", description = "Text in front of each progress line (demo).")
   String progressLabel = "";
 
+  /** {@code --json -}: the JSON on stdout instead of the summary, as doctor's {@code --json -}. */
+  private boolean jsonToStdout() {
+    return jsonFile != null && jsonFile.toString().equals("-");
+  }
+
   /** An output file whose folder is missing or read-only is a usage error at once (exit 64). */
   private void checkWritable(Path file) {
     String problem = file == null ? null : FileProblem.unwritable(file, false);
@@ -182,7 +187,13 @@ public final class BenchCommand implements Callable<Integer> {
     if (url == null) {
       throw new CommandLine.ParameterException(spec.commandLine(), "missing URL (e.g. http://127.0.0.1:8000/v1/chat/completions)");
     }
-    for (Path p : new Path[] {jsonFile, htmlFile, hdrFile}) {
+    for (String[] f : new String[][] {{"--html", String.valueOf(htmlFile)}, {"--hdr", String.valueOf(hdrFile)}}) {
+      if (f[1].equals("-")) { // not a file named "-" in the working directory
+        throw new CommandLine.ParameterException(spec.commandLine(), f[0] + " -: this report goes to a file; name one"
+            + " (only --json - prints to standard output)");
+      }
+    }
+    for (Path p : new Path[] {jsonToStdout() ? null : jsonFile, htmlFile, hdrFile}) {
       checkWritable(p); // before the load runs, not after it
     }
     BenchConfig config = config();
@@ -230,7 +241,9 @@ public final class BenchCommand implements Callable<Integer> {
       err.println(modelHint);
     }
     err.flush();
-    if (result.has("sweep")) {
+    if (jsonToStdout()) {
+      out.println(result.toPrettyString()); // instead of the summary
+    } else if (result.has("sweep")) {
       Sweep.print(result, out);
     } else {
       Summary.print(result, out);
@@ -242,7 +255,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
     List<String> failures = new ArrayList<>();
     try {
-      if (jsonFile != null) {
+      if (jsonFile != null && !jsonToStdout()) {
         HtmlReport.writeJson(jsonFile, result);
         written.add(jsonFile.toString());
       }
@@ -257,7 +270,7 @@ public final class BenchCommand implements Callable<Integer> {
     } catch (IOException e) {
       failures.add("cannot write " + htmlFile + ": " + e.getMessage());
     }
-    if (!written.isEmpty()) {
+    if (!written.isEmpty() && !jsonToStdout()) {
       out.println();
       out.println("  wrote " + String.join(", ", written));
       out.flush();

@@ -61,6 +61,35 @@ class BenchOutputTest {
     assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(5_000);
   }
 
+  /**
+   * {@code --json -} prints the JSON on stdout, as doctor's does: bench wrote it to a file named "-" in the working
+   * directory and printed the text summary. {@code --html -} and {@code --hdr -} are usage errors, not files named "-".
+   */
+  @Test
+  void jsonDashPrintsTheResultOnStdoutAndWritesNoFileNamedDash() throws Exception {
+    Path dash = Path.of("-");
+    java.nio.file.Files.deleteIfExists(dash);
+    try {
+      BenchCli r = BenchCli.run("bench", "-n", "2", "-c", "1", "--progress", "none", "--json", "-", "-H",
+          "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3", sim.chatUrl());
+
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      assertThat(java.nio.file.Files.exists(dash)).as("a file named '-'").isFalse();
+      JsonNode json = dev.tokenpipe.openai.Json.MAPPER.readTree(r.out());
+      assertThat(json.path("schema").asText()).isEqualTo(BenchReport.SCHEMA);
+      assertThat(json.path("totals").path("ok").asLong()).isEqualTo(2);
+
+      for (String flag : new String[] {"--html", "--hdr"}) {
+        BenchCli bad = BenchCli.run("bench", "-n", "1", "--progress", "none", flag, "-", "http://127.0.0.1:9/v1/chat/completions");
+        assertThat(bad.exitCode()).as(flag + ": " + bad.err()).isEqualTo(64);
+        assertThat(bad.err()).contains(flag + " -: ").contains("only --json - prints to standard output");
+        assertThat(java.nio.file.Files.exists(dash)).as("a file named '-'").isFalse();
+      }
+    } finally {
+      java.nio.file.Files.deleteIfExists(dash);
+    }
+  }
+
   @Test
   void successfulRunSaysWhereResultsWentAndSelfCheckFollowsItsRule() throws Exception {
     Path json = dir.resolve("ok.json");
