@@ -146,10 +146,15 @@ public final class KnowledgeBase {
         - match: { prefix: "/v1/" }
           route: { cluster: llm, timeout: 0s, idle_timeout: 300s }""");
 
-    add(CADDY, List.of(HELD_UNTIL_END, SIZE_BURSTS, EVENTS_HELD, CLOCK_BURSTS), Source.DOCUMENTED,
-        "Flush after every write in reverse_proxy.",
+    // Caddy 2.6 flushes text/event-stream per write by default; what holds a stream is 'buffer_responses', which
+    // reads each response whole first, and 'flush_interval -1' beside it changes nothing (CaddyDoctorTest: the
+    // fix printed before, flush_interval -1 alone, left the stream held to its end).
+    add(CADDY, List.of(HELD_UNTIL_END, SIZE_BURSTS, EVENTS_HELD, CLOCK_BURSTS), Source.MEASURED,
+        "Remove 'buffer_responses' (and 'max_buffer_size') from reverse_proxy: it holds each response until it ends,"
+            + " whatever flush_interval says; and flush after every write.",
         """
         reverse_proxy /v1/* upstream:8000 {
+            # no buffer_responses / max_buffer_size here
             flush_interval -1
         }""");
     add(CADDY, List.of(COMPRESSED_STREAM), Source.DOCUMENTED,

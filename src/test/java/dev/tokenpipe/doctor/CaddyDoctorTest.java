@@ -50,4 +50,50 @@ class CaddyDoctorTest {
     assertThat(run.json().get("stats").get("content_encoding").asText()).isEmpty();
     assertThat(run.json().get("stats").get("events_per_read").asDouble()).isLessThan(1.3);
   }
+
+  /** The test template with {@code reverse_proxy}'s block. */
+  static ProxyProcess caddyProxyBlock(String name, String block) throws Exception {
+    String text = """
+        {
+        	admin off
+        	auto_https off
+        	storage file_system ${dir}/data
+        }
+        http://127.0.0.1:${port} {
+        	reverse_proxy 127.0.0.1:${upstream} {
+        ${block}
+        	}
+        }
+        """;
+    return ProxyProcess.startWithText(name, text, "Caddyfile", sim.port(), Map.of("block", block),
+        List.of(CADDY, "run", "--adapter", "caddyfile", "--config", "${config}"));
+  }
+
+  @Test
+  void bufferResponsesHoldsTheWholeStreamAndTheFixPrintedRemovesIt() throws Exception {
+    // 'buffer_responses' holds each response until it ends; the fix doctor printed, 'flush_interval -1', left the
+    // stream held to its end (measured: TTFT 1.47 s, 32 events per read with both in the block).
+    try (ProxyProcess buffered = caddyProxyBlock("caddy-buffered", "\t\tbuffer_responses");
+         ProxyProcess flushOnly = caddyProxyBlock("caddy-buffered-flush", "\t\tbuffer_responses\n\t\tflush_interval -1")) {
+      DoctorRun run = DoctorRun.run("--no-probe", buffered.url("/v1/chat/completions"));
+      assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
+      var held = run.finding("held-until-end");
+      assertThat(held.get("layer").asText()).isEqualTo("caddy");
+      String fix = held.get("fixes").get(0).get("snippet").asText();
+      assertThat(fix).as(run.transcript()).contains("buffer_responses");
+      assertThat(held.get("fixes").get(0).get("advice").asText()).contains("buffer_responses");
+
+      // What the old fix alone does: still held.
+      assertThat(DoctorRun.run("--no-probe", flushOnly.url("/v1/chat/completions")).exitCode()).isEqualTo(1);
+      // What the printed fix does: the snippet's block as it stands (comments and all), streamed.
+      String block = fix.lines().filter(l -> !l.startsWith("reverse_proxy") && !l.strip().equals("}"))
+          .map(l -> "\t\t" + l.strip()).collect(java.util.stream.Collectors.joining("\n"));
+      try (ProxyProcess fixed = caddyProxyBlock("caddy-fixed", block)) {
+        DoctorRun after = DoctorRun.run("--no-probe", fixed.url("/v1/chat/completions"));
+        assertThat(after.exitCode()).as(after.transcript()).isIn(0, 2);
+        assertThat(after.findingIds()).as(after.transcript()).doesNotContain("held-until-end");
+        assertThat(after.json().get("stats").get("events_per_read").asDouble()).isLessThan(1.3);
+      }
+    }
+  }
 }
