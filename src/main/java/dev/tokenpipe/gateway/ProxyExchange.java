@@ -875,8 +875,10 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       attemptFailed(ErrorKind.UPSTREAM_STATUS, UpstreamErrorBody.toApiError(dialect, 502, books.upstreamError()), true);
       return;
     }
+    // A stream nobody asked for tokens from (Ollama's pull progress, a job's event stream) has no generated event
+    // to wait for: its events go at once, as the first event of a token stream would.
     if (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null || books.sawOpaque()
-        || midEvent) {
+        || midEvent || !expectStream) {
       firstAttemptDecided();
       client.forward(out, readNanos, midEvent, readEnds);
       delivered();

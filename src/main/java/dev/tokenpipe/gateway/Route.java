@@ -30,9 +30,14 @@ enum Route {
   NOT_FOUND(null);
 
   static final String STREAM_PATH = "/v1/stream";
-  /** Ollama's native endpoints that stream unless the body says {@code "stream": false}. */
-  private static final Set<String> STREAM_BY_DEFAULT = Set.of("/api/chat", "/api/generate", "/api/pull", "/api/push",
-      "/api/create");
+  /** Ollama's native endpoints that stream tokens unless the body says {@code "stream": false}. */
+  private static final Set<String> STREAM_BY_DEFAULT = Set.of("/api/chat", "/api/generate");
+  /**
+   * Ollama's endpoints that stream progress ({@code {"status":...}} lines ending with {@code {"status":"success"}}), not
+   * tokens: no first token to wait for, no terminator to check, no event to hold for a failover. Relayed as any
+   * stream the client did not ask the gateway to judge, line by line as it comes.
+   */
+  private static final Set<String> PROGRESS_STREAMS = Set.of("/api/pull", "/api/push", "/api/create");
 
   /** The {@code Allow} header of a 405 on this route; null where the upstream decides. */
   final String allow;
@@ -79,12 +84,12 @@ enum Route {
   }
 
   /**
-   * Whether a proxied request asks for a stream: a JSON body with {@code "stream": true}, or, on Ollama's
-   * native {@code /api/chat}, {@code /api/generate} (and pull, push, create), any body without
-   * {@code "stream": false}, which is Ollama's default.
+   * Whether a proxied request asks for a stream of generated tokens: a JSON body with {@code "stream": true}, or, on
+   * Ollama's native {@code /api/chat}, {@code /api/generate}, any body without {@code "stream": false}, which is
+   * Ollama's default. Never Ollama's progress streams ({@link #PROGRESS_STREAMS}).
    */
   static boolean asksForStream(String path, FullHttpRequest req) {
-    if (!HttpMethod.POST.equals(req.method())) {
+    if (!HttpMethod.POST.equals(req.method()) || PROGRESS_STREAMS.contains(path)) {
       return false;
     }
     boolean byDefault = STREAM_BY_DEFAULT.contains(path);

@@ -317,4 +317,41 @@ class GatewayDialectTest {
     assertThat(error.path("error").isTextual()).as("Ollama's {\"error\":\"...\"}: %s", r.bodyText()).isTrue();
     assertThat(error.path("error").asText()).isNotBlank();
   }
+
+  /**
+   * Ollama's /api/pull (push, create) streams progress lines and ends with {@code {"status":"success"}}: no token,
+   * no {@code "done":true}. It is relayed line by line as it comes (its lines were held like a chat's role chunk,
+   * waiting for a generated token that never comes: no progress until the end), it is never cut by the first-token
+   * timeout, and its clean end is its end (an error line was appended to every successful pull, outcome=upstream_cut).
+   */
+  @Test
+  void ollamaPullProgressIsRelayedAsItComesAndItsSuccessEndsIt() throws Exception {
+    String progress = "{\"status\":\"pulling 6a0746a1ec1a\",\"digest\":\"sha256:6a07\",\"total\":4661211808,\"completed\":%d}\n";
+    StringBuilder all = new StringBuilder();
+    for (int i = 0; i < 4; i++) {
+      all.append(progress.formatted(i * 1_000_000));
+    }
+    all.append("{\"status\":\"success\"}\n");
+    ScriptedUpstream up = upstream().on("/api/pull", x -> {
+      x.write("HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n");
+      for (String line : all.toString().split("(?<=\n)")) {
+        x.chunk(line).pause(300);
+      }
+      x.end();
+    });
+    GatewayServer gw = gateway(GatewayConfig.defaults().withUpstreams(List.of(up.url()))
+        .withTimeouts(Duration.ofMillis(500), Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(30)));
+    try (AccessLogCapture log = new AccessLogCapture()) {
+      Wire.Response r = Wire.post(gw.port(), "/api/pull", "{\"model\":\"llama3\"}");
+
+      assertThat(r.status()).as("%s", r).isEqualTo(200);
+      assertThat(r.complete()).isTrue();
+      assertThat(r.bodyText()).as("the upstream's lines, nothing appended").isEqualTo(all.toString());
+      // Five lines 300 ms apart: relayed as they come, the client reads them over about 1.2 s, not in one read at the end.
+      long spreadMs = (r.readNanos().getLast() - r.readNanos().getFirst()) / 1_000_000;
+      assertThat(r.reads().size()).as("reads").isGreaterThanOrEqualTo(4);
+      assertThat(spreadMs).as("from the first read to the last").isGreaterThan(700);
+      assertThat(log.await("/api/pull", Duration.ofSeconds(5))).containsEntry("outcome", "done");
+    }
+  }
 }
