@@ -11,16 +11,20 @@ final class RetryPolicy {
 
   /**
    * Upstream statuses worth another upstream: overload and server faults. Other 4xx are about the request
-   * itself and would fail the same way anywhere.
+   * itself and would fail the same way anywhere. 529 is how Anthropic's API says it is overloaded
+   * ({@code overloaded_error}), its most common passing failure, which its SDKs retry.
    */
   static boolean retriableStatus(int status) {
-    return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+    return status == 429 || status == 500 || status == 502 || status == 503 || status == 504 || status == OVERLOADED;
   }
 
   /** Statuses that say the upstream (or what stands in front of it) is unwell right now. */
   static boolean unhealthyStatus(int status) {
-    return status == 502 || status == 503 || status == 504;
+    return status == 502 || status == 503 || status == 504 || status == OVERLOADED;
   }
+
+  /** Anthropic's "overloaded" status. */
+  private static final int OVERLOADED = 529;
 
   static boolean mayRetry(ClientStream client, int attempts, int maxAttempts) {
     return client.canStartOver() && attempts < maxAttempts;

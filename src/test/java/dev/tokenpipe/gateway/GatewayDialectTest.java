@@ -354,4 +354,30 @@ class GatewayDialectTest {
       assertThat(log.await("/api/pull", Duration.ofSeconds(5))).containsEntry("outcome", "done");
     }
   }
+
+  /**
+   * Anthropic's API says "overloaded" with 529 (overloaded_error), its most common passing failure, and both of its
+   * SDKs retry it: it is retried on the next upstream like a 503, and counts against A's health as a 503 does; the
+   * client got A's 529 while B stood idle.
+   */
+  @Test
+  void anthropics529OverloadedFailsOverToTheNextUpstream() throws Exception {
+    ScriptedUpstream a = upstream().on("/v1/messages", x -> x.json(529, "Site Overloaded", "request-id: req_a\r\n",
+        "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"));
+    ScriptedUpstream b = upstream().on("/v1/messages", x -> {
+      x.sseHead("request-id: req_b\r\n");
+      stream(x, ANTHROPIC_STREAM);
+      x.end();
+    });
+    GatewayServer gw = gateway(GatewayConfig.defaults().withUpstreams(List.of(a.url(), b.url())).withBalance("round-robin"));
+
+    Wire.Response r = Wire.post(gw.port(), "/v1/messages", MESSAGES);
+
+    assertThat(a.requests("/v1/messages")).as("A first").isEqualTo(1);
+    assertThat(b.requests("/v1/messages")).as("then B").isEqualTo(1);
+    assertThat(r.status()).as("%s", r).isEqualTo(200);
+    assertThat(r.headerValue("request-id")).isEqualTo("req_b");
+    assertThat(r.bodyWithoutComments()).isEqualTo(ANTHROPIC_STREAM);
+    assertThat(gw.metrics().count("retries")).isEqualTo(1);
+  }
 }
