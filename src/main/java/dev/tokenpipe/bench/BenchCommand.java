@@ -481,6 +481,19 @@ public final class BenchCommand implements Callable<Integer> {
           throw Cli.usage((f.isDirectory() ? "is a directory: " : "no such file: ") + f);
         }
       }
+      if (output != null) {
+        // Checked before anything is read or printed: a merge written over one of its inputs replaced that run's
+        // per-second log with one merged interval, its timeline lost.
+        for (File f : files) {
+          if (output.exists() && Files.isSameFile(output.toPath(), f.toPath())) {
+            throw Cli.usage("-o " + output + " is one of the inputs; it would be overwritten (name another file)");
+          }
+        }
+        String problem = FileProblem.unwritable(output.toPath(), false);
+        if (problem != null) {
+          throw Cli.usage("cannot write " + output + ": " + problem);
+        }
+      }
       Map<String, org.HdrHistogram.Histogram> merged;
       try {
         merged = HdrLog.read(files.toArray(File[]::new));
