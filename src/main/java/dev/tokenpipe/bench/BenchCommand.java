@@ -236,8 +236,12 @@ public final class BenchCommand implements Callable<Integer> {
     if (hint != null) {
       err.println(hint);
     }
+    // --model helps neither a target that cannot be reached nor a key it refuses (GET /v1/models got the same 401):
+    // then the run's own line says why, alone.
     boolean onlyConnectErrors = result.path("errors").size() == 1 && result.path("errors").has("connect");
-    if (modelHint != null && !(allFailed && onlyConnectErrors)) {
+    boolean onlyKeyRefusals = result.path("errors").size() > 0 && result.path("errors").propertyStream()
+        .allMatch(e -> e.getKey().equals("http_401") || e.getKey().equals("http_403"));
+    if (modelHint != null && !(allFailed && (onlyConnectErrors || onlyKeyRefusals))) {
       err.println(modelHint);
     }
     err.flush();

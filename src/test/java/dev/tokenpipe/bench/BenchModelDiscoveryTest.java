@@ -94,4 +94,29 @@ class BenchModelDiscoveryTest {
       server.stop(0);
     }
   }
+
+  @Test
+  void aRefusedKeyIsTheOneLineNotAModelHint() throws Exception {
+    // A wrong key: /v1/models answers 401 like every request, and "pass --model" sent the user the wrong way.
+    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    server.createContext("/", ex -> {
+      byte[] b = "{\"error\":{\"message\":\"Incorrect API key provided.\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}"
+          .getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().add("Content-Type", "application/json");
+      ex.sendResponseHeaders(401, b.length);
+      ex.getResponseBody().write(b);
+      ex.close();
+    });
+    server.start();
+    try {
+      Path json = dir.resolve("k.json");
+      BenchCli r = bench(json, "http://127.0.0.1:" + server.getAddress().getPort() + "/v1/chat/completions");
+      assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_ALL_FAILED);
+      assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
+      assertThat(r.err()).contains("HTTP 401: Incorrect API key provided.").doesNotContain("--model");
+      assertThat(BenchCli.json(json).path("config").path("model_source").asText()).isEqualTo("default");
+    } finally {
+      server.stop(0);
+    }
+  }
 }
