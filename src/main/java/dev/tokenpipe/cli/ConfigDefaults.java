@@ -57,7 +57,10 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
   private static JsonNode readYaml(Path path) {
     try {
       JsonNode node = new ObjectMapper(new YAMLFactory()).readTree(Files.readString(path));
-      if (node != null && !node.isNull() && !node.isObject()) {
+      if (node == null || node.isMissingNode() || node.isNull()) {
+        return null; // no document, or every line commented out: a file that sets nothing, like no file
+      }
+      if (!node.isObject()) {
         throw new IllegalArgumentException("config file " + path + ": expected a mapping of option names to values");
       }
       return node;

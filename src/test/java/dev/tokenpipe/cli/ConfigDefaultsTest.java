@@ -97,6 +97,19 @@ class ConfigDefaultsTest {
     assertThat(err.toString(StandardCharsets.UTF_8).strip()).doesNotContain("\n").contains("'port'");
   }
 
+  /**
+   * A file with no settings (empty, or every line commented out, as one is while trying things) is an empty YAML
+   * document, valid: it sets nothing. It was refused as "expected a mapping", exit 64.
+   */
+  @Test
+  void anEmptyOrAllCommentedFileSetsNothing() throws Exception {
+    for (String yaml : new String[] {"", "\n", "# port: 9300\n# tokens: 12\n", "---\n"}) {
+      Path file = dir.resolve("empty.yaml");
+      Files.writeString(file, yaml);
+      assertThat(parse(Map.of(), "sim", "--config", file.toString()).port()).as("[%s]", yaml).isEqualTo(8000);
+    }
+  }
+
   @Test
   void missingOrMalformedFileIsAUsageError() throws Exception {
     assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", dir.resolve("nope.yaml").toString()))
