@@ -603,7 +603,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       // While another attempt may still replace this one (a hedge, or a failover before the first generated event),
       // its head waits with its events: the client's head must be that of the stream it gets, its x-request-id and
       // rate limits included. The head wait still bounds it (onHeadWait).
-      boolean deferHead = api != Api.TOKENS && framing.isStream() && (hedge != null || retryPossible());
+      boolean deferHead = framing.isStream() && (hedge != null || retryPossible());
       if (!deferHead) {
         cancel(headWaitTimer);
       }
@@ -618,7 +618,11 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         translator = new TokenTranslator(this::writeTranslated,
             json -> fail(ErrorKind.UPSTREAM_STATUS, UpstreamErrorBody.toApiError(dialect, 502, json)), books);
         translatorParser = new SseParser(translator);
-        client.streamHead(head, Framing.SSE);
+        if (deferHead) {
+          deferredFraming = Framing.SSE; // its tokens are the gateway's events: the head goes with the first
+        } else {
+          client.streamHead(head, Framing.SSE);
+        }
       } else if (framing.isStream()) {
         relay = new EventRelay(framing, ctx.alloc());
         scanner = new StreamScanner(framing, false, books);
@@ -899,6 +903,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
 
   /** A gateway-made event of the translated API. */
   private void writeTranslated(String event) {
+    sendDeferredHead();
     client.writeEvent(event);
     delivered();
   }

@@ -177,4 +177,21 @@ class GatewayFailoverTest {
     }
     assertThat(gateway.metrics().earlyHeads.get()).isZero();
   }
+
+  /** The same on the token API: /v1/stream's head is that of the attempt whose tokens the client gets. */
+  @Test
+  void onTheTokenApiTooTheHeadAfterAFailoverIsBs() throws Exception {
+    a.on("/v1/chat/completions", x -> {
+      x.sseHead("x-request-id: from-a\r\n");
+      x.event(ChatChunks.role());
+      x.pause(50).reset();
+    });
+
+    Wire.Response r = Wire.post(gateway.port(), "/v1/stream", "{\"prompt\":\"hi\",\"model\":\"m\"}");
+
+    assertThat(b.requests("/v1/chat/completions")).as("A failed, B served").isEqualTo(1);
+    assertThat(r.status()).as("%s", r).isEqualTo(200);
+    assertThat(r.headerValue("x-request-id")).as("%s", r.head()).isEqualTo("from-b");
+    assertThat(r.bodyWithoutComments()).contains("data: Hello\n\n", "data:  from B\n\n").endsWith("data: [DONE]\n\n");
+  }
 }
