@@ -89,6 +89,25 @@ class SloSweepTest {
         .containsPattern("\\s50\\s+52\\.60\\s+47\\.90\\s");
   }
 
+  /**
+   * Without --slo there is no target to miss: a step's goodput is its completed req/s and its attainment the share
+   * of requests that succeeded. The table said "goodput 0.00, attain 0.0%" beside "met" for every step.
+   */
+  @Test
+  void withoutTargetsEverySucceededRequestCountsAsGood() {
+    com.fasterxml.jackson.databind.node.ObjectNode run = dev.tokenpipe.openai.Json.MAPPER.createObjectNode();
+    run.putObject("totals").put("requests", 8).put("ok", 6).put("errors", 2).put("requests_per_s", 1.23);
+
+    com.fasterxml.jackson.databind.node.ObjectNode step = Sweep.stepSummary(2, run);
+
+    assertThat(step.path("goodput_per_s").asDouble()).isEqualTo(1.23);
+    assertThat(step.path("attainment").asDouble()).isEqualTo(0.75);
+    assertThat(step.path("slo_met").asBoolean()).isTrue();
+    com.fasterxml.jackson.databind.node.ObjectNode none = dev.tokenpipe.openai.Json.MAPPER.createObjectNode();
+    none.putObject("totals").put("requests", 0).put("ok", 0).put("errors", 0).put("requests_per_s", 0);
+    assertThat(Sweep.stepSummary(2, none).path("attainment").asDouble()).isZero();
+  }
+
   @Test
   void badTargetsAndSweepsAreOneLineUsageErrors() {
     assertThatThrownBy(() -> Slo.parse("ttft<=5ms")).hasMessageContaining("METRIC:pNN<=DURATION");
