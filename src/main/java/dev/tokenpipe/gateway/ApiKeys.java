@@ -16,7 +16,8 @@ import java.util.Set;
 
 /**
  * Client authentication with keys sent as {@code Authorization: Bearer <key>} (OpenAI's way) or
- * {@code x-api-key: <key>} (Anthropic's, what its SDK sends) ({@code --api-keys-file}, one key per line, {@code #} comments).
+ * {@code x-api-key: <key>} (Anthropic's, what its SDK sends) ({@code --api-keys-file}, one key per line;
+ * {@code #} starts a comment, on a line of its own or after a key).
  * Keys are compared in constant time and never logged; an empty set means authentication is off.
  */
 final class ApiKeys {
@@ -39,16 +40,36 @@ final class ApiKeys {
       throw new IllegalArgumentException("--api-keys-file " + file + ": " + FileProblem.reason(e));
     }
     Set<String> out = new java.util.LinkedHashSet<>();
-    for (String line : lines) {
-      String k = line.strip();
-      if (!k.isEmpty() && !k.startsWith("#")) {
-        out.add(k);
+    for (int i = 0; i < lines.size(); i++) {
+      String k = lines.get(i).strip();
+      if (k.isEmpty() || k.startsWith("#")) {
+        continue;
       }
+      // A bearer key has no spaces (RFC 6750 §2.1): what follows one on its line is a comment, or two keys run
+      // together, which is refused rather than guessed at. The message never shows the line: it holds a key.
+      int space = indexOfWhitespace(k);
+      if (space > 0) {
+        if (!k.substring(space).strip().startsWith("#")) {
+          throw new IllegalArgumentException("--api-keys-file " + file + ": line " + (i + 1)
+              + " holds more than a key (a key has no spaces; a comment after a key starts with #)");
+        }
+        k = k.substring(0, space);
+      }
+      out.add(k);
     }
     if (out.isEmpty()) {
       throw new IllegalArgumentException("--api-keys-file " + file + ": no keys in it (one bearer key per line)");
     }
     return out;
+  }
+
+  private static int indexOfWhitespace(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      if (Character.isWhitespace(s.charAt(i))) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   boolean enabled() {

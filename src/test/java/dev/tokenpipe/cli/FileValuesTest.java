@@ -39,6 +39,15 @@ class FileValuesTest {
   }
 
   @Test
+  void anApiKeysLineOfTwoWordsSaysWhichLineAndNeverShowsAKey() throws IOException {
+    Path keys = Files.writeString(dir.resolve("keys.txt"), "# ours\nsk-one\nsk-two sk-three\n");
+    Run r = run("serve", "--port", "0", "--api-keys-file", keys.toString());
+    assertOneLine(r, "--api-keys-file " + keys + ": line 3 holds more than a key (a key has no spaces; a comment"
+        + " after a key starts with #)");
+    assertThat(r.err()).doesNotContain("sk-");
+  }
+
+  @Test
   void anUpstreamCaThatIsADirectorySaysSo() {
     assertOneLine(run("serve", "--port", "0", "--upstream-ca", dir.toString()), "--upstream-ca " + dir + ": is a directory");
   }
