@@ -21,7 +21,9 @@ class GatewayTimingTest {
   void heartbeatsKeepTheStreamWarmWhileTheFirstTokenIsAwaited() throws Exception {
     try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0)
         .withHeartbeat(Duration.ofMillis(500), Duration.ZERO))) {
-      try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", CHAT, "X-Tokenpipe-Sim: ttft=3s itl=10ms tokens=3")) {
+      // A first token at 3.25 s, between two pings (every 500 ms from the head): at 3 s it came with the sixth
+      // ping, and a reader that ran late under load read the two writes as one.
+      try (RawClient c = RawClient.post(g.port(), "/v1/chat/completions", CHAT, "X-Tokenpipe-Sim: ttft=3250ms itl=10ms tokens=3")) {
         assertThat(c.readToEnd()).isTrue();
         String body = c.body();
         int firstToken = body.indexOf("\"delta\":{\"content\":\"");
