@@ -129,12 +129,19 @@ final class Prober {
     return new Measurement(m.plan(), m.real(), m.probe(), m.route(), m.probeNote(), l);
   }
 
+  /**
+   * How long the probe-route check (two events 1 ms apart, answered at once by a tokenpipe origin) may take. With
+   * --timeout it doubled what a silent server cost: 30 s for the check, then 30 s for the real requests.
+   */
+  static final long ROUTE_CHECK_NANOS = 5_000_000_000L;
+
   private Measurement measure(Plan plan) throws InterruptedException {
     HttpTarget target = plan.endpoint().target();
     Route route = null;
     String note = plan.mode() == Mode.ENDPOINT_ONLY ? "not asked (--no-probe)" : null;
     if (plan.mode() != Mode.ENDPOINT_ONLY) {
-      Trace.Response check = exchange(probeRequest(target, plan, false, 1_000_000, 2, 32), true, 0, plan.timeoutNanos());
+      Trace.Response check = exchange(probeRequest(target, plan, false, 1_000_000, 2, 32), true, 0,
+          Math.min(plan.timeoutNanos(), ROUTE_CHECK_NANOS));
       if ("connect".equals(check.error())) {
         throw new ProbeFailed(check.errorMessage());
       }
@@ -145,6 +152,8 @@ final class Prober {
       } else {
         note = check.status() == 401 || check.status() == 403
             ? "the probe route answered HTTP " + check.status() + " (it needs an accepted key)"
+            : "timeout".equals(check.error()) && check.status() == 0
+            ? "the origin did not answer it within " + Analyzer.ms(Math.min(plan.timeoutNanos(), ROUTE_CHECK_NANOS))
             : "the origin does not serve it" + (check.status() > 0 ? " (HTTP " + check.status() + ")" : "");
       }
     }
@@ -238,6 +247,10 @@ final class Prober {
     if (r.error().equals(ErrorClass.TIMEOUT.key()) && r.status() > 0) {
       return "HTTP " + r.status() + " but the stream did not end within --timeout " + Analyzer.ms(timeoutNanos) + " ("
           + r.contentEvents().size() + " events with content by then): a stalled stream, or an answer longer than that";
+    }
+    if (r.error().equals(ErrorClass.TIMEOUT.key())) {
+      return "no response within --timeout " + Analyzer.ms(timeoutNanos) + ": the server took the connection and sent"
+          + " nothing (" + r.events().size() + " events received)";
     }
     if (r.error().equals(ErrorClass.IO.key()) && r.status() > 0) {
       return "HTTP " + r.status() + " but the " + r.errorMessage();
