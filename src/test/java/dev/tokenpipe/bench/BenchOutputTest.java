@@ -90,6 +90,19 @@ class BenchOutputTest {
     }
   }
 
+  /** {@code -n} with {@code -z}: the run ends at whichever comes first (hey ignores -n then; the doc did not say). */
+  @Test
+  void withBothNAndZTheRunEndsAtWhicheverComesFirst() throws Exception {
+    Path json = dir.resolve("nz.json");
+    long t0 = System.nanoTime();
+    BenchCli r = BenchCli.run("bench", "-n", "5", "-z", "60s", "-c", "2", "--progress", "none", "--json", json.toString(),
+        "-H", "X-Tokenpipe-Sim: ttft=5ms itl=1ms tokens=3", sim.chatUrl());
+
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    assertThat(BenchCli.json(json).path("totals").path("requests").asLong()).isEqualTo(5);
+    assertThat((System.nanoTime() - t0) / 1_000_000_000.0).isLessThan(30);
+  }
+
   @Test
   void successfulRunSaysWhereResultsWentAndSelfCheckFollowsItsRule() throws Exception {
     Path json = dir.resolve("ok.json");
