@@ -223,6 +223,16 @@ class ChatCommandTest {
     assertThat(sim.metrics().count("cancelled")).as("the model saw its client leave").isEqualTo(n);
   }
 
+  /** The line names the flag and its value: "within the request timeout" left the user to guess which and how long. */
+  @Test
+  void aTimeoutSaysWhichFlagAndHowLong() {
+    Run r = chat("--url", url, "-t", "1s", "-H", "X-Tokenpipe-Sim: ttft=10ms itl=100ms tokens=100", "hi");
+
+    assertThat(r.code()).as(r.err()).isEqualTo(ChatCommand.EXIT_REQUEST_FAILED);
+    assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
+    assertThat(r.err()).contains("timed out: ").contains("within -t/--timeout 1.00s").doesNotContain("the request timeout");
+  }
+
   @Test
   @Timeout(value = 90, unit = TimeUnit.SECONDS)
   void aZeroTimeoutMeansNoDeadline() {
