@@ -2,6 +2,7 @@ package dev.tokenpipe.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tokenpipe.Main;
 import dev.tokenpipe.proc.ChildProcesses;
 import dev.tokenpipe.testing.SimExtension;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +29,7 @@ class CtrlCTest {
   private static Process start(Path out, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
-        "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")), "dev.tokenpipe.cli.Main"));
+        "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")), Main.class.getName()));
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(out.resolveSibling(out.getFileName() + ".err").toFile())
         .start();
@@ -43,7 +44,11 @@ class CtrlCTest {
   private static void awaitStreams(long activeAtLeast) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (sim.metrics().count("started") < activeAtLeast && System.nanoTime() < deadline) {
-      Thread.onSpinWait();
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        throw new AssertionError(e);
+      }
     }
     assertThat(sim.metrics().count("started")).as("the streams began").isGreaterThanOrEqualTo(activeAtLeast);
   }
@@ -79,7 +84,11 @@ class CtrlCTest {
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     while (sim.metrics().count("cancelled") <= cancelled && System.nanoTime() < deadline) {
-      Thread.onSpinWait();
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        throw new AssertionError(e);
+      }
     }
     assertThat(sim.metrics().count("cancelled")).as("the model saw its client leave").isEqualTo(cancelled + 1);
   }
