@@ -165,7 +165,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     this.keepAlive = HttpUtil.isKeepAlive(clientRequest);
     this.client = new ClientStream(ctx, metrics, dialect, keepAlive, gw.config().heartbeat().toNanos(),
         HttpMethod.HEAD.equals(clientRequest.method()));
-    this.books = new StreamBooks(metrics, dialect);
+    this.books = new StreamBooks(metrics, api == Api.TOKENS ? dialect.flag() : Route.apiLabel(path, dialect));
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -78,6 +78,19 @@ enum Route {
     return path.startsWith("/api/") ? Dialects.OLLAMA : Dialects.OPENAI_CHAT;
   }
 
+  /** The {@code api} label of a proxied request whose path is no token API's ({@link #apiLabel}). */
+  static final String OTHER_API = "other";
+
+  /**
+   * The {@code api} label of a proxied request (metrics, access log): {@code dialect}'s when the path is a token
+   * API's, else {@value #OTHER_API} (a model list, embeddings, Ollama's tags). Those were counted as chats, one more
+   * per bench run (its model discovery); {@link #dialect} still gives them an API's error shape.
+   */
+  static String apiLabel(String target, Dialect dialect) {
+    int query = target.indexOf('?');
+    return Dialects.forPath(query < 0 ? target : target.substring(0, query)) != null ? dialect.flag() : OTHER_API;
+  }
+
   /** The gateway's own endpoints: answered here, also while draining. */
   boolean local() {
     return this == HEALTHZ || this == READYZ || this == METRICS;

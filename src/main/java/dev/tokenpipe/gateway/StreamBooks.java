@@ -1,6 +1,5 @@
 package dev.tokenpipe.gateway;
 
-import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.EventKind;
 
@@ -38,12 +37,13 @@ final class StreamBooks implements StreamScanner.Sink {
   private String hedge = "-";
 
   StreamBooks(GatewayMetrics metrics) {
-    this(metrics, Dialects.OPENAI_CHAT);
+    this(metrics, Dialects.OPENAI_CHAT.flag());
   }
 
-  StreamBooks(GatewayMetrics metrics, Dialect dialect) {
+  /** @param api the {@code api} label ({@link Route#apiLabel}) */
+  StreamBooks(GatewayMetrics metrics, String api) {
     this.metrics = metrics;
-    this.api = dialect.flag();
+    this.api = api;
   }
 
   /** A new attempt's request went upstream: its first token is timed from here. */

@@ -103,6 +103,30 @@ class GatewayRoutesTest {
     }
   }
 
+  /**
+   * A proxied path of no token API (a model list) is not a chat: it was counted as
+   * {@code requests_total{api="openai-chat"}} and logged {@code api=openai-chat}, one more per bench run (its model
+   * discovery), and Ollama's {@code /api/tags} as {@code ollama}.
+   */
+  @Test
+  void aPathOfNoTokenApiIsCountedAsOtherNotAsAChat() throws Exception {
+    try (FakeUpstream fake = new FakeUpstream()
+            .on("/v1/models", (head, out, self) -> json(out, "{\"object\":\"list\",\"data\":[]}"))
+            .on("/api/tags", (head, out, self) -> json(out, "{\"models\":[]}"));
+         GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(fake.url())));
+         AccessLogCapture log = new AccessLogCapture()) {
+      for (String path : List.of("/v1/models", "/api/tags")) {
+        try (RawClient c = RawClient.get(g.port(), path)) {
+          assertThat(c.readToEnd()).isTrue();
+          assertThat(c.status()).isEqualTo(200);
+        }
+        assertThat(log.await(path, Duration.ofSeconds(5))).as(path).containsEntry("api", "other");
+      }
+      assertThat(g.metrics().scrape()).contains("tokenpipe_gateway_requests_total{api=\"other\",outcome=\"done\"} 2")
+          .doesNotContain("api=\"openai-chat\"").doesNotContain("api=\"ollama\"");
+    }
+  }
+
   @Test
   void requestPathsAreNormalisedOrRefused() {
     assertThat(RequestPath.parse("/v1/models?x=/../y")).isEqualTo(new RequestPath("/v1/models", "/v1/models?x=/../y"));
