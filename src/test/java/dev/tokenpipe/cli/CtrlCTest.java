@@ -27,7 +27,11 @@ class CtrlCTest {
   @TempDir Path dir;
 
   private static Process start(Path out, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    // A command a non-interactive shell starts in the background (as a CI runner may start this build) inherits
+    // SIGINT ignored, and the JVM then leaves it ignored: Ctrl-C's signal would not reach the child at all, and it
+    // ran to its end, exit 0. env puts the default action back, as a terminal's foreground job has it.
+    List<String> cmd = new ArrayList<>(List.of("env", "--default-signal=INT",
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
         "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")), Main.class.getName()));
     cmd.addAll(List.of(args));
