@@ -175,9 +175,7 @@ final class HedgePolicy {
     if (headers.contains(IDEMPOTENCY_KEY)) {
       return false;
     }
-    int q = path.indexOf('?');
-    String p = q < 0 ? path : path.substring(0, q);
-    if (!paths.contains(p)) {
+    if (!paths.contains(Route.pathOf(path))) {
       return false;
     }
     deposit();

@@ -69,8 +69,7 @@ enum Route {
     if (target == null) {
       return Dialects.OPENAI_CHAT;
     }
-    int query = target.indexOf('?');
-    String path = query < 0 ? target : target.substring(0, query);
+    String path = pathOf(target);
     Dialect d = Dialects.forPath(path);
     if (d != null) {
       return d;
@@ -87,8 +86,13 @@ enum Route {
    * per bench run (its model discovery); {@link #dialect} still gives them an API's error shape.
    */
   static String apiLabel(String target, Dialect dialect) {
+    return Dialects.forPath(pathOf(target)) != null ? dialect.flag() : OTHER_API;
+  }
+
+  /** A request target without its query. */
+  static String pathOf(String target) {
     int query = target.indexOf('?');
-    return Dialects.forPath(query < 0 ? target : target.substring(0, query)) != null ? dialect.flag() : OTHER_API;
+    return query < 0 ? target : target.substring(0, query);
   }
 
   /** The gateway's own endpoints: answered here, also while draining. */
