@@ -47,29 +47,17 @@ final class ApiKeys {
       }
       // A bearer key has no spaces (RFC 6750 §2.1): what follows one on its line is a comment, or two keys run
       // together, which is refused rather than guessed at. The message never shows the line: it holds a key.
-      int space = indexOfWhitespace(k);
-      if (space > 0) {
-        if (!k.substring(space).strip().startsWith("#")) {
-          throw new IllegalArgumentException("--api-keys-file " + file + ": line " + (i + 1)
-              + " holds more than a key (a key has no spaces; a comment after a key starts with #)");
-        }
-        k = k.substring(0, space);
+      String[] words = k.split("\\s+", 2);
+      if (words.length == 2 && !words[1].startsWith("#")) {
+        throw new IllegalArgumentException("--api-keys-file " + file + ": line " + (i + 1)
+            + " holds more than a key (a key has no spaces; a comment after a key starts with #)");
       }
-      out.add(k);
+      out.add(words[0]);
     }
     if (out.isEmpty()) {
       throw new IllegalArgumentException("--api-keys-file " + file + ": no keys in it (one bearer key per line)");
     }
     return out;
-  }
-
-  private static int indexOfWhitespace(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      if (Character.isWhitespace(s.charAt(i))) {
-        return i;
-      }
-    }
-    return -1;
   }
 
   boolean enabled() {
