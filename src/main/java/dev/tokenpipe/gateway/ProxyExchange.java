@@ -17,15 +17,16 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpObjectDecoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -165,7 +166,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     this.keepAlive = HttpUtil.isKeepAlive(clientRequest);
     this.client = new ClientStream(ctx, metrics, dialect, keepAlive, gw.config().heartbeat().toNanos(),
         HttpMethod.HEAD.equals(clientRequest.method()));
-    this.books = new StreamBooks(metrics, api == Api.TOKENS ? dialect.flag() : Route.apiLabel(path, dialect));
+    this.books = new StreamBooks(metrics, Route.apiLabel(path, dialect));
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -549,14 +550,17 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
 
   /**
    * A head over the codec's bounds is valid HTTP the gateway will not read, and the bound is what an operator
-   * would look for, so the error names it; any other decoder failure keeps the kind's own message (null).
+   * would look for, so the error names it; any other decoder failure keeps the kind's own message (null). The
+   * bounds are the defaults of the {@link io.netty.handler.codec.http.HttpClientCodec} the upstream pipeline uses.
    */
   private static ApiError oversizedHead(Throwable cause) {
     if (cause instanceof TooLongHttpLineException) {
-      return ErrorKind.UPSTREAM_PROTOCOL.apiError("The upstream's status line is longer than 4 KiB, the most the gateway reads.");
+      return ErrorKind.UPSTREAM_PROTOCOL.apiError("The upstream's status line is longer than "
+          + HttpObjectDecoder.DEFAULT_MAX_INITIAL_LINE_LENGTH / 1024 + " KiB, the most the gateway reads.");
     }
     if (cause instanceof TooLongHttpHeaderException) {
-      return ErrorKind.UPSTREAM_PROTOCOL.apiError("The upstream's response headers are larger than 8 KiB, the most the gateway reads.");
+      return ErrorKind.UPSTREAM_PROTOCOL.apiError("The upstream's response headers are larger than "
+          + HttpObjectDecoder.DEFAULT_MAX_HEADER_SIZE / 1024 + " KiB, the most the gateway reads.");
     }
     return null;
   }

@@ -127,6 +127,20 @@ class GatewayRoutesTest {
     }
   }
 
+  /** The token API's label is its own, though the gateway asks the upstream for a chat completion. */
+  @Test
+  void theTokenApiIsCountedAsStream() throws Exception {
+    try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0));
+         AccessLogCapture log = new AccessLogCapture()) {
+      try (RawClient c = RawClient.post(g.port(), "/v1/stream", "{\"prompt\":\"hi\",\"max_tokens\":2}")) {
+        assertThat(c.readToEnd()).isTrue();
+        assertThat(c.status()).isEqualTo(200);
+      }
+      assertThat(log.await("/v1/stream", Duration.ofSeconds(5))).containsEntry("api", "stream");
+      assertThat(g.metrics().scrape()).contains("tokenpipe_gateway_requests_total{api=\"stream\",outcome=\"done\"} 1");
+    }
+  }
+
   @Test
   void requestPathsAreNormalisedOrRefused() {
     assertThat(RequestPath.parse("/v1/models?x=/../y")).isEqualTo(new RequestPath("/v1/models", "/v1/models?x=/../y"));
