@@ -62,6 +62,10 @@ public record SimConfig(List<String> models, int maxBodyBytes, StreamProfile def
     return new SimConfig(models, maxBodyBytes, profile, seed, workerThreads, requestTimeout, idleTimeout, drainTimeout);
   }
 
+  public SimConfig withSeed(Long seed) {
+    return new SimConfig(models, maxBodyBytes, defaultProfile, seed, workerThreads, requestTimeout, idleTimeout, drainTimeout);
+  }
+
   public SimConfig withTimeouts(Duration requestTimeout, Duration idleTimeout, Duration drainTimeout) {
     return new SimConfig(models, maxBodyBytes, defaultProfile, seed, workerThreads, requestTimeout, idleTimeout, drainTimeout);
   }

@@ -3,6 +3,7 @@ package dev.tokenpipe.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tokenpipe.sim.SimConfig;
 import dev.tokenpipe.testing.SimExtension;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -18,7 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SloObservedTest {
-  @RegisterExtension static final SimExtension sim = new SimExtension();
+  // Seeded, so which requests fail is the same on every run: unseeded, 30% of 40 failed more than half of them about
+  // once in 250 runs, and then the median fell on a failed request too.
+  @RegisterExtension static final SimExtension sim = new SimExtension(SimConfig.defaults().withSeed(7L));
   @TempDir Path dir;
 
   @Test
@@ -30,7 +33,7 @@ class SloObservedTest {
 
     JsonNode res = BenchCli.json(json);
     long ok = res.path("totals").path("ok").asLong();
-    assertThat(ok).as("the sim failed some and served most").isBetween(21L, 39L);
+    assertThat(ok).as("the sim failed some and served most").isBetween(24L, 36L);
     JsonNode p99 = res.path("slo").path("targets").get(0);
     assertThat(p99.path("met").asBoolean()).isFalse();
     assertThat(p99.path("observed_ms").isNull()).as(p99.toString()).isTrue();
