@@ -141,8 +141,8 @@ public final class ChatCommand implements Callable<Integer> {
         // A stream error's message already names it ("error event: ..."): its class's description would say it twice.
         String line = outcome.error() == ErrorClass.STREAM_ERROR ? outcome.message()
             : outcome.error().description() + ": " + outcome.message();
-        if (outcome.error() == ErrorClass.TIMEOUT) { // the client's words; the user set -t
-          line = line.replace("within the request timeout", "within -t/--timeout " + DurationText.format(timeout));
+        if (outcome.error() == ErrorClass.TIMEOUT) {
+          line += "; -t/--timeout sets the limit";
         }
         String hint = kind.noPathHint(target, outcome.status());
         if (hint != null) {

@@ -8,6 +8,7 @@ import dev.tokenpipe.sse.SseEvent;
 import dev.tokenpipe.sse.SseException;
 import dev.tokenpipe.sse.SseListener;
 import dev.tokenpipe.sse.SseParser;
+import dev.tokenpipe.time.DurationText;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -29,6 +30,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -78,6 +80,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   private ByteArrayOutputStream body;
   private ByteArrayOutputStream ndjsonLine;
   private long writeStartNanos;
+  /** This exchange's deadline from its start, named by the timeout's error; 0 = none. */
+  private long timeoutNanos;
   private long writeStartWallMicros;
   private boolean writtenReported;
 
@@ -123,6 +127,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
       fail(ErrorClass.IO, "connection closed before the request was sent", System.nanoTime());
       return;
     }
+    this.timeoutNanos = timeoutNanos;
     if (timeoutNanos > 0) {
       timeout = ctx.executor().schedule(this::onTimeout, timeoutNanos, TimeUnit.NANOSECONDS);
     }
@@ -394,8 +399,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
 
   private void onTimeout() {
     if (active) {
-      fail(ErrorClass.TIMEOUT, (headReceived ? "response did not end" : "no response") + " within the request timeout"
-          + " (" + events + " events received)", System.nanoTime());
+      // The duration, not "the request timeout": each command names the flag that set it, the client cannot.
+      fail(ErrorClass.TIMEOUT, (headReceived ? "response did not end" : "no response") + " within "
+          + DurationText.format(Duration.ofNanos(timeoutNanos)) + " (" + events + " events received)", System.nanoTime());
     }
   }
 

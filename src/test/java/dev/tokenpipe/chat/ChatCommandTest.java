@@ -230,7 +230,7 @@ class ChatCommandTest {
 
     assertThat(r.code()).as(r.err()).isEqualTo(ChatCommand.EXIT_REQUEST_FAILED);
     assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
-    assertThat(r.err()).contains("timed out: ").contains("within -t/--timeout 1.00s").doesNotContain("the request timeout");
+    assertThat(r.err()).contains("timed out: ").contains("within 1.00s").contains("-t/--timeout").doesNotContain("the request timeout");
   }
 
   @Test
