@@ -16,7 +16,22 @@ import picocli.CommandLine;
 /** Runs {@code tokenpipe doctor} in-process like the CLI does, capturing exit code, text, stderr and JSON. */
 public record DoctorRun(int exitCode, String out, String err, JsonNode json) {
 
+  /**
+   * Runs doctor, and again while it refuses to judge because its own event loop ran late (exit 2, "could not
+   * judge"), as its message tells a user to do; at most three runs. A machine loaded by other jobs leaves a held
+   * path unjudged now and then (at load average 5.5: loop lag p99 10.9 ms against a 50 ms group commit, p99 19.3
+   * ms against Nagle's 44 ms stalls); the refusal never hides a CLEAN verdict, and is itself tested in
+   * CheckupLoopLagTest without sockets.
+   */
   public static DoctorRun run(String... args) throws IOException {
+    DoctorRun run = once(args);
+    for (int i = 1; i < 3 && run.unjudged(); i++) {
+      run = once(args);
+    }
+    return run;
+  }
+
+  private static DoctorRun once(String... args) throws IOException {
     Path json = Files.createTempFile("tp-doctor-", ".json");
     Files.delete(json);
     List<String> all = new ArrayList<>(List.of(args));
@@ -36,6 +51,10 @@ public record DoctorRun(int exitCode, String out, String err, JsonNode json) {
         .filter(l -> !l.startsWith("  fix") && !l.startsWith("  or,"))
         .collect(java.util.stream.Collectors.joining("\n")) + err);
     return new DoctorRun(code, out.toString(), err.toString(), node);
+  }
+
+  private boolean unjudged() {
+    return exitCode == 2 && json != null && json.path("reason").asText().startsWith("could not judge");
   }
 
   public List<String> findingIds() {
