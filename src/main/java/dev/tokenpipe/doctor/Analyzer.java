@@ -204,6 +204,7 @@ public final class Analyzer {
     nums.put("events", (double) n);
     nums.put("late_events", (double) late);
     nums.put("response_ms", total / 1e6);
+    nums.put("late_span_ms", lateSpan / 1e6);
     if (!r.contentEncoding().isEmpty()) {
       ev.add("Content-Encoding: " + r.contentEncoding() + " (the compressor held the stream)");
     }

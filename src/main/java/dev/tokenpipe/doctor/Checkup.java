@@ -4,6 +4,7 @@ import dev.tokenpipe.doctor.KnowledgeBase.Fix;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -81,10 +82,11 @@ record Checkup(Prober.Measurement measurement, Trace primary, Diagnosis diagnosi
     // Only a hold measured in time can be a late reader's doing; a quiet stream the path cut is a cut, and tokens
     // grouped in events are groups, whatever the lag (on a busy machine, an idle test's cut was "could not judge").
     boolean late = findings.stream().anyMatch(Checkup::timedHold) && lag.p99Millis() >= LATE_LOOP_MILLIS;
+    boolean stampsOutlastLag = beyondLag(main, lag) || beyondLag(probe, lag);
     String lateNote = "";
-    if (late && !beyondLag(main, lag) && !beyondLag(probe, lag)) {
-      String seen = findings.stream().filter(Checkup::timedHold).findFirst().orElseThrow().summary();
-      if (findings.stream().noneMatch(f -> f.holdsTokens() && !timedHold(f))) {
+    if (late && !stampsOutlastLag && findings.stream().anyMatch(f -> timedHold(f) && !outlastsLag(f, lag))) {
+      String seen = findings.stream().filter(f -> timedHold(f) && !outlastsLag(f, lag)).findFirst().orElseThrow().summary();
+      if (findings.stream().noneMatch(f -> f.holdsTokens() && (!timedHold(f) || outlastsLag(f, lag)))) {
         String reason = String.format(Locale.ROOT, "could not judge: doctor's own event loop ran late while it measured "
             + "(p99 %s, max %s), so every read it timed was late too and a late reader looks like a held event; "
             + "run it again when the machine is less busy (what it saw: %s)", millis(lag.p99Millis()),
@@ -92,7 +94,7 @@ record Checkup(Prober.Measurement measurement, Trace primary, Diagnosis diagnosi
         return new Checkup(m, primary, new Diagnosis(Diagnosis.Verdict.FAILED, reason, findings, main.layers(), main.stats()),
             probe, measured, localization);
       }
-      findings.removeIf(Checkup::timedHold); // not judged: the verdict stands on the rest
+      findings.removeIf(f -> timedHold(f) && !outlastsLag(f, lag)); // not judged: the verdict stands on the rest
       lateNote = String.format(Locale.ROOT, " (not judged, doctor's own event loop ran late, p99 %s, max %s: %s)",
           millis(lag.p99Millis()), millis(lag.maxMillis()), seen);
     } else if (late) {
@@ -119,6 +121,39 @@ record Checkup(Prober.Measurement measurement, Trace primary, Diagnosis diagnosi
   private static boolean beyondLag(Diagnosis d, Prober.Lateness lag) {
     return d != null && d.findings().stream().anyMatch(Checkup::timedHold)
         && d.stats().holdP50Millis() >= Math.max(2 * lag.maxMillis(), BEYOND_LAG_MILLIS);
+  }
+
+  /**
+   * A timed finding whose own time scale a late reader cannot produce: its events waited at least
+   * {@link #impliedHoldMillis} on the path, more than twice the loop's largest lateness and at least
+   * {@link #BEYOND_LAG_MILLIS}. A late reader merges into one read only events that came within its lateness of
+   * each other; it cannot gather a 3 s response into its last read, or events 200 ms apart into one burst, when
+   * it was never more than 69 ms late. Without emission stamps this is the only way to rule the lag out.
+   */
+  private static boolean outlastsLag(Finding f, Prober.Lateness lag) {
+    return impliedHoldMillis(f) >= Math.max(2 * lag.maxMillis(), BEYOND_LAG_MILLIS);
+  }
+
+  /**
+   * The least time, in ms, that the events a timed finding names waited on the path, from the finding's own
+   * numbers; -1 when they give none. A burst of k events released every g ms gathered events spread over about
+   * g (k - 1) / k ms, the first of them waiting that long; a response whose events all arrived in its last s ms
+   * of t held the first of them about t - s ms; a stall or a measured hold is its own length.
+   */
+  static double impliedHoldMillis(Finding f) {
+    Map<String, Double> n = f.numbers();
+    return switch (f.problem()) {
+      case HELD_UNTIL_END -> n.containsKey("late_span_ms") ? n.get("response_ms") - n.get("late_span_ms") : -1;
+      case SIZE_BURSTS, CLOCK_BURSTS, EVENTS_HELD -> n.containsKey("hold_p50_ms") ? n.get("hold_p50_ms")
+          : n.containsKey("burst_gap_p50_ms") ? spread(n.get("burst_gap_p50_ms"), n.get("burst_events") / n.get("bursts")) : -1;
+      case GROUP_COMMIT -> spread(n.get("flush_period_p50_ms"), n.get("events_per_delivery"));
+      case NAGLE_STALLS -> n.get("stall_p50_ms");
+      default -> -1;
+    };
+  }
+
+  private static double spread(double periodMillis, double eventsPerRelease) {
+    return eventsPerRelease <= 1 ? 0 : periodMillis * (eventsPerRelease - 1) / eventsPerRelease;
   }
 
   /**
