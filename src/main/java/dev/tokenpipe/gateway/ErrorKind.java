@@ -1,6 +1,7 @@
 package dev.tokenpipe.gateway;
 
 import dev.tokenpipe.cli.Durations;
+import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.openai.ApiError;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -57,6 +58,22 @@ enum ErrorKind {
   /** {@link #UPSTREAM_HEAD_TIMEOUT}'s error, naming the deadline the head missed. */
   static ApiError headTimeout(Duration deadline) {
     return UPSTREAM_HEAD_TIMEOUT.apiError("The upstream did not complete its response head in " + Durations.format(deadline) + ".");
+  }
+
+  /**
+   * {@link #INVALID_SSE}'s error for a whole body where a stream was asked for, naming what the upstream sent and
+   * what the client's API streams. The SDKs read any 2xx to a stream request as an event stream: a page or a whole
+   * JSON answer has no event in it, and their loop would end cleanly with nothing.
+   */
+  static ApiError notAStream(int status, String contentType, Framing expected) {
+    String sent = contentType == null ? "a " + status + " body without a Content-Type"
+        : "a whole " + status + " " + clip(contentType.strip(), 100) + " body";
+    String wanted = expected == Framing.NDJSON ? "an NDJSON stream (application/x-ndjson)" : "an event stream (text/event-stream)";
+    return INVALID_SSE.apiError("The upstream answered a streaming request with " + sent + ", not " + wanted + ".");
+  }
+
+  private static String clip(String s, int max) {
+    return s.length() <= max ? s : s.substring(0, max) + "...";
   }
 
   /** The {@code Retry-After} seconds of this kind's error response, or null when retrying soon would not help. */

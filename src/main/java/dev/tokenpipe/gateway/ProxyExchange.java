@@ -642,10 +642,13 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
             rawBody = null;
           }
         }
-      } else if (client.headSent()) {
-        // The client holds our early event-stream head, and the upstream answered with a whole body.
-        attemptFailed(ErrorKind.INVALID_SSE, ErrorKind.INVALID_SSE.apiError(
-            "The upstream answered a streaming request with a non-stream body."), false);
+      } else if (client.headSent() || expectStream && !noBody && head.headers().contains(HttpHeaderNames.CONTENT_TYPE)) {
+        // A whole body (a web server's page, a whole JSON answer) where a stream was asked for: the SDKs would read
+        // it as an event stream without events and end their loop cleanly with nothing. Another upstream may
+        // stream; else the client gets the error. Without a Content-Type it passes when no head went out yet:
+        // servers that stream without naming a type exist (a FastAPI StreamingResponse without media_type).
+        attemptFailed(ErrorKind.INVALID_SSE, ErrorKind.notAStream(status,
+            head.headers().get(HttpHeaderNames.CONTENT_TYPE), dialect.framing()), true);
       } else {
         firstAttemptDecided();
         client.passthroughHead(head);

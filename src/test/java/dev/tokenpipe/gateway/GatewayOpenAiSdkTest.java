@@ -72,6 +72,10 @@ class GatewayOpenAiSdkTest {
               .event(ChatChunks.DONE);
           x.pause(8_000).end(); // the body stays open after [DONE] (mistral.rs#1874 reports such a server)
         })
+        .on("html-page", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 36\r\n\r\n"
+            + "<html><body>Welcome to nginx!</body>"))
+        .on("whole-answer", x -> x.json(200, "OK", "", "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
+            + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}]}"))
         .on("responses-cut", x -> {
           x.sseHead("");
           responsesUpToText(x);
@@ -169,6 +173,21 @@ class GatewayOpenAiSdkTest {
     assertThat(r.at("/toolCalls/0/name").asText()).isEqualTo("get_weather");
     assertThat(r.at("/toolCalls/0/arguments").asText()).isEqualTo("{\"city\": \"Paris\", \"unit\": \"c\"}");
     assertThat(r.path("finishReason").asText()).isEqualTo("tool_calls");
+  }
+
+  @Test
+  void aStreamAnsweredWithAWholeHtmlOrJsonBodyRaisesAnApiErrorNotAnEmptyCleanEnd() throws Exception {
+    // Directly from such an upstream, the SDK's loop ends cleanly with no chunk: it reads any 2xx as an event
+    // stream and finds no event. Through the gateway it must raise.
+    for (String model : List.of("html-page", "whole-answer")) {
+      JsonNode r = chat(model);
+
+      assertThat(r.path("ok").asBoolean()).as("%s: %s", model, r).isFalse();
+      assertThat(r.at("/error/isApiError").asBoolean()).as("%s: %s", model, r).isTrue();
+      assertThat(r.at("/error/status").asInt()).as("%s", model).isEqualTo(502);
+      assertThat(r.at("/error/code").asText()).isEqualTo("upstream_invalid_sse");
+      assertThat(r.at("/error/message").asText()).contains(model.equals("html-page") ? "text/html" : "application/json");
+    }
   }
 
   @Test

@@ -1,0 +1,147 @@
+package dev.tokenpipe.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A 2xx whole body (a web server's HTML page, a plain-text banner, a whole JSON answer) to a request that asked
+ * for a stream: the official SDKs read any 2xx as an event stream, find no event in it and end their loop cleanly
+ * with nothing (GatewayOpenAiSdkTest), so relayed unchanged it is a stream that looks complete and is not. The
+ * gateway answers 502 in the API's own shape, naming what the upstream sent; a non-stream request's whole
+ * answer is untouched.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class GatewayNotAStreamTest {
+  static final String HTML = "<html><body><h1>Welcome to nginx!</h1></body></html>";
+  static final String WHOLE = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+      + "\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}]}";
+
+  static ScriptedUpstream upstream;
+  static ScriptedUpstream healthy;
+  static GatewayServer gateway;
+  static GatewayServer twoUpstreams;
+
+  @BeforeAll
+  static void start() throws IOException {
+    upstream = new ScriptedUpstream()
+        .on("html", GatewayNotAStreamTest::html)
+        .on("/v1/messages", GatewayNotAStreamTest::html)
+        .on("whole-json", x -> x.json(200, "OK", "", WHOLE))
+        .on("/api/chat", x -> x.json(200, "OK", "", "{\"model\":\"llama3\",\"message\":{\"role\":\"assistant\","
+            + "\"content\":\"Hello\"},\"done\":true}"))
+        .on("untyped-sse", x -> x.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end());
+    healthy = new ScriptedUpstream()
+        .on("html", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.role()).event(ChatChunks.content("Hi")).event(ChatChunks.finish("stop"))
+              .event(ChatChunks.DONE).end();
+        });
+    gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(upstream.url())));
+    twoUpstreams = GatewayServer.start(GatewayConfig.defaults().withPort(0).withBalance("round-robin")
+        .withUpstreams(List.of(upstream.url(), healthy.url())));
+  }
+
+  @AfterAll
+  static void stop() throws IOException {
+    gateway.close();
+    twoUpstreams.close();
+    upstream.close();
+    healthy.close();
+  }
+
+  static void html(ScriptedUpstream.Exchange x) throws IOException {
+    x.write("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " + HTML.length()
+        + "\r\n\r\n" + HTML);
+  }
+
+  static String chat(String model, Boolean stream) {
+    return "{\"model\":\"" + model + "\"" + (stream == null ? "" : ",\"stream\":" + stream)
+        + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  }
+
+  @Test
+  void anHtmlPageAnsweringAStreamRequestIsA502NamingWhatTheUpstreamSent() throws Exception {
+    long before = gateway.metrics().errors("invalid_sse");
+
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", chat("html", true));
+
+    assertThat(r.status()).as("%s", r).isEqualTo(502);
+    assertThat(r.headerValue("content-type")).startsWith("application/json");
+    JsonNode error = r.json().path("error");
+    assertThat(error.path("code").asText()).as("%s", r.bodyText()).isEqualTo("upstream_invalid_sse");
+    assertThat(error.path("message").asText()).as("what the upstream sent, and what was expected")
+        .contains("200").contains("text/html").contains("text/event-stream");
+    assertThat(r.bodyText()).as("the page itself is not passed on").doesNotContain("Welcome to nginx");
+    // counted when the exchange ends, just after the answer was written
+    GatewayStreamingTest.await(() -> gateway.metrics().errors("invalid_sse") == before + 1, Duration.ofSeconds(5));
+  }
+
+  @Test
+  void aWholeJsonAnswerToAStreamRequestIsA502Too() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", chat("whole-json", true));
+
+    assertThat(r.status()).as("%s", r).isEqualTo(502);
+    assertThat(r.json().at("/error/message").asText()).contains("application/json");
+  }
+
+  @Test
+  void aWholeJsonAnswerToANonStreamRequestIsUntouched() throws Exception {
+    for (Boolean stream : new Boolean[] {false, null}) {
+      Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", chat("whole-json", stream));
+
+      assertThat(r.status()).as("stream=%s: %s", stream, r).isEqualTo(200);
+      assertThat(r.bodyText()).isEqualTo(WHOLE);
+    }
+  }
+
+  @Test
+  void onAnthropicsPathTheErrorIsAnthropicsShape() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/v1/messages",
+        "{\"model\":\"claude\",\"stream\":true,\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+    assertThat(r.status()).as("%s", r).isEqualTo(502);
+    assertThat(r.json().path("type").asText()).as("%s", r.bodyText()).isEqualTo("error");
+    assertThat(r.json().at("/error/message").asText()).contains("text/html");
+  }
+
+  @Test
+  void onOllamasPathAWholeJsonAnswerToADefaultStreamIsA502InOllamasShapeNamingNdjson() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/api/chat",
+        "{\"model\":\"llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+    assertThat(r.status()).as("%s", r).isEqualTo(502);
+    assertThat(r.json().path("error").isTextual()).as("Ollama's {\"error\":\"...\"}: %s", r.bodyText()).isTrue();
+    assertThat(r.json().path("error").asText()).contains("application/json").contains("application/x-ndjson");
+  }
+
+  @Test
+  void aStreamWithoutAContentTypeIsStillRelayed() throws Exception {
+    // Servers that stream without naming a type exist (a FastAPI StreamingResponse without media_type); the SDKs
+    // read their events, so the gateway passes them on as before.
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", chat("untyped-sse", true));
+
+    assertThat(r.status()).as("%s", r).isEqualTo(200);
+    assertThat(r.bodyText()).contains("\"Hi\"").endsWith("data: [DONE]\n\n");
+  }
+
+  @Test
+  void anotherUpstreamIsTriedBeforeTheClientSeesAnything() throws Exception {
+    for (int i = 0; i < 2; i++) { // round-robin: one of the two starts at the upstream that sends HTML
+      Wire.Response r = Wire.post(twoUpstreams.port(), "/v1/chat/completions", chat("html", true));
+
+      assertThat(r.status()).as("%s", r).isEqualTo(200);
+      assertThat(r.headerValue("content-type")).startsWith("text/event-stream");
+      assertThat(r.bodyText()).contains("\"Hi\"").endsWith("data: [DONE]\n\n").doesNotContain("nginx");
+    }
+  }
+}
