@@ -6,6 +6,8 @@ import io.netty.channel.unix.Errors;
 import java.nio.channels.ClosedChannelException;
 import java.util.Locale;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What a failed upstream acquisition (connect, or TLS handshake) means, decided in one place: whose
@@ -57,6 +59,49 @@ record ConnectFailure(ErrorKind kind, ApiError error, boolean local) {
     }
     return new ConnectFailure(ErrorKind.UPSTREAM_REFUSED, null, false);
   }
+
+  /**
+   * Why a connection failed, in a few words for a log line that already names the upstream: {@code connection
+   * refused}, {@code connection timed out after 100 ms}, {@code no route to host}. A transport's exception says it
+   * with its class name, the system call and the address again ({@code AnnotatedConnectException: finishConnect(..)
+   * failed with error(-111): Connection refused: /10.0.0.5:8000}).
+   */
+  static String describe(Throwable cause) {
+    if (cause == null) {
+      return "failed";
+    }
+    Throwable t = cause;
+    while (t.getCause() != null && t.getCause() != t && (t.getMessage() == null || t instanceof io.netty.handler.codec.DecoderException)) {
+      t = t.getCause(); // a wrapper without words of its own
+    }
+    String m = t.getMessage();
+    if (m == null || m.isBlank()) {
+      return t.getClass().getSimpleName();
+    }
+    m = m.strip();
+    Matcher syscall = SYSCALL.matcher(m);
+    if (syscall.lookingAt()) {
+      m = m.substring(syscall.end());
+    }
+    Matcher address = ADDRESS.matcher(m);
+    if (address.find()) {
+      m = m.substring(0, address.start());
+    }
+    if (t instanceof java.net.UnknownHostException) {
+      return "unknown host " + m;
+    }
+    if (m.isEmpty()) {
+      return t.getClass().getSimpleName();
+    }
+    // "Connection refused" reads as "connection refused" mid-line; an acronym ("PKIX path ...") stays as it is
+    boolean word = m.length() > 1 && Character.isUpperCase(m.charAt(0)) && Character.isLowerCase(m.charAt(1));
+    return word ? Character.toLowerCase(m.charAt(0)) + m.substring(1) : m;
+  }
+
+  /** The system call a native transport's message starts with: {@code finishConnect(..) failed with error(-111): }. */
+  private static final Pattern SYSCALL = Pattern.compile("\\w+\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: ");
+  /** The remote address the transports append: {@code : /127.0.0.1:8000}, {@code : localhost/127.0.0.1:8000}. */
+  private static final Pattern ADDRESS = Pattern.compile(": [^\\s/]*/[0-9a-fA-F.:\\[\\]]+:\\d+$");
 
   private static boolean isLocal(Throwable cause) {
     for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {

@@ -109,15 +109,15 @@ final class HealthChecker implements AutoCloseable {
           }
         }, (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(intervalNanos))).connect(upstream.host(), upstream.port());
       } catch (RuntimeException e) {
-        done(false, e.toString());
+        done(false, "GET " + path + ": " + ConnectFailure.describe(e));
         return;
       }
       probe.channel = connect.channel();
-      probe.timeout = loop.schedule(() -> probe.finish(false, "no answer within the interval"), intervalNanos,
+      probe.timeout = loop.schedule(() -> probe.finish(false, "GET " + path + ": no answer within the interval"), intervalNanos,
           TimeUnit.NANOSECONDS);
       connect.addListener(f -> {
         if (!f.isSuccess()) {
-          probe.finish(false, String.valueOf(f.cause()));
+          probe.finish(false, "GET " + path + ": " + ConnectFailure.describe(f.cause()));
           return;
         }
         SslHandler ssl = connect.channel().pipeline().get(SslHandler.class);
@@ -128,7 +128,7 @@ final class HealthChecker implements AutoCloseable {
             if (h.isSuccess()) {
               send(connect.channel());
             } else {
-              probe.finish(false, "TLS handshake: " + h.cause());
+              probe.finish(false, "GET " + path + ": TLS handshake failed: " + ConnectFailure.describe(h.cause()));
             }
           });
         }
@@ -185,7 +185,7 @@ final class HealthChecker implements AutoCloseable {
           if (msg instanceof HttpResponse head) {
             int status = head.status().code();
             if (head.decoderResult().isFailure()) {
-              finish(false, "bad response: " + head.decoderResult().cause());
+              finish(false, "GET " + path + ": not a valid HTTP response: " + ConnectFailure.describe(head.decoderResult().cause()));
             } else if (status >= 100 && status < 200) {
               return; // 1xx: the final head is still to come
             } else {
@@ -199,12 +199,12 @@ final class HealthChecker implements AutoCloseable {
 
       @Override
       public void channelInactive(ChannelHandlerContext ctx) {
-        finish(false, "closed before a response head");
+        finish(false, "GET " + path + ": closed before a response head");
       }
 
       @Override
       public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        finish(false, String.valueOf(cause));
+        finish(false, "GET " + path + ": " + ConnectFailure.describe(cause));
       }
     }
   }

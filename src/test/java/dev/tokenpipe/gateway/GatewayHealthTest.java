@@ -196,6 +196,28 @@ class GatewayHealthTest {
     }
   }
 
+  /**
+   * A refused connect is said in one line, as the other checks' reasons are: it read
+   * "io.netty.channel.AbstractChannel$AnnotatedConnectException: finishConnect(..) failed with error(-111): Connection
+   * refused: /127.0.0.1:PORT", a Java class name and a second copy of the address in an operator's log.
+   */
+  @Test
+  void theEjectionWarningOfARefusingUpstreamSaysConnectionRefusedInPlainWords() throws Exception {
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(UpstreamSet.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    String url = "http://127.0.0.1:" + freePort();
+    try (GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(url))
+        .withHealthCheck("/health", Duration.ofMillis(100)))) {
+      await("the warning", () -> warnings(lines).stream().anyMatch(l -> l.contains("ejected")), 10);
+      assertThat(warnings(lines)).filteredOn(l -> l.contains("ejected")).first().asString()
+          .isEqualTo("upstream " + url + " ejected: 3 health checks failed in a row, the last: GET /health: connection refused");
+    } finally {
+      logger.detachAppender(lines);
+    }
+  }
+
   private static List<String> warnings(ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> a) {
     synchronized (a) {
       return a.list.stream().map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
