@@ -179,7 +179,7 @@ public final class GatewayCommand implements Callable<Integer> {
     Set<String> keys = apiKeysFile == null ? Set.of() : ApiKeys.load(apiKeysFile);
     return new GatewayConfig(host, port, ups, profile, model, threads, heartbeat, headWait, connectTimeout,
         firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestTimeout, drainTimeout, maxBody, maxStreams,
-        maxAttempts, Duration.ofSeconds(5), keys, upstreamKey, upstreamCa, corsOrigins, probeRoute, balance,
+        maxAttempts, Duration.ofSeconds(5), UpstreamPool.KEEPALIVE, keys, upstreamKey, upstreamCa, corsOrigins, probeRoute, balance,
         healthCheck == null || healthCheck.isBlank() ? null : healthCheck.trim(), healthInterval,
         hedgeAfter, hedgeBudget, hedgePaths.stream().map(String::trim).filter(s -> !s.isEmpty()).toList());
   }

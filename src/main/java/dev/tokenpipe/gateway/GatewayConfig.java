@@ -36,6 +36,8 @@ import java.util.Set;
  * @param maxAttempts upstream attempts per request (retries go to another healthy upstream)
  * @param unhealthyFor the passive cool-down: how long an upstream marked down by failures of real traffic is
  *     skipped ({@link UpstreamSet})
+ * @param upstreamKeepalive the longest a pooled upstream connection may have been idle and still be reused
+ *     ({@link UpstreamPool#KEEPALIVE}; no flag: tests set it)
  * @param apiKeys bearer keys accepted from clients; empty = no client authentication
  * @param upstreamKey bearer credential injected toward the upstream; null = pass the client's through
  *     (only when client authentication is off). Never logged.
@@ -73,6 +75,7 @@ public record GatewayConfig(
     int maxStreams,
     int maxAttempts,
     Duration unhealthyFor,
+    Duration upstreamKeepalive,
     Set<String> apiKeys,
     String upstreamKey,
     Path upstreamCa,
@@ -122,7 +125,7 @@ public record GatewayConfig(
         dev.tokenpipe.sim.SimConfig.defaults().defaultProfile(), null, 0,
         Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(120),
         Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(30),
-        1 << 20, 10_000, 2, Duration.ofSeconds(5), Set.of(), null, null, List.of(), true,
+        1 << 20, 10_000, 2, Duration.ofSeconds(5), UpstreamPool.KEEPALIVE, Set.of(), null, null, List.of(), true,
         "p2c-ewma", null, Duration.ofSeconds(5), "off", "10%", HedgePolicy.DEFAULT_PATHS);
   }
 
@@ -216,6 +219,11 @@ public record GatewayConfig(
     });
   }
 
+  /** @param keepalive longest idle time after which a pooled upstream connection is still reused */
+  public GatewayConfig withUpstreamKeepalive(Duration keepalive) {
+    return edit(b -> b.upstreamKeepalive = keepalive);
+  }
+
   public GatewayConfig withMaxAttempts(int maxAttempts) {
     return edit(b -> b.maxAttempts = maxAttempts);
   }
@@ -246,6 +254,7 @@ public record GatewayConfig(
     private int maxStreams;
     private int maxAttempts;
     private Duration unhealthyFor;
+    private Duration upstreamKeepalive;
     private Set<String> apiKeys;
     private String upstreamKey;
     private Path upstreamCa;
@@ -277,6 +286,7 @@ public record GatewayConfig(
       this.maxStreams = c.maxStreams;
       this.maxAttempts = c.maxAttempts;
       this.unhealthyFor = c.unhealthyFor;
+      this.upstreamKeepalive = c.upstreamKeepalive;
       this.apiKeys = c.apiKeys;
       this.upstreamKey = c.upstreamKey;
       this.upstreamCa = c.upstreamCa;
@@ -291,7 +301,7 @@ public record GatewayConfig(
     }
 
     GatewayConfig build() {
-      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe, balance, healthCheck, healthInterval, hedgeAfter, hedgeBudget, hedgePaths);
+      return new GatewayConfig(host, port, upstreams, simProfile, model, threads, heartbeat, headWait, connectTimeout, firstTokenTimeout, upstreamIdleTimeout, slowClientTimeout, requestReadTimeout, drainTimeout, maxBodyBytes, maxStreams, maxAttempts, unhealthyFor, upstreamKeepalive, apiKeys, upstreamKey, upstreamCa, corsOrigins, probe, balance, healthCheck, healthInterval, hedgeAfter, hedgeBudget, hedgePaths);
     }
   }
 

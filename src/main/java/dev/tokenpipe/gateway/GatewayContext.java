@@ -34,7 +34,7 @@ record GatewayContext(
   /** @param tls the TLS client for https:// upstreams, or null when there are none */
   GatewayContext(GatewayConfig config, UpstreamSet upstreams, UpstreamTls tls, ApiKeys apiKeys, GatewayMetrics metrics,
       String defaultModel) {
-    this(config, upstreams, new UpstreamPool((int) config.connectTimeout().toMillis(), tls), apiKeys, metrics, defaultModel,
+    this(config, upstreams, new UpstreamPool((int) config.connectTimeout().toMillis(), config.upstreamKeepalive(), tls), apiKeys, metrics, defaultModel,
         ConcurrentHashMap.newKeySet(), new AtomicInteger(), new AtomicBoolean(), new AtomicBoolean(), HedgePolicy.of(config),
         AccessLog.ON);
   }

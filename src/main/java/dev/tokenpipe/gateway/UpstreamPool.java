@@ -5,8 +5,10 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
@@ -27,15 +29,30 @@ import java.util.concurrent.ConcurrentHashMap;
 final class UpstreamPool implements UpstreamConnections {
   /** Idle connections kept per loop and upstream; more are closed on release. */
   static final int MAX_IDLE_PER_LOOP = 512;
+  /**
+   * The longest a connection may have been idle in the pool and still be reused; older ones are closed when
+   * found. A connection can die without a close: a NAT or load balancer drops an idle flow silently (AWS NAT
+   * gateway and NLB after 350 s, Azure's load balancer after 4 min), or the upstream stops serving it. Reused, it
+   * took the request and never answered, which held the client until --upstream-idle-timeout and then failed
+   * it, since a request that went up is never retried. 60 s is NGINX's upstream keepalive_timeout default (Go's
+   * http.Transport waits 90 s), below those middleboxes; an upstream's own shorter keep-alive (uvicorn's 5 s)
+   * closes the connection first, which the pool sees, and the stale-connection retry covers the race.
+   */
+  static final Duration KEEPALIVE = Duration.ofSeconds(60);
 
   private final int connectTimeoutMillis;
+  private final long keepaliveNanos;
   /** The TLS client for https:// upstreams; null when there are none. */
   private final UpstreamTls tls;
   private final Map<Upstream, UpstreamInitializer> initializers = new ConcurrentHashMap<>();
   private final Map<EventLoop, Map<Upstream, ArrayDeque<Channel>>> idle = new ConcurrentHashMap<>();
+  /** When a pooled connection went idle (System.nanoTime), set on release, read on its loop only. */
+  private static final AttributeKey<Long> IDLE_SINCE = AttributeKey.valueOf("tokenpipe.idleSince");
 
-  UpstreamPool(int connectTimeoutMillis, UpstreamTls tls) {
+  /** @param keepalive the longest idle time after which a connection is still reused ({@link #KEEPALIVE}) */
+  UpstreamPool(int connectTimeoutMillis, Duration keepalive, UpstreamTls tls) {
     this.connectTimeoutMillis = connectTimeoutMillis;
+    this.keepaliveNanos = keepalive.toNanos();
     this.tls = tls;
   }
 
@@ -47,10 +64,19 @@ final class UpstreamPool implements UpstreamConnections {
   public Future<Channel> acquire(EventLoop loop, Upstream upstream) {
     ArrayDeque<Channel> q = idleList(loop, upstream);
     Channel ch;
+    long now = System.nanoTime();
     while ((ch = q.pollLast()) != null) {
-      if (ch.isActive()) {
-        return loop.newSucceededFuture(ch);
+      if (!ch.isActive()) {
+        continue;
       }
+      Long since = ch.attr(IDLE_SINCE).get();
+      if (since != null && now - since > keepaliveNanos) {
+        // The newest idle connection is past the bound, so every older one below it is too.
+        ch.close();
+        closeAll(q);
+        break;
+      }
+      return loop.newSucceededFuture(ch);
     }
     Promise<Channel> promise = loop.newPromise();
     // Never open a socket in the middle of an I/O batch: Netty's epoll loop hands each event of one
@@ -105,7 +131,15 @@ final class UpstreamPool implements UpstreamConnections {
       ch.close();
       return;
     }
+    ch.attr(IDLE_SINCE).set(System.nanoTime());
     q.addLast(ch);
+  }
+
+  private static void closeAll(ArrayDeque<Channel> q) {
+    Channel c;
+    while ((c = q.pollFirst()) != null) {
+      c.close();
+    }
   }
 
   private ArrayDeque<Channel> idleList(EventLoop loop, Upstream upstream) {

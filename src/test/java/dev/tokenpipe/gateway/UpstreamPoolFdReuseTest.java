@@ -70,7 +70,7 @@ class UpstreamPoolFdReuseTest {
   @Test
   void aConnectionOpenedWhileAnotherClosesInTheSameEpollBatchStillConnects() throws Exception {
     Upstream upstream = Upstream.parse("http://127.0.0.1:" + server.getLocalPort());
-    UpstreamPool pool = new UpstreamPool(5_000, null);
+    UpstreamPool pool = new UpstreamPool(5_000, UpstreamPool.KEEPALIVE, null);
     EventLoop loop = group.next();
     int reused = 0;
     List<String> failures = new ArrayList<>();

@@ -1,0 +1,72 @@
+package dev.tokenpipe.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.Socket;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Pooled upstream connections are reused only while they have been idle for less than the pool's keep-alive
+ * bound. A connection idle longer may be dead without a close: a NAT or load balancer dropped its flow, or the
+ * upstream stopped serving it. Reused, it held the request until --upstream-idle-timeout (60 s by default), then
+ * 504, since a request that went up is not retried (the model may be generating).
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class GatewayPooledConnectionTest {
+  static final String CHAT = "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+  /** Answers the first request of each connection; any later one on it is read and never answered. */
+  static ScriptedUpstream silentAfterFirst() throws Exception {
+    Set<Socket> answered = ConcurrentHashMap.newKeySet();
+    return new ScriptedUpstream().on("/v1/chat/completions", x -> {
+      if (!answered.add(x.socket)) {
+        x.pause(30_000);
+        return;
+      }
+      x.sseHead("");
+      x.event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end();
+    });
+  }
+
+  @Test
+  void aConnectionIdleLongerThanTheBoundIsNotReused() throws Exception {
+    try (ScriptedUpstream up = silentAfterFirst();
+        GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withThreads(1).withUpstreams(List.of(up.url()))
+            .withTimeouts(Duration.ofSeconds(20), Duration.ofSeconds(8), Duration.ofSeconds(30), Duration.ofSeconds(30))
+            .withUpstreamKeepalive(Duration.ofMillis(300)))) {
+      assertThat(Wire.post(g.port(), "/v1/chat/completions", CHAT).status()).isEqualTo(200);
+      Thread.sleep(1_000); // idle well past the bound
+
+      long t0 = System.nanoTime();
+      Wire.Response r = Wire.post(g.port(), "/v1/chat/completions", CHAT);
+
+      assertThat(r.status()).as("%s", r).isEqualTo(200);
+      assertThat(r.bodyText()).endsWith("data: [DONE]\n\n");
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("not held until the idle timeout")
+          .isLessThan(Duration.ofSeconds(5));
+      assertThat(up.connections.get()).as("a new connection for the second request").isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aConnectionIdleLessThanTheBoundIsReused() throws Exception {
+    try (ScriptedUpstream up = new ScriptedUpstream().on("/v1/chat/completions", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end();
+        });
+        GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withThreads(1).withUpstreams(List.of(up.url()))
+            .withUpstreamKeepalive(Duration.ofSeconds(30)))) {
+      for (int i = 0; i < 3; i++) {
+        assertThat(Wire.post(g.port(), "/v1/chat/completions", CHAT).status()).isEqualTo(200);
+        Thread.sleep(200);
+      }
+      assertThat(up.connections.get()).as("one kept-alive connection for all three").isEqualTo(1);
+    }
+  }
+}
