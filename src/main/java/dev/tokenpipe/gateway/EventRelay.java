@@ -155,6 +155,32 @@ final class EventRelay implements ByteProcessor {
     return partial == null ? 0 : partial.readableBytes();
   }
 
+  /**
+   * The line ends that would end the unfinished SSE event held here, for a body that provably ended (by its
+   * framing) without its blank line; see {@link dev.tokenpipe.sse.SseParser#endOfPendingEvent()} for which ones
+   * are completed. Null when nothing is held, for NDJSON, or for an oversized event (already out).
+   */
+  byte[] endOfHeldEvent() {
+    if (partial == null || oversized || framing != Framing.SSE || !partial.isReadable()) {
+      return null;
+    }
+    if (lineStart) {
+      return new byte[] {(byte) (afterCr ? '\r' : '\n')};
+    }
+    int end = partial.writerIndex();
+    int from = partial.readerIndex();
+    for (int i = end - 1; i >= partial.readerIndex(); i--) {
+      byte b = partial.getByte(i);
+      if (b == '\n' || b == '\r') {
+        from = i + 1;
+        break;
+      }
+    }
+    byte[] last = new byte[end - from];
+    partial.getBytes(from, last);
+    return dev.tokenpipe.sse.SseParser.isDoneLine(last, 0, last.length) ? new byte[] {'\n', '\n'} : null;
+  }
+
   /** Drops the unfinished event, if any. Idempotent. */
   void release() {
     if (partial != null) {

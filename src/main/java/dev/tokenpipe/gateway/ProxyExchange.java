@@ -8,6 +8,7 @@ import dev.tokenpipe.openai.ApiError;
 import dev.tokenpipe.sse.SseException;
 import dev.tokenpipe.sse.SseParser;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -916,6 +917,9 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   private void onUpstreamEnd(long readNanos) {
+    if (!endUnendedLastEvent(readNanos)) {
+      return;
+    }
     if (scanner != null) {
       scanner.end();
     }
@@ -946,6 +950,44 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       return;
     }
     endComplete(readNanos, true);
+  }
+
+  /**
+   * A stream body that ended by its framing (its last chunk, or its length) while its last event still lacked
+   * its blank line: some servers end so (openai/openai-node#2725), and the SDKs then drop that event without a
+   * word. The framing proves the event whole, so it is ended here and relayed like any other, and a terminator
+   * in it ends the stream complete (before, it was held as a cut event: "ended without its terminator").
+   * Only whole lines, or an unfinished {@code data: [DONE]} line, are completed; a close-delimited body's close
+   * proves nothing, and a half line of data stays a cut.
+   *
+   * @return false when what the event said ended this attempt (an error event before any output, a failover)
+   */
+  private boolean endUnendedLastEvent(long readNanos) {
+    if (!expectStream || upstreamHead == null
+        || !(HttpUtil.isContentLengthSet(upstreamHead) || HttpUtil.isTransferEncodingChunked(upstreamHead))) {
+      return true;
+    }
+    byte[] ending = relay != null ? relay.endOfHeldEvent()
+        : translatorParser != null ? translatorParser.endOfPendingEvent() : null;
+    if (ending == null) {
+      return true;
+    }
+    StreamState before = state;
+    ByteBuf tail = Unpooled.wrappedBuffer(ending);
+    try {
+      if (relay != null) {
+        relayEvents(tail, readNanos);
+      } else {
+        translator.readAt(readNanos);
+        translatorParser.feed(tail);
+      }
+    } catch (SseException e) {
+      attemptFailed(ErrorKind.INVALID_SSE, null, true);
+      return false;
+    } finally {
+      tail.release();
+    }
+    return state == before;
   }
 
   /**

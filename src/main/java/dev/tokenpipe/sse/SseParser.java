@@ -150,6 +150,46 @@ public final class SseParser {
   }
 
   /**
+   * The line ends that would dispatch the event in progress, for a stream whose body has provably ended (its
+   * HTTP framing said so) with its last event short of its blank line, which some servers send
+   * (openai/openai-node#2725): the blank line alone when the event's lines are whole (in the line-end style of
+   * its last line: CR after a CR), or a line end and a blank line when its unfinished line is the OpenAI
+   * terminator {@code data: [DONE]}. Null when nothing is pending, or when the unfinished line is anything else
+   * (a cut line of data is never completed into an event).
+   */
+  public byte[] endOfPendingEvent() {
+    if (dead || ended || bomMatched > 0) {
+      return null;
+    }
+    if (lineLength > 0) {
+      return isDoneLine(line, 0, lineLength) ? new byte[] {LF, LF} : null;
+    }
+    if (dataLength == 0 && eventType == null) {
+      return null;
+    }
+    return new byte[] {skipLf ? CR : LF};
+  }
+
+  /** Whether {@code bytes[from, to)} is the line {@code data: [DONE]} (or {@code data:[DONE]}). */
+  public static boolean isDoneLine(byte[] bytes, int from, int to) {
+    int i = from;
+    for (byte b : DATA) {
+      if (i >= to || bytes[i++] != b) {
+        return false;
+      }
+    }
+    if (i >= to || bytes[i++] != COLON) {
+      return false;
+    }
+    if (i < to && bytes[i] == SPACE) {
+      i++;
+    }
+    return Arrays.equals(bytes, i, to, DONE_BYTES, 0, DONE_BYTES.length);
+  }
+
+  private static final byte[] DONE_BYTES = ascii(SseEncoder.DONE);
+
+  /**
    * Marks the end of the stream. Per spec, an event whose final empty line never arrived is discarded,
    * not dispatched ("if the file ends in the middle of an event, before the final empty line, the
    * incomplete event is not dispatched"); so is an unterminated last line. Idempotent and safe to call

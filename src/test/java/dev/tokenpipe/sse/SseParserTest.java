@@ -470,4 +470,25 @@ class SseParserTest {
     assertThat(recorder.events).containsExactly(message("a"));
     assertThatThrownBy(() -> parser.feed(bytes, 20, 10)).isInstanceOf(IndexOutOfBoundsException.class);
   }
+
+  /** openai/openai-node#2725: what ends a last event whose body ended without its blank line, and what never does. */
+  @Test
+  void theEndOfAPendingEventIsItsBlankLineOrForAnUnfinishedDoneLineALineEndToo() {
+    assertThat(pendingEnd("data: x\n\n")).as("nothing pending").isNull();
+    assertThat(pendingEnd("data: {\"a\":1}\n")).isEqualTo("\n");
+    assertThat(pendingEnd("event: message_stop\ndata: {}\r")).as("a CR line end gets a CR").isEqualTo("\r");
+    assertThat(pendingEnd("data: [DONE]")).isEqualTo("\n\n");
+    assertThat(pendingEnd("data:[DONE]")).isEqualTo("\n\n");
+    assertThat(pendingEnd("data: {\"choices\":[{\"delta\":{\"content\":\" wor")).as("a cut line of data").isNull();
+    assertThat(pendingEnd("data: [DONE")).isNull();
+    assertThat(SseParser.isDoneLine("data: [DONE] ".getBytes(UTF_8), 0, 13)).isFalse();
+  }
+
+  private static String pendingEnd(String stream) {
+    SseParser p = new SseParser(new RecordingListener());
+    byte[] b = stream.getBytes(UTF_8);
+    p.feed(b, 0, b.length);
+    byte[] end = p.endOfPendingEvent();
+    return end == null ? null : new String(end, UTF_8);
+  }
 }
