@@ -181,6 +181,11 @@ final class EventRelay implements ByteProcessor {
     return dev.tokenpipe.sse.SseParser.isDoneLine(last, 0, last.length) ? new byte[] {'\n', '\n'} : null;
   }
 
+  /** The unfinished event's bytes as UTF-8 text (at most {@link #MAX_EVENT_BYTES} and one read), or null. */
+  String heldText() {
+    return partial == null || oversized ? null : partial.toString(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   /** Drops the unfinished event, if any. Idempotent. */
   void release() {
     if (partial != null) {

@@ -917,6 +917,12 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   private void onUpstreamEnd(long readNanos) {
+    ApiError unframed = expectStream ? unframedError() : null;
+    if (unframed != null) {
+      upstreamReusable = false;
+      attemptFailed(ErrorKind.UPSTREAM_STATUS, unframed, true);
+      return;
+    }
     if (!endUnendedLastEvent(readNanos)) {
       return;
     }
@@ -950,6 +956,31 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       return;
     }
     endComplete(readNanos, true);
+  }
+
+  /**
+   * The upstream's error when its event stream ended in a bare JSON error object instead of an event
+   * ({@code {"error":{"message":"model overloaded"}}} with no {@code data:}, as some servers write a failure into
+   * a stream already begun): no SSE client dispatches it, so relayed it was "ended without its terminator", and
+   * the upstream's reason was lost. Its object (wrapped in the client's API shape when it is not) is the stream's
+   * error. Null for anything else held at the end, which stays a cut.
+   */
+  private ApiError unframedError() {
+    String held = relay == null ? null : relay.heldText();
+    if (held == null) {
+      return null;
+    }
+    String text = held.strip();
+    if (!text.startsWith("{") || !text.endsWith("}")) {
+      return null;
+    }
+    try {
+      com.fasterxml.jackson.databind.JsonNode root = dev.tokenpipe.openai.Json.MAPPER.readTree(text);
+      return root != null && root.isObject() && root.hasNonNull("error")
+          ? UpstreamErrorBody.toApiError(dialect, 502, text) : null;
+    } catch (java.io.IOException notJson) {
+      return null;
+    }
   }
 
   /**

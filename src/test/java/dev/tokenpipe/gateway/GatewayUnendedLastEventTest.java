@@ -46,6 +46,8 @@ class GatewayUnendedLastEventTest {
         .on("half-data-line", x -> x.sseHead("").chunk(HELLO)
             .chunk("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" wor")
             .end())
+        .on("bare-json-error", x -> x.sseHead("").chunk(HELLO)
+            .chunk("{\"error\":{\"message\":\"model overloaded, retry later\",\"type\":\"server_error\"}}\n").end())
         .on("/v1/messages", x -> {
           String stream = GatewayDialectTest.ANTHROPIC_STREAM;
           x.sseHead("").chunk(stream.substring(0, stream.length() - 1)).end(); // message_stop without its blank line
@@ -93,5 +95,19 @@ class GatewayUnendedLastEventTest {
       assertThat(r.bodyText()).as("%s: %s", model, r).startsWith(HELLO).contains("\"code\":\"upstream_cut\"")
           .doesNotContain("[DONE]").doesNotContain(" wor");
     }
+  }
+
+  /**
+   * A server that writes its failure into a begun stream as bare JSON (no {@code data:}; stacklok/mecatl#878's
+   * review, inference-gateway/inference-gateway#578): no SSE client dispatches it. The stream's error is that
+   * object, not a cut that loses the upstream's reason.
+   */
+  @Test
+  void aBareJsonErrorEndingTheStreamIsItsErrorNotACut() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", CHAT.formatted("bare-json-error"));
+
+    Wire.Parsed events = Wire.Parsed.of(r.bodyText());
+    assertThat(events.types()).as("%s", r.bodyText()).endsWith("error");
+    assertThat(events.data().getLast()).contains("model overloaded, retry later").doesNotContain("upstream_cut");
   }
 }
