@@ -73,6 +73,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   private String location;
   private SseParser parser;
   private boolean sawTerminator;
+  /** A choice's finish_reason came: the proof of a whole stream from a server that sends no terminator. */
+  private boolean sawFinish;
   private long terminatorNanos;
   private long lastReadNanos;
   private String streamError;
@@ -116,6 +118,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     location = null;
     parser = null;
     sawTerminator = false;
+    sawFinish = false;
     terminatorNanos = 0;
     lastReadNanos = 0;
     streamError = null;
@@ -332,6 +335,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
       sawTerminator = true;
       terminatorNanos = timed.readNanos();
     }
+    sawFinish |= EventKind.has(kind, EventKind.FINISHED);
     if (EventKind.has(kind, EventKind.ERROR) && streamError == null) {
       streamError = ChunkContent.errorText(event.data());
       if (streamError.isEmpty()) {
@@ -359,7 +363,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
       message = (status == 200 ? "" : "HTTP " + status + (location != null ? " (redirect to " + location + ")" : "") + ": ")
           + "expected text/event-stream but got " + (contentType.isEmpty() ? "no content type" : "'" + contentType + "'")
           + (body.size() > 0 ? ": " + ChunkContent.errorText(body.toString(StandardCharsets.UTF_8)) : "");
-    } else if (!sawTerminator && (closed || (framing.isStream() && request.expectEventStream()))) {
+    } else if (!(sawTerminator || sawFinish && !closed) && (closed || (framing.isStream() && request.expectEventStream()))) {
+      // Whole: the terminator, or the model's finish_reason and then the body's own end (servers that send no
+      // [DONE] end so, and the SDKs take it as whole); a close after the finish proves nothing.
       error = ErrorClass.TRUNCATED;
       message = truncated(closed);
     } else if (closed && framing.isStream()) {

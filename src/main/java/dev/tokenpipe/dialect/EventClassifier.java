@@ -63,6 +63,7 @@ public final class EventClassifier {
   private static final int F_DONE = 1 << 8; // Ollama "done": true
   private static final int F_ERROR = 1 << 9; // "error": {...} or a non-empty string
   private static final int F_TYPED = 1 << 10; // the data has a string "type": the SSE event type is not consulted
+  private static final int F_FINISHED = 1 << 11; // choices[].finish_reason is a string (not null)
 
   // Values of a top-level "type" (or the SSE event type) that decide a dialect event's meaning.
   private static final String[] TYPES = {
@@ -352,6 +353,9 @@ public final class EventClassifier {
     if ((facts & F_ERROR) != 0) {
       flags |= EventKind.ERROR;
     }
+    if ((facts & F_FINISHED) != 0) {
+      flags |= EventKind.FINISHED;
+    }
     long usage = usageCompletion >= 0 ? usageCompletion
         : usageOutput >= 0 ? usageOutput
         : usageResponse >= 0 ? usageResponse
@@ -542,6 +546,9 @@ public final class EventClassifier {
       object(fChatDeltaField, depth + 1);
     } else if (c == '"' && key(ks, ke, "text")) {
       stringFact(F_CHOICE_CONTENT);
+    } else if (c == '"' && key(ks, ke, "finish_reason")) {
+      facts |= F_FINISHED; // a token chunk's is null: this compares nothing on the token path
+      skipString();
     } else {
       skipValue(depth + 1);
     }

@@ -22,6 +22,15 @@ public final class EventKind {
   /** An in-band error: an {@code error} object, an SSE event named {@code error}, {@code response.failed}. */
   public static final int ERROR = 16;
 
+  /**
+   * A choice's {@code finish_reason} (OpenAI chat and legacy completions): the model says its answer is finished.
+   * Not a terminator, since OpenAI's stream goes on with a usage chunk and {@code [DONE]}; but servers that send
+   * no {@code [DONE]} (llama.cpp before ggml-org/llama.cpp#9459, TGI before huggingface/text-generation-inference#2221,
+   * ik_llama.cpp, llama-box) end with it, and a body that then ends by its own framing is complete
+   * (docs/metrics.md, "Complete").
+   */
+  public static final int FINISHED = 32;
+
   /** Any of the generated-output kinds. */
   public static final int GENERATED = CONTENT | REASONING | TOOL_CALL;
 
@@ -63,7 +72,7 @@ public final class EventKind {
   /** For logs and test failures: {@code CONTENT|TOOL_CALL usage=7}. */
   public static String describe(long event) {
     StringBuilder sb = new StringBuilder();
-    String[] names = {"CONTENT", "REASONING", "TOOL_CALL", "TERMINATOR", "ERROR"};
+    String[] names = {"CONTENT", "REASONING", "TOOL_CALL", "TERMINATOR", "ERROR", "FINISHED"};
     for (int i = 0; i < names.length; i++) {
       if ((event & (1 << i)) != 0) {
         sb.append(sb.isEmpty() ? "" : "|").append(names[i]);

@@ -5,6 +5,7 @@ import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.http.ChunkedBody;
 import dev.tokenpipe.openai.ApiError;
+import dev.tokenpipe.sse.SseEncoder;
 import dev.tokenpipe.sse.SseException;
 import dev.tokenpipe.sse.SseParser;
 import io.netty.buffer.ByteBuf;
@@ -604,6 +605,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     upstreamReusable = HttpUtil.isKeepAlive(head)
         && (noBody || HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
     Framing framing = noBody ? Framing.RAW : Framing.of(head.headers());
+    closeDelimited = !noBody && !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head);
     if (status >= 200 && status < 300 || bodyless) {
       // While another attempt may still replace this one (a hedge, or a failover before the first generated event),
       // its head waits with its events: the client's head must be that of the stream it gets, its x-request-id and
@@ -654,7 +656,6 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         firstAttemptDecided();
         client.passthroughHead(head);
         answer = AnswerUsage.forHead(head);
-        closeDelimited = !noBody && !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head);
         cancel(firstTokenTimer); // a whole answer has no first token to wait for
       }
       return;
@@ -929,13 +930,19 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     if (scanner != null) {
       scanner.end();
     }
+    // Servers that send no terminator end with the model's finish_reason and their body's own end (its last
+    // chunk, or its length); a close proves nothing, and then only the terminator does.
+    boolean finishedAndFramed = books.sawFinish() && !closeDelimited;
     boolean complete;
     if (translator != null) {
-      complete = translator.sawDone();
+      complete = translator.sawDone() || finishedAndFramed;
+      if (complete && !translator.sawDone()) {
+        writeTranslated(SseEncoder.data(SseEncoder.DONE)); // this API's own end, which its clients wait for
+      }
     } else if (relay != null) {
-      // For a stream the client asked for, the upstream's terminator (or its own error event) is the only
-      // proof of completion: a clean-looking end without it is a cut.
-      complete = books.sawTerminator() || books.upstreamError() != null
+      // For a stream the client asked for, the upstream's terminator (or its own error event) is the proof of
+      // completion, or the finish above: a clean-looking end without either is a cut.
+      complete = books.sawTerminator() || books.upstreamError() != null || finishedAndFramed
           || !expectStream; // an event stream nobody asked for (not an LLM API) has no terminator to check
     } else {
       // A non-stream body: its length or last chunk is its proof. One that ends at the close has none, but a JSON

@@ -28,6 +28,8 @@ final class StreamBooks implements StreamScanner.Sink {
   /** A whole answer whose usage could not be read: its tokens are unknown, not 0. */
   private boolean tokensUnknown;
   private boolean terminator;
+  /** A choice's finish_reason came ({@link EventKind#FINISHED}): with a body ended by its framing, the answer is whole. */
+  private boolean finished;
   /** Events came after the terminator: not part of the answer, and a sign the upstream's framing is not ours. */
   private boolean afterTerminator;
   private boolean opaque;
@@ -56,6 +58,7 @@ final class StreamBooks implements StreamScanner.Sink {
     this.lease = lease;
     upstreamRequestNanos = nanos;
     terminator = false;
+    finished = false;
     afterTerminator = false;
     opaque = false;
     errorJson = null;
@@ -103,6 +106,9 @@ final class StreamBooks implements StreamScanner.Sink {
     }
     if (EventKind.has(kind, EventKind.TERMINATOR)) {
       terminator = true;
+    }
+    if (EventKind.has(kind, EventKind.FINISHED)) {
+      finished = true;
     }
     if (!Chunk.isContent(kind, plainToken)) {
       return;
@@ -162,6 +168,14 @@ final class StreamBooks implements StreamScanner.Sink {
   /** The upstream's own end-of-stream event ({@code [DONE]}, Ollama's {@code "done":true}, ...) was read. */
   boolean sawTerminator() {
     return terminator;
+  }
+
+  /**
+   * The model said its answer is finished ({@link EventKind#FINISHED}) in this attempt: for a server that sends no
+   * terminator, the proof of a whole stream when its body ends by its own framing.
+   */
+  boolean sawFinish() {
+    return finished;
   }
 
   /** Events followed the terminator in this attempt ({@link #pastTerminator}). */

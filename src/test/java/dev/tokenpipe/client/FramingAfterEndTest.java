@@ -80,6 +80,25 @@ class FramingAfterEndTest {
     assertThat(o.sawTerminator()).isTrue();
   }
 
+  /**
+   * Servers that send no {@code [DONE]} (llama.cpp before #9459, TGI before #2221) end with the finish_reason
+   * chunk and the body's last chunk, and the SDKs take that as a whole answer: so do bench, chat and doctor. A
+   * close after the finish proves nothing.
+   */
+  @Test
+  void aFinishReasonAndTheLastChunkAreAWholeStreamWithoutDone() throws Exception {
+    String finish = chunk("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+    String hi = chunk("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+
+    ExchangeOutcome whole = exchangeWith(HEAD + hi + finish + "0\r\n\r\n");
+    assertThat(whole.error()).as(whole.message()).isNull();
+
+    ExchangeOutcome closed = exchangeWith(HEAD + hi + finish);
+    assertThat(closed.error()).as(closed.message()).isEqualTo(ErrorClass.TRUNCATED);
+    ExchangeOutcome noFinish = exchangeWith(HEAD + hi + "0\r\n\r\n");
+    assertThat(noFinish.error()).as(noFinish.message()).isEqualTo(ErrorClass.TRUNCATED);
+  }
+
   @Test
   void brokenChunkFramingAfterDoneIsAFailedConnection() throws Exception {
     ExchangeOutcome o = exchangeWith(HEAD + EVENTS + "zz\r\nnot a chunk\r\n");

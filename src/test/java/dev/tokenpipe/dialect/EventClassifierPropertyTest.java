@@ -119,6 +119,7 @@ class EventClassifierPropertyTest {
     List<String> tool = new ArrayList<>();
     JsonNode choices = root.get("choices");
     List<String> choiceContent = new ArrayList<>();
+    boolean finished = false;
     if (choices != null && choices.isArray()) {
       for (JsonNode choice : choices) {
         if (!choice.isObject()) {
@@ -151,6 +152,8 @@ class EventClassifierPropertyTest {
             }
           } else if (f.getKey().equals("text")) {
             add(choiceContent, v);
+          } else if (f.getKey().equals("finish_reason") && v.isTextual()) {
+            finished = true;
           }
         }
       }
@@ -188,6 +191,7 @@ class EventClassifierPropertyTest {
     flags |= content.isEmpty() ? 0 : EventKind.CONTENT;
     flags |= reasoning.isEmpty() ? 0 : EventKind.REASONING;
     flags |= tool.isEmpty() ? 0 : EventKind.TOOL_CALL;
+    flags |= finished ? EventKind.FINISHED : 0;
     if (root.path("done").isBoolean() && root.get("done").booleanValue()) {
       flags |= EventKind.TERMINATOR;
     }

@@ -3,6 +3,7 @@ package dev.tokenpipe.dialect;
 import static dev.tokenpipe.dialect.EventKind.CONTENT;
 import static dev.tokenpipe.dialect.EventKind.ERROR;
 import static dev.tokenpipe.dialect.EventKind.REASONING;
+import static dev.tokenpipe.dialect.EventKind.FINISHED;
 import static dev.tokenpipe.dialect.EventKind.TERMINATOR;
 import static dev.tokenpipe.dialect.EventKind.TOOL_CALL;
 import static java.nio.charset.StandardCharsets.UTF_8;
@@ -26,7 +27,8 @@ class EventClassifierTest {
         row("message", "{\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}", 0, -1, ""),
         row("message", "{\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}", 0, -1, ""),
         row("message", "{\"choices\":[{\"delta\":{\"content\":null}}]}", 0, -1, ""),
-        row("message", "{\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}", 0, -1, ""),
+        row("message", "{\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}", FINISHED, -1, ""),
+        row("message", "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\".\"},\"finish_reason\":\"stop\"}]}", CONTENT | FINISHED, -1, "."),
         row("message", "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":7,\"total_tokens\":10}}", 0, 7, ""),
         row("message", "{\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}", CONTENT, -1, "a"),
         row("message", "{\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm\"}}]}", REASONING, -1, ""),
@@ -43,7 +45,7 @@ class EventClassifierTest {
             CONTENT | TOOL_CALL, -1, "x"),
         // legacy completions
         row("message", "{\"choices\":[{\"text\":\" there\",\"index\":0,\"logprobs\":null}]}", CONTENT, -1, " there"),
-        row("message", "{\"choices\":[{\"text\":\"\",\"finish_reason\":\"length\"}]}", 0, -1, ""),
+        row("message", "{\"choices\":[{\"text\":\"\",\"finish_reason\":\"length\"}]}", FINISHED, -1, ""),
         row("message", "[DONE]", TERMINATOR, -1, ""),
         row("message", " [DONE] ", TERMINATOR, -1, ""),
         row("message", "[DONE]x", 0, -1, ""),

@@ -72,6 +72,11 @@ class GatewayOpenAiSdkTest {
               .event(ChatChunks.DONE);
           x.pause(8_000).end(); // the body stays open after [DONE] (mistral.rs#1874 reports such a server)
         })
+        .on("finish-no-done", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.role()).event(ChatChunks.content("Hello")).event(ChatChunks.finish("stop"));
+          x.end(); // no [DONE]: llama.cpp before #9459, TGI before #2221, ik_llama.cpp, llama-box
+        })
         .on("html-page", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 36\r\n\r\n"
             + "<html><body>Welcome to nginx!</body>"))
         .on("whole-answer", x -> x.json(200, "OK", "", "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
@@ -188,6 +193,17 @@ class GatewayOpenAiSdkTest {
       assertThat(r.at("/error/code").asText()).isEqualTo("upstream_invalid_sse");
       assertThat(r.at("/error/message").asText()).contains(model.equals("html-page") ? "text/html" : "application/json");
     }
+  }
+
+  @Test
+  void aStreamThatEndsAtItsFinishReasonWithoutDoneCompletesAsItDoesDirect() throws Exception {
+    // Servers that send no [DONE] end with the finish_reason chunk and the body's last chunk; the SDK, direct, ends
+    // its loop cleanly with the whole answer. Through the gateway that was "ended without its terminator".
+    JsonNode r = chat("finish-no-done");
+
+    assertThat(r.path("ok").asBoolean()).as("%s", r).isTrue();
+    assertThat(r.path("content").asText()).isEqualTo("Hello");
+    assertThat(r.path("finishReason").asText()).isEqualTo("stop");
   }
 
   @Test
