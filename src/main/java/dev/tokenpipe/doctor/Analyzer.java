@@ -24,9 +24,24 @@ public final class Analyzer {
 
   private Analyzer() {}
 
-  /** What a detector saw, before attribution names a layer. */
+  /**
+   * What a detector saw, before attribution names a layer.
+   *
+   * @param curedBy  the problem whose fixes cure this signature: the problem itself, but a stream held one event
+   *                 behind by its compressor is cured by the compressor's fix, not by the holding one
+   * @param suspects layers measured to leave this very signature, ahead of the problem's usual suspects (empty: none)
+   */
   record Signal(Problem problem, Severity severity, String summary, List<String> evidence, Map<String, Double> numbers,
-      String signature, Layer prefer) {}
+      String signature, Layer prefer, Problem curedBy, List<Layer> suspects) {
+    Signal(Problem problem, Severity severity, String summary, List<String> evidence, Map<String, Double> numbers,
+        String signature, Layer prefer) {
+      this(problem, severity, summary, evidence, numbers, signature, prefer, problem, List.of());
+    }
+
+    Signal withEvidence(List<String> more) {
+      return new Signal(problem, severity, summary, more, numbers, signature, prefer, curedBy, suspects);
+    }
+  }
 
   public static Diagnosis analyze(Trace trace) {
     return analyze(trace, -1);
@@ -64,7 +79,7 @@ public final class Analyzer {
       if (usable.size() > 1) {
         List<String> ev = new ArrayList<>(s.evidence());
         ev.add("seen in " + seen.get(s.problem()) + " of " + usable.size() + " concurrent streams");
-        s = new Signal(s.problem(), s.severity(), s.summary(), ev, s.numbers(), s.signature(), s.prefer());
+        s = s.withEvidence(ev);
       }
       signals.add(s);
     }
@@ -83,7 +98,7 @@ public final class Analyzer {
 
     List<Finding> findings = new ArrayList<>();
     for (Signal s : signals) {
-      Attribution.Blame blame = Attribution.blame(s.problem(), layers, s.signature(), s.prefer());
+      Attribution.Blame blame = Attribution.blame(s.curedBy(), s.suspects(), layers, s.signature(), s.prefer());
       findings.add(new Finding(s.problem(), s.severity(), s.summary(), s.evidence(), s.numbers(),
           blame.layer(), blame.basis(), blame.fixes()));
     }
@@ -138,7 +153,8 @@ public final class Analyzer {
     List<Delivery> deliveries = Deliveries.of(r);
     Signal held = detectHeldUntilEnd(trace, r, deliveries);
     add(out, held);
-    add(out, detectCompression(r, held != null || oneBehind(r) != null));
+    boolean oneBehind = oneBehind(r) != null;
+    add(out, detectCompression(r, held != null || oneBehind, oneBehind));
     if (held == null) {
       Signal nagle = detectNagle(r);
       add(out, nagle);
@@ -218,8 +234,10 @@ public final class Analyzer {
   /**
    * Any {@code Content-Encoding} on an event stream: a risk, reported with its fix, not holding by itself (the
    * timing detectors say whether the compressor held events). HIGH when the stream was held, MEDIUM otherwise.
+   * {@code oneBehind}: each event was held until the next one ({@link #oneBehind}), a compressor's signature that
+   * names its layer ({@link KnowledgeBase#oneBehindCompressors}) where no header does.
    */
-  static Signal detectCompression(Trace.Response r, boolean held) {
+  static Signal detectCompression(Trace.Response r, boolean held, boolean oneBehind) {
     String enc = r.contentEncoding();
     if (enc.isEmpty()) {
       return null;
@@ -241,7 +259,8 @@ public final class Analyzer {
             + (held ? "; the compressor held it" : String.format(Locale.ROOT,
                 ", yet arrived %.1f events per read: not held now, a risk", perRead)),
         ev, Map.of("wire_bytes", (double) wire, "event_data_bytes", (double) data, "events_per_read", perRead),
-        "compression of text/event-stream", null);
+        oneBehind ? "a compressor writing each event out only when the next comes in" : "compression of text/event-stream",
+        null, Problem.COMPRESSED_STREAM, oneBehind ? KnowledgeBase.oneBehindCompressors() : List.of());
   }
 
   /**
@@ -428,7 +447,12 @@ public final class Analyzer {
               + " quarter interval (at least " + ms(ONE_BEHIND_SLACK_MICROS * 1000) + ") after the next event's emission: a layer writes an event out only"
               + " when the next one comes in", "hold per event p50 " + ms(p50 * 1000) + ", p90 " + ms(p90 * 1000)),
           Map.of("hold_p50_ms", p50 / 1000.0, "hold_p90_ms", p90 / 1000.0, "one_behind_share", behind[0] / behind[1]),
-          "each event held until the next", null);
+          // On a compressed stream the compressor is what holds each event (HAProxy's gzip: without it, the same
+          // path with http-no-delay is clean), so its fix leads; 'proxy_buffering off' or 'http-no-delay' do not cure it.
+          r.contentEncoding().isEmpty() ? "each event held until the next"
+              : "a compressor writing each event out only when the next comes in", null,
+          r.contentEncoding().isEmpty() ? Problem.EVENTS_HELD : Problem.COMPRESSED_STREAM,
+          r.contentEncoding().isEmpty() ? List.of() : KnowledgeBase.oneBehindCompressors());
     }
     return new Signal(Problem.EVENTS_HELD, p90 >= 1_000_000 ? Severity.HIGH : Severity.MEDIUM,
         holds.length < SHORT_ANSWER_EVENTS

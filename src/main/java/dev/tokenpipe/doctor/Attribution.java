@@ -54,6 +54,17 @@ public final class Attribution {
    *                  for Nagle stalls), or null
    */
   public static Blame blame(Problem problem, List<Detected> detected, String signature, Layer prefer) {
+    return blame(problem, List.of(), detected, signature, prefer);
+  }
+
+  /**
+   * {@link #blame(Problem, List, String, Layer)} for a signature narrower than its problem: {@code signatureSuspects}
+   * (measured to leave exactly this signature) come before the problem's usual suspects, which are only typical of
+   * it, so a layer doctor has evidence of is never named after one it has none of. A header that names a layer with a
+   * fix for {@code problem} still comes first: it is evidence too.
+   */
+  public static Blame blame(Problem problem, List<Layer> signatureSuspects, List<Detected> detected, String signature,
+      Layer prefer) {
     Layer layer = null;
     String basis;
     if (prefer != null) {
@@ -69,7 +80,7 @@ public final class Attribution {
       if (layer != null) {
         basis = "response header '" + evidenceOf(detected, layer) + "'";
       } else {
-        List<Layer> suspects = KnowledgeBase.suspects(problem);
+        List<Layer> suspects = signatureSuspects.isEmpty() ? KnowledgeBase.suspects(problem) : signatureSuspects;
         layer = suspects.isEmpty() ? Layer.APP : suspects.getFirst();
         basis = "no header names a layer that does this; " + signature + " is typical of " + layer.displayName();
       }
@@ -81,6 +92,9 @@ public final class Attribution {
     }
     for (Detected d : detected) {
       addFix(fixes, d.layer(), problem);
+    }
+    for (Layer s : signatureSuspects) {
+      addFix(fixes, s, problem);
     }
     for (Layer s : KnowledgeBase.suspects(problem)) {
       addFix(fixes, s, problem);

@@ -46,6 +46,16 @@ public final class KnowledgeBase {
     return FIXES.getOrDefault(layer, Map.of()).get(problem);
   }
 
+  /**
+   * Layers whose compressor writes each event out only when the next one comes in (the {@code events-held} "one
+   * behind" signature on a compressed stream), measured: HAProxy 2.6's {@code compression} with
+   * {@code http-no-delay} (HaproxyDoctorTest). NGINX's gzip holds whole responses instead (held-until-end), so
+   * it is no suspect for this one, and HAProxy sends no header that would name it.
+   */
+  public static List<Layer> oneBehindCompressors() {
+    return List.of(HAPROXY);
+  }
+
   /** Layers that leave this signature, most likely first, for when no header identifies one. */
   public static List<Layer> suspects(Problem problem) {
     return SUSPECTS.getOrDefault(problem, List.of());

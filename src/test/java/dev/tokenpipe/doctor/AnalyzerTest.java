@@ -242,7 +242,15 @@ class AnalyzerTest {
    * {@code http-no-delay}). {@code lagMs} negative: each read that long before the next emission (a clean path).
    */
   static Trace.Response oneBehind(double lagMs) {
+    return oneBehind(lagMs, "Content-Encoding", "gzip");
+  }
+
+  /** {@link #oneBehind(double)} with one more header. */
+  static Trace.Response oneBehind(double lagMs, String header, String value) {
     StreamBuilder b = new StreamBuilder().header("Content-Encoding", "gzip");
+    if (!header.equalsIgnoreCase("Content-Encoding")) {
+      b.header(header, value);
+    }
     b.read(1, 40, false);
     for (int i = 0; i < 40; i++) {
       double next = 200 + (i + 1) * 20;
@@ -288,6 +296,31 @@ class AnalyzerTest {
 
     assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
     assertThat(d.findings()).anyMatch(f -> f.summary().startsWith("Each event held until the next"));
+  }
+
+  @Test
+  void eachEventHeldUntilTheNextOnAGzippedStreamLeadsWithTheCompressorsFix() {
+    // Through HAProxy (no Server header) with gzip and http-no-delay, events-held named NGINX with 'proxy_buffering
+    // off' first and HAProxy's 'option http-no-delay' (already set) third; the fix that cures the path, keeping
+    // text/event-stream out of HAProxy's compression types, came third in compressed-stream, after NGINX's gzip_types.
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(oneBehind(0.4), oneBehind(0.6)));
+
+    for (Problem p : List.of(Problem.EVENTS_HELD, Problem.COMPRESSED_STREAM)) {
+      Finding f = d.findings().stream().filter(x -> x.problem() == p).findFirst().orElseThrow();
+      assertThat(f.layer()).as(p.id()).isEqualTo(Layer.HAPROXY);
+      assertThat(f.fixes().getFirst().layer()).as(p.id()).isEqualTo(Layer.HAPROXY);
+      assertThat(f.fixes().getFirst().snippet()).as(p.id()).contains("compression type").doesNotContain("http-no-delay");
+      assertThat(f.fixes()).as(p.id()).noneMatch(x -> x.snippet().contains("option http-no-delay"));
+    }
+    assertThat(d.findings().getFirst().problem()).isEqualTo(Problem.EVENTS_HELD);
+
+    // A header that names a compressing layer is evidence too, and stays ahead of the signature's suspect.
+    Trace.Response viaNginx = oneBehind(0.4, "Server", "nginx/1.22.1");
+    Diagnosis named = Analyzer.analyze(StreamBuilder.endpoint(viaNginx, viaNginx));
+    Finding held = named.findings().stream().filter(x -> x.problem() == Problem.EVENTS_HELD).findFirst().orElseThrow();
+    assertThat(held.layer()).isEqualTo(Layer.NGINX);
+    assertThat(held.fixes().getFirst().snippet()).contains("gzip_types");
+    assertThat(held.fixes()).anyMatch(x -> x.layer() == Layer.HAPROXY && x.snippet().contains("compression type"));
   }
 
   @Test

@@ -84,6 +84,13 @@ class HaproxyDoctorTest {
     assertThat(run.finding("events-held").get("summary").asText()).as(run.transcript())
         .startsWith("Each event held until the next one was sent");
     assertThat(run.finding("compressed-stream").get("summary").asText()).contains("the compressor held it");
+    // HAProxy sends no Server header: NGINX's 'proxy_buffering off' led before, and the cure came third.
+    for (String id : List.of("events-held", "compressed-stream")) {
+      var f = run.finding(id);
+      assertThat(f.get("layer").asText()).as(id + "\n" + run.transcript()).isEqualTo("haproxy");
+      assertThat(f.get("fixes").get(0).get("snippet").asText()).as(id).contains("compression type")
+          .doesNotContain("http-no-delay");
+    }
     // A busy machine may make doctor's own loop too late to judge holds of one interval: never CLEAN, though.
     assertThat(run.exitCode()).as(run.transcript()).isIn(1, 2);
     if (run.exitCode() == 2) {
