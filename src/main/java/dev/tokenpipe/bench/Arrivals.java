@@ -14,6 +14,19 @@ import java.util.SplittableRandom;
  */
 record Arrivals(String kind, double burstiness) {
 
+  /**
+   * The highest {@code --rate} (and rate sweep step), arrivals per second: a 10 us mean gap, more streaming requests a
+   * second than one bench process starts. Unbounded, {@code --rate 1e12} made the arrival thread queue a job every
+   * nanosecond (its 1 ns floor): 99 million arrivals queued, 5 GB of heap, and {@code -z 3s} sending for 36 s.
+   */
+  static final double MAX_RATE_PER_SECOND = 100_000;
+
+  /** The one check of a rate, for {@code --rate} and rate sweep steps; null when it is in range, else why not. */
+  static String rateProblem(double rate) {
+    return rate > 0 && rate <= MAX_RATE_PER_SECOND ? null
+        : "must be > 0 and at most " + (long) MAX_RATE_PER_SECOND + " arrivals per second";
+  }
+
   static Arrivals parse(String kind, Double burstiness) {
     String k = kind.toLowerCase(Locale.ROOT);
     if (!k.equals("poisson") && !k.equals("constant") && !k.equals("gamma")) {

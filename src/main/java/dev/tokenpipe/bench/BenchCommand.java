@@ -336,8 +336,10 @@ public final class BenchCommand implements Callable<Integer> {
     if (requests != null && requests < 1) {
       throw usage("-n must be at least 1");
     }
-    if (rate != null && !(rate > 0)) {
-      throw usage("--rate must be > 0");
+    if (rate != null && Arrivals.rateProblem(rate) != null) {
+      var typed = spec.commandLine().getParseResult().matchedOption("--rate");
+      throw usage("--rate " + Arrivals.rateProblem(rate) + ", not "
+          + (typed == null ? String.valueOf(rate) : typed.stringValues().getLast()));
     }
     Arrivals arrivals;
     try {

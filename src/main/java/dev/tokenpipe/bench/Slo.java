@@ -69,6 +69,12 @@ record Slo(List<Target> targets) {
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("--slo: " + e.getMessage());
       }
+      if (limit < 1) {
+        // Latencies are judged in whole microseconds: below 1us no request can meet the target (it printed as
+        // "ttft:p99<=0us ... MISSED"), and 0ms is more likely a typo than a target.
+        throw new IllegalArgumentException("--slo: the limit in '" + part.strip()
+            + "' must be at least 1us (latencies are measured in microseconds)");
+      }
       Metric metric = switch (m.group(1)) {
         case "ttft" -> Metric.TTFT;
         case "itl" -> Metric.ITL;

@@ -57,8 +57,11 @@ record Sweep(String dimension, List<Double> loads) {
     }
     for (int i = 0; i < loads.size(); i++) {
       double x = loads.get(i);
+      if (dim.equals("rate") && Arrivals.rateProblem(x) != null) {
+        throw new IllegalArgumentException("--sweep: rate steps " + Arrivals.rateProblem(x) + ", not " + x);
+      }
       if (!(x > 0) || (dim.equals("concurrency") && x != Math.rint(x))) {
-        throw new IllegalArgumentException("--sweep: " + dim + " steps must be " + (dim.equals("rate") ? "> 0" : "whole numbers >= 1"));
+        throw new IllegalArgumentException("--sweep: " + dim + " steps must be whole numbers >= 1");
       }
       if (i > 0 && x <= loads.get(i - 1)) {
         throw new IllegalArgumentException("--sweep: steps must increase");
