@@ -21,7 +21,8 @@ public final class Cli {
     cl.setParameterExceptionHandler(
         (ex, args) -> {
           CommandLine cmd = ex.getCommandLine();
-          cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + ex.getMessage());
+          cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + withSource(ex.getMessage(), cmd,
+              ex.getArgSpec() instanceof CommandLine.Model.OptionSpec o ? o : null));
           cmd.getErr().println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
           return EXIT_USAGE;
         });
@@ -30,7 +31,11 @@ public final class Cli {
           if (System.getenv("TOKENPIPE_DEBUG") != null) {
             ex.printStackTrace(cmd.getErr());
           }
-          cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + describe(ex));
+          String message = describe(ex);
+          if (ex instanceof CommandFailedException cfe && cfe.exitCode() == EXIT_USAGE) {
+            message = withSource(message, cmd, null);
+          }
+          cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + message);
           return ex instanceof CommandFailedException cfe ? cfe.exitCode() : EXIT_FAILURE;
         });
     return cl;
@@ -73,6 +78,29 @@ public final class Cli {
     CommandLine sub = root.getSubcommands().get(args[0]);
     defaults.checkKeys(sub.getCommandSpec());
     sub.setDefaultValueProvider(defaults);
+  }
+
+  private static final java.util.regex.Pattern OPTION_NAME = java.util.regex.Pattern.compile("--[a-z][a-z0-9-]*");
+
+  /**
+   * A bad value's message, with where the value came from when it was not typed: the environment or the config
+   * file ({@link ConfigDefaults#source}), as a bad flag names the flag. The option is the one picocli names, else
+   * the first {@code --name} the message starts its sentence with; a message about a typed flag is left as it is.
+   */
+  static String withSource(String message, CommandLine cmd, CommandLine.Model.OptionSpec option) {
+    if (!(cmd.getCommandSpec().defaultValueProvider() instanceof ConfigDefaults defaults) || message == null) {
+      return message;
+    }
+    if (option == null) {
+      java.util.regex.Matcher m = OPTION_NAME.matcher(message);
+      option = m.find() ? cmd.getCommandSpec().findOption(m.group()) : null;
+    }
+    CommandLine.ParseResult typed = cmd.getParseResult();
+    if (option == null || (typed != null && typed.hasMatchedOption(option))) {
+      return message;
+    }
+    String source = defaults.source(option);
+    return source == null ? message : message + " (from " + source + ")";
   }
 
   static String describe(Throwable ex) {

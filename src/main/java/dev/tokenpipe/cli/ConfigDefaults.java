@@ -1,5 +1,7 @@
 package dev.tokenpipe.cli;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -7,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -30,11 +33,20 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
   public static final String CONFIG_ENV = "TOKENPIPE_CONFIG";
 
   private final Map<String, String> env;
+  private final Path path;
   private final JsonNode file;
+  /** The line of each top-level key of the file, so an error can point at it. */
+  private final Map<String, Integer> lines;
 
   ConfigDefaults(Map<String, String> env, JsonNode file) {
+    this(env, null, file, Map.of());
+  }
+
+  private ConfigDefaults(Map<String, String> env, Path path, JsonNode file, Map<String, Integer> lines) {
     this.env = env;
+    this.path = path;
     this.file = file;
+    this.lines = lines;
   }
 
   /**
@@ -51,12 +63,62 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
         path = args[i].substring("--config=".length());
       }
     }
-    return new ConfigDefaults(env, path == null ? null : readYaml(Path.of(path)));
+    if (path == null) {
+      return new ConfigDefaults(env, null);
+    }
+    Path file = Path.of(path);
+    String text = read(file);
+    JsonNode node = readYaml(file, text);
+    return new ConfigDefaults(env, file, node, node == null ? Map.of() : keyLines(file, text));
   }
 
-  private static JsonNode readYaml(Path path) {
+  private static String read(Path path) {
     try {
-      JsonNode node = new ObjectMapper(new YAMLFactory()).readTree(Files.readString(path));
+      return Files.readString(path);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read config file " + path + ": " + FileProblem.reason(e));
+    }
+  }
+
+  /**
+   * The line of each top-level key. A key set twice is refused, naming both lines: YAML's last value won without a
+   * word (Jackson's tree keeps the last), so a file edited by two people ran on whichever line came last. A key with
+   * no value ({@code max-streams: ~}, or nothing after the colon) is refused too: the built-in default applied as if
+   * the line were not there, a limit the file seems to set and does not.
+   */
+  private static Map<String, Integer> keyLines(Path path, String text) {
+    Map<String, Integer> lines = new HashMap<>();
+    try (JsonParser p = new YAMLFactory().createParser(text)) {
+      int depth = 0;
+      String key = null;
+      for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+        int line = p.currentTokenLocation().getLineNr();
+        if (depth == 1 && t == JsonToken.FIELD_NAME) {
+          key = p.currentName();
+          Integer first = lines.putIfAbsent(key, line);
+          if (first != null) {
+            throw new IllegalArgumentException("config file " + path + ": '" + key + "' is set twice, on line " + first
+                + " and on line " + line + "; keep one");
+          }
+        } else if (depth == 1 && t == JsonToken.VALUE_NULL) {
+          throw new IllegalArgumentException("config file " + path + ", line " + lines.get(key) + ": '" + key
+              + "' has no value; give one, or remove the line for the built-in default");
+        }
+        if (t.isStructStart()) {
+          depth++;
+        } else if (t.isStructEnd()) {
+          depth--;
+        }
+      }
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read config file " + path + ": " + FileProblem.reason(e));
+    }
+    return lines;
+  }
+
+  private static JsonNode readYaml(Path path, String text) {
+    try {
+      JsonNode node = new ObjectMapper(new YAMLFactory()).readTree(text);
       if (node == null || node.isMissingNode() || node.isNull()) {
         return null; // no document, or every line commented out: a file that sets nothing, like no file
       }
@@ -67,6 +129,23 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot read config file " + path + ": " + FileProblem.reason(e));
     }
+  }
+
+  /**
+   * Where a value that was not typed as a flag came from, for an error about it: {@code TOKENPIPE_BURST=0} or
+   * {@code config file tokenpipe.yaml, line 2: burst: 0}; null when neither sets the option (the built-in default).
+   */
+  public String source(OptionSpec option) {
+    String name = envName(option);
+    if (env.get(name) != null) {
+      return name + "=" + env.get(name);
+    }
+    JsonNode v = file == null ? null : file.get(key(option));
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    return "config file " + path + (lines.containsKey(key(option)) ? ", line " + lines.get(key(option)) : "") + ": "
+        + key(option) + ": " + (v.isValueNode() ? v.asText() : v.toString());
   }
 
   /** The environment variable that sets an option, e.g. TOKENPIPE_MAX_STREAMS for --max-streams. */

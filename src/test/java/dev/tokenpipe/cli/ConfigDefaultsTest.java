@@ -128,6 +128,82 @@ class ConfigDefaultsTest {
     }
   }
 
+  /** Runs a command in-process; its exit code and what it printed on stderr. */
+  private static String[] execute(String... args) {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream old = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    int code;
+    try {
+      code = Main.execute(args);
+    } finally {
+      System.setErr(old);
+    }
+    return new String[] {String.valueOf(code), err.toString(StandardCharsets.UTF_8).strip()};
+  }
+
+  /**
+   * A key set twice: the last value won without a word ({@code tokens: 5} then {@code tokens: 7} served 7), so a
+   * file edited by two people ran on whichever line came last. Now bad usage naming the key and both lines.
+   */
+  @Test
+  void aKeySetTwiceInTheFileIsAOneLineErrorNamingTheKeyAndItsLines() throws Exception {
+    Path file = dir.resolve("twice.yaml");
+    Files.writeString(file, "port: 9300\ntokens: 5\n# later\ntokens: 7\n");
+    assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", file.toString()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(file.toString()).hasMessageContaining("'tokens'")
+        .hasMessageContaining("line 2").hasMessageContaining("line 4");
+    String[] r = execute("sim", "--config", file.toString());
+    assertThat(r[0]).as(r[1]).isEqualTo(String.valueOf(Cli.EXIT_USAGE));
+    assertThat(r[1]).doesNotContain("\n").contains("'tokens'").contains("line 4");
+  }
+
+  /**
+   * A key without a value ({@code max-streams: ~}, or {@code max-streams:} with nothing after it) is a YAML null,
+   * and the command quietly ran on the built-in default: a limit the file seems to set and does not.
+   */
+  @Test
+  void aKeyWithoutAValueIsAOneLineErrorNamingTheKeyAndItsLine() throws Exception {
+    for (String yaml : new String[] {"port: 9300\ncapacity: ~\n", "port: 9300\ncapacity:\n", "port: 9300\ncapacity: null\n"}) {
+      Path file = dir.resolve("null.yaml");
+      Files.writeString(file, yaml);
+      assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", file.toString())).as(yaml)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining(file.toString()).hasMessageContaining("'capacity'").hasMessageContaining("line 2")
+          .hasMessageContaining("no value");
+    }
+    Path serve = dir.resolve("serve.yaml");
+    Files.writeString(serve, "max-streams: ~\n");
+    String[] r = execute("serve", "--config", serve.toString());
+    assertThat(r[0]).as(r[1]).isEqualTo(String.valueOf(Cli.EXIT_USAGE));
+    assertThat(r[1]).doesNotContain("\n").contains("'max-streams'").contains("line 1");
+  }
+
+  /**
+   * A bad value read from the file is named as the file's, as a bad flag names the flag: it said "--burst must be
+   * between 1 and 1024" for a file that said {@code burst: 0}, and no flag --burst had been typed.
+   */
+  @Test
+  void aBadValueFromTheFileNamesTheFileTheKeyAndTheLine() throws Exception {
+    String[][] cases = {
+        {"port: 9300\nburst: 0\n", "--burst must be between 1 and 1024", "line 2"},
+        {"ttft: banana\n", "--ttft", "line 1"},
+        {"port: 9300\n\nthreads: 100000\n", "--threads must be 0..1024", "line 3"},
+    };
+    for (String[] c : cases) {
+      Path file = dir.resolve("bad-value.yaml");
+      Files.writeString(file, c[0]);
+      String[] r = execute("sim", "--config", file.toString());
+      assertThat(r[0]).as(r[1]).isEqualTo(String.valueOf(Cli.EXIT_USAGE));
+      assertThat(r[1].lines().findFirst().orElse("")).as(c[0]).contains(c[1])
+          .contains("config file " + file).contains(c[2]);
+    }
+    // The same value as a flag names only the flag; from the environment, the variable.
+    String[] flag = execute("sim", "--burst", "0");
+    assertThat(flag[1]).contains("--burst must be between 1 and 1024").doesNotContain("config file");
+  }
+
   @Test
   void badFlagValueIsOneLineAndUsageExitCode() {
     assertThat(Main.execute("sim", "--port", "notaport")).isEqualTo(Cli.EXIT_USAGE);
