@@ -220,6 +220,7 @@ public final class BenchCommand implements Callable<Integer> {
     long errors = result.path("totals").path("errors").asLong();
     String refused = result.path("refused").asText(null);
     String unreachable = result.path("unreachable").asText(null);
+    String overloaded = result.path("overloaded").asText(null);
     boolean allFailed = errors > 0 && ok == 0 && !interrupted; // a stop for refusals counted them as errors
     // The one line that matters comes first, before any table.
     String failure = null; // a bare URL's 404 gets a second line, after a stop or in a run too short to stop
@@ -228,6 +229,8 @@ public final class BenchCommand implements Callable<Integer> {
       failure = refused;
     } else if (unreachable != null) {
       err.println("bench: stopped: " + unreachable);
+    } else if (overloaded != null) {
+      err.println("bench: stopped: " + overloaded);
     } else if (allFailed) {
       failure = firstError(result);
       err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + failure);
@@ -288,7 +291,8 @@ public final class BenchCommand implements Callable<Integer> {
     if (allFailed || refused != null) {
       return EXIT_ALL_FAILED; // stopped for refusals: even a request in flight that succeeded after the stop
     }
-    return errors > 0 ? EXIT_SOME_FAILED : 0;
+    // A run stopped with its queue of arrivals full did not run as asked, though every request it sent succeeded.
+    return errors > 0 || overloaded != null ? EXIT_SOME_FAILED : 0;
   }
 
   /**

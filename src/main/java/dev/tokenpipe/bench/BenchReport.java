@@ -41,6 +41,9 @@ final class BenchReport {
     if (engine.unreachable() != null) {
       root.put("unreachable", engine.unreachable());
     }
+    if (engine.overloaded() != null) {
+      root.put("overloaded", engine.overloaded());
+    }
     root.set("config", config(config));
 
     double seconds = engine.measuredNanos() / 1e9;

@@ -42,6 +42,14 @@ final class LoadEngine {
   private final Object lock = new Object();
   private final ArrayDeque<Slot> idle = new ArrayDeque<>();
   private final ArrayDeque<Job> pending = new ArrayDeque<>();
+
+  /**
+   * Open loop: the most arrivals that may wait for a free stream (a few MB). Beyond it the run stops
+   * ({@link #overloaded()}): the target ends far fewer requests a second than {@code --rate} with {@code -c} streams,
+   * every further arrival would only wait longer, and the queue had no bound: at a rate the target could not
+   * follow it grew for the whole run (99 million arrivals, 5 GB of heap, in 36 s).
+   */
+  static final int MAX_PENDING = 100_000;
   private final ArrayDeque<Runnable> connectQueue = new ArrayDeque<>();
   private int connectsInFlight;
   private long issued;
@@ -54,6 +62,7 @@ final class LoadEngine {
   private final FailFast failFast = new FailFast();
   private volatile String refused;
   private volatile String unreachable;
+  private volatile String overloaded;
   /** When {@link #start()} ran: the never-connected grace counts from here, connection ramp included. */
   private long launchNanos;
   private long startNanos;
@@ -174,9 +183,14 @@ final class LoadEngine {
     return unreachable;
   }
 
-  /** True when the run stopped itself before its end: refused, or never connected. */
+  /** Why an open-loop run stopped before its end with {@link #MAX_PENDING} arrivals queued, one line; else null. */
+  String overloaded() {
+    return overloaded;
+  }
+
+  /** True when the run stopped itself before its end: refused, never connected, or its queue of arrivals full. */
   boolean stoppedEarly() {
-    return refused != null || unreachable != null;
+    return refused != null || unreachable != null || overloaded != null;
   }
 
   /** Milliseconds from the start of measurement to {@code nanos}. */
@@ -338,7 +352,17 @@ final class LoadEngine {
         slot = idle.poll();
         if (slot == null) {
           pending.add(job);
+          if (pending.size() >= MAX_PENDING) {
+            overloaded = String.format(java.util.Locale.ROOT, "%d arrivals waiting for a free stream (-c %d): the target"
+                + " ends far fewer requests a second than --rate %s; lower --rate or raise -c", pending.size(),
+                config.concurrency(), config.ratePerSecond());
+          }
         }
+      }
+      if (overloaded != null) {
+        sendEnd = next;
+        abort();
+        break;
       }
       if (slot != null) {
         Slot s = slot;

@@ -91,7 +91,7 @@ final class RunComparison {
       out.printf(Locale.ROOT, "%s: interrupted: partial results (%d requests cancelled)%n", name,
           run.path("totals").path("cancelled").asLong());
     }
-    for (String stop : new String[] {"refused", "unreachable"}) {
+    for (String stop : new String[] {"refused", "unreachable", "overloaded"}) {
       if (run.hasNonNull(stop)) {
         out.printf(Locale.ROOT, "%s: stopped: %s%n", name, run.path(stop).asText());
       }

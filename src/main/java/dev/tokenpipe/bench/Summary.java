@@ -45,7 +45,8 @@ final class Summary {
     out.printf(Locale.ROOT, "tokenpipe bench  %s %s  (%s, %s)%s%n", c.path("method").asText(), c.path("url").asText(),
         mode, r.path("tool").path("transport").asText(), r.path("interrupted").asBoolean() ? "  [INTERRUPTED: partial results]"
             : r.has("refused") ? "  [STOPPED: requests refused]"
-            : r.has("unreachable") ? "  [STOPPED: target unreachable]" : "");
+            : r.has("unreachable") ? "  [STOPPED: target unreachable]"
+            : r.has("overloaded") ? "  [STOPPED: arrivals queued]" : "");
     if (c.hasNonNull("model")) {
       String source = c.path("model_source").asText("");
       String api = c.path("api").asText("");

@@ -96,6 +96,9 @@ record Sweep(String dimension, List<Double> loads) {
     if (r.has("unreachable")) {
       o.put("unreachable", r.path("unreachable").asText()); // the step stopped: it never connected
     }
+    if (r.has("overloaded")) {
+      o.put("overloaded", r.path("overloaded").asText()); // the step stopped: its queue of arrivals was full
+    }
     o.put("requests_per_s", r.path("totals").path("requests_per_s").asDouble());
     if (r.path("totals").has("offered_rate_per_s")) {
       o.put("offered_rate_per_s", r.path("totals").path("offered_rate_per_s").asDouble());

@@ -47,6 +47,30 @@ class OfferedRateTest {
     assertThat(Files.readString(html)).contains("offered_rate_per_s", "req/s offered");
   }
 
+  /**
+   * Arrivals that find no free stream wait in a queue, which had no bound: at a rate far above what the target
+   * serves with {@code -c}, it grew for the whole run (the run above the old, unbounded --rate held 99 million
+   * queued arrivals, 5 GB, in 36 s). Now the run stops at {@link LoadEngine#MAX_PENDING} queued arrivals with one
+   * line saying so, its numbers so far reported, well before {@code -z}.
+   */
+  @Test
+  void anOpenLoopRunWhoseQueueOfArrivalsOutgrowsItsBoundStopsWithOneLine() throws Exception {
+    Path json = dir.resolve("overloaded.json");
+    long started = System.nanoTime();
+
+    BenchCli r = BenchCli.run("bench", "--rate", "100000", "--arrival", "constant", "-z", "60s", "-c", "2",
+        "--progress", "none", "--json", json.toString(), "-H", ONE_SECOND_STREAMS, sim.chatUrl());
+
+    assertThat((System.nanoTime() - started) / 1e9).as("stopped long before -z 60s").isLessThan(30);
+    assertThat(r.exitCode()).as(r.out() + r.err()).isEqualTo(BenchCommand.EXIT_SOME_FAILED);
+    assertThat(r.err().lines().filter(l -> l.startsWith("bench: stopped: ")).toList()).as(r.err())
+        .containsExactly("bench: stopped: " + LoadEngine.MAX_PENDING + " arrivals waiting for a free stream (-c 2):"
+            + " the target ends far fewer requests a second than --rate 100000.0; lower --rate or raise -c");
+    JsonNode result = BenchCli.json(json);
+    assertThat(result.path("overloaded").asText()).startsWith(LoadEngine.MAX_PENDING + " arrivals waiting");
+    assertThat(r.out()).contains("[STOPPED: arrivals queued]");
+  }
+
   @Test
   void aClosedLoopRunHasNoOfferedRate() throws Exception {
     Path json = dir.resolve("closed.json");
