@@ -364,11 +364,14 @@ public final class Analyzer {
         "Events arrive in irregular bursts (~" + perBurst + " events each)", ev, nums, "irregular bursts", null);
   }
 
+  /** The number that marks an events-held finding as one behind ({@link #oneBehind}): the share of pairs that were. */
+  static final String ONE_BEHIND_SHARE = "one_behind_share";
+
   /**
    * How soon after the next event's emission an event held one behind arrives, at most (microseconds): a quarter
    * of the interval between the two, and at least this. Three milliseconds flat missed HAProxy's hold of one
-   * 20 ms interval when doctor's reads ran 0-6 ms late on a loaded machine (its lag under the 10 ms at which it
-   * refuses to judge); a reader late by a quarter interval or more on most events is refused anyway.
+   * 20 ms interval when doctor's reads ran 0-6 ms late on a loaded machine; a reader late by about an interval
+   * finds the next event in the same read, which the mark excludes.
    */
   static final long ONE_BEHIND_SLACK_MICROS = 3_000;
 
@@ -446,7 +449,7 @@ public final class Analyzer {
           List.of(Math.round(behind[0]) + " of " + Math.round(behind[1]) + " events arrived in a read of their own within a"
               + " quarter interval (at least " + ms(ONE_BEHIND_SLACK_MICROS * 1000) + ") after the next event's emission: a layer writes an event out only"
               + " when the next one comes in", "hold per event p50 " + ms(p50 * 1000) + ", p90 " + ms(p90 * 1000)),
-          Map.of("hold_p50_ms", p50 / 1000.0, "hold_p90_ms", p90 / 1000.0, "one_behind_share", behind[0] / behind[1]),
+          Map.of("hold_p50_ms", p50 / 1000.0, "hold_p90_ms", p90 / 1000.0, ONE_BEHIND_SHARE, behind[0] / behind[1]),
           // On a compressed stream the compressor is what holds each event (HAProxy's gzip: without it, the same
           // path with http-no-delay is clean), so its fix leads; 'proxy_buffering off' or 'http-no-delay' do not cure it.
           r.contentEncoding().isEmpty() ? "each event held until the next"

@@ -149,6 +149,23 @@ class CheckupLoopLagTest {
   }
 
   @Test
+  void eachEventHeldOneBehindIsAVerdictWhateverTheLag() {
+    // HAProxy gzipping the stream with http-no-delay, on this 2-core machine: every event one interval (20 ms) late,
+    // 41 of 58 one behind, while doctor's loop ran late by p99 12.2 ms, max 27.8 ms: "could not judge ... a late
+    // reader looks like a held event", exit 2. A late reader cannot make it: reading after the next event's
+    // emission, it finds that event in the same read, and one behind needs each event in a read of its own.
+    Trace oneBehind = StreamBuilder.endpoint(AnalyzerTest.oneBehind(0.4), AnalyzerTest.oneBehind(0.6));
+
+    Diagnosis d = checkup(oneBehind, 12.2, 27.8).diagnosis();
+
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(d.reason()).startsWith("Each event held until the next one was sent");
+    assertThat(d.findings().getFirst().layer()).isEqualTo(Layer.HAPROXY);
+    // Holds of the same length without the one-behind mark stay unjudged.
+    assertThat(checkup(heldBy(140), 40, 180).diagnosis().verdict()).isEqualTo(Diagnosis.Verdict.FAILED);
+  }
+
+  @Test
   void tokensGroupedInEventsAreAVerdictWhateverTheLag() {
     // `sim --burst 8` on a busy machine: every event carried 8 tokens, held 1.7 ms (p50), while doctor's loop ran
     // late by p99 14.5 ms, max 73 ms; that was "could not judge ... a late reader looks like a held event". The

@@ -91,10 +91,8 @@ class HaproxyDoctorTest {
       assertThat(f.get("fixes").get(0).get("snippet").asText()).as(id).contains("compression type")
           .doesNotContain("http-no-delay");
     }
-    // A busy machine may make doctor's own loop too late to judge holds of one interval: never CLEAN, though.
-    assertThat(run.exitCode()).as(run.transcript()).isIn(1, 2);
-    if (run.exitCode() == 2) {
-      assertThat(run.json().get("reason").asText()).as(run.transcript()).startsWith("could not judge");
-    }
+    // One behind is a verdict whatever doctor's own loop lag (a late reader cannot make it): on this 2-core machine
+    // it was "could not judge", exit 2, with the loop late by p99 12-15 ms.
+    assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
   }
 }
