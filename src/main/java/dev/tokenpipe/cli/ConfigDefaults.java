@@ -103,6 +103,10 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
         } else if (depth == 1 && t == JsonToken.VALUE_NULL) {
           throw new IllegalArgumentException("config file " + path + ", line " + lines.get(key) + ": '" + key
               + "' has no value; give one, or remove the line for the built-in default");
+        } else if (depth == 2 && t == JsonToken.VALUE_NULL && p.getParsingContext().inArray()) {
+          // A list entry with no value read as the text "null": model: [a, ~] served a model named "null".
+          throw new IllegalArgumentException("config file " + path + ", line " + line + ": '" + key
+              + "' has an entry with no value");
         }
         if (t.isStructStart()) {
           depth++;

@@ -173,6 +173,11 @@ class ConfigDefaultsTest {
           .hasMessageContaining(file.toString()).hasMessageContaining("'capacity'").hasMessageContaining("line 2")
           .hasMessageContaining("no value");
     }
+    Path list = dir.resolve("list-null.yaml");
+    Files.writeString(list, "port: 9300\nmodel:\n  - a\n  - ~\n");
+    assertThatThrownBy(() -> parse(Map.of(), "sim", "--config", list.toString()))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'model' has an entry with no value")
+        .hasMessageContaining("line 4");
     Path serve = dir.resolve("serve.yaml");
     Files.writeString(serve, "max-streams: ~\n");
     String[] r = execute("serve", "--config", serve.toString());
