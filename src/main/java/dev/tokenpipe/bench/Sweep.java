@@ -58,7 +58,8 @@ record Sweep(String dimension, List<Double> loads) {
     for (int i = 0; i < loads.size(); i++) {
       double x = loads.get(i);
       if (dim.equals("rate") && Arrivals.rateProblem(x) != null) {
-        throw new IllegalArgumentException("--sweep: rate steps " + Arrivals.rateProblem(x) + ", not " + x);
+        throw new IllegalArgumentException("--sweep: rate steps " + Arrivals.rateProblem(x) + ", not "
+            + (x == Math.rint(x) && Math.abs(x) < 1e18 ? String.valueOf((long) x) : String.valueOf(x)));
       }
       if (!(x > 0) || (dim.equals("concurrency") && x != Math.rint(x))) {
         throw new IllegalArgumentException("--sweep: " + dim + " steps must be whole numbers >= 1");

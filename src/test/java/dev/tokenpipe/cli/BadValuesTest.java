@@ -115,7 +115,7 @@ class BadValuesTest {
       bench -n 1 --arrival constant http://127.0.0.1:1/v1/chat/completions | --arrival needs --rate
       bench -n 1 --rate 1e12 http://127.0.0.1:1/v1/chat/completions       | --rate must be > 0 and at most 100000 arrivals per second, not 1e12
       bench -n 1 --rate 100001 http://127.0.0.1:1/v1/chat/completions     | --rate must be > 0 and at most 100000
-      bench -n 1 --sweep rate:10,1e12 http://127.0.0.1:1/v1/chat/completions | --sweep: rate steps must be > 0 and at most 100000
+      bench -n 1 --sweep rate:10,1e12 http://127.0.0.1:1/v1/chat/completions | --sweep: rate steps must be > 0 and at most 100000 arrivals per second, not 1000000000000
       bench -n 1 --slo ttft:p99<=0ms http://127.0.0.1:1/v1/chat/completions | --slo: the limit in 'ttft:p99<=0ms' must be at least 1us
       bench -n 1 --slo e2e:p90<=500ns http://127.0.0.1:1/v1/chat/completions | --slo: the limit in 'e2e:p90<=500ns' must be at least 1us
       chat -u http://127.0.0.1:1/v1/chat/completions --max-tokens -5 hi  | --max-tokens must be >= 0
