@@ -178,6 +178,9 @@ class GatewaySdkSurfaceTest {
     NodeScript.require("@anthropic-ai/sdk");
   }
 
+  /** Runs SDK calls at once: each mostly waits on its node process (the common pool has one thread on 2 cores). */
+  static final java.util.concurrent.Executor CALLERS = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+
   static final List<String> CALLS = List.of("openai-chat-stream", "openai-chat", "openai-responses-stream",
       "anthropic-create", "anthropic-stream");
 
@@ -206,9 +209,31 @@ class GatewaySdkSurfaceTest {
       } catch (Exception e) {
         throw new java.util.concurrent.CompletionException(e);
       }
-    });
+    }, CALLERS);
     JsonNode served = call(call, "http://127.0.0.1:" + gateway.port(), model);
     return new JsonNode[] {direct.get(90, TimeUnit.SECONDS), served};
+  }
+
+  /**
+   * {@link #sideBySide} for each of {@code calls} at once: each waits mostly on its SDK's retry back-off or on a
+   * stalled upstream, so one after another the test took about three minutes.
+   */
+  static List<JsonNode[]> sideBySideAll(List<String> calls, String model) throws Exception {
+    List<java.util.concurrent.CompletableFuture<JsonNode[]>> runs = new ArrayList<>();
+    for (String c : calls) {
+      runs.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try {
+          return sideBySide(c, model);
+        } catch (Exception e) {
+          throw new java.util.concurrent.CompletionException(e);
+        }
+      }, CALLERS));
+    }
+    List<JsonNode[]> out = new ArrayList<>();
+    for (var run : runs) {
+      out.add(run.get(180, TimeUnit.SECONDS));
+    }
+    return out;
   }
 
   /**
@@ -221,11 +246,13 @@ class GatewaySdkSurfaceTest {
     List<String> differ = new ArrayList<>();
     StringBuilder table = new StringBuilder();
     for (String model : List.of("normal", "e429", "e500", "e529", "inband")) {
-      for (String c : CALLS) {
-        if (model.equals("inband") && c.equals("openai-chat")) {
-          continue; // an answer that is not a stream has no in-band error
-        }
-        JsonNode[] r = sideBySide(c, model);
+      List<String> calls = CALLS.stream()
+          .filter(c -> !(model.equals("inband") && c.equals("openai-chat"))) // a whole answer has no in-band error
+          .toList();
+      List<JsonNode[]> results = sideBySideAll(calls, model);
+      for (int i = 0; i < calls.size(); i++) {
+        String c = calls.get(i);
+        JsonNode[] r = results.get(i);
         table.append(String.format("%-7s %-24s direct: %s%n%-32s serve:  %s%n", model, c, surface(r[0]), "", surface(r[1])));
         if (!surface(r[0]).equals(surface(r[1]))) {
           differ.add(model + " " + c);
@@ -247,8 +274,10 @@ class GatewaySdkSurfaceTest {
   void aCutOrStalledStreamThrowsThroughServeWithTheRequestIdAndTheSameRetries() throws Exception {
     StringBuilder table = new StringBuilder();
     for (String model : List.of("cut", "stall")) {
-      for (String c : CALLS) {
-        JsonNode[] r = sideBySide(c, model);
+      List<JsonNode[]> results = sideBySideAll(CALLS, model);
+      for (int i = 0; i < CALLS.size(); i++) {
+        String c = CALLS.get(i);
+        JsonNode[] r = results.get(i);
         table.append(String.format("%-7s %-24s direct: %s%n%-32s serve:  %s%n", model, c, surface(r[0]), "", surface(r[1])));
         String what = model + " " + c + "\n" + table;
         assertThat(r[0].path("ended").asText()).as(what).isEqualTo("threw");
