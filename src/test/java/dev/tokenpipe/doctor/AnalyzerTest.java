@@ -196,18 +196,23 @@ class AnalyzerTest {
     assertThat(problems(d)).doesNotContain(Problem.NAGLE_STALLS, Problem.HELD_UNTIL_END);
   }
 
-  @Test
-  void burstsOnATwoHundredMillisecondClockWithoutHeadersPointAtHaproxy() {
+  /** 60 events emitted 50 ms apart, released in bursts of 5 every ~250 ms; {@code stamped}: with emission stamps. */
+  static StreamBuilder clockBursts(boolean stamped) {
     StreamBuilder b = new StreamBuilder();
     int e = 0;
     for (int burst = 1; burst <= 12; burst++) {
       double at = burst * 250 + (burst % 3);
       b.read(at, 1000 + 150 * (burst % 4), false);
       for (; e * 50 < burst * 250 && e < 60; e++) {
-        b.event(at, e * 50, 1);
+        b.event(at, stamped ? e * 50 : -1, 1);
       }
     }
-    Diagnosis d = Analyzer.analyze(StreamBuilder.probe(50, 60, b.done(3001).build()));
+    return b;
+  }
+
+  @Test
+  void burstsOnATwoHundredMillisecondClockWithoutHeadersPointAtHaproxy() {
+    Diagnosis d = Analyzer.analyze(StreamBuilder.probe(50, 60, clockBursts(true).done(3001).build()));
 
     Finding f = d.findings().getFirst();
     assertThat(f.problem()).isEqualTo(Problem.CLOCK_BURSTS);

@@ -97,16 +97,7 @@ class CheckupLoopLagTest {
 
   /** Unstamped events released in bursts of 5 every 250 ms: the first of each burst waited about 200 ms. */
   static Trace clockBurstsUnstamped() {
-    StreamBuilder b = new StreamBuilder();
-    int e = 0;
-    for (int burst = 1; burst <= 12; burst++) {
-      double at = burst * 250 + (burst % 3);
-      b.read(at, 1000 + 150 * (burst % 4), false);
-      for (; e * 50 < burst * 250 && e < 60; e++) {
-        b.event(at, -1, 1);
-      }
-    }
-    return StreamBuilder.endpoint(b.done(3001).build());
+    return StreamBuilder.endpoint(AnalyzerTest.clockBursts(false).done(3001).build());
   }
 
   @Test
