@@ -34,6 +34,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.LoggerFactory;
@@ -645,7 +646,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
             rawBody = null;
           }
         }
-      } else if (client.headSent() || expectStream && !noBody && head.headers().contains(HttpHeaderNames.CONTENT_TYPE)) {
+      } else if (client.headSent()
+          || expectStream && !noBody && head.headers().contains(HttpHeaderNames.CONTENT_TYPE) && !ndjsonReadsIt(head)) {
         // A whole body (a web server's page, a whole JSON answer) where a stream was asked for: the SDKs would read
         // it as an event stream without events and end their loop cleanly with nothing. Another upstream may
         // stream; else the client gets the error. Without a Content-Type it passes when no head went out yet:
@@ -672,6 +674,18 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     cancelHedge();
     moveTo(StreamState.ERROR_BODY);
     errorBody = ctx.alloc().buffer(256);
+  }
+
+  /**
+   * Whether a whole JSON answer is a stream this API's clients read: Ollama answers a model load or unload (a
+   * request without a prompt or messages, or keep_alive 0) with one application/json object whatever the stream
+   * flag, and its clients read an NDJSON body line by line, so that object is their whole answer. An event stream's
+   * clients find no event in it.
+   */
+  private boolean ndjsonReadsIt(HttpResponse head) {
+    String type = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    return dialect.framing() == Framing.NDJSON && type != null
+        && type.strip().toLowerCase(Locale.ROOT).startsWith("application/json");
   }
 
   private void onUpstreamContent(HttpContent content, long readNanos) {

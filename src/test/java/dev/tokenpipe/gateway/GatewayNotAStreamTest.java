@@ -25,6 +25,13 @@ class GatewayNotAStreamTest {
   static final String WHOLE = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
       + "\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}]}";
 
+  // Ollama's answer to a model load (a request without a prompt or messages) or unload (keep_alive 0): c.JSON in
+  // its server's GenerateHandler and ChatHandler, whatever the stream flag, whose default is to stream.
+  static final String OLLAMA_GENERATE_LOAD = "{\"model\":\"llama3\",\"created_at\":\"2026-12-02T16:00:00Z\","
+      + "\"response\":\"\",\"done\":true,\"done_reason\":\"load\"}";
+  static final String OLLAMA_CHAT_LOAD = "{\"model\":\"llama3\",\"created_at\":\"2026-12-02T16:00:00Z\","
+      + "\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"load\"}";
+
   static ScriptedUpstream upstream;
   static ScriptedUpstream healthy;
   static GatewayServer gateway;
@@ -36,8 +43,8 @@ class GatewayNotAStreamTest {
         .on("html", GatewayNotAStreamTest::html)
         .on("/v1/messages", GatewayNotAStreamTest::html)
         .on("whole-json", x -> x.json(200, "OK", "", WHOLE))
-        .on("/api/chat", x -> x.json(200, "OK", "", "{\"model\":\"llama3\",\"message\":{\"role\":\"assistant\","
-            + "\"content\":\"Hello\"},\"done\":true}"))
+        .on("/api/chat", x -> ollamaJson(x, OLLAMA_CHAT_LOAD))
+        .on("/api/generate", x -> ollamaJson(x, OLLAMA_GENERATE_LOAD))
         .on("untyped-sse", x -> x.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             .event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end());
     healthy = new ScriptedUpstream()
@@ -62,6 +69,11 @@ class GatewayNotAStreamTest {
   static void html(ScriptedUpstream.Exchange x) throws IOException {
     x.write("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " + HTML.length()
         + "\r\n\r\n" + HTML);
+  }
+
+  static void ollamaJson(ScriptedUpstream.Exchange x, String json) throws IOException {
+    x.write("HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " + json.length()
+        + "\r\n\r\n" + json);
   }
 
   static String chat(String model, Boolean stream) {
@@ -115,13 +127,33 @@ class GatewayNotAStreamTest {
   }
 
   @Test
-  void onOllamasPathAWholeJsonAnswerToADefaultStreamIsA502InOllamasShapeNamingNdjson() throws Exception {
+  void onOllamasPathAnHtmlPageAnsweringADefaultStreamIsA502InOllamasShapeNamingNdjson() throws Exception {
     Wire.Response r = Wire.post(gateway.port(), "/api/chat",
-        "{\"model\":\"llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        "{\"model\":\"html\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
 
     assertThat(r.status()).as("%s", r).isEqualTo(502);
     assertThat(r.json().path("error").isTextual()).as("Ollama's {\"error\":\"...\"}: %s", r.bodyText()).isTrue();
-    assertThat(r.json().path("error").asText()).contains("application/json").contains("application/x-ndjson");
+    assertThat(r.json().path("error").asText()).contains("text/html").contains("application/x-ndjson");
+  }
+
+  @Test
+  void ollamasOwnWholeJsonAnswerToAModelLoadIsRelayedAsItCame() throws Exception {
+    // Ollama's documented "Load a model" and "Unload a model" requests stream by default and are answered with one
+    // whole application/json object; its clients read an NDJSON body line by line, so that one line is their
+    // whole answer. Refusing it made `ollama run` warm-ups and keep_alive unloads fail through serve.
+    String[][] cases = {
+        {"/api/generate", "{\"model\":\"llama3\"}", OLLAMA_GENERATE_LOAD},
+        {"/api/generate", "{\"model\":\"llama3\",\"keep_alive\":0}", OLLAMA_GENERATE_LOAD},
+        {"/api/chat", "{\"model\":\"llama3\",\"messages\":[]}", OLLAMA_CHAT_LOAD},
+        {"/api/chat", "{\"model\":\"llama3\",\"messages\":[],\"stream\":true}", OLLAMA_CHAT_LOAD},
+    };
+    for (String[] c : cases) {
+      Wire.Response r = Wire.post(gateway.port(), c[0], c[1]);
+
+      assertThat(r.status()).as("%s %s: %s", c[0], c[1], r).isEqualTo(200);
+      assertThat(r.headerValue("content-type")).startsWith("application/json");
+      assertThat(r.bodyText()).isEqualTo(c[2]);
+    }
   }
 
   @Test
