@@ -945,8 +945,10 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       scanner.end();
     }
     // Servers that send no terminator end with the model's finish_reason and their body's own end (its last
-    // chunk, or its length); a close proves nothing, and then only the terminator does.
-    boolean finishedAndFramed = books.sawFinish() && !closeDelimited;
+    // chunk, or its length); a close proves nothing, and then only the terminator does. Each choice asked for
+    // ("n") must have finished; the request is read for it only here, on a stream that came without its terminator.
+    boolean finishedAndFramed = !closeDelimited && !books.sawTerminator() && books.sawFinish(1)
+        && books.sawFinish(Route.requestedChoices(upstreamBody));
     boolean complete;
     if (translator != null) {
       complete = translator.sawDone() || finishedAndFramed;

@@ -6,6 +6,7 @@ import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.dialect.Dialects;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.probe.ProbeRequest;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
@@ -129,6 +130,30 @@ enum Route {
       }
     }
     return stream == null ? byDefault : stream;
+  }
+
+  /**
+   * How many choices a chat or completions request asks for: its top-level {@code "n"}, 1 without it or when the
+   * body is not a JSON object with a positive integer there (the upstream judges such a body, not the gateway).
+   */
+  static int requestedChoices(ByteBuf body) {
+    try (JsonParser p = Json.MAPPER.createParser((InputStream) new ByteBufInputStream(body.duplicate()))) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return 1;
+      }
+      int n = 1;
+      for (JsonToken t; (t = p.nextToken()) == JsonToken.FIELD_NAME; ) {
+        boolean isN = "n".equals(p.currentName());
+        t = p.nextToken();
+        if (isN) {
+          n = t == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT ? Math.max(1, p.getIntValue()) : 1;
+        }
+        p.skipChildren();
+      }
+      return n;
+    } catch (Exception malformed) {
+      return 1;
+    }
   }
 
   /**

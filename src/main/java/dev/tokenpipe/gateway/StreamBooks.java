@@ -28,8 +28,11 @@ final class StreamBooks implements StreamScanner.Sink {
   /** A whole answer whose usage could not be read: its tokens are unknown, not 0. */
   private boolean tokensUnknown;
   private boolean terminator;
-  /** A choice's finish_reason came ({@link EventKind#FINISHED}): with a body ended by its framing, the answer is whole. */
-  private boolean finished;
+  /**
+   * Events with a choice's finish_reason ({@link EventKind#FINISHED}): one per choice, so with a body ended by its
+   * framing the answer is whole once every choice asked for has one.
+   */
+  private int finishes;
   /** Events came after the terminator: not part of the answer, and a sign the upstream's framing is not ours. */
   private boolean afterTerminator;
   private boolean opaque;
@@ -58,7 +61,7 @@ final class StreamBooks implements StreamScanner.Sink {
     this.lease = lease;
     upstreamRequestNanos = nanos;
     terminator = false;
-    finished = false;
+    finishes = 0;
     afterTerminator = false;
     opaque = false;
     errorJson = null;
@@ -108,7 +111,7 @@ final class StreamBooks implements StreamScanner.Sink {
       terminator = true;
     }
     if (EventKind.has(kind, EventKind.FINISHED)) {
-      finished = true;
+      finishes++;
     }
     if (!Chunk.isContent(kind, plainToken)) {
       return;
@@ -171,11 +174,12 @@ final class StreamBooks implements StreamScanner.Sink {
   }
 
   /**
-   * The model said its answer is finished ({@link EventKind#FINISHED}) in this attempt: for a server that sends no
-   * terminator, the proof of a whole stream when its body ends by its own framing.
+   * The model said each of {@code choices} answers is finished ({@link EventKind#FINISHED}) in this attempt: for a
+   * server that sends no terminator, the proof of a whole stream when its body ends by its own framing. One finish
+   * with {@code "n": 2} leaves the other choice cut however cleanly the body ended.
    */
-  boolean sawFinish() {
-    return finished;
+  boolean sawFinish(int choices) {
+    return finishes >= choices;
   }
 
   /** Events followed the terminator in this attempt ({@link #pastTerminator}). */

@@ -37,12 +37,25 @@ class GatewayFinishWithoutDoneTest {
         .on("finish-usage", x -> x.sseHead("").event(ChatChunks.role()).event(ChatChunks.content("Hello"))
             .event(ChatChunks.finish("length")).event(USAGE).end())
         .on("no-finish", x -> x.sseHead("").event(ChatChunks.role()).event(ChatChunks.content("Hello")).end())
+        // n = 2: choice 1 finishes, choice 0 is cut mid-answer, and the body still ends by its last chunk (a proxy
+        // that ends a chunked body cleanly when its upstream failed)
+        .on("two-one-finished", x -> x.sseHead("").event(choice(0, "{\"content\":\"Hel\"}", null))
+            .event(choice(1, "{\"content\":\"Hi\"}", null)).event(choice(1, "{}", "stop")).end())
+        .on("two-both-finished", x -> x.sseHead("").event(choice(0, "{\"content\":\"Hello\"}", null))
+            .event(choice(1, "{\"content\":\"Hi\"}", null)).event(choice(1, "{}", "stop"))
+            .event(choice(0, "{}", "length")).end())
         .on("finish-then-close", x -> {
           x.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n");
           x.write(ChatChunks.sseEvent(ChatChunks.content("Hello")) + ChatChunks.sseEvent(ChatChunks.finish("stop")))
               .close(); // a close-delimited body: its close proves nothing
         });
     gateway = GatewayServer.start(GatewayConfig.defaults().withPort(0).withUpstreams(List.of(upstream.url())));
+  }
+
+  static String choice(int index, String delta, String finishReason) {
+    return "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":"
+        + index + ",\"delta\":" + delta + ",\"finish_reason\":" + (finishReason == null ? "null" : "\"" + finishReason + "\"")
+        + "}]}";
   }
 
   @AfterAll
@@ -83,5 +96,18 @@ class GatewayFinishWithoutDoneTest {
     Wire.Response r = Wire.post(gateway.port(), "/v1/stream", "{\"model\":\"finish\",\"prompt\":\"hi\"}");
 
     assertThat(r.bodyText()).as("%s", r).isEqualTo("data: Hello\n\ndata: [DONE]\n\n");
+  }
+
+  @Test
+  void withSeveralChoicesEachMustFinishElseItIsStillACut() throws Exception {
+    String two = "{\"model\":\"%s\",\"stream\":true,\"n\":2,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    Wire.Response cut = Wire.post(gateway.port(), "/v1/chat/completions", two.formatted("two-one-finished"));
+
+    assertThat(cut.bodyText()).as("choice 0 never finished: %s", cut).contains("event: error").contains("upstream_cut");
+
+    Wire.Response whole = Wire.post(gateway.port(), "/v1/chat/completions", two.formatted("two-both-finished"));
+
+    assertThat(whole.bodyText()).as("%s", whole).doesNotContain("event: error").doesNotContain("upstream_cut")
+        .contains("\"length\"");
   }
 }
