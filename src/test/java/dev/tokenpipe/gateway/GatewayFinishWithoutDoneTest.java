@@ -44,6 +44,16 @@ class GatewayFinishWithoutDoneTest {
         .on("two-both-finished", x -> x.sseHead("").event(choice(0, "{\"content\":\"Hello\"}", null))
             .event(choice(1, "{\"content\":\"Hi\"}", null)).event(choice(1, "{}", "stop"))
             .event(choice(0, "{}", "length")).end())
+        .on("finish-length-short", x -> {
+          String body = ChatChunks.sseEvent(ChatChunks.content("Hello")) + ChatChunks.sseEvent(ChatChunks.finish("stop"));
+          x.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " + (body.length() + 100)
+              + "\r\n\r\n" + body).close(); // its length promised more than came
+        })
+        .on("finish-chunked-unended", x -> {
+          x.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+          String body = ChatChunks.sseEvent(ChatChunks.content("Hello")) + ChatChunks.sseEvent(ChatChunks.finish("stop"));
+          x.write(Integer.toHexString(body.length()) + "\r\n" + body + "\r\n").close(); // no last chunk
+        })
         .on("finish-then-close", x -> {
           x.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n");
           x.write(ChatChunks.sseEvent(ChatChunks.content("Hello")) + ChatChunks.sseEvent(ChatChunks.finish("stop")))
@@ -84,7 +94,7 @@ class GatewayFinishWithoutDoneTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"no-finish", "finish-then-close"})
+  @ValueSource(strings = {"no-finish", "finish-then-close", "finish-length-short", "finish-chunked-unended"})
   void withoutTheFinishOrWithABodyEndedByACloseItIsStillACut(String model) throws Exception {
     Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", CHAT.formatted(model));
 
