@@ -152,6 +152,11 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
         + key(option) + ": " + (v.isValueNode() ? v.asText() : v.toString());
   }
 
+  /** "config file F, line 2: ", the start of an error about a key of the file: F may come from TOKENPIPE_CONFIG. */
+  private String where(String key) {
+    return "config file" + (path == null ? "" : " " + path) + (lines.containsKey(key) ? ", line " + lines.get(key) : "") + ": ";
+  }
+
   /** The environment variable that sets an option, e.g. TOKENPIPE_MAX_STREAMS for --max-streams. */
   public static String envName(OptionSpec option) {
     return ENV_PREFIX + key(option).toUpperCase(Locale.ROOT).replace('-', '_');
@@ -195,14 +200,14 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     file.fields().forEachRemaining(e -> {
       String k = e.getKey();
       if (!known.contains(k)) {
-        throw new IllegalArgumentException("config file: '" + k + "' is not an option of tokenpipe " + command.name());
+        throw new IllegalArgumentException(where(k) + "'" + k + "' is not an option of tokenpipe " + command.name());
       }
       // A mapping, or a list inside a list, reads as an empty text (asText): the value would vanish without a word.
       JsonNode v = e.getValue();
       boolean flat = v.isArray() ? java.util.stream.StreamSupport.stream(v.spliterator(), false).allMatch(JsonNode::isValueNode)
           : v.isValueNode();
       if (!flat) {
-        throw new IllegalArgumentException("config file: '" + k + "' must be a value or a list of values, not " + v);
+        throw new IllegalArgumentException(where(k) + "'" + k + "' must be a value or a list of values, not " + v);
       }
     });
   }

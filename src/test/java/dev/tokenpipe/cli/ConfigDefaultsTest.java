@@ -73,6 +73,21 @@ class ConfigDefaultsTest {
   }
 
   /**
+   * Every error about the file names it and the key's line, as a duplicate or a bad value does: the file may come
+   * from TOKENPIPE_CONFIG, set far from the command line, and "config file: 'bogus'" left the user to guess which.
+   */
+  @Test
+  void anUnknownOrNestedKeyNamesTheFileAndTheLine() throws Exception {
+    Path file = dir.resolve("keys.yaml");
+    Files.writeString(file, "port: 1\nbogus: 2\n");
+    assertThatThrownBy(() -> parse(Map.of(ConfigDefaults.CONFIG_ENV, file.toString()), "sim"))
+        .hasMessageContaining("config file " + file + ", line 2: 'bogus' is not an option of tokenpipe sim");
+    Files.writeString(file, "# sim\nport: {n: 9300}\n");
+    assertThatThrownBy(() -> parse(Map.of(ConfigDefaults.CONFIG_ENV, file.toString()), "sim"))
+        .hasMessageContaining("config file " + file + ", line 2: 'port' must be a value or a list of values");
+  }
+
+  /**
    * A value that is no value, a mapping or a list inside a list, is refused with its key: it was read as an empty
    * string, so {@code upstream: [http://a:8000, {host: b}]} served only a, and {@code port: {n: 1}} the default.
    */
