@@ -72,6 +72,15 @@ enum ErrorKind {
     return INVALID_SSE.apiError("The upstream answered a streaming request with " + sent + ", not " + wanted + ".");
   }
 
+  /**
+   * {@link #INVALID_SSE}'s error for an event stream where a whole answer was asked for ({@code "stream": false}, or
+   * none): the SDKs' non-stream call returns its text as the answer, with none of the answer's fields.
+   */
+  static ApiError notAWholeAnswer(int status) {
+    return INVALID_SSE.apiError("The upstream answered a request that did not ask for a stream with a " + status
+        + " event stream (text/event-stream), not a whole answer.");
+  }
+
   private static String clip(String s, int max) {
     return s.length() <= max ? s : s.substring(0, max) + "...";
   }

@@ -631,6 +631,10 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         } else {
           client.streamHead(head, Framing.SSE);
         }
+      } else if (framing == Framing.SSE && !expectStream && !noBody && eventStreamApiPath() && !client.headSent()) {
+        // An event stream where a whole answer was asked for: the SDKs' create() returns the SSE text as the
+        // answer (choices undefined), and a cut of it ends as clean text. Another upstream may answer whole.
+        attemptFailed(ErrorKind.INVALID_SSE, ErrorKind.notAWholeAnswer(status), true);
       } else if (framing.isStream()) {
         relay = new EventRelay(framing, ctx.alloc());
         scanner = new StreamScanner(framing, false, books);
@@ -674,6 +678,15 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     cancelHedge();
     moveTo(StreamState.ERROR_BODY);
     errorBody = ctx.alloc().buffer(256);
+  }
+
+  /**
+   * A POST to a token API whose clients stream events only when they ask for it (OpenAI's, Anthropic's): paths that
+   * are no token API are relayed as they come, and Ollama's clients read a streamed body line by line.
+   */
+  private boolean eventStreamApiPath() {
+    return HttpMethod.POST.equals(method) && dialect.framing() == Framing.SSE
+        && Dialects.forPath(Route.pathOf(path)) != null;
   }
 
   /**

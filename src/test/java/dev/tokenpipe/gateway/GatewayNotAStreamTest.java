@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.time.Duration;
+import dev.tokenpipe.testing.NodeScript;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -45,9 +47,12 @@ class GatewayNotAStreamTest {
         .on("whole-json", x -> x.json(200, "OK", "", WHOLE))
         .on("/api/chat", x -> ollamaJson(x, OLLAMA_CHAT_LOAD))
         .on("/api/generate", x -> ollamaJson(x, OLLAMA_GENERATE_LOAD))
+        .on("sse-answer", x -> x.sseHead("").event(ChatChunks.role()).event(ChatChunks.content("Hello"))
+            .event(ChatChunks.finish("stop")).event(ChatChunks.DONE).end())
         .on("untyped-sse", x -> x.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             .event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end());
     healthy = new ScriptedUpstream()
+        .on("sse-answer", x -> x.json(200, "OK", "", WHOLE))
         .on("html", x -> {
           x.sseHead("");
           x.event(ChatChunks.role()).event(ChatChunks.content("Hi")).event(ChatChunks.finish("stop"))
@@ -175,5 +180,60 @@ class GatewayNotAStreamTest {
       assertThat(r.headerValue("content-type")).startsWith("text/event-stream");
       assertThat(r.bodyText()).contains("\"Hi\"").endsWith("data: [DONE]\n\n").doesNotContain("nginx");
     }
+  }
+
+  /**
+   * The mirror of the 502 above: a request that did not ask for a stream ("stream": false, or no "stream" on
+   * OpenAI's and Anthropic's paths) answered with an event stream. openai-node's create() returned the SSE text as
+   * its answer (choices undefined) and Anthropic's SDK the same; the client cannot read it as the whole answer
+   * it asked for.
+   */
+  @Test
+  void anEventStreamAnsweringARequestThatAskedForNoStreamIsA502NamingIt() throws Exception {
+    for (Boolean stream : new Boolean[] {false, null}) {
+      Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", chat("sse-answer", stream));
+
+      assertThat(r.status()).as("stream=%s: %s", stream, r).isEqualTo(502);
+      assertThat(r.headerValue("content-type")).startsWith("application/json");
+      assertThat(r.json().at("/error/code").asText()).isEqualTo("upstream_invalid_sse");
+      assertThat(r.json().at("/error/message").asText()).contains("text/event-stream").contains("did not ask for a stream");
+      assertThat(r.bodyText()).doesNotContain("data:");
+    }
+    Wire.Response anthropic = Wire.post(gateway.port(), "/v1/messages",
+        "{\"model\":\"sse-answer\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assertThat(anthropic.status()).as("%s", anthropic).isEqualTo(502);
+    assertThat(anthropic.json().path("type").asText()).isEqualTo("error");
+  }
+
+  @Test
+  void anEventStreamOnAPathThatIsNoTokenApiIsRelayedAsItCame() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/v1/not-a-token-api", chat("sse-answer", null));
+
+    assertThat(r.status()).as("%s", r).isEqualTo(200);
+    assertThat(r.bodyText()).contains("\"Hello\"").endsWith("data: [DONE]\n\n");
+  }
+
+  @Test
+  void anEventStreamToANonStreamRequestFailsOverToAnUpstreamThatAnswersWhole() throws Exception {
+    for (int i = 0; i < 2; i++) {
+      Wire.Response r = Wire.post(twoUpstreams.port(), "/v1/chat/completions", chat("sse-answer", false));
+
+      assertThat(r.status()).as("%s", r).isEqualTo(200);
+      assertThat(r.bodyText()).isEqualTo(WHOLE);
+    }
+  }
+
+  @Test
+  void theOpenAiSdksNonStreamCreateRaisesTheGatewaysErrorNotTheEventStreamAsText() throws Exception {
+    NodeScript.require("openai");
+    NodeScript.Result r = NodeScript.run("sdk-surface.mjs",
+        Map.of("OPENAI_BASE_URL", "http://127.0.0.1:" + gateway.port() + "/v1", "OPENAI_API_KEY", "sk-test",
+            "TOKENPIPE_MAX_RETRIES", "0"),
+        Duration.ofSeconds(60), "openai-chat", "{\"model\":\"sse-answer\"}");
+    JsonNode out = r.json();
+
+    assertThat(out.path("ok").asBoolean()).as("%s", out).isFalse();
+    assertThat(out.at("/error/isApiError").asBoolean()).as("%s", out).isTrue();
+    assertThat(out.at("/error/status").asInt()).isEqualTo(502);
   }
 }
