@@ -1,10 +1,15 @@
 package dev.tokenpipe.gateway;
 
+import com.fasterxml.jackson.core.JsonParser;
 import dev.tokenpipe.dialect.Framing;
+import dev.tokenpipe.openai.Json;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.util.ByteProcessor;
+import java.io.IOException;
+import java.io.InputStream;
 
 /**
  * Cuts an upstream stream body into whole events for the relay, without changing a byte: an SSE event ends
@@ -158,11 +163,16 @@ final class EventRelay implements ByteProcessor {
   /**
    * The line ends that would end the unfinished SSE event held here, for a body that provably ended (by its
    * framing) without its blank line; see {@link dev.tokenpipe.sse.SseParser#endOfPendingEvent()} for which ones
-   * are completed. Null when nothing is held, for NDJSON, or for an oversized event (already out).
+   * are completed. For NDJSON, the line end of a last line that is one whole JSON value (Ollama's clients read
+   * lines and take such a last line whole); a half line stays a cut. Null when nothing is held, or for an
+   * oversized event (already out).
    */
   byte[] endOfHeldEvent() {
-    if (partial == null || oversized || framing != Framing.SSE || !partial.isReadable()) {
+    if (partial == null || oversized || !partial.isReadable()) {
       return null;
+    }
+    if (framing == Framing.NDJSON) {
+      return wholeJson(partial) ? new byte[] {'\n'} : null;
     }
     if (lineStart) {
       return new byte[] {(byte) (afterCr ? '\r' : '\n')};
@@ -184,6 +194,20 @@ final class EventRelay implements ByteProcessor {
   /** The unfinished event's bytes as UTF-8 text (at most {@link #MAX_EVENT_BYTES} and one read), or null. */
   String heldText() {
     return partial == null || oversized ? null : partial.toString(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /** Whether {@code line} is exactly one JSON value; read only at a body's end, never per event. */
+  private static boolean wholeJson(ByteBuf line) {
+    try (JsonParser p = Json.MAPPER.createParser((InputStream) new ByteBufInputStream(line.duplicate()))) {
+      if (p.nextToken() == null) {
+        return false;
+      }
+      p.skipChildren();
+      p.finishToken();
+      return p.nextToken() == null;
+    } catch (IOException cut) {
+      return false;
+    }
   }
 
   /** Drops the unfinished event, if any. Idempotent. */

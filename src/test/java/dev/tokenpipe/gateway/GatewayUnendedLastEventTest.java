@@ -48,6 +48,18 @@ class GatewayUnendedLastEventTest {
             .end())
         .on("bare-json-error", x -> x.sseHead("").chunk(HELLO)
             .chunk("{\"error\":{\"message\":\"model overloaded, retry later\",\"type\":\"server_error\"}}\n").end())
+        .on("ndjson-done-bare", x -> {
+          x.write("HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n");
+          x.chunk("{\"model\":\"ndjson-done-bare\",\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"done\":false}\n")
+              .chunk("{\"model\":\"ndjson-done-bare\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,"
+                  + "\"done_reason\":\"stop\",\"eval_count\":1}") // no line end after the last line
+              .end();
+        })
+        .on("ndjson-half-line", x -> {
+          x.write("HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n");
+          x.chunk("{\"model\":\"ndjson-half-line\",\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"done\":false}\n")
+              .chunk("{\"model\":\"ndjson-half-line\",\"message\":{\"role\":\"assistant\",\"content\":\" wor").end();
+        })
         .on("/v1/messages", x -> {
           String stream = GatewayDialectTest.ANTHROPIC_STREAM;
           x.sseHead("").chunk(stream.substring(0, stream.length() - 1)).end(); // message_stop without its blank line
@@ -109,5 +121,27 @@ class GatewayUnendedLastEventTest {
     Wire.Parsed events = Wire.Parsed.of(r.bodyText());
     assertThat(events.types()).as("%s", r.bodyText()).endsWith("error");
     assertThat(events.data().getLast()).contains("model overloaded, retry later").doesNotContain("upstream_cut");
+  }
+
+  /**
+   * NDJSON's counterpart of an event without its blank line: a last line without its line end, in a body that ended
+   * by its framing. Ollama's clients read lines (ollama-python's aiter_lines, ollama-js's split on newlines with
+   * the rest at the end) and take that line whole.
+   */
+  @Test
+  void anNdjsonLastLineWithoutItsLineEndInABodyThatEndedByItsFramingIsWhole() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/api/chat",
+        "{\"model\":\"ndjson-done-bare\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+    assertThat(r.status()).isEqualTo(200);
+    assertThat(r.bodyText()).as("%s", r).doesNotContain("upstream_cut").contains("\"done\":true");
+  }
+
+  @Test
+  void anNdjsonHalfLineAtTheEndIsStillACut() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/api/chat",
+        "{\"model\":\"ndjson-half-line\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+    assertThat(r.bodyText()).as("%s", r).contains("without its terminator").doesNotContain(" wor");
   }
 }
