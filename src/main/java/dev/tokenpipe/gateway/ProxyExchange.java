@@ -945,7 +945,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   }
 
   private void onUpstreamEnd(long readNanos) {
-    ApiError unframed = expectStream ? unframedError() : null;
+    // After the terminator the answer is whole, and the SDKs have stopped reading: what follows is no error of it.
+    ApiError unframed = expectStream && !books.sawTerminator() ? unframedError() : null;
     if (unframed != null) {
       upstreamReusable = false;
       attemptFailed(ErrorKind.UPSTREAM_STATUS, unframed, true);

@@ -60,6 +60,8 @@ class GatewayUnendedLastEventTest {
           x.chunk("{\"model\":\"ndjson-half-line\",\"message\":{\"role\":\"assistant\",\"content\":\"Hello\"},\"done\":false}\n")
               .chunk("{\"model\":\"ndjson-half-line\",\"message\":{\"role\":\"assistant\",\"content\":\" wor").end();
         })
+        .on("done-then-bare-json-error", x -> x.sseHead("").chunk(HELLO).chunk("data: [DONE]\n\n")
+            .chunk("{\"error\":{\"message\":\"late\",\"type\":\"server_error\"}}\n").end())
         .on("/v1/messages", x -> {
           String stream = GatewayDialectTest.ANTHROPIC_STREAM;
           x.sseHead("").chunk(stream.substring(0, stream.length() - 1)).end(); // message_stop without its blank line
@@ -143,5 +145,19 @@ class GatewayUnendedLastEventTest {
         "{\"model\":\"ndjson-half-line\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
 
     assertThat(r.bodyText()).as("%s", r).contains("without its terminator").doesNotContain(" wor");
+  }
+
+  @Test
+  void aBareJsonErrorAfterTheTerminatorDoesNotUndoAWholeStream() throws Exception {
+    double errorsBefore = gateway.metrics().requests.labelValues("openai-chat", "error").get();
+    double doneBefore = gateway.metrics().requests.labelValues("openai-chat", "done").get();
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", CHAT.formatted("done-then-bare-json-error"));
+
+    // the upstream's bytes after [DONE] may pass as they came (the SDKs stop reading at it); no error of the gateway's
+    assertThat(r.bodyText()).as("%s", r).doesNotContain("event: error").contains("data: [DONE]\n\n");
+    // booked as done, not as an error: the books close just after the last bytes went out
+    GatewayStreamingTest.await(() -> gateway.metrics().requests.labelValues("openai-chat", "done").get() > doneBefore,
+        java.time.Duration.ofSeconds(5));
+    assertThat(gateway.metrics().requests.labelValues("openai-chat", "error").get()).isEqualTo(errorsBefore);
   }
 }
