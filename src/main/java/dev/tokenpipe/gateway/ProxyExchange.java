@@ -126,6 +126,8 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
   private ByteBuf errorBody;
   /** A whole (non-stream) JSON answer's usage, read on the side as it is relayed; null for any other body. */
   private AnswerUsage answer;
+  /** The upstream labelled this stream's answer text/html or text/plain, and it is read as a stream (onUpstreamHead). */
+  private boolean textLabelled;
   /** The current answer has neither a length nor chunks: it ends at the upstream's close, whole or cut. */
   private boolean closeDelimited;
   /** A generated event was written and waits for the read's flush: its delivery is booked then. */
@@ -606,12 +608,20 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     upstreamReusable = HttpUtil.isKeepAlive(head)
         && (noBody || HttpUtil.isContentLengthSet(head) || HttpUtil.isTransferEncodingChunked(head));
     Framing framing = noBody ? Framing.RAW : Framing.of(head.headers());
+    // A stream labelled as a page: Flask's Response(generator()) and Django's StreamingHttpResponse say text/html
+    // unless told, and the SDKs read such a stream fine. Read it as the event stream asked for, its head held
+    // until an event shows it is one; a body with no event in it is the page it says it is (onUpstreamEnd).
+    textLabelled = framing == Framing.RAW && expectStream && !noBody && status >= 200 && status < 300
+        && dialect.framing() == Framing.SSE && textType(head);
+    if (textLabelled) {
+      framing = Framing.SSE;
+    }
     closeDelimited = !noBody && !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head);
     if (status >= 200 && status < 300 || bodyless) {
       // While another attempt may still replace this one (a hedge, or a failover before the first generated event),
       // its head waits with its events: the client's head must be that of the stream it gets, its x-request-id and
       // rate limits included. The head wait still bounds it (onHeadWait).
-      boolean deferHead = framing.isStream() && (hedge != null || retryPossible());
+      boolean deferHead = framing.isStream() && (hedge != null || retryPossible() || textLabelled);
       if (!deferHead) {
         cancel(headWaitTimer);
       }
@@ -695,6 +705,13 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
    * flag, and its clients read an NDJSON body line by line, so that object is their whole answer. An event stream's
    * clients find no event in it.
    */
+  /** A {@code text/html} or {@code text/plain} head: a type a streaming web framework gives by default. */
+  private static boolean textType(HttpResponse head) {
+    String type = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    String t = type == null ? "" : type.strip().toLowerCase(Locale.ROOT);
+    return t.startsWith("text/html") || t.startsWith("text/plain");
+  }
+
   private boolean ndjsonReadsIt(HttpResponse head) {
     String type = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
     return dialect.framing() == Framing.NDJSON && type != null
@@ -917,8 +934,11 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     }
     // A stream nobody asked for tokens from (Ollama's pull progress, a job's event stream) has no generated event
     // to wait for: its events go at once, as the first event of a token stream would.
-    if (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null || books.sawOpaque()
-        || midEvent || !expectStream) {
+    // A stream labelled text/html is held until an event shows it is one: until then it may be the page its label
+    // says (onUpstreamEnd), whose lines are no events, opaque or cut mid-block.
+    boolean maybePage = textLabelled && !books.sawGenerated() && !books.sawTerminator() && books.upstreamError() == null;
+    if (!maybePage && (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null
+        || books.sawOpaque() || midEvent || !expectStream)) {
       firstAttemptDecided();
       client.forward(out, readNanos, midEvent, readEnds);
       delivered();
@@ -957,6 +977,16 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     }
     if (scanner != null) {
       scanner.end();
+    }
+    if (textLabelled && !client.headSent() && !books.sawGenerated() && !books.sawTerminator()
+        && books.upstreamError() == null && !books.sawFinish(1)) {
+      // Read as a stream, it held no event: a web page where a stream was asked for (see onUpstreamHead). Its
+      // head and its lines are no stream's, so neither goes out: the client gets the 502.
+      client.discardHeld();
+      deferredFraming = null;
+      attemptFailed(ErrorKind.INVALID_SSE, ErrorKind.notAStream(upstreamHead.status().code(),
+          upstreamHead.headers().get(HttpHeaderNames.CONTENT_TYPE), dialect.framing()), true);
+      return;
     }
     // Servers that send no terminator end with the model's finish_reason and their body's own end (its last
     // chunk, or its length); a close proves nothing, and then only the terminator does. Each choice asked for

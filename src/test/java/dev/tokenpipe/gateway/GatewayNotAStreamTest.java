@@ -49,6 +49,13 @@ class GatewayNotAStreamTest {
         .on("/api/generate", x -> ollamaJson(x, OLLAMA_GENERATE_LOAD))
         .on("sse-answer", x -> x.sseHead("").event(ChatChunks.role()).event(ChatChunks.content("Hello"))
             .event(ChatChunks.finish("stop")).event(ChatChunks.DONE).end())
+        // Flask's Response(generator()) and Django's StreamingHttpResponse label a stream text/html unless told.
+        .on("flask-sse", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n")
+            .event(ChatChunks.role()).event(ChatChunks.content("Hi")).event(ChatChunks.finish("stop"))
+            .event(ChatChunks.DONE).end())
+        .on("chunked-html", x -> x.write("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .chunk("<!DOCTYPE html>\n<html>\n\n<body>\n<h1>Welcome to nginx!</h1>\n\n</body>\n</html>\n").end())
         .on("untyped-sse", x -> x.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             .event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end());
     healthy = new ScriptedUpstream()
@@ -101,6 +108,29 @@ class GatewayNotAStreamTest {
     assertThat(r.bodyText()).as("the page itself is not passed on").doesNotContain("Welcome to nginx");
     // counted when the exchange ends, just after the answer was written
     GatewayStreamingTest.await(() -> gateway.metrics().errors("invalid_sse") == before + 1, Duration.ofSeconds(5));
+  }
+
+  /**
+   * A real event stream labelled {@code text/html} (Flask's and Django's default type for a streamed response):
+   * the official SDKs read it fine direct, and it was refused with a 502. A text type is read as an event stream,
+   * and only a body with no event in it is the page it says it is.
+   */
+  @Test
+  void anEventStreamLabelledTextHtmlIsRelayedAsTheStreamItIs() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", chat("flask-sse", true));
+
+    assertThat(r.status()).as("%s", r).isEqualTo(200);
+    assertThat(r.bodyText()).as("%s", r).contains("\"content\":\"Hi\"").contains("data: [DONE]")
+        .doesNotContain("event: error");
+  }
+
+  @Test
+  void aChunkedHtmlPageWithBlankLinesIsStillA502() throws Exception {
+    Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", chat("chunked-html", true));
+
+    assertThat(r.status()).as("%s", r).isEqualTo(502);
+    assertThat(r.json().at("/error/code").asText()).isEqualTo("upstream_invalid_sse");
+    assertThat(r.json().at("/error/message").asText()).contains("text/html");
   }
 
   @Test
