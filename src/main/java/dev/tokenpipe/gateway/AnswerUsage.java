@@ -1,6 +1,5 @@
 package dev.tokenpipe.gateway;
 
-import com.fasterxml.jackson.core.JsonParser;
 import dev.tokenpipe.dialect.EventClassifier;
 import dev.tokenpipe.dialect.EventKind;
 import dev.tokenpipe.openai.Json;
@@ -63,14 +62,10 @@ final class AnswerUsage {
     if (tooLarge) {
       return false; // not read whole: nothing proven
     }
-    try (JsonParser p = Json.MAPPER.getFactory().createParser(copy, 0, length)) {
-      if (p.nextToken() == null) {
-        return true; // nothing at all
-      }
-      p.skipChildren();
-      return p.nextToken() != null; // more after the value
+    try {
+      return !Json.oneWholeValue(Json.MAPPER.getFactory().createParser(copy, 0, length));
     } catch (IOException e) {
-      return true; // not JSON, or cut inside it
+      return true; // not JSON
     }
   }
 

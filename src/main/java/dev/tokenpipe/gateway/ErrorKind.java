@@ -67,7 +67,7 @@ enum ErrorKind {
    */
   static ApiError notAStream(int status, String contentType, Framing expected) {
     String sent = contentType == null ? "a " + status + " body without a Content-Type"
-        : "a whole " + status + " " + clip(contentType.strip(), 100) + " body";
+        : "a whole " + status + " " + UpstreamErrorBody.clip(contentType.strip(), 100) + " body";
     String wanted = expected == Framing.NDJSON ? "an NDJSON stream (application/x-ndjson)" : "an event stream (text/event-stream)";
     return INVALID_SSE.apiError("The upstream answered a streaming request with " + sent + ", not " + wanted + ".");
   }
@@ -79,10 +79,6 @@ enum ErrorKind {
   static ApiError notAWholeAnswer(int status) {
     return INVALID_SSE.apiError("The upstream answered a request that did not ask for a stream with a " + status
         + " event stream (text/event-stream), not a whole answer.");
-  }
-
-  private static String clip(String s, int max) {
-    return s.length() <= max ? s : s.substring(0, max) + "...";
   }
 
   /** The {@code Retry-After} seconds of this kind's error response, or null when retrying soon would not help. */

@@ -1,6 +1,5 @@
 package dev.tokenpipe.gateway;
 
-import com.fasterxml.jackson.core.JsonParser;
 import dev.tokenpipe.dialect.Framing;
 import dev.tokenpipe.openai.Json;
 import io.netty.buffer.ByteBuf;
@@ -198,13 +197,8 @@ final class EventRelay implements ByteProcessor {
 
   /** Whether {@code line} is exactly one JSON value; read only at a body's end, never per event. */
   private static boolean wholeJson(ByteBuf line) {
-    try (JsonParser p = Json.MAPPER.createParser((InputStream) new ByteBufInputStream(line.duplicate()))) {
-      if (p.nextToken() == null) {
-        return false;
-      }
-      p.skipChildren();
-      p.finishToken();
-      return p.nextToken() == null;
+    try {
+      return Json.oneWholeValue(Json.MAPPER.createParser((InputStream) new ByteBufInputStream(line.duplicate())));
     } catch (IOException cut) {
       return false;
     }

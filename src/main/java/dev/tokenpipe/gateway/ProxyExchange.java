@@ -699,12 +699,6 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
         && Dialects.forPath(Route.pathOf(path)) != null;
   }
 
-  /**
-   * Whether a whole JSON answer is a stream this API's clients read: Ollama answers a model load or unload (a
-   * request without a prompt or messages, or keep_alive 0) with one application/json object whatever the stream
-   * flag, and its clients read an NDJSON body line by line, so that object is their whole answer. An event stream's
-   * clients find no event in it.
-   */
   /** A {@code text/html} or {@code text/plain} head: a type a streaming web framework gives by default. */
   private static boolean textType(HttpResponse head) {
     String type = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
@@ -712,6 +706,12 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     return t.startsWith("text/html") || t.startsWith("text/plain");
   }
 
+  /**
+   * Whether a whole JSON answer is a stream this API's clients read: Ollama answers a model load or unload (a
+   * request without a prompt or messages, or keep_alive 0) with one application/json object whatever the stream
+   * flag, and its clients read an NDJSON body line by line, so that object is their whole answer. An event stream's
+   * clients find no event in it.
+   */
   private boolean ndjsonReadsIt(HttpResponse head) {
     String type = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
     return dialect.framing() == Framing.NDJSON && type != null
@@ -936,8 +936,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     // to wait for: its events go at once, as the first event of a token stream would.
     // A stream labelled text/html is held until an event shows it is one: until then it may be the page its label
     // says (onUpstreamEnd), whose lines are no events, opaque or cut mid-block.
-    boolean maybePage = textLabelled && !books.sawGenerated() && !books.sawTerminator() && books.upstreamError() == null;
-    if (!maybePage && (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null
+    if (!maybePage() && (books.sawGenerated() || books.sawTerminator() || books.upstreamError() != null
         || books.sawOpaque() || midEvent || !expectStream)) {
       firstAttemptDecided();
       client.forward(out, readNanos, midEvent, readEnds);
@@ -946,6 +945,11 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       firstAttemptDecided();
       client.forward(null, readNanos, false); // past the hold bound: commit, no failover from here
     }
+  }
+
+  /** A stream labelled text/html or text/plain that no event has shown to be one yet ({@link #textLabelled}). */
+  private boolean maybePage() {
+    return textLabelled && !books.sawGenerated() && !books.sawTerminator() && books.upstreamError() == null;
   }
 
   /** Memory the client's held events occupy ({@link ClientStream#heldMemory}). */
@@ -978,8 +982,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
     if (scanner != null) {
       scanner.end();
     }
-    if (textLabelled && !client.headSent() && !books.sawGenerated() && !books.sawTerminator()
-        && books.upstreamError() == null && !books.sawFinish(1)) {
+    if (maybePage() && !client.headSent() && !books.sawFinish(1)) {
       // Read as a stream, it held no event: a web page where a stream was asked for (see onUpstreamHead). Its
       // head and its lines are no stream's, so neither goes out: the client gets the 502.
       client.discardHeld();
@@ -1061,8 +1064,7 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
    * @return false when what the event said ended this attempt (an error event before any output, a failover)
    */
   private boolean endUnendedLastEvent(long readNanos) {
-    if (!expectStream || upstreamHead == null
-        || !(HttpUtil.isContentLengthSet(upstreamHead) || HttpUtil.isTransferEncodingChunked(upstreamHead))) {
+    if (!expectStream || upstreamHead == null || closeDelimited) {
       return true;
     }
     byte[] ending = relay != null ? relay.endOfHeldEvent()

@@ -53,7 +53,7 @@ final class UpstreamErrorBody {
   private static final int MAX_FIELD_CHARS = 256;
 
   /** {@code s}, or its first {@code max} characters and "...", never half a surrogate pair (a lone one is not UTF-8). */
-  private static String clip(String s, int max) {
+  static String clip(String s, int max) {
     if (s.length() <= max) {
       return s;
     }

@@ -1,6 +1,8 @@
 package dev.tokenpipe.openai;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import java.io.IOException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 /** The one Jackson mapper of the process (thread-safe once configured). */
@@ -8,6 +10,23 @@ public final class Json {
   public static final ObjectMapper MAPPER = new ObjectMapper();
 
   private Json() {}
+
+  /**
+   * Whether {@code p}'s input is exactly one complete JSON value (whitespace around it allowed): false for nothing,
+   * a cut value, malformed JSON or anything after the value. Closes {@code p}.
+   */
+  public static boolean oneWholeValue(JsonParser p) {
+    try (p) {
+      if (p.nextToken() == null) {
+        return false;
+      }
+      p.skipChildren();
+      p.finishToken(); // a root string is read lazily: a cut one throws only here
+      return p.nextToken() == null;
+    } catch (IOException cutOrMalformed) {
+      return false;
+    }
+  }
 
   /** {@code s} as a JSON string literal with quotes, for hand-built hot-path JSON. */
   public static String quote(String s) {
