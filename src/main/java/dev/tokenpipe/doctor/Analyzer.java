@@ -444,6 +444,7 @@ public final class Analyzer {
       if (behind == null) {
         return null;
       }
+      boolean compressed = !r.contentEncoding().isEmpty();
       return new Signal(Problem.EVENTS_HELD, Severity.MEDIUM,
           "Each event held until the next one was sent: one event behind, hold p50 " + ms(p50 * 1000)
               + " (the time between events; a slower model's tokens are held as long)",
@@ -453,10 +454,9 @@ public final class Analyzer {
           Map.of("hold_p50_ms", p50 / 1000.0, "hold_p90_ms", p90 / 1000.0, ONE_BEHIND_SHARE, behind[0] / behind[1]),
           // On a compressed stream the compressor is what holds each event (HAProxy's gzip: without it, the same
           // path with http-no-delay is clean), so its fix leads; 'proxy_buffering off' or 'http-no-delay' do not cure it.
-          r.contentEncoding().isEmpty() ? "each event held until the next"
-              : "a compressor writing each event out only when the next comes in", null,
-          r.contentEncoding().isEmpty() ? Problem.EVENTS_HELD : Problem.COMPRESSED_STREAM,
-          r.contentEncoding().isEmpty() ? List.of() : KnowledgeBase.oneBehindCompressors());
+          compressed ? "a compressor writing each event out only when the next comes in" : "each event held until the next",
+          null, compressed ? Problem.COMPRESSED_STREAM : Problem.EVENTS_HELD,
+          compressed ? KnowledgeBase.oneBehindCompressors() : List.of());
     }
     return new Signal(Problem.EVENTS_HELD, p90 >= 1_000_000 ? Severity.HIGH : Severity.MEDIUM,
         holds.length < SHORT_ANSWER_EVENTS

@@ -82,11 +82,13 @@ record Checkup(Prober.Measurement measurement, Trace primary, Diagnosis diagnosi
     // Only a hold measured in time can be a late reader's doing; a quiet stream the path cut is a cut, and tokens
     // grouped in events are groups, whatever the lag (on a busy machine, an idle test's cut was "could not judge").
     boolean late = findings.stream().anyMatch(Checkup::timedHold) && lag.p99Millis() >= LATE_LOOP_MILLIS;
-    boolean stampsOutlastLag = beyondLag(main, lag) || beyondLag(probe, lag);
+    // The holds a late loop could have made: timed, and not outlasting the lag by the stamps or their own numbers.
+    List<Finding> unjudged = !late || beyondLag(main, lag) || beyondLag(probe, lag) ? List.of()
+        : findings.stream().filter(f -> timedHold(f) && !outlastsLag(f, lag)).toList();
     String lateNote = "";
-    if (late && !stampsOutlastLag && findings.stream().anyMatch(f -> timedHold(f) && !outlastsLag(f, lag))) {
-      String seen = findings.stream().filter(f -> timedHold(f) && !outlastsLag(f, lag)).findFirst().orElseThrow().summary();
-      if (findings.stream().noneMatch(f -> f.holdsTokens() && (!timedHold(f) || outlastsLag(f, lag)))) {
+    if (!unjudged.isEmpty()) {
+      String seen = unjudged.getFirst().summary();
+      if (findings.stream().noneMatch(f -> f.holdsTokens() && !unjudged.contains(f))) {
         String reason = String.format(Locale.ROOT, "could not judge: doctor's own event loop ran late while it measured "
             + "(p99 %s, max %s), so every read it timed was late too and a late reader looks like a held event; "
             + "run it again when the machine is less busy (what it saw: %s)", millis(lag.p99Millis()),
@@ -94,7 +96,7 @@ record Checkup(Prober.Measurement measurement, Trace primary, Diagnosis diagnosi
         return new Checkup(m, primary, new Diagnosis(Diagnosis.Verdict.FAILED, reason, findings, main.layers(), main.stats()),
             probe, measured, localization);
       }
-      findings.removeIf(f -> timedHold(f) && !outlastsLag(f, lag)); // not judged: the verdict stands on the rest
+      findings.removeAll(unjudged); // not judged: the verdict stands on the rest
       lateNote = String.format(Locale.ROOT, " (not judged, doctor's own event loop ran late, p99 %s, max %s: %s)",
           millis(lag.p99Millis()), millis(lag.maxMillis()), seen);
     } else if (late) {
