@@ -148,8 +148,7 @@ public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     if (v == null || v.isNull()) {
       return null;
     }
-    return "config file " + path + (lines.containsKey(key(option)) ? ", line " + lines.get(key(option)) : "") + ": "
-        + key(option) + ": " + (v.isValueNode() ? v.asText() : v.toString());
+    return where(key(option)) + key(option) + ": " + (v.isValueNode() ? v.asText() : v.toString());
   }
 
   /** "config file F, line 2: ", the start of an error about a key of the file: F may come from TOKENPIPE_CONFIG. */
