@@ -52,10 +52,12 @@ public final class Analyzer {
    *                       0 the server sends none; used to judge the idle test
    */
   public static Diagnosis analyze(Trace trace, long heartbeatNanos) {
+    long pathDelay = PathDelay.micros(trace);
+    trace = PathDelay.removed(trace, pathDelay);
     List<Trace.Response> usable = trace.responses().stream().filter(Analyzer::usable).toList();
     List<Trace.Header> headers = trace.responses().isEmpty() ? List.of() : trace.responses().getFirst().headers();
     List<Attribution.Detected> layers = Attribution.detect(headers);
-    Diagnosis.Stats stats = stats(trace);
+    Diagnosis.Stats stats = stats(trace, pathDelay);
     if (usable.isEmpty()) {
       Trace.Response first = trace.responses().isEmpty() ? null : trace.responses().getFirst();
       String why = first == null ? "no response" : first.errorMessage();
@@ -660,7 +662,8 @@ public final class Analyzer {
 
   // ---------------------------------------------------------------------------------------------------------
 
-  static Diagnosis.Stats stats(Trace trace) {
+  /** {@code pathDelayMicros}: what {@link PathDelay} took out of {@code trace}'s stamps. */
+  static Diagnosis.Stats stats(Trace trace, long pathDelayMicros) {
     List<Trace.Response> rs = trace.responses();
     List<Trace.Response> ok = rs.stream().filter(Analyzer::usable).toList();
     long[] events = ok.stream().mapToLong(r -> r.contentEvents().size()).toArray();
@@ -677,7 +680,7 @@ public final class Analyzer {
         holds.length == 0 ? -1 : Deliveries.median(holds) / 1e3, holds.length == 0 ? -1 : Deliveries.percentile(holds, 90) / 1e3,
         holds.length == 0 ? -1 : Deliveries.percentile(holds, 99) / 1e3, holds.length == 0 ? -1 : Deliveries.percentile(holds, 100) / 1e3,
         first == null ? "" : first.httpVersion(), first == null ? "" : first.header("content-type"),
-        first == null ? "" : first.contentEncoding());
+        first == null ? "" : first.contentEncoding(), pathDelayMicros / 1e3);
   }
 
   /** Milliseconds for humans: 850us, 41ms, 2.05s. */

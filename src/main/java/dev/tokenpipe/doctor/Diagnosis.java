@@ -52,17 +52,19 @@ public record Diagnosis(Verdict verdict, String reason, List<Finding> findings, 
    * @param ttftMillis       median time to first content event
    * @param ttftMaxMillis    the slowest stream's: with two streams the median is the faster one, and a stream that
    *                         waited for the other (a model server that runs one at a time) would not show
-   * @param holdP50Millis    per-event hold (arrival - emission), only with emission stamps
+   * @param holdP50Millis    per-event hold (arrival - emission, less {@code pathDelayMillis}), only with emission stamps
    * @param holdP90Millis    ditto
    * @param holdP99Millis    ditto
    * @param holdMaxMillis    ditto
    * @param httpVersion      of the first response
    * @param contentType      of the first response
    * @param contentEncoding  of the first response, "" when none
+   * @param pathDelayMillis  what {@link PathDelay} found every stamped event took without a hold (the link's one-way
+   *                         delay and the server clock's offset), taken out of the holds; 0 when none was
    */
   public record Stats(
       int streams, int okStreams, int eventsPerStream, double eventsPerRead, double ttfbMillis, double ttftMillis,
       double ttftMaxMillis,
       double holdP50Millis, double holdP90Millis, double holdP99Millis, double holdMaxMillis,
-      String httpVersion, String contentType, String contentEncoding) {}
+      String httpVersion, String contentType, String contentEncoding, double pathDelayMillis) {}
 }

@@ -55,10 +55,12 @@ final class JsonReport {
     }
     findings(root.putArray("findings"), d);
     ArrayNode streams = root.putArray("streams");
-    trace.responses().forEach(r -> streams.add(stream(r)));
+    long delay = micros(s.pathDelayMillis());
+    trace.responses().forEach(r -> streams.add(stream(r, delay)));
     Trace idleTrace = m.probe() != null && m.probe().idle() != null ? m.probe() : trace;
     if (idleTrace.idle() != null) {
-      ObjectNode idle = stream(idleTrace.idle());
+      Diagnosis idleJudged = idleTrace == trace || c.probe() == null ? d : c.probe();
+      ObjectNode idle = stream(idleTrace.idle(), micros(idleJudged.stats().pathDelayMillis()));
       idle.put("quiet_ms", idleTrace.idleNanos() / 1e6);
       root.set("idle", idle);
     } else {
@@ -72,7 +74,8 @@ final class JsonReport {
       stats(p.putObject("stats"), c.probe().stats());
       findings(p.putArray("findings"), c.probe());
       ArrayNode ps = p.putArray("streams");
-      m.probe().responses().forEach(r -> ps.add(stream(r)));
+      long probeDelay = micros(c.probe().stats().pathDelayMillis());
+      m.probe().responses().forEach(r -> ps.add(stream(r, probeDelay)));
     } else {
       root.putNull("probe");
     }
@@ -91,6 +94,7 @@ final class JsonReport {
     st.put("hold_p90_ms", s.holdP90Millis());
     st.put("hold_p99_ms", s.holdP99Millis());
     st.put("hold_max_ms", s.holdMaxMillis());
+    st.put("path_delay_ms", s.pathDelayMillis());
     st.put("http_version", s.httpVersion());
     st.put("content_type", s.contentType());
     st.put("content_encoding", s.contentEncoding());
@@ -119,7 +123,12 @@ final class JsonReport {
     }
   }
 
-  private static ObjectNode stream(Trace.Response r) {
+  private static long micros(double millis) {
+    return Math.round(millis * 1e3);
+  }
+
+  /** One stream as measured; each stamped event's hold less {@code pathDelayMicros} ({@link PathDelay}), as judged. */
+  private static ObjectNode stream(Trace.Response r, long pathDelayMicros) {
     ObjectNode o = Json.MAPPER.createObjectNode();
     long t0 = r.writtenNanos();
     o.put("status", r.status());
@@ -137,7 +146,7 @@ final class JsonReport {
     for (Trace.Arrival a : r.events()) {
       ArrayNode e = events.addArray().add(round((a.readNanos() - t0) / 1e6));
       if (a.emitMicros() >= 0) {
-        e.add(round((a.readWallMicros() - a.emitMicros()) / 1e3));
+        e.add(round((a.readWallMicros() - a.emitMicros() - pathDelayMicros) / 1e3));
       } else {
         e.addNull();
       }

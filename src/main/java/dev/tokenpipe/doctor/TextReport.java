@@ -41,14 +41,17 @@ final class TextReport {
           millis(s.ttfbMillis()), millis(s.ttftMillis()), slowest, s.eventsPerStream(), s.eventsPerRead()));
     }
     if (s.holdP50Millis() >= 0) {
-      out.append(String.format(Locale.ROOT, "  hold      p50 %s  p90 %s  p99 %s  max %s  (arrival - emission, per event)%n",
-          millis(s.holdP50Millis()), millis(s.holdP90Millis()), millis(s.holdP99Millis()), millis(s.holdMaxMillis())));
+      out.append(String.format(Locale.ROOT, "  hold      p50 %s  p90 %s  p99 %s  max %s  (arrival - emission, per event%s)%n",
+          millis(s.holdP50Millis()), millis(s.holdP90Millis()), millis(s.holdP99Millis()), millis(s.holdMaxMillis()),
+          pathDelay(s)));
     }
     if (c.probe() != null) {
       Diagnosis.Stats p = c.probe().stats();
-      out.append(String.format(Locale.ROOT, "  probe     %s x%d: hold p50 %s  p90 %s  events per read %.1f  -> %s%n",
+      out.append(String.format(Locale.ROOT, "  probe     %s x%d: hold p50 %s  p90 %s%s  events per read %.1f  -> %s%n",
           c.measurement().probe().probeUrl(), c.measurement().probe().responses().size(), millis(p.holdP50Millis()),
-          millis(p.holdP90Millis()), p.eventsPerRead(), c.probe().verdict() == Diagnosis.Verdict.BUFFERED ? "held" : "clean"));
+          millis(p.holdP90Millis()), pathDelay(p).isEmpty() ? "" : " (" + pathDelay(p).substring(2) + ")", p.eventsPerRead(),
+          c.probe().verdict() == Diagnosis.Verdict.BUFFERED ? "held" : "clean"));
+
     }
     if (!c.localization().isEmpty()) {
       out.append("  where     ").append(c.localization()).append('\n');
@@ -73,6 +76,17 @@ final class TextReport {
       }
     }
     return out.toString();
+  }
+
+  /**
+   * What {@link PathDelay} took out of the holds, worded for the hold line ("" when nothing): a server clock ahead of
+   * doctor's, or the path's own delay (the link's, and a clock behind).
+   */
+  private static String pathDelay(Diagnosis.Stats s) {
+    double d = s.pathDelayMillis();
+    return d == 0 ? ""
+        : d < 0 ? ", the server's clock read " + millis(-d) + " ahead of this one's"
+        : ", less the " + millis(d) + " the fastest event took: the link's delay and the clocks' offset";
   }
 
   private static String millis(double ms) {

@@ -1,0 +1,87 @@
+package dev.tokenpipe.doctor;
+
+import java.util.List;
+
+/**
+ * The part of every stamped event's arrival − emission that no layer held: the link's one-way delay plus the offset
+ * between the stamping server's clock and doctor's. On one host both are near zero; against a server in another
+ * region (a deployed {@code serve}'s probe route, a {@code sim} standing in for a remote model) the link alone is
+ * tens of milliseconds, and a clock a few milliseconds off moves every hold by as much. Left in, a clean path 60 ms
+ * away showed "events held in transit, p90 61 ms", and a delay of one token interval looked like each event held
+ * until the next one; a server clock ahead of doctor's made holds negative, which read as none.
+ *
+ * <p>Read as LEDBAT reads a path's base delay without synchronized clocks (RFC 6817): the least arrival − emission
+ * of the trace's stamped content events, the event that waited least. It is taken out of every stamp ({@link #removed}) when it is
+ * {@value #NOISE_MICROS} µs or more away from zero and either
+ * <ul>
+ *   <li>negative: an event read before it was emitted means the server's clock runs ahead, whatever else holds; or
+ *   <li>positive, from at least {@value #MIN_EVENTS} stamped events: fewer, and one held answer would be its own
+ *       base. It is then at most half the quickest response head's round trip (request written to head read, on
+ *       doctor's clock alone): the link's way back, taking the two ways as equal as NTP does (RFC 5905). What lies
+ *       beyond is held, or a server clock behind doctor's, and stays in the holds; a layer that holds every event
+ *       140 ms and sends the head with the first still shows 70 ms of it.
+ * </ul>
+ * A layer that holds every event of every stream by the same amount is no longer seen as holding (its pacing is the
+ * source's, only later); the layers doctor names hold events by varying amounts, and each pattern keeps its
+ * least-held event (held-until-end its last, bursts the one before each flush, one-behind the last content event, sent
+ * on at once by the end that follows it).
+ */
+final class PathDelay {
+  /** Below this, either way, the delay is the machine's own noise and is left in (µs). */
+  static final long NOISE_MICROS = 2_000;
+  /** Stamped content events a positive delay is read from, at least. */
+  static final int MIN_EVENTS = 8;
+
+  private PathDelay() {}
+
+  /** The delay to take out of {@code trace}'s stamps, in µs (0: none). */
+  static long micros(Trace trace) {
+    long least = Long.MAX_VALUE;
+    int stamped = 0;
+    long quickestHead = Long.MAX_VALUE;
+    for (Trace.Response r : trace.responses()) {
+      if (!Analyzer.usable(r)) {
+        continue;
+      }
+      for (Trace.Arrival a : r.contentEvents()) {
+        if (a.emitMicros() >= 0) {
+          least = Math.min(least, a.readWallMicros() - a.emitMicros());
+          stamped++;
+        }
+      }
+      if (r.headNanos() > 0) {
+        quickestHead = Math.min(quickestHead, (r.headNanos() - r.writtenNanos()) / 1_000);
+      }
+    }
+    if (stamped == 0 || Math.abs(least) < NOISE_MICROS) {
+      return 0;
+    }
+    if (least < 0) {
+      return least;
+    }
+    long delay = Math.min(least, quickestHead / 2);
+    return stamped >= MIN_EVENTS && delay >= NOISE_MICROS ? delay : 0;
+  }
+
+  /** {@code trace} with {@code micros} taken out of every stamped event's arrival − emission. */
+  static Trace removed(Trace trace, long micros) {
+    if (micros == 0) {
+      return trace;
+    }
+    return new Trace(trace.target(), trace.probeUrl(), trace.pacing(), shifted(trace.responses(), micros),
+        trace.idle() == null ? null : shifted(trace.idle(), micros), trace.idleNanos());
+  }
+
+  private static List<Trace.Response> shifted(List<Trace.Response> rs, long micros) {
+    return rs.stream().map(r -> shifted(r, micros)).toList();
+  }
+
+  private static Trace.Response shifted(Trace.Response r, long micros) {
+    List<Trace.Arrival> events = r.events().stream()
+        .map(a -> a.emitMicros() < 0 ? a
+            : new Trace.Arrival(a.readNanos(), a.readWallMicros(), a.emitMicros() + micros, a.dataBytes(), a.tokens(), a.done()))
+        .toList();
+    return new Trace.Response(r.writtenNanos(), r.status(), r.httpVersion(), r.headers(), r.headNanos(), r.reads(),
+        events, r.commentNanos(), r.endNanos(), r.error(), r.errorMessage());
+  }
+}

@@ -1,0 +1,108 @@
+package dev.tokenpipe.doctor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+/** What {@link PathDelay} takes out of the stamps, and that every holding pattern keeps its holds through a far link. */
+class PathDelayTest {
+
+  /**
+   * {@code count} events emitted {@code itlMs} apart from 100 ms on, each in a read of its own {@code linkMs} after
+   * it was emitted plus {@code holdMs(i)}, with the head {@code 2 × linkMs} after the request: a server
+   * {@code linkMs} away (or whose clock runs that far behind doctor's). Negative {@code linkMs}: the server's clock
+   * ahead of doctor's by that much, the head at once.
+   */
+  static Trace.Response far(double linkMs, int count, double itlMs, java.util.function.IntToDoubleFunction holdMs) {
+    StreamBuilder b = new StreamBuilder();
+    b.read(Math.max(0.3, 2 * linkMs), 120, false);
+    double last = 0;
+    for (int i = 0; i < count; i++) {
+      double emit = 100 + i * itlMs;
+      double read = emit + Math.max(0, linkMs) + holdMs.applyAsDouble(i);
+      double stamp = linkMs < 0 ? emit - linkMs : emit;
+      b.read(read, 60, false).event(read, stamp, 1);
+      last = Math.max(last, read);
+    }
+    return b.done(last + 0.1).build();
+  }
+
+  static Trace.Response far(double linkMs, int count, double itlMs) {
+    return far(linkMs, count, itlMs, i -> 0);
+  }
+
+  @Test
+  void aFarLinksOneWayDelayIsTakenOut() {
+    Trace t = StreamBuilder.endpoint(far(60, 20, 20), far(60, 20, 20));
+
+    // Before: "Events held in transit: p90 60ms", BUFFERED.
+    assertThat(PathDelay.micros(t)).isEqualTo(60_000);
+    Diagnosis d = Analyzer.analyze(t);
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.CLEAN);
+    assertThat(d.stats().holdP90Millis()).isLessThan(1.0);
+    assertThat(d.stats().pathDelayMillis()).isEqualTo(60.0);
+  }
+
+  @Test
+  void aDelayOfOneIntervalIsNotOneBehind() {
+    Trace t = StreamBuilder.endpoint(far(20, 40, 20), far(20, 40, 20));
+
+    Diagnosis d = Analyzer.analyze(t);
+    assertThat(d.findings()).as(d.reason()).noneMatch(f -> f.problem() == Problem.EVENTS_HELD);
+    assertThat(d.verdict()).isEqualTo(Diagnosis.Verdict.CLEAN);
+  }
+
+  @Test
+  void aServerClockAheadIsTakenOutSoTheHoldsShow() {
+    // The server's clock 300 ms ahead: every hold read 300 ms short, a 250 ms hold as none (clamped at zero).
+    Trace t = StreamBuilder.endpoint(far(-300, 20, 20, i -> i % 2 == 0 ? 250 : 0), far(-300, 20, 20, i -> i % 2 == 0 ? 250 : 0));
+
+    assertThat(PathDelay.micros(t)).isEqualTo(-300_000);
+    Diagnosis d = Analyzer.analyze(t);
+    assertThat(d.stats().holdMaxMillis()).isBetween(249.0, 251.0);
+    assertThat(d.stats().pathDelayMillis()).isEqualTo(-300.0);
+  }
+
+  @Test
+  void noMoreThanTheQuickestHeadsRoundTripIsTakenOut() {
+    // Every event 200 ms after its stamp, the head 40 ms after the request: at most 20 ms of it is the way back.
+    StreamBuilder b = new StreamBuilder();
+    b.read(40, 120, false);
+    for (int i = 0; i < 20; i++) {
+      b.read(300 + i * 20, 60, false).event(300 + i * 20, 100 + i * 20, 1);
+    }
+    Trace t = StreamBuilder.endpoint(b.done(700).build());
+
+    assertThat(PathDelay.micros(t)).isEqualTo(20_000);
+    assertThat(Analyzer.analyze(t).stats().holdP50Millis()).isBetween(179.0, 181.0);
+  }
+
+  @Test
+  void aShortAnswerOrALoopbackPathKeepsItsStamps() {
+    // Three stamped events cannot tell a held answer from a far one; a loopback path's 0.4 ms is noise.
+    assertThat(PathDelay.micros(StreamBuilder.endpoint(far(60, 3, 20)))).isZero();
+    assertThat(PathDelay.micros(StreamBuilder.endpoint(far(0.4, 20, 20)))).isZero();
+    assertThat(PathDelay.micros(StreamBuilder.endpoint(far(0, 20, 20, i -> 0.5)))).isZero();
+  }
+
+  @Test
+  void heldUntilTheEndThroughAFarLinkIsStillHeld() {
+    // The whole answer released at its end: the last event waited least, so the holds before it stay.
+    Trace.Response held = far(60, 20, 20, i -> (19 - i) * 20);
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(held, held));
+
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(d.stats().pathDelayMillis()).isEqualTo(60.0);
+    assertThat(d.stats().holdMaxMillis()).isBetween(379.0, 381.0);
+  }
+
+  @Test
+  void oneBehindThroughAFarLinkIsStillOneBehind() {
+    // Each event sent on when the next one comes in, the last when the end follows it at once.
+    Trace.Response behind = far(30, 40, 20, i -> i < 39 ? 20.4 : 0);
+    Diagnosis d = Analyzer.analyze(StreamBuilder.endpoint(behind, behind));
+
+    assertThat(d.stats().pathDelayMillis()).isEqualTo(30.0);
+    assertThat(d.findings()).as(d.reason()).anyMatch(f -> f.summary().startsWith("Each event held until the next"));
+  }
+}
