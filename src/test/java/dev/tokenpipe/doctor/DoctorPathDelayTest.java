@@ -27,7 +27,8 @@ class DoctorPathDelayTest {
 
       assertThat(run.exitCode()).as(run.transcript()).isZero();
       assertThat(run.out()).contains("verdict: CLEAN");
-      assertThat(run.json().get("stats").get("hold_p90_ms").asDouble()).isLessThan(25.0);
+      assertThat(run.json().get("stats").get("path_delay_ms").asDouble()).isBetween(55.0, 90.0);
+      assertThat(run.json().get("stats").get("hold_p90_ms").asDouble()).isLessThan(40.0);
     }
   }
 
