@@ -3,6 +3,7 @@ package dev.tokenpipe.client;
 import dev.tokenpipe.dialect.EventClassifier;
 import dev.tokenpipe.dialect.EventKind;
 import dev.tokenpipe.dialect.Framing;
+import dev.tokenpipe.openai.Choices;
 import dev.tokenpipe.sse.EmissionStamp;
 import dev.tokenpipe.sse.SseEvent;
 import dev.tokenpipe.sse.SseException;
@@ -28,6 +29,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -74,7 +76,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   private SseParser parser;
   private boolean sawTerminator;
   /** A choice's finish_reason came: the proof of a whole stream from a server that sends no terminator. */
-  private boolean sawFinish;
+  /** Choices that ended with a {@code finish_reason} ({@link EventKind#FINISHED}). */
+  private int finishes;
   private long terminatorNanos;
   private long lastReadNanos;
   private String streamError;
@@ -118,7 +121,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     location = null;
     parser = null;
     sawTerminator = false;
-    sawFinish = false;
+    finishes = 0;
     terminatorNanos = 0;
     lastReadNanos = 0;
     streamError = null;
@@ -163,6 +166,11 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   }
 
   /** Why a stream that never said its end event is incomplete, in one line. */
+  /** Each choice the request asked for ({@link Choices#requested}) finished; read only at an end without terminator. */
+  private boolean finishedEveryChoice() {
+    return finishes > 0 && finishes >= Choices.requested(new ByteArrayInputStream(request.body()));
+  }
+
   private String truncated(boolean closed) {
     if (events == 0 && !contentEncoding.isEmpty()) {
       // Compressed bytes never parse as events: say so, not "cut" (the client asked for identity and does not inflate).
@@ -335,7 +343,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
       sawTerminator = true;
       terminatorNanos = timed.readNanos();
     }
-    sawFinish |= EventKind.has(kind, EventKind.FINISHED);
+    if (EventKind.has(kind, EventKind.FINISHED)) {
+      finishes++;
+    }
     if (EventKind.has(kind, EventKind.ERROR) && streamError == null) {
       streamError = ChunkContent.errorText(event.data());
       if (streamError.isEmpty()) {
@@ -363,9 +373,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
       message = (status == 200 ? "" : "HTTP " + status + (location != null ? " (redirect to " + location + ")" : "") + ": ")
           + "expected text/event-stream but got " + (contentType.isEmpty() ? "no content type" : "'" + contentType + "'")
           + (body.size() > 0 ? ": " + ChunkContent.errorText(body.toString(StandardCharsets.UTF_8)) : "");
-    } else if (!(sawTerminator || sawFinish && !closed) && (closed || (framing.isStream() && request.expectEventStream()))) {
-      // Whole: the terminator, or the model's finish_reason and then the body's own end (servers that send no
-      // [DONE] end so, and the SDKs take it as whole); a close after the finish proves nothing.
+    } else if (!(sawTerminator || !closed && finishedEveryChoice()) && (closed || (framing.isStream() && request.expectEventStream()))) {
+      // Whole: the terminator, or each choice's finish_reason and then the body's own end (servers that send no
+      // [DONE] end so, and the SDKs take it as whole); a close after the finishes proves nothing.
       error = ErrorClass.TRUNCATED;
       message = truncated(closed);
     } else if (closed && framing.isStream()) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.tokenpipe.dialect.Dialect;
 import dev.tokenpipe.dialect.Dialects;
+import dev.tokenpipe.openai.Choices;
 import dev.tokenpipe.openai.Json;
 import dev.tokenpipe.probe.ProbeRequest;
 import io.netty.buffer.ByteBuf;
@@ -132,28 +133,9 @@ enum Route {
     return stream == null ? byDefault : stream;
   }
 
-  /**
-   * How many choices a chat or completions request asks for: its top-level {@code "n"}, 1 without it or when the
-   * body is not a JSON object with a positive integer there (the upstream judges such a body, not the gateway).
-   */
+  /** How many choices the request's body asks for ({@link Choices#requested}). */
   static int requestedChoices(ByteBuf body) {
-    try (JsonParser p = Json.MAPPER.createParser((InputStream) new ByteBufInputStream(body.duplicate()))) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
-        return 1;
-      }
-      int n = 1;
-      for (JsonToken t; (t = p.nextToken()) == JsonToken.FIELD_NAME; ) {
-        boolean isN = "n".equals(p.currentName());
-        t = p.nextToken();
-        if (isN) {
-          n = t == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT ? Math.max(1, p.getIntValue()) : 1;
-        }
-        p.skipChildren();
-      }
-      return n;
-    } catch (Exception malformed) {
-      return 1;
-    }
+    return Choices.requested(new ByteBufInputStream(body.duplicate()));
   }
 
   /**

@@ -37,6 +37,11 @@ class FramingAfterEndTest {
 
   /** {@link #exchangeWith(String)} for a response with binary parts (a compressed body). */
   static ExchangeOutcome exchangeWith(byte[] response) throws Exception {
+    return exchangeWith("{}", response);
+  }
+
+  /** {@link #exchangeWith(byte[])} for a request of {@code body}. */
+  static ExchangeOutcome exchangeWith(String body, byte[] response) throws Exception {
     try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         StreamingClient client = StreamingClient.create(1, 5000)) {
       Thread t = Thread.ofVirtual().start(() -> {
@@ -56,7 +61,7 @@ class FramingAfterEndTest {
       });
       StreamingClientTest.Recorder r = new StreamingClientTest.Recorder();
       client.exchangeOnce(new ClientRequest(HttpTarget.parse("http://127.0.0.1:" + server.getLocalPort() + "/v1/chat/completions"),
-          "POST", List.of(), "{}".getBytes(StandardCharsets.UTF_8), true), r, 5_000_000_000L);
+          "POST", List.of(), body.getBytes(StandardCharsets.UTF_8), true), r, 5_000_000_000L);
       ExchangeOutcome o = r.end.get(10, TimeUnit.SECONDS);
       t.join();
       return o;
@@ -97,6 +102,26 @@ class FramingAfterEndTest {
     assertThat(closed.error()).as(closed.message()).isEqualTo(ErrorClass.TRUNCATED);
     ExchangeOutcome noFinish = exchangeWith(HEAD + hi + "0\r\n\r\n");
     assertThat(noFinish.error()).as(noFinish.message()).isEqualTo(ErrorClass.TRUNCATED);
+  }
+
+  /**
+   * A request for two choices ({@code "n": 2}) is whole when both finished: one finish and the body's end is the
+   * other choice cut. The gateway counts finishes against {@code n} (GatewayFinishWithoutDoneTest); bench, chat and
+   * doctor took the first finish as the whole answer.
+   */
+  @Test
+  void aRequestForTwoChoicesIsWholeWhenBothFinished() throws Exception {
+    String hi0 = chunk("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+    String hi1 = chunk("data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"Yo\"}}]}\n\n");
+    String finish0 = chunk("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+    String finish1 = chunk("data: {\"choices\":[{\"index\":1,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+    String two = "{\"model\":\"m\",\"n\":2,\"stream\":true}";
+
+    ExchangeOutcome oneCut = exchangeWith(two, (HEAD + hi0 + hi1 + finish0 + "0\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+    assertThat(oneCut.error()).as(oneCut.message()).isEqualTo(ErrorClass.TRUNCATED);
+
+    ExchangeOutcome both = exchangeWith(two, (HEAD + hi0 + hi1 + finish0 + finish1 + "0\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+    assertThat(both.error()).as(both.message()).isNull();
   }
 
   @Test
