@@ -13,6 +13,7 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Keep-alive upstream connections, pooled <em>per event loop</em>: a stream's upstream channel is always
@@ -30,8 +31,8 @@ final class UpstreamPool implements UpstreamConnections {
   /** Idle connections kept per loop and upstream; more are closed on release. */
   static final int MAX_IDLE_PER_LOOP = 512;
   /**
-   * The longest a connection may have been idle in the pool and still be reused; older ones are closed when
-   * found. A connection can die without a close: a NAT or load balancer drops an idle flow silently (AWS NAT
+   * The longest a connection may have been idle in the pool and still be reused; it is closed then, or when a
+   * request finds it past the bound first (a timer late on a busy loop). A connection can die without a close: a NAT or load balancer drops an idle flow silently (AWS NAT
    * gateway and NLB after 350 s, Azure's load balancer after 4 min), or the upstream stops serving it. Reused, it
    * took the request and never answered, which held the client until --upstream-idle-timeout and then failed
    * it, since a request that went up is never retried. 60 s is NGINX's upstream keepalive_timeout default (Go's
@@ -131,8 +132,18 @@ final class UpstreamPool implements UpstreamConnections {
       ch.close();
       return;
     }
-    ch.attr(IDLE_SINCE).set(System.nanoTime());
+    Long since = System.nanoTime();
+    ch.attr(IDLE_SINCE).set(since);
     q.addLast(ch);
+    // As NGINX's keepalive_timeout does: an idle connection holds a socket here and a slot at the upstream (uvicorn's
+    // limit_concurrency, a server's worker), so it does not outlive the bound waiting for a request to find it. One
+    // timer per answer, on the connection's loop. Reused in between, it is no longer in the idle list, and a later
+    // release stamps a new time: the timer of an earlier idle spell then closes nothing.
+    ch.eventLoop().schedule(() -> {
+      if (ch.attr(IDLE_SINCE).get() == since && q.remove(ch)) {
+        ch.close();
+      }
+    }, keepaliveNanos, TimeUnit.NANOSECONDS);
   }
 
   private static void closeAll(ArrayDeque<Channel> q) {

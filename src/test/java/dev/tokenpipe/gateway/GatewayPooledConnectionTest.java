@@ -55,6 +55,27 @@ class GatewayPooledConnectionTest {
   }
 
   @Test
+  void aConnectionIdleLongerThanTheBoundIsClosedWithoutAnotherRequest() throws Exception {
+    // Before, a connection past the bound was closed only when the next request found it: after a burst, hundreds of
+    // idle connections (up to 512 per loop and upstream) held their sockets and the upstream's slots for good.
+    try (ScriptedUpstream up = new ScriptedUpstream().on("/v1/chat/completions", x -> {
+          x.sseHead("");
+          x.event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end();
+        });
+        GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withThreads(1).withUpstreams(List.of(up.url()))
+            .withUpstreamKeepalive(Duration.ofMillis(300)))) {
+      assertThat(Wire.post(g.port(), "/v1/chat/completions", CHAT).status()).isEqualTo(200);
+      assertThat(up.ended.get()).as("kept alive after the answer").isZero();
+
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (up.ended.get() == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(up.ended.get()).as("closed by the gateway once idle past the bound").isEqualTo(1);
+    }
+  }
+
+  @Test
   void aConnectionIdleLessThanTheBoundIsReused() throws Exception {
     try (ScriptedUpstream up = new ScriptedUpstream().on("/v1/chat/completions", x -> {
           x.sseHead("");

@@ -44,6 +44,8 @@ final class ScriptedUpstream implements AutoCloseable {
   private final Map<String, AtomicInteger> requests = new ConcurrentHashMap<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   final AtomicInteger connections = new AtomicInteger();
+  /** Connections that ended: closed by the gateway, reset, or timed out idle. */
+  final AtomicInteger ended = new AtomicInteger();
   final List<String> heads = new CopyOnWriteArrayList<>();
   /** For each request in {@link #heads}, the number (1, 2, ...) of the connection it came on. */
   final List<Integer> headConnections = new CopyOnWriteArrayList<>();
@@ -112,6 +114,8 @@ final class ScriptedUpstream implements AutoCloseable {
       // the gateway closed the connection, or a script reset it: part of several tests
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } finally {
+      ended.incrementAndGet();
     }
   }
 
