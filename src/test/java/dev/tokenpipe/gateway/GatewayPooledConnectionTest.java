@@ -34,6 +34,20 @@ class GatewayPooledConnectionTest {
     });
   }
 
+  /** Answers every request with one token and [DONE], on any connection. */
+  static ScriptedUpstream answering() throws Exception {
+    return new ScriptedUpstream().on("/v1/chat/completions", x -> {
+      x.sseHead("");
+      x.event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end();
+    });
+  }
+
+  /** A gateway with one loop in front of {@code up}, pooled connections reused while idle less than {@code keepalive}. */
+  static GatewayServer gateway(ScriptedUpstream up, Duration keepalive) throws Exception {
+    return GatewayServer.start(GatewayConfig.defaults().withPort(0).withThreads(1).withUpstreams(List.of(up.url()))
+        .withUpstreamKeepalive(keepalive));
+  }
+
   @Test
   void aConnectionIdleLongerThanTheBoundIsNotReused() throws Exception {
     try (ScriptedUpstream up = silentAfterFirst();
@@ -58,12 +72,8 @@ class GatewayPooledConnectionTest {
   void aConnectionIdleLongerThanTheBoundIsClosedWithoutAnotherRequest() throws Exception {
     // Before, a connection past the bound was closed only when the next request found it: after a burst, hundreds of
     // idle connections (up to 512 per loop and upstream) held their sockets and the upstream's slots for good.
-    try (ScriptedUpstream up = new ScriptedUpstream().on("/v1/chat/completions", x -> {
-          x.sseHead("");
-          x.event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end();
-        });
-        GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withThreads(1).withUpstreams(List.of(up.url()))
-            .withUpstreamKeepalive(Duration.ofMillis(300)))) {
+    try (ScriptedUpstream up = answering();
+        GatewayServer g = gateway(up, Duration.ofMillis(300))) {
       assertThat(Wire.post(g.port(), "/v1/chat/completions", CHAT).status()).isEqualTo(200);
       assertThat(up.ended.get()).as("kept alive after the answer").isZero();
 
@@ -77,12 +87,8 @@ class GatewayPooledConnectionTest {
 
   @Test
   void aConnectionIdleLessThanTheBoundIsReused() throws Exception {
-    try (ScriptedUpstream up = new ScriptedUpstream().on("/v1/chat/completions", x -> {
-          x.sseHead("");
-          x.event(ChatChunks.content("Hi")).event(ChatChunks.DONE).end();
-        });
-        GatewayServer g = GatewayServer.start(GatewayConfig.defaults().withPort(0).withThreads(1).withUpstreams(List.of(up.url()))
-            .withUpstreamKeepalive(Duration.ofSeconds(30)))) {
+    try (ScriptedUpstream up = answering();
+        GatewayServer g = gateway(up, Duration.ofSeconds(30))) {
       for (int i = 0; i < 3; i++) {
         assertThat(Wire.post(g.port(), "/v1/chat/completions", CHAT).status()).isEqualTo(200);
         Thread.sleep(200);
