@@ -52,8 +52,8 @@ public final class Analyzer {
    *                       0 the server sends none; used to judge the idle test
    */
   public static Diagnosis analyze(Trace trace, long heartbeatNanos) {
-    long pathDelay = PathDelay.micros(trace);
-    trace = PathDelay.removed(trace, pathDelay);
+    PathDelay pathDelay = PathDelay.of(trace);
+    trace = pathDelay.removedFrom(trace);
     List<Trace.Response> usable = trace.responses().stream().filter(Analyzer::usable).toList();
     List<Trace.Header> headers = trace.responses().isEmpty() ? List.of() : trace.responses().getFirst().headers();
     List<Attribution.Detected> layers = Attribution.detect(headers);
@@ -662,8 +662,8 @@ public final class Analyzer {
 
   // ---------------------------------------------------------------------------------------------------------
 
-  /** {@code pathDelayMicros}: what {@link PathDelay} took out of {@code trace}'s stamps. */
-  static Diagnosis.Stats stats(Trace trace, long pathDelayMicros) {
+  /** {@code pathDelay}: what was taken out of {@code trace}'s stamps. */
+  static Diagnosis.Stats stats(Trace trace, PathDelay pathDelay) {
     List<Trace.Response> rs = trace.responses();
     List<Trace.Response> ok = rs.stream().filter(Analyzer::usable).toList();
     long[] events = ok.stream().mapToLong(r -> r.contentEvents().size()).toArray();
@@ -680,7 +680,8 @@ public final class Analyzer {
         holds.length == 0 ? -1 : Deliveries.median(holds) / 1e3, holds.length == 0 ? -1 : Deliveries.percentile(holds, 90) / 1e3,
         holds.length == 0 ? -1 : Deliveries.percentile(holds, 99) / 1e3, holds.length == 0 ? -1 : Deliveries.percentile(holds, 100) / 1e3,
         first == null ? "" : first.httpVersion(), first == null ? "" : first.header("content-type"),
-        first == null ? "" : first.contentEncoding(), pathDelayMicros / 1e3);
+        first == null ? "" : first.contentEncoding(), pathDelay.micros() / 1e3,
+        holds.length == 0 ? -1 : pathDelay.fastestMicros() / 1e3);
   }
 
   /** Milliseconds for humans: 850us, 41ms, 2.05s. */

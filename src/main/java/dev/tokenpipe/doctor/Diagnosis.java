@@ -61,10 +61,13 @@ public record Diagnosis(Verdict verdict, String reason, List<Finding> findings, 
    * @param contentEncoding  of the first response, "" when none
    * @param pathDelayMillis  what {@link PathDelay} found every stamped event took without a hold (the link's one-way
    *                         delay and the server clock's offset), taken out of the holds; 0 when none was
+   * @param fastestEventMillis the least arrival - emission of a stamped content event, before anything was taken out:
+   *                         more than {@code pathDelayMillis} when half the quickest head's round trip bounded that
    */
   public record Stats(
       int streams, int okStreams, int eventsPerStream, double eventsPerRead, double ttfbMillis, double ttftMillis,
       double ttftMaxMillis,
       double holdP50Millis, double holdP90Millis, double holdP99Millis, double holdMaxMillis,
-      String httpVersion, String contentType, String contentEncoding, double pathDelayMillis) {}
+      String httpVersion, String contentType, String contentEncoding, double pathDelayMillis,
+      double fastestEventMillis) {}
 }

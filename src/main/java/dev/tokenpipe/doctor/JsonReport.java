@@ -95,6 +95,7 @@ final class JsonReport {
     st.put("hold_p99_ms", s.holdP99Millis());
     st.put("hold_max_ms", s.holdMaxMillis());
     st.put("path_delay_ms", s.pathDelayMillis());
+    st.put("fastest_event_ms", s.fastestEventMillis());
     st.put("http_version", s.httpVersion());
     st.put("content_type", s.contentType());
     st.put("content_encoding", s.contentEncoding());

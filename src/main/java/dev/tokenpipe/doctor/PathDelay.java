@@ -11,7 +11,7 @@ import java.util.List;
  * until the next one; a server clock ahead of doctor's made holds negative, which read as none.
  *
  * <p>Read as LEDBAT reads a path's base delay without synchronized clocks (RFC 6817): the least arrival − emission
- * of the trace's stamped content events, the event that waited least. It is taken out of every stamp ({@link #removed}) when it is
+ * of the trace's stamped content events, the event that waited least. It is taken out of every stamp ({@link #removedFrom}) when it is
  * {@value #NOISE_MICROS} µs or more away from zero and either
  * <ul>
  *   <li>negative: an event read before it was emitted means the server's clock runs ahead, whatever else holds; or
@@ -25,17 +25,21 @@ import java.util.List;
  * source's, only later); the layers doctor names hold events by varying amounts, and each pattern keeps its
  * least-held event (held-until-end its last, bursts the one before each flush, one-behind the last content event, sent
  * on at once by the end that follows it).
+ *
+ * @param micros        taken out of every stamped event's arrival − emission (0: none; negative: the server's clock
+ *                      ahead, so as much is added)
+ * @param fastestMicros the least arrival − emission of the trace's stamped content events, taken out or not (0 when
+ *                      none is stamped)
  */
-final class PathDelay {
+record PathDelay(long micros, long fastestMicros) {
   /** Below this, either way, the delay is the machine's own noise and is left in (µs). */
   static final long NOISE_MICROS = 2_000;
   /** Stamped content events a positive delay is read from, at least. */
   static final int MIN_EVENTS = 8;
+  static final PathDelay NONE = new PathDelay(0, 0);
 
-  private PathDelay() {}
-
-  /** The delay to take out of {@code trace}'s stamps, in µs (0: none). */
-  static long micros(Trace trace) {
+  /** The delay to take out of {@code trace}'s stamps. */
+  static PathDelay of(Trace trace) {
     long least = Long.MAX_VALUE;
     int stamped = 0;
     long quickestHead = Long.MAX_VALUE;
@@ -53,18 +57,21 @@ final class PathDelay {
         quickestHead = Math.min(quickestHead, (r.headNanos() - r.writtenNanos()) / 1_000);
       }
     }
-    if (stamped == 0 || Math.abs(least) < NOISE_MICROS) {
-      return 0;
+    if (stamped == 0) {
+      return NONE;
+    }
+    if (Math.abs(least) < NOISE_MICROS) {
+      return new PathDelay(0, least);
     }
     if (least < 0) {
-      return least;
+      return new PathDelay(least, least);
     }
     long delay = Math.min(least, quickestHead / 2);
-    return stamped >= MIN_EVENTS && delay >= NOISE_MICROS ? delay : 0;
+    return new PathDelay(stamped >= MIN_EVENTS && delay >= NOISE_MICROS ? delay : 0, least);
   }
 
-  /** {@code trace} with {@code micros} taken out of every stamped event's arrival − emission. */
-  static Trace removed(Trace trace, long micros) {
+  /** {@code trace} with {@link #micros} taken out of every stamped event's arrival − emission. */
+  Trace removedFrom(Trace trace) {
     if (micros == 0) {
       return trace;
     }

@@ -41,17 +41,18 @@ final class TextReport {
           millis(s.ttfbMillis()), millis(s.ttftMillis()), slowest, s.eventsPerStream(), s.eventsPerRead()));
     }
     if (s.holdP50Millis() >= 0) {
+      String delay = pathDelay(s);
       out.append(String.format(Locale.ROOT, "  hold      p50 %s  p90 %s  p99 %s  max %s  (arrival - emission, per event%s)%n",
           millis(s.holdP50Millis()), millis(s.holdP90Millis()), millis(s.holdP99Millis()), millis(s.holdMaxMillis()),
-          pathDelay(s)));
+          delay.isEmpty() ? "" : ", " + delay));
     }
     if (c.probe() != null) {
       Diagnosis.Stats p = c.probe().stats();
+      String delay = pathDelay(p);
       out.append(String.format(Locale.ROOT, "  probe     %s x%d: hold p50 %s  p90 %s%s  events per read %.1f  -> %s%n",
           c.measurement().probe().probeUrl(), c.measurement().probe().responses().size(), millis(p.holdP50Millis()),
-          millis(p.holdP90Millis()), pathDelay(p).isEmpty() ? "" : " (" + pathDelay(p).substring(2) + ")", p.eventsPerRead(),
+          millis(p.holdP90Millis()), delay.isEmpty() ? "" : " (" + delay + ")", p.eventsPerRead(),
           c.probe().verdict() == Diagnosis.Verdict.BUFFERED ? "held" : "clean"));
-
     }
     if (!c.localization().isEmpty()) {
       out.append("  where     ").append(c.localization()).append('\n');
@@ -79,14 +80,25 @@ final class TextReport {
   }
 
   /**
-   * What {@link PathDelay} took out of the holds, worded for the hold line ("" when nothing): a server clock ahead of
-   * doctor's, or the path's own delay (the link's, and a clock behind).
+   * What {@link PathDelay} took out of the holds, worded for the hold lines ("" when nothing): a server clock ahead of
+   * doctor's (an event read before it was emitted, so the clock leads by that much at least), the path's own delay,
+   * or, when half the quickest head's round trip bounded it, that much and what every hold keeps beyond it, which the
+   * stamps cannot tell from a server clock behind doctor's.
    */
   private static String pathDelay(Diagnosis.Stats s) {
     double d = s.pathDelayMillis();
-    return d == 0 ? ""
-        : d < 0 ? ", the server's clock read " + millis(-d) + " ahead of this one's"
-        : ", less the " + millis(d) + " the fastest event took: the link's delay and the clocks' offset";
+    if (d == 0) {
+      return "";
+    }
+    if (d < 0) {
+      return "plus " + millis(-d) + ": the server's clock read at least that far ahead of this one's";
+    }
+    if (d < s.fastestEventMillis()) {
+      return "less " + millis(d) + ", half the quickest response head's round trip (the link's way back); the fastest"
+          + " event took " + millis(s.fastestEventMillis()) + ": the rest of it is in every hold, held, or the server's"
+          + " clock behind this one's";
+    }
+    return "less the " + millis(d) + " the fastest event took: the link's delay and the clocks' offset";
   }
 
   private static String millis(double ms) {
