@@ -1,5 +1,6 @@
 package dev.tokenpipe.doctor;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -11,13 +12,17 @@ import java.util.List;
  * until the next one; a server clock ahead of doctor's made holds negative, which read as none.
  *
  * <p>Read as LEDBAT reads a path's base delay without synchronized clocks (RFC 6817): the least arrival − emission
- * of the trace's stamped content events, the event that waited least. It is taken out of every stamp ({@link #removedFrom}) when it is
- * {@value #NOISE_MICROS} µs or more away from zero and either
+ * of each stream's stamped content events, the event that waited least. Each stream is one connection, and behind a
+ * balancer each may reach another server with a clock of its own. It is taken out of every stamp
+ * ({@link #removedFrom}) when it is {@value #NOISE_MICROS} µs or more away from zero and either
  * <ul>
- *   <li>negative: an event read before it was emitted means the server's clock runs ahead, whatever else holds; or
- *   <li>positive, from at least {@value #MIN_EVENTS} stamped events: fewer, and one held answer would be its own
- *       base. It is then at most half the quickest response head's round trip (request written to head read, on
- *       doctor's clock alone): the link's way back, taking the two ways as equal as NTP does (RFC 5905). What lies
+ *   <li>negative in every stream: an event read before it was emitted means that server's clock runs ahead, whatever
+ *       else holds; added as far as every stream shows it (the least lead), so one replica's clock ahead does not make
+ *       the events from another look held; or
+ *   <li>positive: the least of the streams whose server is not ahead (a stream that is keeps its own reading, clamped
+ *       at zero, as before), from at least {@value #MIN_EVENTS} stamped events: fewer, and one held answer would be
+ *       its own base. It is then at most half the quickest response head's round trip (request written to head read,
+ *       on doctor's clock alone): the link's way back, taking the two ways as equal as NTP does (RFC 5905). What lies
  *       beyond is held, or a server clock behind doctor's, and stays in the holds; a layer that holds every event
  *       140 ms and sends the head with the first still shows 70 ms of it.
  * </ul>
@@ -28,8 +33,9 @@ import java.util.List;
  *
  * @param micros        taken out of every stamped event's arrival − emission (0: none; negative: the server's clock
  *                      ahead, so as much is added)
- * @param fastestMicros the least arrival − emission of the trace's stamped content events, taken out or not (0 when
- *                      none is stamped)
+ * @param fastestMicros the least arrival − emission {@code micros} was read from (of the streams whose server is not
+ *                      ahead, when one is not), taken out or not: more than {@code micros} when the head bounded it;
+ *                      0 when nothing is stamped
  */
 record PathDelay(long micros, long fastestMicros) {
   /** Below this, either way, the delay is the machine's own noise and is left in (µs). */
@@ -40,31 +46,44 @@ record PathDelay(long micros, long fastestMicros) {
 
   /** The delay to take out of {@code trace}'s stamps. */
   static PathDelay of(Trace trace) {
-    long least = Long.MAX_VALUE;
-    int stamped = 0;
+    // Each stream's own least: a stream is one connection, and behind a balancer each may reach another server,
+    // with a clock of its own.
+    List<long[]> streams = new ArrayList<>(); // {least arrival - emission, stamped content events}
     long quickestHead = Long.MAX_VALUE;
     for (Trace.Response r : trace.responses()) {
       if (!Analyzer.usable(r)) {
         continue;
       }
+      long least = Long.MAX_VALUE;
+      int stamped = 0;
       for (Trace.Arrival a : r.contentEvents()) {
         if (a.emitMicros() >= 0) {
           least = Math.min(least, a.readWallMicros() - a.emitMicros());
           stamped++;
         }
       }
+      if (stamped > 0) {
+        streams.add(new long[] {least, stamped});
+      }
       if (r.headNanos() > 0) {
         quickestHead = Math.min(quickestHead, (r.headNanos() - r.writtenNanos()) / 1_000);
       }
     }
-    if (stamped == 0) {
+    if (streams.isEmpty()) {
       return NONE;
     }
-    if (Math.abs(least) < NOISE_MICROS) {
-      return new PathDelay(0, least);
+    long leastAhead = streams.stream().mapToLong(st -> st[0]).max().orElseThrow();
+    if (leastAhead <= -NOISE_MICROS) {
+      // Every stream's server is ahead: added as far as each shows it, so a stream whose server leads less (another
+      // replica) is not made to look held by another's clock.
+      return new PathDelay(leastAhead, leastAhead);
     }
-    if (least < 0) {
-      return new PathDelay(least, least);
+    // The streams whose server is ahead are left as they read (clamped at zero): their lead is no delay of the others.
+    List<long[]> notAhead = streams.stream().filter(st -> st[0] > -NOISE_MICROS).toList();
+    long least = notAhead.stream().mapToLong(st -> st[0]).min().orElseThrow();
+    long stamped = notAhead.stream().mapToLong(st -> st[1]).sum();
+    if (least < NOISE_MICROS) {
+      return new PathDelay(0, least);
     }
     long delay = Math.min(least, quickestHead / 2);
     return new PathDelay(stamped >= MIN_EVENTS && delay >= NOISE_MICROS ? delay : 0, least);

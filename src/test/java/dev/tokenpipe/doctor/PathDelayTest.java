@@ -64,6 +64,30 @@ class PathDelayTest {
   }
 
   @Test
+  void aClockAheadOnOneStreamsServerIsNoHoldOnTheOthers() {
+    // Three streams through a balancer: two reach a server whose clock agrees with doctor's, one a replica whose clock
+    // runs 300 ms ahead; nothing holds. Before: its -300 ms was added to every stream, "Events held in transit: p90
+    // 300ms" on the two streams that were not held at all, BUFFERED.
+    Trace t = StreamBuilder.endpoint(far(0.3, 20, 20), far(0.3, 20, 20), far(-300, 20, 20));
+
+    Diagnosis d = Analyzer.analyze(t);
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.CLEAN);
+    assertThat(d.stats().holdMaxMillis()).isLessThan(1.0);
+  }
+
+  @Test
+  void aClockAheadOnEveryStreamsServerIsTakenOutAsFarAsEachShowsIt() {
+    // Two replicas, 300 and 200 ms ahead: 200 ms is added to every stream, so neither stream's events read as held
+    // (the other's 100 ms more is left to the clamp at zero), and a hold of 250 ms on both still shows.
+    Trace t = StreamBuilder.endpoint(far(-300, 20, 20, i -> i % 2 == 0 ? 250 : 0), far(-200, 20, 20, i -> i % 2 == 0 ? 250 : 0));
+
+    assertThat(PathDelay.of(t).micros()).isEqualTo(-200_000);
+    Diagnosis d = Analyzer.analyze(t);
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(d.stats().holdMaxMillis()).isBetween(249.0, 251.0);
+  }
+
+  @Test
   void noMoreThanTheQuickestHeadsRoundTripIsTakenOut() {
     // Every event 200 ms after its stamp, the head 40 ms after the request: at most 20 ms of it is the way back.
     StreamBuilder b = new StreamBuilder();
