@@ -95,4 +95,18 @@ class HaproxyDoctorTest {
     // it was "could not judge", exit 2, with the loop late by p99 12-15 ms.
     assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
   }
+
+  @Test
+  void gzipOneBehindThroughAFarLinkIsStillOneBehind() throws Exception {
+    // The same HAProxy 30 ms away each way: doctor takes the link's delay out of every stamp (PathDelay), and the
+    // hold of one 20 ms interval must stay, as the last content event, sent on by the end that follows it, waits least.
+    try (DelayLine far = new DelayLine(noDelayGzip.port(), 30)) {
+      DoctorRun run = DoctorRun.run("--no-probe", "http://127.0.0.1:" + far.port() + "/v1/chat/completions");
+
+      assertThat(run.json().get("stats").get("path_delay_ms").asDouble()).as(run.transcript()).isBetween(25.0, 45.0);
+      assertThat(run.finding("events-held").get("summary").asText()).as(run.transcript())
+          .startsWith("Each event held until the next one was sent");
+      assertThat(run.exitCode()).isEqualTo(1);
+    }
+  }
 }
