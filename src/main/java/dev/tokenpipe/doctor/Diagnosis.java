@@ -62,7 +62,7 @@ public record Diagnosis(Verdict verdict, String reason, List<Finding> findings, 
    * @param pathDelayMillis  what {@link PathDelay} found every stamped event took without a hold (the link's one-way
    *                         delay and the server clock's offset), taken out of the holds; 0 when none was
    * @param fastestEventMillis the least arrival - emission {@code pathDelayMillis} was read from, before anything was
-   *                         taken out: more than it when half the quickest head's round trip bounded it; -1 unstamped
+   *                         taken out: more than it when half the quickest round trip to the server bounded it; -1 unstamped
    */
   public record Stats(
       int streams, int okStreams, int eventsPerStream, double eventsPerRead, double ttfbMillis, double ttftMillis,

@@ -21,7 +21,7 @@ import java.util.List;
  *       the events from another look held; or
  *   <li>positive: the least of the streams whose server is not ahead (a stream that is keeps its own reading, clamped
  *       at zero, as before), from at least {@value #MIN_EVENTS} stamped events: fewer, and one held answer would be
- *       its own base. It is then at most half the quickest response head's round trip (request written to head read,
+ *       its own base. It is then at most half the quickest round trip to the stamping server ({@link #roundTripMicros},
  *       on doctor's clock alone): the link's way back, taking the two ways as equal as NTP does (RFC 5905). What lies
  *       beyond is held, or a server clock behind doctor's, and stays in the holds; a layer that holds every event
  *       140 ms and sends the head with the first still shows 70 ms of it.
@@ -34,7 +34,7 @@ import java.util.List;
  * @param micros        taken out of every stamped event's arrival − emission (0: none; negative: the server's clock
  *                      ahead, so as much is added)
  * @param fastestMicros the least arrival − emission {@code micros} was read from (of the streams whose server is not
- *                      ahead, when one is not), taken out or not: more than {@code micros} when the head bounded it;
+ *                      ahead, when one is not), taken out or not: more than {@code micros} when the round trip bounded it;
  *                      0 when nothing is stamped
  */
 record PathDelay(long micros, long fastestMicros) {
@@ -49,7 +49,7 @@ record PathDelay(long micros, long fastestMicros) {
     // Each stream's own least: a stream is one connection, and behind a balancer each may reach another server,
     // with a clock of its own.
     List<long[]> streams = new ArrayList<>(); // {least arrival - emission, stamped content events}
-    long quickestHead = Long.MAX_VALUE;
+    long quickestRoundTrip = Long.MAX_VALUE;
     for (Trace.Response r : trace.responses()) {
       if (!Analyzer.usable(r)) {
         continue;
@@ -65,9 +65,7 @@ record PathDelay(long micros, long fastestMicros) {
       if (stamped > 0) {
         streams.add(new long[] {least, stamped});
       }
-      if (r.headNanos() > 0) {
-        quickestHead = Math.min(quickestHead, (r.headNanos() - r.writtenNanos()) / 1_000);
-      }
+      quickestRoundTrip = Math.min(quickestRoundTrip, roundTripMicros(r));
     }
     if (streams.isEmpty()) {
       return NONE;
@@ -85,8 +83,27 @@ record PathDelay(long micros, long fastestMicros) {
     if (least < NOISE_MICROS) {
       return new PathDelay(0, least);
     }
-    long delay = Math.min(least, quickestHead / 2);
+    long delay = Math.min(least, quickestRoundTrip / 2);
     return new PathDelay(stamped >= MIN_EVENTS && delay >= NOISE_MICROS ? delay : 0, least);
+  }
+
+  /**
+   * The round trip to the server whose clock stamps, on doctor's clock alone: request written to its first answer
+   * read. That is the head, unless the server stamps an opening event (the sim's role chunk, message_start,
+   * response.created: no tokens), which it sends as the request reaches it, as it does its head: a gateway in front
+   * may send its own head at once (serve {@code --head-wait 0}), and that round trip is no bound on the link behind
+   * it. The opening event is never read before the head, so it only ever widens the bound to that link's.
+   */
+  private static long roundTripMicros(Trace.Response r) {
+    for (Trace.Arrival a : r.events()) {
+      if (a.content()) {
+        break;
+      }
+      if (a.emitMicros() >= 0) {
+        return (a.readNanos() - r.writtenNanos()) / 1_000;
+      }
+    }
+    return r.headNanos() > 0 ? (r.headNanos() - r.writtenNanos()) / 1_000 : Long.MAX_VALUE;
   }
 
   /** {@code trace} with {@link #micros} taken out of every stamped event's arrival − emission. */

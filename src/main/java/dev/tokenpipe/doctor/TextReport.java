@@ -82,7 +82,7 @@ final class TextReport {
   /**
    * What {@link PathDelay} took out of the holds, worded for the hold lines ("" when nothing): a server clock ahead of
    * doctor's (an event read before it was emitted, so the clock leads by that much at least), the path's own delay,
-   * or, when half the quickest head's round trip bounded it, that much and what every hold keeps beyond it, which the
+   * or, when half the quickest round trip to the server bounded it, that much and what every hold keeps beyond it, which the
    * stamps cannot tell from a server clock behind doctor's.
    */
   private static String pathDelay(Diagnosis.Stats s) {
@@ -94,7 +94,7 @@ final class TextReport {
       return "plus " + millis(-d) + ": the server's clock read at least that far ahead of this one's";
     }
     if (d < s.fastestEventMillis()) {
-      return "less " + millis(d) + ", half the quickest response head's round trip (the link's way back); the fastest"
+      return "less " + millis(d) + ", half the quickest round trip to the server (the link's way back); the fastest"
           + " event took " + millis(s.fastestEventMillis()) + ": the rest of it is in every hold, held, or the server's"
           + " clock behind this one's";
     }
