@@ -48,7 +48,7 @@ record PathDelay(long micros, long fastestMicros) {
   static PathDelay of(Trace trace) {
     // Each stream's own least: a stream is one connection, and behind a balancer each may reach another server,
     // with a clock of its own.
-    List<long[]> streams = new ArrayList<>(); // {least arrival - emission, stamped content events}
+    List<Base> streams = new ArrayList<>();
     long quickestRoundTrip = Long.MAX_VALUE;
     for (Trace.Response r : trace.responses()) {
       if (!Analyzer.usable(r)) {
@@ -63,29 +63,32 @@ record PathDelay(long micros, long fastestMicros) {
         }
       }
       if (stamped > 0) {
-        streams.add(new long[] {least, stamped});
+        streams.add(new Base(least, stamped));
       }
       quickestRoundTrip = Math.min(quickestRoundTrip, roundTripMicros(r));
     }
     if (streams.isEmpty()) {
       return NONE;
     }
-    long leastAhead = streams.stream().mapToLong(st -> st[0]).max().orElseThrow();
-    if (leastAhead <= -NOISE_MICROS) {
+    long nearestZero = streams.stream().mapToLong(Base::least).max().orElseThrow();
+    if (nearestZero <= -NOISE_MICROS) {
       // Every stream's server is ahead: added as far as each shows it, so a stream whose server leads less (another
       // replica) is not made to look held by another's clock.
-      return new PathDelay(leastAhead, leastAhead);
+      return new PathDelay(nearestZero, nearestZero);
     }
     // The streams whose server is ahead are left as they read (clamped at zero): their lead is no delay of the others.
-    List<long[]> notAhead = streams.stream().filter(st -> st[0] > -NOISE_MICROS).toList();
-    long least = notAhead.stream().mapToLong(st -> st[0]).min().orElseThrow();
-    long stamped = notAhead.stream().mapToLong(st -> st[1]).sum();
+    List<Base> notAhead = streams.stream().filter(b -> b.least() > -NOISE_MICROS).toList();
+    long least = notAhead.stream().mapToLong(Base::least).min().orElseThrow();
+    int stamped = notAhead.stream().mapToInt(Base::stamped).sum();
     if (least < NOISE_MICROS) {
       return new PathDelay(0, least);
     }
     long delay = Math.min(least, quickestRoundTrip / 2);
     return new PathDelay(stamped >= MIN_EVENTS && delay >= NOISE_MICROS ? delay : 0, least);
   }
+
+  /** One stream's least arrival − emission, and how many stamped content events it was read from. */
+  private record Base(long least, int stamped) {}
 
   /**
    * The round trip to the server whose clock stamps, on doctor's clock alone: request written to its first answer
