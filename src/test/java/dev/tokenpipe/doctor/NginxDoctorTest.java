@@ -70,6 +70,19 @@ class NginxDoctorTest {
   }
 
   @Test
+  void gzipHeldUntilTheEndThroughAFarLinkIsStillHeld() throws Exception {
+    // The same NGINX 60 ms away each way, its head held with the answer (so the round trip bounds nothing): doctor
+    // takes out only what the last event took, sent with the end, and the whole answer's holds stay.
+    try (DelayLine far = new DelayLine(gzip.port(), 60)) {
+      DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", "http://127.0.0.1:" + far.port() + "/v1/chat/completions");
+
+      assertThat(run.exitCode()).as(run.transcript()).isEqualTo(1);
+      assertThat(run.json().get("stats").get("path_delay_ms").asDouble()).isBetween(55.0, 90.0);
+      assertThat(run.finding("held-until-end").get("numbers").get("first_event_hold_ms").asDouble()).isGreaterThan(1000);
+    }
+  }
+
+  @Test
   void streamingSafeConfigPasses() throws Exception {
     DoctorRun run = DoctorRun.run("--probe-only", "--probe-count", "40", fixed.url("/v1/chat/completions"));
 
