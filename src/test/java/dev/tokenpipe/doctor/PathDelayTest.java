@@ -76,6 +76,18 @@ class PathDelayTest {
   }
 
   @Test
+  void streamsHeldEvenToTheirLastEventBesideAnUnheldOneStayHeld() {
+    // Three streams 60 ms away on one server: one unheld, two with every event held 150 ms, their last too. One delay
+    // is taken out of every stream, the least of all streams' (the unheld one's 60 ms), so the held ones' 150 ms stay.
+    Trace t = StreamBuilder.endpoint(far(60, 20, 20), far(60, 20, 20, i -> 150), far(60, 20, 20, i -> 150));
+
+    assertThat(PathDelay.of(t).micros()).isEqualTo(60_000);
+    Diagnosis d = Analyzer.analyze(t);
+    assertThat(d.verdict()).as(d.reason()).isEqualTo(Diagnosis.Verdict.BUFFERED);
+    assertThat(d.stats().holdP90Millis()).isBetween(149.0, 151.0);
+  }
+
+  @Test
   void aClockAheadOnEveryStreamsServerIsTakenOutAsFarAsEachShowsIt() {
     // Two replicas, 300 and 200 ms ahead: 200 ms is added to every stream, so neither stream's events read as held
     // (the other's 100 ms more is left to the clamp at zero), and a hold of 250 ms on both still shows.
