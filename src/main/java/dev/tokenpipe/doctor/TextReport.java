@@ -80,15 +80,20 @@ final class TextReport {
   }
 
   /**
-   * What {@link PathDelay} took out of the holds, worded for the hold lines ("" when nothing): a server clock ahead of
-   * doctor's (an event read before it was emitted, so the clock leads by that much at least), the path's own delay,
-   * or, when half the quickest round trip to the server bounded it, that much and what every hold keeps beyond it, which the
-   * stamps cannot tell from a server clock behind doctor's.
+   * What {@link PathDelay} took out of the holds, worded for the hold lines: a server clock ahead of doctor's (an
+   * event read before it was emitted, so the clock leads by that much at least), the path's own delay, or, when half
+   * the quickest round trip to the server bounded it, that much and what every hold keeps beyond it, which the stamps
+   * cannot tell from a server clock behind doctor's; with nothing taken out, what every event took at least, when
+   * that is more than noise; else "".
    */
   private static String pathDelay(Diagnosis.Stats s) {
     double d = s.pathDelayMillis();
     if (d == 0) {
-      return "";
+      // Nothing taken out (too few events, or a round trip too quick to bound a link), yet no event came sooner: on a
+      // LAN, a server clock 100 ms behind reads as every event held 100 ms, and the line must not leave that unsaid.
+      return s.fastestEventMillis() * 1e3 < PathDelay.NOISE_MICROS ? ""
+          : "none taken out, though every event took at least " + millis(s.fastestEventMillis()) + ": held, or the"
+              + " link's delay or the server's clock behind this one's, which the stamps cannot tell apart";
     }
     if (d < 0) {
       return "plus " + millis(-d) + ": the server's clock read at least that far ahead of this one's";

@@ -160,6 +160,22 @@ class PathDelayTest {
   }
 
   @Test
+  void theHoldLineSaysWhenEveryEventTookLongerThanNothingWasTakenOut() {
+    // A server on the same LAN (head after 1 ms) whose clock runs 100 ms behind doctor's: every event reads 100 ms
+    // late, and the round trip bounds the link at 0.5 ms, so nothing is taken out and the verdict stays BUFFERED: the
+    // stamps cannot tell that from a hold. Before, the hold line gave no hint of it: "(arrival - emission, per event)"
+    // under "Events held in transit: p90 100ms", blamed on NGINX.
+    StreamBuilder b = new StreamBuilder();
+    b.read(1, 120, false);
+    for (int i = 0; i < 20; i++) {
+      b.read(100.5 + i * 20, 60, false).event(100.5 + i * 20, i * 20, 1);
+    }
+    String text = TextReport.render(CheckupLoopLagTest.checkup(StreamBuilder.endpoint(b.done(500).build()), 0, 0));
+
+    assertThat(text).contains("every event took at least 100.5ms", "the server's clock behind this one's");
+  }
+
+  @Test
   void aShortAnswerOrALoopbackPathKeepsItsStamps() {
     // Three stamped events cannot tell a held answer from a far one; a loopback path's 0.4 ms is noise.
     assertThat(PathDelay.of(StreamBuilder.endpoint(far(60, 3, 20))).micros()).isZero();
