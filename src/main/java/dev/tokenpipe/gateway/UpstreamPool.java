@@ -49,6 +49,8 @@ final class UpstreamPool implements UpstreamConnections {
   private final Map<EventLoop, Map<Upstream, ArrayDeque<Channel>>> idle = new ConcurrentHashMap<>();
   /** When a pooled connection went idle (System.nanoTime), set on release, read on its loop only. */
   private static final AttributeKey<Long> IDLE_SINCE = AttributeKey.valueOf("tokenpipe.idleSince");
+  /** The timer that closes a pooled connection at the keep-alive bound, cancelled when it is reused; its loop only. */
+  private static final AttributeKey<Future<?>> IDLE_CLOSE = AttributeKey.valueOf("tokenpipe.idleClose");
 
   /** @param keepalive the longest idle time after which a connection is still reused ({@link #KEEPALIVE}) */
   UpstreamPool(int connectTimeoutMillis, Duration keepalive, UpstreamTls tls) {
@@ -77,6 +79,7 @@ final class UpstreamPool implements UpstreamConnections {
         closeAll(q);
         break;
       }
+      cancelIdleClose(ch);
       return loop.newSucceededFuture(ch);
     }
     Promise<Channel> promise = loop.newPromise();
@@ -118,7 +121,10 @@ final class UpstreamPool implements UpstreamConnections {
   }
 
   private static void ready(Channel c, ArrayDeque<Channel> q, Promise<Channel> promise) {
-    c.closeFuture().addListener(cf -> q.remove(c));
+    c.closeFuture().addListener(cf -> {
+      q.remove(c);
+      cancelIdleClose(c);
+    });
     promise.setSuccess(c);
   }
 
@@ -132,18 +138,24 @@ final class UpstreamPool implements UpstreamConnections {
       ch.close();
       return;
     }
-    Long since = System.nanoTime();
-    ch.attr(IDLE_SINCE).set(since);
+    ch.attr(IDLE_SINCE).set(System.nanoTime());
     q.addLast(ch);
     // As NGINX's keepalive_timeout does: an idle connection holds a socket here and a slot at the upstream (uvicorn's
     // limit_concurrency, a server's worker), so it does not outlive the bound waiting for a request to find it. One
-    // timer per answer, on the connection's loop. Reused in between, it is no longer in the idle list, and a later
-    // release stamps a new time: the timer of an earlier idle spell then closes nothing.
-    ch.eventLoop().schedule(() -> {
-      if (ch.attr(IDLE_SINCE).get() == since && q.remove(ch)) {
+    // timer per idle spell, on the connection's loop, cancelled when a request takes the connection (acquire).
+    ch.attr(IDLE_CLOSE).set(ch.eventLoop().schedule(() -> {
+      if (q.remove(ch)) {
         ch.close();
       }
-    }, keepaliveNanos, TimeUnit.NANOSECONDS);
+    }, keepaliveNanos, TimeUnit.NANOSECONDS));
+  }
+
+  /** So that the timers waiting ({@link #IDLE_CLOSE}) are never more than the idle connections. */
+  private static void cancelIdleClose(Channel ch) {
+    Future<?> close = ch.attr(IDLE_CLOSE).getAndSet(null);
+    if (close != null) {
+      close.cancel(false);
+    }
   }
 
   private static void closeAll(ArrayDeque<Channel> q) {
