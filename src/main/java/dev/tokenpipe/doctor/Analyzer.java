@@ -155,15 +155,15 @@ public final class Analyzer {
     List<Delivery> deliveries = Deliveries.of(r);
     Signal held = detectHeldUntilEnd(trace, r, deliveries);
     add(out, held);
-    boolean oneBehind = oneBehind(r) != null;
-    add(out, detectCompression(r, held != null || oneBehind, oneBehind));
+    double[] behind = oneBehind(r);
+    add(out, detectCompression(r, held != null || behind != null, behind != null));
     if (held == null) {
       Signal nagle = detectNagle(r);
       add(out, nagle);
       Signal bursts = detectBursts(trace, r, deliveries);
       add(out, bursts);
       if (nagle == null && bursts == null) {
-        add(out, detectHeld(trace, r));
+        add(out, detectHeld(trace, r, behind));
       }
     }
     if (!trace.probeMode()) {
@@ -423,9 +423,9 @@ public final class Analyzer {
    * Generic holding, only with emission stamps and when no pattern matched: hold p90 of at least max(50 ms, half
    * the probe interval), and for an answer of fewer than {@value #SHORT_ANSWER_EVENTS} stamped events its longest
    * hold at least {@value #SHORT_ANSWER_HOLD_MICROS} us; reported only when a majority of the concurrent streams
-   * show it.
+   * show it. Under that bar, the stream's {@link #oneBehind} mark ({@code behind}, null without it) is the finding.
    */
-  static Signal detectHeld(Trace trace, Trace.Response r) {
+  static Signal detectHeld(Trace trace, Trace.Response r, double[] behind) {
     long[] holds = Deliveries.holdsMicros(r);
     if (holds.length == 0) {
       return null;
@@ -442,7 +442,6 @@ public final class Analyzer {
     }
     long p50 = Deliveries.median(holds);
     if (p90 < limit) {
-      double[] behind = oneBehind(r);
       if (behind == null) {
         return null;
       }
