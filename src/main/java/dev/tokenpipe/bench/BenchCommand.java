@@ -219,18 +219,17 @@ public final class BenchCommand implements Callable<Integer> {
     long ok = result.path("totals").path("ok").asLong();
     long errors = result.path("totals").path("errors").asLong();
     String refused = result.path("refused").asText(null);
-    String unreachable = result.path("unreachable").asText(null);
     String overloaded = result.path("overloaded").asText(null);
+    // A stop that says why in its own line: the target could not be reached, or the arrivals outran it.
+    String stopped = result.path("unreachable").asText(overloaded);
     boolean allFailed = errors > 0 && ok == 0 && !interrupted; // a stop for refusals counted them as errors
     // The one line that matters comes first, before any table.
     String failure = null; // a bare URL's 404 gets a second line, after a stop or in a run too short to stop
     if (refused != null) {
       err.println("bench: stopped: " + refused);
       failure = refused;
-    } else if (unreachable != null) {
-      err.println("bench: stopped: " + unreachable);
-    } else if (overloaded != null) {
-      err.println("bench: stopped: " + overloaded);
+    } else if (stopped != null) {
+      err.println("bench: stopped: " + stopped);
     } else if (allFailed) {
       failure = firstError(result);
       err.println("bench: no request succeeded (" + errors + " of " + errors + " failed): " + failure);
