@@ -58,6 +58,8 @@ class ContainerImageTest {
     assertThat(config.get("User").asText()).isEqualTo("65532:65532");
     assertThat(config.at("/ExposedPorts").has("8080/tcp")).isTrue();
     assertThat(config.at("/Entrypoint/0").asText()).isEqualTo("/opt/java/bin/java");
+    // The collector the launcher's measurement chose, not the container's default (Serial under 1.8 GB or on one CPU).
+    assertThat(config.get("Entrypoint")).extracting(JsonNode::asText).contains("-XX:+UseZGC", "-XX:MaxRAMPercentage=75");
     assertThat(config.at("/Cmd/0").asText()).isEqualTo("serve");
     Path root = work.resolve("rootfs");
     assertThat(root.resolve("opt/java/bin/java")).isExecutable();
