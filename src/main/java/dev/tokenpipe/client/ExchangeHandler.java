@@ -75,8 +75,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
   private String location;
   private SseParser parser;
   private boolean sawTerminator;
-  /** A choice's finish_reason came: the proof of a whole stream from a server that sends no terminator. */
-  /** Choices that ended with a {@code finish_reason} ({@link EventKind#FINISHED}). */
+  /**
+   * Choices that ended with a {@code finish_reason} ({@link EventKind#FINISHED}): one for each choice asked for is the
+   * proof of a whole stream from a server that sends no terminator.
+   */
   private int finishes;
   private long terminatorNanos;
   private long lastReadNanos;
@@ -165,12 +167,12 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter implements SseL
     ctx.writeAndFlush(http, promise);
   }
 
-  /** Why a stream that never said its end event is incomplete, in one line. */
   /** Each choice the request asked for ({@link Choices#requested}) finished; read only at an end without terminator. */
   private boolean finishedEveryChoice() {
     return finishes > 0 && finishes >= Choices.requested(new ByteArrayInputStream(request.body()));
   }
 
+  /** Why a stream that never said its end event is incomplete, in one line. */
   private String truncated(boolean closed) {
     if (events == 0 && !contentEncoding.isEmpty()) {
       // Compressed bytes never parse as events: say so, not "cut" (the client asked for identity and does not inflate).

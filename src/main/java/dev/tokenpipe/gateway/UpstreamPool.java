@@ -32,10 +32,10 @@ final class UpstreamPool implements UpstreamConnections {
   static final int MAX_IDLE_PER_LOOP = 512;
   /**
    * The longest a connection may have been idle in the pool and still be reused; it is closed then, or when a
-   * request finds it past the bound first (a timer late on a busy loop). A connection can die without a close: a NAT or load balancer drops an idle flow silently (AWS NAT
-   * gateway and NLB after 350 s, Azure's load balancer after 4 min), or the upstream stops serving it. Reused, it
-   * took the request and never answered, which held the client until --upstream-idle-timeout and then failed
-   * it, since a request that went up is never retried. 60 s is NGINX's upstream keepalive_timeout default (Go's
+   * request finds it past the bound first (a timer late on a busy loop). A connection can die without a close: a
+   * NAT or load balancer drops an idle flow silently (AWS NAT gateway and NLB after 350 s, Azure's load balancer
+   * after 4 min), or the upstream stops serving it. Reused, it took the request and never answered, which held the
+   * client until --upstream-idle-timeout and then failed it, since a request that went up is never retried. 60 s is NGINX's upstream keepalive_timeout default (Go's
    * http.Transport waits 90 s), below those middleboxes; an upstream's own shorter keep-alive (uvicorn's 5 s)
    * closes the connection first, which the pool sees, and the stale-connection retry covers the race.
    */

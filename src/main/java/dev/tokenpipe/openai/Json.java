@@ -2,8 +2,8 @@ package dev.tokenpipe.openai;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
-import java.io.IOException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 
 /** The one Jackson mapper of the process (thread-safe once configured). */
 public final class Json {
