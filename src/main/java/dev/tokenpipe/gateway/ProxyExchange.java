@@ -1422,10 +1422,16 @@ final class ProxyExchange implements UpstreamHandler.Reader, HedgeAttempt.Owner 
       errorBody = null;
     }
     lease.end();
-    gw.unregister(this);
-    gw.hedging().recordFirstToken(books.upstreamTtftNanos());
-    books.hedged(hedgeOutcome);
-    books.finish(gw.accessLog(), method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome, errorKind);
+    // Running until booked: whoever waits for no stream (the drain, the warm-up, a test reading a counter) then sees
+    // every ended stream's metrics and access-log line, not one booked a moment after.
+    try {
+      gw.hedging().recordFirstToken(books.upstreamTtftNanos());
+      books.hedged(hedgeOutcome);
+      books.finish(gw.accessLog(), method.name(), path, client.status(), upstream == null ? "-" : upstream.name(), outcome,
+          errorKind);
+    } finally {
+      gw.unregister(this);
+    }
     owner.exchangeEnded(this, keepAlive && state != StreamState.CANCELLED && !client.closedConnection());
   }
 }

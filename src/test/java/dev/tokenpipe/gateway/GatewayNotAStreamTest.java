@@ -95,6 +95,8 @@ class GatewayNotAStreamTest {
 
   @Test
   void anHtmlPageAnsweringAStreamRequestIsA502NamingWhatTheUpstreamSent() throws Exception {
+    // The test before may have read its answer a moment before its exchange was booked: wait for it to end.
+    GatewayStreamingTest.await(() -> gateway.metrics().activeStreams() == 0, Duration.ofSeconds(5));
     long before = gateway.metrics().errors("invalid_sse");
 
     Wire.Response r = Wire.post(gateway.port(), "/v1/chat/completions", chat("html", true));
